@@ -1,0 +1,214 @@
+"""Primitive layers shared by every facejax family.
+
+Conventions (all families):
+
+- Activations are NHWC. Conv kernels are HWIO, dense kernels are (in, out); the exporter transposes them to
+  PyTorch's OIHW / (out, in).
+- Every module takes ``dtype`` (the compute dtype, float32 by default, bfloat16 for mixed precision) and
+  ``param_dtype`` (float32). Parameters are stored in ``param_dtype`` and cast to ``dtype`` at use; inputs are
+  cast to ``dtype``. Normalisation statistics are always computed in float32.
+- Default initialisation is the one most PyTorch GAN repositories apply explicitly: ``kaiming_normal_``
+  (fan_in, relu gain), i.e. an *untruncated* normal with std sqrt(2 / fan_in), and zero biases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+Dtype = jnp.dtype | type
+
+# PyTorch `kaiming_normal_(w, mode="fan_in", nonlinearity="relu")`. jax's `he_normal` is a *truncated* normal,
+# which has a different spread; "normal" here is the untruncated one.
+he_normal_torch = jax.nn.initializers.variance_scaling(2.0, "fan_in", "normal")
+zeros_init = jax.nn.initializers.zeros
+
+
+def _pair(v: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    a, b = v
+    return (int(a), int(b))
+
+
+class Conv2d(nnx.Module):
+    """2-D convolution with PyTorch semantics: integer ``padding`` is symmetric zero padding.
+
+    Holds ``kernel`` (kh, kw, in_features // groups, out_features) and, if ``use_bias``, ``bias`` (out_features,).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        use_bias: bool = True,
+        groups: int = 1,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        kernel_init: nnx.Initializer = he_normal_torch,
+        bias_init: nnx.Initializer = zeros_init,
+        rngs: nnx.Rngs,
+    ):
+        if in_features % groups or out_features % groups:
+            raise ValueError(f"in_features={in_features} and out_features={out_features} must be divisible by groups={groups}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        self.groups = groups
+        self.dtype = dtype
+        kshape = (*self.kernel_size, in_features // groups, out_features)
+        self.kernel = nnx.Param(kernel_init(rngs.params(), kshape, param_dtype))
+        self.bias = nnx.Param(bias_init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = x.astype(self.dtype)
+        ph, pw = self.padding
+        y = jax.lax.conv_general_dilated(
+            x,
+            self.kernel[...].astype(self.dtype),
+            window_strides=self.stride,
+            padding=((ph, ph), (pw, pw)),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=self.groups,
+        )
+        if self.bias is not None:
+            y = y + self.bias[...].astype(self.dtype)
+        return y
+
+
+class Linear(nnx.Module):
+    """Dense layer holding ``kernel`` (in_features, out_features) and optional ``bias``."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        use_bias: bool = True,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        kernel_init: nnx.Initializer = he_normal_torch,
+        bias_init: nnx.Initializer = zeros_init,
+        rngs: nnx.Rngs,
+    ):
+        self.in_features = in_features
+        self.out_features = out_features
+        self.dtype = dtype
+        self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
+        self.bias = nnx.Param(bias_init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = jnp.dot(x.astype(self.dtype), self.kernel[...].astype(self.dtype))
+        if self.bias is not None:
+            y = y + self.bias[...].astype(self.dtype)
+        return y
+
+
+class LeakyReLU(nnx.Module):
+    """Parameter-free module, so that module lists keep PyTorch ``Sequential`` indices."""
+
+    def __init__(self, negative_slope: float = 0.2):
+        self.negative_slope = negative_slope
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jax.nn.leaky_relu(x, self.negative_slope)
+
+
+class ReLU(nnx.Module):
+    """Parameter-free module, so that module lists keep PyTorch ``Sequential`` indices."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jax.nn.relu(x)
+
+
+def _normalize_f32(x: jax.Array, eps: float) -> jax.Array:
+    """Per-sample, per-channel standardisation over H, W (biased variance), in float32."""
+    x = x.astype(jnp.float32)
+    mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=(1, 2), keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps)
+
+
+def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
+    """PyTorch ``InstanceNorm2d(affine=False)`` on NHWC input; statistics in float32, result in ``x.dtype``."""
+    return _normalize_f32(x, eps).astype(x.dtype)
+
+
+class InstanceNorm(nnx.Module):
+    """PyTorch ``InstanceNorm2d(num_features, affine=..., track_running_stats=False)``, eps 1e-5.
+
+    With ``affine`` it holds ``scale`` (ones) and ``bias`` (zeros), exported as ``weight`` / ``bias``.
+    The affine transform is applied in float32, the result is cast to ``dtype``.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        affine: bool = False,
+        eps: float = 1e-5,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs | None = None,
+    ):
+        self.num_features = num_features
+        self.eps = eps
+        self.dtype = dtype
+        if affine:
+            self.scale = nnx.Param(jnp.ones((num_features,), param_dtype))
+            self.bias = nnx.Param(jnp.zeros((num_features,), param_dtype))
+        else:
+            self.scale = None
+            self.bias = None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = _normalize_f32(x, self.eps)
+        if self.scale is not None:
+            y = y * self.scale[...].astype(jnp.float32) + self.bias[...].astype(jnp.float32)
+        return y.astype(self.dtype)
+
+
+def avg_pool2(x: jax.Array) -> jax.Array:
+    """PyTorch ``F.avg_pool2d(x, 2)`` on NHWC input (2x2 mean, stride 2; odd trailing rows/cols dropped)."""
+    b, h, w, c = x.shape
+    h2, w2 = h // 2, w // 2
+    x = x[:, : 2 * h2, : 2 * w2, :].reshape(b, h2, 2, w2, 2, c)
+    return jnp.mean(x, axis=(2, 4), dtype=jnp.float32).astype(x.dtype)
+
+
+def upsample_nearest2(x: jax.Array) -> jax.Array:
+    """PyTorch ``F.interpolate(x, scale_factor=2, mode="nearest")`` on NHWC input (exact)."""
+    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
+def resize_bilinear(x: jax.Array, size: int | Sequence[int]) -> jax.Array:
+    """PyTorch ``F.interpolate(x, size, mode="bilinear", align_corners=False)`` (no antialias) on NHWC input.
+
+    ``jax.image.resize`` uses the same half-pixel convention, but antialiases when downsampling unless told not
+    to; PyTorch's bilinear mode never does. Computed in float32, returned in ``x.dtype``.
+    """
+    h, w = _pair(size)
+    if (h, w) == tuple(x.shape[1:3]):
+        return x
+    y = jax.image.resize(x.astype(jnp.float32), (x.shape[0], h, w, x.shape[3]), "bilinear", antialias=False)
+    return y.astype(x.dtype)
+
+
+def count_params(module_or_state) -> int:
+    """Number of scalar parameters (``nnx.Param`` only) of a module, or of any state/pytree of arrays.
+
+    Works on abstract modules from ``nnx.eval_shape`` (shapes only, nothing allocated).
+    """
+    if isinstance(module_or_state, nnx.Module):
+        module_or_state = nnx.state(module_or_state, nnx.Param)
+    return sum(math.prod(getattr(leaf, "shape", ())) for leaf in jax.tree_util.tree_leaves(module_or_state))

@@ -1,0 +1,21 @@
+"""Family name -> Family class: the one place that lists families."""
+
+import importlib
+
+from facejax.errors import FacejaxError
+
+FAMILIES = {
+    "stargan_v2": "facejax.families.stargan_v2.family:StarGANv2",
+}
+
+
+def family_class(name: str):
+    if name not in FAMILIES:
+        raise FacejaxError(f"unknown family {name!r} (config.family); known: {', '.join(sorted(FAMILIES))}")
+    module, attr = FAMILIES[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def create(config):
+    """The family object for a config; its constructor validates the config's values."""
+    return family_class(config.family)(config)

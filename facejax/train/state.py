@@ -1,0 +1,51 @@
+"""The train state: one pytree holding everything a run needs to continue exactly.
+
+Networks are Flax NNX modules split into a static graph definition (kept by the family) and their
+parameters as plain nested dicts of arrays (kept here), so steps are pure functions that jit, shard
+and checkpoint like any pytree.
+"""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx, struct
+
+
+@struct.dataclass
+class TrainState:
+    step: jax.Array  # int32 scalar: completed iterations
+    rng: jax.Array  # uint32 key data of the run's root key; per-step keys are fold_in(root, step)
+    params: dict[str, Any]  # net name -> pure dict of parameters
+    opt_state: dict[str, Any]  # net name -> optax state
+    ema: dict[str, Any]  # net name -> pure dict of EMA parameters (empty when unused)
+
+
+def split_params(module: nnx.Module):
+    """(graphdef, pure dict of nnx.Param values) of a module; only Params are expected."""
+    graphdef, params, rest = nnx.split(module, nnx.Param, ...)
+    if jax.tree.leaves(rest):
+        raise ValueError(f"{type(module).__name__} has non-parameter state; the train state keeps Params only")
+    return graphdef, nnx.to_pure_dict(params)
+
+
+def bind(graphdef, params) -> nnx.Module:
+    """A module from its graph definition and a pure dict of parameters (usable inside jit)."""
+    return nnx.merge(graphdef, nnx.State(params))
+
+
+def step_key(state: TrainState) -> jax.Array:
+    return jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+
+
+def root_key_data(seed: int) -> jax.Array:
+    return jax.random.key_data(jax.random.key(seed))
+
+
+def ema_update(ema, params, decay: float):
+    """ema <- decay * ema + (1 - decay) * params, as torch.lerp(param, ema, decay)."""
+    return jax.tree.map(lambda e, p: p + decay * (e - p), ema, params)
+
+
+def count_params(tree) -> int:
+    return int(sum(jnp.size(x) for x in jax.tree.leaves(tree)))
