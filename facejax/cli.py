@@ -96,7 +96,10 @@ def cmd_sample(config):
 
 def main(command, argv):
     del argv
-    config = _CONFIG.value
+    try:
+        config = _CONFIG.value
+    except OSError as e:  # config_flags reports a missing or broken config file lazily
+        raise FacejaxError(" ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())) from None
     if config is None:
         raise FacejaxError("--config is required, e.g. --config=configs/stargan_v2.py:synthetic")
     {"train": cmd_train, "sample": cmd_sample, "params": cmd_params}[command](config)
@@ -113,6 +116,21 @@ def _main_or_exit(command):
     return wrapped
 
 
+def _flag_error_message(e: Exception, argv) -> str:
+    chain = [e]
+    while chain[-1].__cause__ or chain[-1].__context__:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    if any(isinstance(x, KeyError) for x in chain):  # an override of a field the config lacks
+        overrides = [a.split("=")[0][len("--config."):] for a in argv if a.startswith("--config.")]
+        return f"unknown config field among {', '.join(overrides)} ({e})"
+    # Errors raised inside a config file's get_config arrive with their traceback: the last line
+    # is the message that names the problem.
+    lines = [ln for ln in str(e).splitlines() if ln.strip()]
+    if any("Traceback" in ln for ln in lines):
+        return lines[-1]
+    return "\n".join(lines)
+
+
 def run(argv=None):
     argv = list(sys.argv if argv is None else argv)
     if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
@@ -125,11 +143,8 @@ def run(argv=None):
     rest = [argv[0]] + argv[2:]
     try:
         flags.FLAGS(rest)
-    except flags.Error as e:
-        print(f"facejax {command}: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except (ValueError, KeyError, AttributeError, TypeError) as e:  # from the config file's get_config
-        print(f"facejax {command}: error: {e}", file=sys.stderr)
+    except (flags.Error, KeyError, ValueError, AttributeError, TypeError, OSError) as e:
+        print(f"facejax {command}: error: {_flag_error_message(e, rest)}", file=sys.stderr)
         sys.exit(2)
     _main_or_exit(command)(rest)
 

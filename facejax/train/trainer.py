@@ -57,12 +57,18 @@ class Run:
             donate_argnums=(0,))
         self.checkpointer = Checkpointer(str(self.workdir), keep=config.keep_checkpoints)
 
+    def check_checkpoint_fits(self):
+        """Raises FacejaxError naming each field where the newest checkpoint differs from the config."""
+        step = self.checkpointer.latest_step()
+        if step is not None:
+            self.checkpointer.check_fits(step, self.config.to_dict(), self.family.architecture_fields)
+
     def restore_or_init(self, iterator=None):
         """The newest checkpoint's state (and iterator position), or a fresh state."""
         step = self.checkpointer.latest_step()
         if step is None:
             return self.init_fn(root_key_data(self.config.seed))
-        self.checkpointer.check_fits(step, self.config.to_dict(), self.family.architecture_fields)
+        self.check_checkpoint_fits()
         _console(f"resuming from {self.checkpointer.directory / str(step)}")
         return self.checkpointer.restore(step, self.abstract_state, iterator)
 
@@ -83,6 +89,7 @@ def _write_samples(run: Run, state, inputs, step: int, writer) -> list[str]:
 def train(config, workdir: str):
     """Trains `config` in `workdir` until config.total_steps; returns the final TrainState."""
     run = Run(config, workdir)
+    run.check_checkpoint_fits()
     family, mesh = run.family, run.mesh
     local_bs = mesh_lib.local_batch_size(config.batch_size, mesh)
     dataset = family.train_dataset(local_bs, jax.process_index(), jax.process_count())
