@@ -116,6 +116,24 @@ def _main_or_exit(command):
     return wrapped
 
 
+def _resolve_config_arg(arg: str) -> str:
+    """--config=configs/x.py:preset, found relative to the working directory or, failing that, in
+    the checkout's configs/ folder; a missing file is one clear error."""
+    if not arg.startswith("--config="):
+        return arg
+    from facejax.configs import CONFIG_DIR
+
+    path, sep, preset = arg[len("--config="):].partition(":")
+    if os.path.isfile(path):
+        return arg
+    fallback = CONFIG_DIR / os.path.basename(path)
+    if fallback.is_file():
+        return f"--config={fallback}{sep}{preset}"
+    known = ", ".join(sorted(f"configs/{p.name}" for p in CONFIG_DIR.glob("*.py")))
+    print(f"facejax: error: config file {path!r} not found (known: {known})", file=sys.stderr)
+    sys.exit(2)
+
+
 def _flag_error_message(e: Exception, argv) -> str:
     chain = [e]
     while chain[-1].__cause__ or chain[-1].__context__:
@@ -140,7 +158,7 @@ def run(argv=None):
     if command not in COMMANDS:
         print(f"facejax: unknown command {command!r}; expected one of {', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(2)
-    rest = [argv[0]] + argv[2:]
+    rest = [argv[0]] + [_resolve_config_arg(a) for a in argv[2:]]
     try:
         flags.FLAGS(rest)
     except (flags.Error, KeyError, ValueError, AttributeError, TypeError, OSError) as e:

@@ -6,7 +6,7 @@ import tensorflow_datasets as tfds
 
 import facejax.datasets  # noqa: F401  (registers synthetic_faces)
 from facejax.datasets.synthetic_faces import (SyntheticFaces, SyntheticFacesConfig, make_config,
-                                                                                            render_face)
+                                              render_face)
 from facejax.datasets.synthetic_faces import render
 
 SCALARS = ("label", "beauty", "identity")
@@ -56,7 +56,7 @@ def test_registered_with_named_configs():
     assert names == {f"{k}_{s}" for k in ("gender", "species") for s in (32, 64, 128, 256)}
     cfg = SyntheticFaces.builder_configs["species_128"]
     assert (cfg.kind, cfg.img_size, cfg.num_train, cfg.num_test, cfg.seed, cfg.num_identities,
-                    cfg.num_raters) == ("species", 128, 1024, 128, 0, 64, 8)
+            cfg.num_raters) == ("species", 128, 1024, 128, 0, 64, 8)
     assert cfg.domains == ("cat", "dog", "wild")
 
 
@@ -246,7 +246,7 @@ def test_makeup_colours_are_applied():
             band = ex["image"][y0 - h:y0, x0 + q:x1 - q][p[y0 - h:y0, x0 + q:x1 - q] == 1]
             med = np.median(band.astype(float), 0)
             closer.append(np.abs(med - ex["makeup"]["eye_shadow"]).max()
-                                        < np.abs(med - ex["makeup"]["skin"]).max())
+                          < np.abs(med - ex["makeup"]["skin"]).max())
     assert np.mean(closer) > 0.85
 
 

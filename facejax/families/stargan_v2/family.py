@@ -4,6 +4,18 @@ the input streams and the pictures.
 One iteration is the original's (core/solver.py train): D update with a latent-guided fake, D
 update with a reference-guided fake, G+F+E update (latent-guided), G-only update
 (reference-guided), then EMA of G, F, E. It is one pure function, jitted once by the trainer.
+
+The paper's Table 1 rows (configs/stargan_v2.py ABLATIONS) run on the same step:
+  A  StarGAN v1: v1 generator (label channels), ACGAN D, WGAN-GP + domain classification, cycle.
+  B  A with the multi-task D (WGAN critic value = the label's output), no classification.
+  C  StarGAN v2's AdaIN generator fed the one-hot target label, multi-task D, non-saturating + R1.
+  D  C with style [one_hot(y), z], a one-head style encoder predicting z, latent reconstruction.
+  E  StarGAN v2 with lambda_ds = 0.   F  StarGAN v2.
+model.generator / model.discriminator pick the nets, model.style the style source and adv_loss the
+adversarial term (losses.py); only the nets a row uses are built, optimised and checkpointed. Rows
+with reference-guided styles (D-F) make the two D and two G updates above; label rows (A-C) one D
+update and one G update. With n_critic > 1 the G update(s) run on every n_critic-th step only, under
+lax.cond. Design decisions for rows A-D are listed in ablation_nets.py.
 """
 
 import jax
@@ -14,13 +26,14 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.stargan_v2 import losses, model
+from facejax.families.stargan_v2 import ablation_nets, losses, model
 from facejax.input import ops, sources
 from facejax.train.state import TrainState, bind, count_params, ema_update, split_params, step_key
 
-NETS = ("generator", "mapping_network", "style_encoder", "discriminator")
-EMA_NETS = ("generator", "mapping_network", "style_encoder")
+EMA_NETS = ("generator", "mapping_network", "style_encoder")  # the generator side, where a row has them
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+CHOICES = {"model.generator": ("stargan_v2", "stargan_v1"), "model.discriminator": ("multitask", "acgan"),
+           "model.style": tuple(losses.STYLES), "adv_loss": tuple(losses.D_ADV)}
 
 
 def validate(config) -> None:
@@ -38,9 +51,19 @@ def validate(config) -> None:
         raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(DTYPES)}")
     if config.model.w_hpf < 0:
         raise FacejaxError(f"config.model.w_hpf={config.model.w_hpf}: expected >= 0")
-    for name in ("log_every", "checkpoint_every"):
+    for name in ("log_every", "checkpoint_every", "n_critic"):
         if config[name] < 1:
             raise FacejaxError(f"config.{name}={config[name]}: expected >= 1")
+    for field, allowed in CHOICES.items():
+        value = config.model[field[6:]] if field.startswith("model.") else config[field]
+        if value not in allowed:
+            raise FacejaxError(f"config.{field}={value!r}: expected one of {', '.join(allowed)}")
+    if config.model.generator == "stargan_v1" and config.model.style != "label":
+        raise FacejaxError(f"config.model.generator='stargan_v1' takes the one-hot domain label: it needs "
+                           f"config.model.style='label', got {config.model.style!r}")
+    if config.model.discriminator == "acgan" and config.adv_loss != "wgan_gp":
+        raise FacejaxError(f"config.model.discriminator='acgan' (row A's critic) is trained with "
+                           f"config.adv_loss='wgan_gp', got {config.adv_loss!r}")
 
 
 def _adam(lr, config):
@@ -63,35 +86,48 @@ class StarGANv2:
     architecture_fields = ("family", "img_size", "model.num_domains", "model.latent_dim",
                            "model.style_dim", "model.hidden_dim", "model.w_hpf", "model.dim_in",
                            "model.max_conv_dim", "model.generator", "model.discriminator",
-                           "model.style")
+                           "model.style", "model.v1_conv_dim", "model.v1_repeat_num")
 
     def __init__(self, config):
         validate(config)
         self.config = config
         self.dtype = DTYPES[config.dtype]
+        self.style = losses.STYLES[config.model.style](config.model)
         abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
         self.graphdefs = {k: split_params(m)[0] for k, m in abstract.items()}
         self._abstract_params = {k: split_params(m)[1] for k, m in abstract.items()}
+        self.ema_nets = tuple(k for k in EMA_NETS if k in abstract)
         self.optimizers = self._optimizers()
 
     # ---------------------------------------------------------------- networks and optimizers
 
     def _build(self, rngs):
         c, m = self.config, self.config.model
-        return {
-            "generator": model.Generator(c.img_size, m.style_dim, m.max_conv_dim, m.w_hpf, m.dim_in,
-                                         dtype=self.dtype, rngs=rngs),
-            "mapping_network": model.MappingNetwork(m.latent_dim, m.style_dim, m.num_domains,
-                                                    m.hidden_dim, dtype=self.dtype, rngs=rngs),
-            "style_encoder": model.StyleEncoder(c.img_size, m.style_dim, m.num_domains,
-                                                m.max_conv_dim, m.dim_in, dtype=self.dtype, rngs=rngs),
-            "discriminator": model.Discriminator(c.img_size, m.num_domains, m.max_conv_dim, m.dim_in,
-                                                 dtype=self.dtype, rngs=rngs),
-        }
+        kw = dict(dtype=self.dtype, rngs=rngs)
+        if m.generator == "stargan_v1":
+            nets = {"generator": ablation_nets.GeneratorV1(m.num_domains, m.v1_conv_dim, m.v1_repeat_num, **kw)}
+        else:
+            nets = {"generator": model.Generator(c.img_size, self.style.dim, m.max_conv_dim, m.w_hpf, m.dim_in,
+                                                 **kw)}
+        if m.style == "style":
+            nets["mapping_network"] = model.MappingNetwork(m.latent_dim, m.style_dim, m.num_domains,
+                                                           m.hidden_dim, **kw)
+            nets["style_encoder"] = model.StyleEncoder(c.img_size, m.style_dim, m.num_domains,
+                                                       m.max_conv_dim, m.dim_in, **kw)
+        elif m.style == "latent":  # one head shared by all domains, predicting z
+            nets["style_encoder"] = model.StyleEncoder(c.img_size, m.latent_dim, 1, m.max_conv_dim, m.dim_in,
+                                                       **kw)
+        if m.discriminator == "acgan":
+            nets["discriminator"] = ablation_nets.ACGANDiscriminator(c.img_size, m.num_domains, m.v1_conv_dim,
+                                                                     **kw)
+        else:
+            nets["discriminator"] = model.Discriminator(c.img_size, m.num_domains, m.max_conv_dim, m.dim_in,
+                                                        **kw)
+        return nets
 
     def _optimizers(self):
         c = self.config
-        opts = {k: _adam(c.f_lr if k == "mapping_network" else c.lr, c) for k in NETS}
+        opts = {k: _adam(c.f_lr if k == "mapping_network" else c.lr, c) for k in self.graphdefs}
         # Parameters the forward never uses (decoder conv1x1 when w_hpf > 0) get no gradient in
         # PyTorch, so Adam skips them (no decay either): freeze them here for an exact replica.
         frozen = model.frozen_parameter_mask(self._abstract_params["generator"], w_hpf=self.config.model.w_hpf)
@@ -105,7 +141,7 @@ class StarGANv2:
         return {k: count_params(v) for k, v in self._abstract_params.items()}
 
     def init(self, root_key_data) -> TrainState:
-        if self.config.model.w_hpf > 0:
+        if self.config.model.w_hpf > 0 and self.config.model.generator == "stargan_v2":
             raise FacejaxError(
                 "config.model.w_hpf > 0 needs FAN heatmap masks from the StarGAN v2 release's "
                 "wing.ckpt, which facejax does not load yet; train with --config.model.w_hpf=0 "
@@ -117,10 +153,10 @@ class StarGANv2:
             step=jnp.zeros((), jnp.int32),
             rng=root_key_data,
             params=params,
-            opt_state={k: self.optimizers[k].init(params[k]) for k in NETS},
+            opt_state={k: self.optimizers[k].init(params[k]) for k in params},
             # The original's EMA copies start from PyTorch's default init (deepcopy before
             # he_init); after 100k steps at 0.999 that start weighs e^-100, so start from params.
-            ema={k: params[k] for k in EMA_NETS},
+            ema={k: params[k] for k in self.ema_nets},
         )
 
     # ---------------------------------------------------------------- the training iteration
@@ -140,48 +176,68 @@ class StarGANv2:
             params[k] = optax.apply_updates(params[k], updates)
         return params, opt_state, aux
 
-    def _d_update(self, params, opt_state, x_real, y_org, y_trg, guide):
-        c = self.config
+    def _d_update(self, params, opt_state, x_real, y_org, y_trg, guide, key, lambdas):
         nets = _Nets(self.graphdefs, params)
-        s_trg = losses.target_style(nets, guide, y_trg)
+        s_trg = self.style.target(nets, guide, y_trg)
         x_fake = jax.lax.stop_gradient(nets.generator(x_real, s_trg, None))
 
         def loss_fn(sub):
             n = _Nets(self.graphdefs, {**params, **sub})
-            return losses.d_loss(n, x_real, y_org, y_trg, x_fake, c.lambda_reg)
+            return losses.d_loss(n, self.config.adv_loss, x_real, y_org, y_trg, x_fake, key, lambdas)
 
         return self._update(("discriminator",), loss_fn, params, opt_state)
 
     def _g_update(self, names, params, opt_state, x_real, y_org, y_trg, guide, guide2, lambdas):
         def loss_fn(sub):
             n = _Nets(self.graphdefs, {**params, **sub})
-            return losses.g_loss(n, x_real, y_org, y_trg, guide, guide2, lambdas)
+            return losses.g_loss(n, self.style, self.config.adv_loss, x_real, y_org, y_trg, guide, guide2,
+                                 lambdas)
 
         return self._update(names, loss_fn, params, opt_state)
 
+    def _phases(self, state, batch):
+        """(metric prefix, guide, second guide, nets the G update trains) of each D / G update pair."""
+        if not self.style.reference_guided:
+            return [("", None, None, ("generator",))]
+        k1, k2 = jax.random.split(step_key(state))
+        shape = (batch["x_src"].shape[0], self.config.model.latent_dim)
+        z_trg, z_trg2 = jax.random.normal(k1, shape), jax.random.normal(k2, shape)
+        return [("latent_", ("latent", z_trg), ("latent", z_trg2), self.ema_nets),
+                ("ref_", ("reference", batch["x_ref"]), ("reference", batch["x_ref2"]), ("generator",))]
+
+    def _every_n_critic(self, step, update, params, opt_state):
+        """update(params, opt_state) on every n_critic-th iteration; otherwise no change and zero metrics."""
+        n = self.config.n_critic
+        if n == 1:
+            return update(params, opt_state)
+        zeros = jax.tree.map(jnp.zeros_like, jax.eval_shape(update, params, opt_state)[2])
+        return jax.lax.cond((step + 1) % n == 0, update, lambda p, o: (p, o, zeros), params, opt_state)
+
     def train_step(self, state: TrainState, batch):
         c = self.config
-        k1, k2 = jax.random.split(step_key(state))
-        x_real, y_org = batch["x_src"], batch["y_src"]
-        x_ref, x_ref2, y_trg = batch["x_ref"], batch["x_ref2"], batch["y_ref"]
-        z_trg = jax.random.normal(k1, (x_real.shape[0], c.model.latent_dim))
-        z_trg2 = jax.random.normal(k2, (x_real.shape[0], c.model.latent_dim))
-        lambdas = {"sty": c.lambda_sty, "ds": self.lambda_ds(state.step), "cyc": c.lambda_cyc}
-        p, o = state.params, state.opt_state
+        x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_ref"]
+        lambdas = {"reg": c.lambda_reg, "gp": c.lambda_gp, "cls": c.lambda_cls, "sty": c.lambda_sty,
+                   "ds": self.lambda_ds(state.step), "cyc": c.lambda_cyc}
+        phases = self._phases(state, batch)
+        d_keys = jax.random.split(jax.random.fold_in(step_key(state), 1), len(phases))  # WGAN-GP interpolation
+        p, o, metrics = state.params, state.opt_state, {}
 
-        p, o, d_lat = self._d_update(p, o, x_real, y_org, y_trg, ("latent", z_trg))
-        p, o, d_ref = self._d_update(p, o, x_real, y_org, y_trg, ("reference", x_ref))
-        p, o, g_lat = self._g_update(("generator", "mapping_network", "style_encoder"), p, o,
-                                     x_real, y_org, y_trg, ("latent", z_trg), ("latent", z_trg2), lambdas)
-        p, o, g_ref = self._g_update(("generator",), p, o, x_real, y_org, y_trg,
-                                     ("reference", x_ref), ("reference", x_ref2), lambdas)
-        ema = {k: ema_update(state.ema[k], p[k], c.ema_decay) for k in EMA_NETS}
+        for (prefix, guide, _, _), key in zip(phases, d_keys):
+            p, o, d = self._d_update(p, o, x_real, y_org, y_trg, guide, key, lambdas)
+            metrics.update({f"D/{prefix}{k}": v for k, v in d.items()})
 
-        metrics = {f"D/latent_{k}": v for k, v in d_lat.items()}
-        metrics.update({f"D/ref_{k}": v for k, v in d_ref.items()})
-        metrics.update({f"G/latent_{k}": v for k, v in g_lat.items()})
-        metrics.update({f"G/ref_{k}": v for k, v in g_ref.items()})
-        metrics["G/lambda_ds"] = lambdas["ds"]
+        def g_updates(p, o):
+            out = {}
+            for prefix, guide, guide2, names in phases:
+                p, o, g = self._g_update(names, p, o, x_real, y_org, y_trg, guide, guide2, lambdas)
+                out.update({f"G/{prefix}{k}": v for k, v in g.items()})
+            return p, o, out
+
+        p, o, g = self._every_n_critic(state.step, g_updates, p, o)
+        metrics.update(g)
+        if self.style.reference_guided:
+            metrics["G/lambda_ds"] = lambdas["ds"]
+        ema = {k: ema_update(state.ema[k], p[k], c.ema_decay) for k in self.ema_nets}
         new = state.replace(step=state.step + 1, params=p, opt_state=o, ema=ema)
         return new, metrics
 
@@ -249,9 +305,10 @@ class StarGANv2:
     # ---------------------------------------------------------------- sampling
 
     def translate(self, ema, x_src, guide, y_trg):
-        """G_ema(x_src, s) with s from F_ema(z, y) or E_ema(x_ref, y)."""
+        """G_ema(x_src, s) with s the row's target style: F_ema(z, y) or E_ema(x_ref, y) (E, F), [one_hot(y), z
+        or E_ema(x_ref)] (D), one_hot(y) (A-C: the guide is ignored, a reference gives its label only)."""
         nets = _Nets(self.graphdefs, ema)
-        return nets.generator(x_src, losses.target_style(nets, guide, y_trg), None)
+        return nets.generator(x_src, self.style.target(nets, guide, y_trg), None)
 
     def sample_inputs(self, n: int):
         k = self.config.model.num_domains
