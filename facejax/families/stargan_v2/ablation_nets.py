@@ -29,10 +29,20 @@ Design decisions the reference marks "inferred" or leaves open:
 - The multi-task D (row B) under WGAN-GP: the critic value is the output of the domain selected by the label
   (``y_org`` for real, ``y_trg`` for fake images); the gradient penalty on real/fake interpolates differentiates
   the ``y_org`` output (the real end's domain, as R1 does for v2). See ``losses.d_wgan_gp``.
+- Row C ("tuning"): AdaIN is fed the one-hot target label directly as the style vector, so each AdaIN's own
+  ``fc`` is the "linear layer" on the label; the adversarial loss switches to the non-saturating one with R1
+  (the reference marks both as inferred). The cycle goes back with the source's one-hot label.
+- Row D (latent code): z is injected without a mapping network and is not domain-specific: the style vector
+  is ``[one_hot(y_trg), z]``. The style encoder (one head shared by all domains) predicts z; its prediction
+  replaces z for reference-guided styles and for the cycle, which goes back with ``[one_hot(y_org), E(x_src)]``
+  (the counterpart of v2's ``E(x_src, y_org)``). The latent reconstruction ``mean |E(G(x, s)) - z|`` has weight
+  lambda_sty; the diversity term is computed with weight lambda_ds = 0 (as in row E).
 - Label rows (A-C) use ``y_ref`` (the reference batch's label) as the target domain, like StarGAN v2, where v1
   permutes the source labels; ``y_trg`` may equal ``y_org`` in both.
 - A and B drop StarGAN v2's weight decay (v1's Adam has none) and use ``lambda_cyc = 10`` (v1's lambda_rec);
-  C keeps v2's settings (``lambda_cyc = 1``, weight decay 1e-4, betas (0, 0.99), n_critic 1).
+  C keeps v2's settings (``lambda_cyc = 1``, weight decay 1e-4, betas (0, 0.99), n_critic 1). v1's batch of
+  16 and its linear learning-rate decay are not reproduced: every row trains with the preset's batch size and
+  a constant learning rate, as StarGAN v2 does.
 - Every row keeps an EMA (0.999) of its generator-side nets for sampling, which v1 does not have; the
   trained (non-EMA) parameters are unaffected.
 - On iterations where the generator is not updated (n_critic > 1), its loss metrics read 0.
