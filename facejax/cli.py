@@ -1,119 +1,44 @@
-"""facejax command line: `facejax <command> --config=configs/<family>.py:<preset> [flags]`.
+"""facejax command line: `facejax <command> [words] --config=configs/<family>.py:<preset> [flags]`.
 
-Commands:
-  train    train in --workdir (resumes from its newest checkpoint)
-  sample   sample grids from --workdir's EMA weights into --out; --src/--ref translate folders
-  params   the parameter table of each network (--json for {"net": count})
-
+Each command is a module in facejax/commands (its flags, HELP, NEEDS_CONFIG, main(config, args)).
 Config fields are overridden as --config.FIELD=VALUE (e.g. --config.batch_size=16).
 User mistakes print one line naming the file or field and exit 2; nothing written is lost.
 """
 
+import importlib
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
-
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from facejax.errors import FacejaxError  # noqa: E402
 
-COMMANDS = ("train", "sample", "params")
-USAGE = __doc__
-
-_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<family>.py:<preset>", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "run directory: checkpoints, logs, samples")
-_OUT = flags.DEFINE_string("out", None, "output directory (sample)")
-_SRC = flags.DEFINE_string("src", None, "sample: folder of source images <domain>/<image>")
-_REF = flags.DEFINE_string("ref", None, "sample: folder of reference images <domain>/<image>")
-_JSON = flags.DEFINE_bool("json", False, "print machine-readable JSON")
+# command -> module under facejax.commands; the one place that lists commands.
+COMMANDS = {
+    "train": "train",
+    "sample": "sample",
+    "params": "params",
+    "prepare": "prepare",
+}
 
 
-def _require(flag, name):
-    if not flag.value:
-        raise FacejaxError(f"--{name} is required for this command")
-    return flag.value
+def usage() -> str:
+    lines = [__doc__, "Commands:"]
+    for name, module in COMMANDS.items():
+        help_ = getattr(importlib.import_module(f"facejax.commands.{module}"), "HELP", "")
+        lines.append(f"  {name:<8} {help_}")
+    return "\n".join(lines)
 
 
-def cmd_params(config):
-    from facejax import registry
+def _config_value():
+    from facejax.commands import common
 
-    counts = registry.create(config).param_counts()
-    if _JSON.value:
-        print(json.dumps(counts))
-        return
-    width = max(len(k) for k in counts) + 2
-    print(f"{'network':<{width}}{'parameters':>14}")
-    for k, v in counts.items():
-        print(f"{k:<{width}}{v:>14,}")
-    print(f"{'total':<{width}}{sum(counts.values()):>14,}")
-
-
-def cmd_train(config):
-    from facejax.train import trainer
-
-    workdir = _require(_WORKDIR, "workdir")
-    state = trainer.train(config, workdir)
-    step = int(state.step)
-    samples = sorted(p for p in os.listdir(os.path.join(workdir, "samples"))) if os.path.isdir(
-        os.path.join(workdir, "samples")) else []
-    print(f"trained to step {step}; checkpoints in {os.path.join(workdir, 'checkpoints')}")
-    if samples:
-        print(f"latest samples: {os.path.join(workdir, 'samples', samples[-1])}")
-
-
-def cmd_sample(config):
-    from facejax import images
-    from facejax.train import trainer
-
-    workdir, out = _require(_WORKDIR, "workdir"), _require(_OUT, "out")
-    if bool(_SRC.value) != bool(_REF.value):
-        raise FacejaxError("--src and --ref go together: give both folders or neither")
-    run = trainer.Run(config, workdir)
-    state = run.restore_state()
-    if state is None:
-        raise FacejaxError(f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
-                           f"train first or point --workdir at a run")
-    step = int(state.step)
-    written = {}
-    for name, grid in run.family.sample_grids(state, run.family.sample_inputs(config.num_sample_images)).items():
-        written[name] = images.save_png(os.path.join(out, f"{step:06d}_{name}.png"), grid)
-    if _SRC.value:
-        from facejax.families.stargan_v2 import sample
-
-        res = sample.translate_folders(run.family, state.ema, _SRC.value, _REF.value, out)
-        written["pairs_grid"] = res["grid"]
-        written["pairs"] = res["pairs"]
-    if _JSON.value:
-        print(json.dumps(written))
-    else:
-        for k, v in written.items():
-            print(f"{k}: {v}")
-
-
-def main(command, argv):
-    del argv
     try:
-        config = _CONFIG.value
+        return common.CONFIG.value
     except OSError as e:  # config_flags reports a missing or broken config file lazily
         raise FacejaxError(" ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())) from None
-    if config is None:
-        raise FacejaxError("--config is required, e.g. --config=configs/stargan_v2.py:synthetic")
-    {"train": cmd_train, "sample": cmd_sample, "params": cmd_params}[command](config)
-
-
-def _main_or_exit(command):
-    def wrapped(argv):
-        try:
-            main(command, argv)
-        except FacejaxError as e:
-            print(f"facejax {command}: error: {e}", file=sys.stderr)
-            sys.exit(2)
-
-    return wrapped
 
 
 def _resolve_config_arg(arg: str) -> str:
@@ -130,8 +55,7 @@ def _resolve_config_arg(arg: str) -> str:
     if fallback.is_file():
         return f"--config={fallback}{sep}{preset}"
     known = ", ".join(sorted(f"configs/{p.name}" for p in CONFIG_DIR.glob("*.py")))
-    print(f"facejax: error: config file {path!r} not found (known: {known})", file=sys.stderr)
-    sys.exit(2)
+    raise FacejaxError(f"config file {path!r} not found (known: {known})")
 
 
 def _flag_error_message(e: Exception, argv) -> str:
@@ -152,19 +76,31 @@ def _flag_error_message(e: Exception, argv) -> str:
 def run(argv=None):
     argv = list(sys.argv if argv is None else argv)
     if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(usage())
         sys.exit(0 if len(argv) >= 2 else 2)
     command = argv[1]
     if command not in COMMANDS:
         print(f"facejax: unknown command {command!r}; expected one of {', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(2)
-    rest = [argv[0]] + [_resolve_config_arg(a) for a in argv[2:]]
+    module = importlib.import_module(f"facejax.commands.{COMMANDS[command]}")  # defines its flags
     try:
-        flags.FLAGS(rest)
+        rest = [argv[0]] + [_resolve_config_arg(a) for a in argv[2:]]
+    except FacejaxError as e:
+        print(f"facejax {command}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        args = flags.FLAGS(rest)[1:]
     except (flags.Error, KeyError, ValueError, AttributeError, TypeError, OSError) as e:
         print(f"facejax {command}: error: {_flag_error_message(e, rest)}", file=sys.stderr)
         sys.exit(2)
-    _main_or_exit(command)(rest)
+    try:
+        config = _config_value()
+        if config is None and getattr(module, "NEEDS_CONFIG", True):
+            raise FacejaxError("--config is required, e.g. --config=configs/stargan_v2.py:synthetic")
+        module.main(config, args)
+    except FacejaxError as e:
+        print(f"facejax {command}: error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

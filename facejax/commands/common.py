@@ -1,0 +1,17 @@
+"""Flags several commands share. Command-specific flags live in the command's own module."""
+
+from absl import flags
+from ml_collections import config_flags
+
+from facejax.errors import FacejaxError
+
+CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<family>.py:<preset>", lock_config=True)
+WORKDIR = flags.DEFINE_string("workdir", None, "run directory: checkpoints, logs, samples")
+OUT = flags.DEFINE_string("out", None, "output directory")
+JSON = flags.DEFINE_bool("json", False, "print machine-readable JSON (last line of stdout)")
+
+
+def require(flag, name: str):
+    if not flag.value:
+        raise FacejaxError(f"--{name} is required for this command")
+    return flag.value

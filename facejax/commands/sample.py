@@ -1,0 +1,46 @@
+"""facejax sample --config=... --workdir=DIR --out=DIR [--src=DIR --ref=DIR]: grids from the EMA weights
+of DIR's newest checkpoint; with --src/--ref, every source translated with every reference."""
+
+import json
+import os
+
+from absl import flags
+
+from facejax.commands import common
+from facejax.errors import FacejaxError
+
+HELP = "sample grids from --workdir's EMA weights into --out; --src/--ref translate folders"
+NEEDS_CONFIG = True
+
+SRC = flags.DEFINE_string("src", None, "sample: folder of source images <domain>/<image>")
+REF = flags.DEFINE_string("ref", None, "sample: folder of reference images <domain>/<image>")
+
+
+def main(config, args):
+    del args
+    from facejax import images
+    from facejax.train import trainer
+
+    workdir, out = common.require(common.WORKDIR, "workdir"), common.require(common.OUT, "out")
+    if bool(SRC.value) != bool(REF.value):
+        raise FacejaxError("--src and --ref go together: give both folders or neither")
+    run = trainer.Run(config, workdir)
+    state = run.restore_state()
+    if state is None:
+        raise FacejaxError(f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
+                           f"train first or point --workdir at a run")
+    step = int(state.step)
+    written = {}
+    for name, grid in run.family.sample_grids(state, run.family.sample_inputs(config.num_sample_images)).items():
+        written[name] = images.save_png(os.path.join(out, f"{step:06d}_{name}.png"), grid)
+    if SRC.value:
+        from facejax.families.stargan_v2 import sample
+
+        res = sample.translate_folders(run.family, state.ema, SRC.value, REF.value, out)
+        written["pairs_grid"] = res["grid"]
+        written["pairs"] = res["pairs"]
+    if common.JSON.value:
+        print(json.dumps(written))
+    else:
+        for k, v in written.items():
+            print(f"{k}: {v}")
