@@ -15,7 +15,7 @@ from facejax.families.stargan_v2 import sample
 from facejax.train import trainer
 from tests.train.helpers import tiny_config
 
-STEPS = int(os.environ.get("FACEJAX_LEARNING_STEPS", "400"))
+STEPS = int(os.environ.get("FACEJAX_LEARNING_STEPS", "250"))
 # A tiny model learns in CPU minutes with a larger step than the paper's 1e-4 at 256 px.
 LR = 3e-4
 
@@ -72,7 +72,8 @@ def test_reference_guided_outputs_take_the_target_domain(tmp_path):
           f"reference-guided outputs recognised as the target domain {acc:.3f} "
           f"(untranslated sources vs the same targets: {src_acc:.3f}, chance 0.5)")
     assert real_acc > 0.9
-    # Measured (deterministic on CPU): 0.570 after 400 steps at lr 3e-4; 0.668 after 500 steps;
-    # 0.629 after 300 steps at lr 1e-4. Above chance, not yet by a wide margin: issue 3 stays open.
-    assert acc > 0.55
-    assert acc > src_acc + 0.05
+    # Measured (deterministic on CPU for a given input pipeline; the synthetic preset's EMA decay
+    # 0.99): 0.875-0.973 after 250 steps, 0.992 after 400. With the paper's 0.999 the EMA generator
+    # is still mostly its initial weights this early: 0.57 after 400 steps.
+    assert acc > 0.8
+    assert acc > src_acc + 0.25
