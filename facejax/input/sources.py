@@ -1,15 +1,22 @@
 """Where examples come from: a TFDS builder, or a folder in the `<dir>/<domain>/<image>` layout.
 
-Either way a source is a tf.data.Dataset of small elements ({"image": encoded bytes or a file
-path, "label": int64}) that can be cached and shuffled cheaply, plus the domain names. Images are
-decoded after shuffling (`decode`), so shuffle buffers, caches and checkpointed iterator states
-stay small. Each process reads its own part (`tfds.split_for_jax_process`, or every n-th file).
+A Source is this process's part of a split as an in-memory table with random access: one numpy array
+per feature, row i = example i. Pictures stay encoded (PNG/JPEG bytes, or file paths for a folder
+read without `cache`) and are decoded per element in the pipeline, so the table is small (the size of
+the encoded files) and streams can pick any example by index (streams.py). Each process reads its own
+part: `tfds.split_for_jax_process` for TFDS, every n-th file (sorted by domain, then name) for folders;
+the parts of all processes are disjoint and together hold every example once.
+
+TFDS splits are read into memory whole (this process's part); a dataset larger than memory should be
+read as a folder without `config.data.cache`, which keeps only file paths.
 """
 
 import concurrent.futures
 import dataclasses
+import io
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
@@ -21,10 +28,50 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 @dataclasses.dataclass
 class Source:
-    dataset: tf.data.Dataset  # {"image": tf.string (encoded bytes or path), "label": tf.int64}
+    """This process's part of a split.
+
+    table: feature name -> numpy array with one row per example; always "label" (int64 domain
+      index); pictures ("image", and e.g. "parsing") as encoded bytes, or as file paths when
+      `from_files`; nested TFDS features are flattened with "/" ("makeup/lips").
+    domains: the domain names, label k = domains[k] (sorted folder names for folders).
+    image_features: the features that hold pictures.
+    """
+
+    table: dict
     domains: list
-    num_examples: int  # in this process's part
-    from_files: bool  # "image" holds a path to read, not the encoded bytes
+    from_files: bool = False
+    image_features: tuple = ("image",)
+    name: str = ""
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.table["label"])
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.table["label"]
+
+    @property
+    def dataset(self) -> tf.data.Dataset:
+        """The examples in table order (one pass), as small elements to decode with ops.decode."""
+        return tf.data.Dataset.from_tensor_slices(self.table)
+
+    def subset(self, rows, name: str = "") -> "Source":
+        """The examples at `rows` (indices or a boolean mask), same domains."""
+        rows = np.asarray(rows)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64)
+        return dataclasses.replace(self, table={k: v[rows] for k, v in self.table.items()},
+                                   name=name or self.name)
+
+    def tensors(self) -> dict:
+        """The table as tf tensors (made once; tf.data functions capture them by reference)."""
+        if not hasattr(self, "_tensors"):
+            self._tensors = {k: tf.constant(v) for k, v in self.table.items()}
+        return self._tensors
+
+
+# --------------------------------------------------------------------------------------------
+# folders
 
 
 def list_domain_folder(root: str, *, what: str = "image folder") -> tuple[list, list, list]:
@@ -52,30 +99,50 @@ def list_domain_folder(root: str, *, what: str = "image folder") -> tuple[list, 
     return paths, labels, domains
 
 
-def verify_images(paths, *, workers: int = 8) -> None:
-    """Opens every image's header and structure; names the first unreadable file."""
+def _check_image(path, read: bool):
+    """(bytes or None, error or None) for one image file: its structure is verified either way."""
+    try:
+        data = None
+        if read:
+            with open(path, "rb") as f:
+                data = f.read()
+        with Image.open(io.BytesIO(data) if read else path) as im:
+            im.verify()
+        return data, None
+    except Exception as e:  # PIL raises many types for corrupt files
+        return None, f"{path}: {type(e).__name__}: {e}"
 
-    def check(p):
-        try:
-            with Image.open(p) as im:
-                im.verify()
-            return None
-        except Exception as e:  # PIL raises many types for corrupt files
-            return f"{p}: {type(e).__name__}: {e}"
 
+def verify_images(paths, *, read: bool = False, workers: int = 8):
+    """Opens every image's header and structure; names the first unreadable file. With `read`,
+    returns the files' bytes (one pass over the disk)."""
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for err in pool.map(check, paths):
-            if err:
-                raise FacejaxError(f"unreadable image {err} (expected a PNG or JPEG image; remove or "
-                                   f"replace the file)")
+        results = list(pool.map(lambda p: _check_image(p, read), paths))
+    for _, err in results:
+        if err:
+            raise FacejaxError(f"unreadable image {err} (expected a PNG or JPEG image; remove or "
+                               f"replace the file)")
+    return [data for data, _ in results] if read else None
 
 
-def _folder_source(root, process_index, process_count, what) -> Source:
+def folder_source(root: str, process_index: int = 0, process_count: int = 1, *, what: str = "image folder",
+                  cache: bool = False) -> Source:
+    """Every process_count-th image of the sorted `<root>/<domain>/<image>` list, from process_index.
+
+    With `cache`, the files are read into memory once; otherwise the table holds their paths and the
+    pipeline reads them per element.
+    """
     paths, labels, domains = list_domain_folder(root, what=what)
-    verify_images(paths)
     paths, labels = paths[process_index::process_count], labels[process_index::process_count]
-    ds = tf.data.Dataset.from_tensor_slices({"image": paths, "label": tf.constant(labels, tf.int64)})
-    return Source(ds, domains, len(paths), from_files=True)
+    data = verify_images(paths, read=cache)
+    table = {"image": np.array(data if cache else paths, dtype=object),
+             "label": np.asarray(labels, np.int64),
+             "file_name": np.array([os.path.relpath(p, root) for p in paths], dtype=object)}
+    return Source(table, domains, from_files=not cache, name=f"{what} {root}")
+
+
+# --------------------------------------------------------------------------------------------
+# TFDS
 
 
 def tfds_builder(name: str, config: str = "", data_dir: str = ""):
@@ -97,39 +164,75 @@ def tfds_builder(name: str, config: str = "", data_dir: str = ""):
     return builder
 
 
-def _tfds_source(data, split, process_index, process_count) -> Source:
-    builder = tfds_builder(data.name, data.config, data.data_dir)
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts -> one dict with "/"-joined keys (TFDS feature names such as "makeup/lips")."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (dict, tfds.features.FeaturesDict)):
+            out.update(flatten(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def tfds_source(builder, split: str, process_index: int = 0, process_count: int = 1,
+                features=("image", "label"), optional=()) -> Source:
+    """This process's part (`tfds.split_for_jax_process`) of `split`, features read into memory;
+    Image features stay encoded. `features` may name nested features as "makeup/lips"; `optional`
+    features are read when the dataset has them."""
+    name = builder.info.full_name
     if split not in builder.info.splits:
-        raise FacejaxError(f"dataset {data.name}/{data.config} has no split {split!r}; it has "
-                           f"{sorted(builder.info.splits)}")
+        raise FacejaxError(f"dataset {name} has no split {split!r}; it has {sorted(builder.info.splits)}")
+    flat = flatten(builder.info.features)
+    features = tuple(features) + tuple(f for f in optional if f in flat)
+    for f in features:
+        if f not in flat:
+            raise FacejaxError(f"dataset {name} has no feature {f!r}; it has {sorted(flat)}")
+    if "label" not in flat or not isinstance(flat["label"], tfds.features.ClassLabel):
+        raise FacejaxError(f"dataset {name} has no ClassLabel feature 'label' (the domain); it has "
+                           f"{sorted(flat)}")
+    features = tuple(dict.fromkeys(("label",) + tuple(features)))
+    images = tuple(f for f in features if isinstance(flat[f], tfds.features.Image))
+    decoders = {f: tfds.decode.SkipDecoding() for f in images if "/" not in f}
     sub = tfds.split_for_jax_process(split, process_index=process_index, process_count=process_count)
-    ds = builder.as_dataset(split=sub, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()})
-    ds = ds.map(lambda ex: {"image": ex["image"], "label": tf.cast(ex["label"], tf.int64)})
-    n = builder.info.splits[sub].num_examples
-    return Source(ds, list(builder.info.features["label"].names), n, from_files=False)
+    ds = builder.as_dataset(split=sub, shuffle_files=False, decoders=decoders)
+    ds = ds.map(lambda ex: {f: flatten(ex)[f] for f in features})
+    cols = {f: [] for f in features}
+    for chunk in ds.batch(4096).as_numpy_iterator():
+        for f in features:
+            cols[f].append(chunk[f])
+    table = {f: np.concatenate(v) if v else np.zeros((0,), object) for f, v in cols.items()}
+    table["label"] = table["label"].astype(np.int64)
+    return Source(table, list(flat["label"].names), from_files=False, image_features=images,
+                  name=f"{name} {split!r}")
 
 
-def load_source(data, split: str, process_index: int = 0, process_count: int = 1) -> Source:
-    """The source named by `config.data` for `split` ("train" or the eval split)."""
+def load_source(data, split: str, process_index: int = 0, process_count: int = 1,
+                features=("image", "label"), optional=()) -> Source:
+    """The source named by `config.data` for `split` ("train" or the eval split); see tfds_source
+    for `features` and `optional`."""
     if data.source == "tfds":
         name_split = data.train_split if split == "train" else data.eval_split
-        return _tfds_source(data, name_split, process_index, process_count)
+        builder = tfds_builder(data.name, data.config, data.data_dir)
+        return tfds_source(builder, name_split, process_index, process_count, features, optional)
     if data.source == "folder":
+        extra = [f for f in features if f not in ("image", "label")]
+        if extra:
+            raise FacejaxError(f"config.data.source='folder' holds images and labels only; features "
+                               f"{extra} need a TFDS dataset (config.data.source='tfds')")
         root = data.train_dir if split == "train" else (data.eval_dir or data.train_dir)
         field = "config.data.train_dir" if split == "train" else "config.data.eval_dir"
         if not root:
             raise FacejaxError(
                 f"{field} is empty: point it at the {data.name} images in the <dir>/<domain>/<image> "
                 f"layout (e.g. data/{data.name}/train from StarGAN v2's download.sh)")
-        return _folder_source(root, process_index, process_count, field)
+        return folder_source(root, process_index, process_count, what=field, cache=bool(data.cache))
     raise FacejaxError(f"config.data.source={data.source!r}; expected 'tfds' or 'folder'")
 
 
 def read_image(path: str, size: int) -> "np.ndarray":
     """One image file -> float32 (size, size, 3) in [-1, 1] (PIL bilinear resize, as the original's
     test transform); a FacejaxError names the file when it cannot be read."""
-    import numpy as np
-
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
