@@ -16,9 +16,9 @@ from facejax.families.stargan_v2.model import (
     StyleEncoder,
     frozen_parameter_mask,
 )
+from facejax.families.stargan_v2.torch_layout import module_key_shapes as torch_key_shapes
+from facejax.families.stargan_v2.torch_layout import module_state_dict as flax_to_torch_state_dict
 from facejax.nn.layers import count_params
-
-from ._convert import flax_to_torch_state_dict, torch_key_shapes
 
 SMALL = dict(dim_in=16, max_conv_dim=64)  # widths of the CPU presets
 

@@ -1,0 +1,72 @@
+"""facejax export --config=... --workdir=DIR --out=DIR [--step=N] [--with_optim] [--format=torch|safetensors]
+
+Writes the run's checkpoint as the original PyTorch code writes its own: `{step:06d}_nets.ckpt` (params),
+`{step:06d}_nets_ema.ckpt` (EMA weights) and, with --with_optim, `{step:06d}_optims.ckpt` (Adam states),
+each a dict keyed by network name holding that network's state_dict, every key and buffer included, so
+that the original's modules load them with strict=True. --format=safetensors writes the same tensors as
+`.safetensors` files with network-prefixed keys. The family's torch_layout defines the mapping.
+"""
+
+import json
+
+from absl import flags
+
+from facejax.commands import common
+from facejax.errors import FacejaxError
+
+HELP = "write --workdir's checkpoint as the original PyTorch files (nets, nets_ema[, optims]) into --out"
+NEEDS_CONFIG = True
+
+
+class _Existing:
+    """A flag another command module already defined with the same meaning: read it, don't redefine it."""
+
+    def __init__(self, name):
+        self.name = name
+
+    @property
+    def value(self):
+        return flags.FLAGS[self.name].value
+
+
+def _flag(define, name, default, help_):
+    return _Existing(name) if name in flags.FLAGS else define(name, default, help_)
+
+
+STEP = _flag(flags.DEFINE_integer, "step", None, "export/import: checkpoint step (default: the newest)")
+WITH_OPTIM = _flag(flags.DEFINE_bool, "with_optim", False, "export: also write {step}_optims.ckpt (Adam states)")
+FORMAT = _flag(flags.DEFINE_string, "format", "torch", "export: torch (.ckpt via torch.save) or safetensors")
+
+
+def main(config, args):
+    del args
+    from facejax.export import files
+    from facejax.train import trainer
+
+    workdir, out = common.require(common.WORKDIR, "workdir"), common.require(common.OUT, "out")
+    fmt = FORMAT.value
+    if fmt not in files.EXTENSIONS:
+        raise FacejaxError(f"--format={fmt}: expected torch or safetensors")
+    if fmt == "torch":
+        files.require_torch("--format=torch")
+    run = trainer.Run(config, workdir)
+    layout = run.family.torch_layout() if hasattr(run.family, "torch_layout") else None
+    if layout is None:
+        raise FacejaxError(f"family {run.family.name!r} has no PyTorch layout to export to")
+    steps = sorted(run.checkpointer.manager.all_steps())
+    if not steps:
+        raise FacejaxError(f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
+                           f"train first or point --workdir at a run")
+    step = steps[-1] if STEP.value is None else STEP.value
+    if step not in steps:
+        raise FacejaxError(f"--step={step}: {run.checkpointer.directory} has steps {', '.join(map(str, steps))}")
+    run.checkpointer.check_fits(step, config.to_dict(), run.family.architecture_fields)
+    state = run.checkpointer.restore(step, run.abstract_state)
+    run.checkpointer.close()
+    written = layout.write(layout.export(state, with_optim=WITH_OPTIM.value), out, step, fmt)
+    if common.JSON.value:
+        print(json.dumps({"step": step, **written}))
+    else:
+        for kind, path in written.items():
+            nets = ", ".join(layout.file_networks(kind))
+            print(f"{kind}: {path} ({nets})")
