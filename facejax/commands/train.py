@@ -1,4 +1,7 @@
-"""facejax train --config=... --workdir=DIR: train, resuming from the newest checkpoint in DIR."""
+"""facejax train --config=... --workdir=DIR: train, resuming from the newest checkpoint in DIR.
+
+Run under launch/local.sh, slurm.sbatch or tpu_vm.sh, every process runs this same command; they
+find each other through the environment (facejax/train/distributed.py)."""
 
 import os
 
@@ -10,11 +13,18 @@ NEEDS_CONFIG = True
 
 def main(config, args):
     del args
+    from facejax.train import distributed
+
+    distributed.initialize()  # several processes (launch/*): before any JAX work
     from facejax.train import trainer
 
     workdir = common.require(common.WORKDIR, "workdir")
     state = trainer.train(config, workdir)
-    step = int(state.step)
+    import jax
+
+    if jax.process_index() > 0:
+        return
+    step = int(jax.device_get(state.step))
     sample_dir = os.path.join(workdir, "samples")
     samples = sorted(os.listdir(sample_dir)) if os.path.isdir(sample_dir) else []
     print(f"trained to step {step}; checkpoints in {os.path.join(workdir, 'checkpoints')}")

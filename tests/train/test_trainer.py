@@ -30,7 +30,9 @@ def test_step_compiles_once_and_shards_batch(tmp_path, folder_data):
     state = run.restore_or_init()
     for _ in range(3):
         batch = mesh_lib.global_batch(jax.tree.map(lambda t: t._numpy(), next(it)), run.mesh)
-        assert batch["x_src"].sharding.spec == jax.sharding.PartitionSpec("data")
+        # split over every device: 4 shards of 1 example
+        assert batch["x_src"].sharding == mesh_lib.batch_sharding(run.mesh)
+        assert [s.data.shape[0] for s in batch["x_src"].addressable_shards] == [1, 1, 1, 1]
         state, metrics = run.step_fn(state, batch)
     assert int(state.step) == 3
     assert run.step_fn._cache_size() == 1, "the train step recompiled after the first step"
