@@ -1,0 +1,135 @@
+"""BeautyGAN (Li et al., ACM MM 2018) presets, following wtjiang98/BeautyGAN_pytorch (makeup.md section 3).
+
+    facejax train --config=configs/beautygan.py:synthetic --workdir=runs/bg
+    facejax prepare mt_makeup --manual_dir=makeup_dataset/all
+    facejax train --config=configs/beautygan.py:mt --config.vgg_weights=vgg16-397923af.pth --workdir=runs/mt
+    facejax params --config=configs/beautygan.py:mt
+
+Presets:
+  mt         the original's settings on the MT dataset (TFDS mt_makeup/256): 256 px, batch 1, Adam 2e-4
+             (0.5, 0.999), 300 epochs of max(#A, #B) random pairs (2,469 makeup train images with the drawn
+             split), every loss at the original's weight, VGG-16 relu4_1 perceptual term (needs
+             --config.vgg_weights: torchvision's vgg16-397923af.pth, which facejax does not download).
+  synthetic  small widths at 32 px on the embedded synthetic_faces (gender_32: faces with and without makeup,
+             MT-style parsing maps): trains in CPU minutes. Its perceptual weight is 0 because it runs without a
+             VGG file; give one with --config.vgg_weights=... --config.lambda_vgg=5e-3 to train with it.
+"""
+
+from ml_collections import ConfigDict
+
+
+def _base():
+    c = ConfigDict()
+    c.family = "beautygan"
+    c.preset = ""
+    c.seed = 0
+    c.img_size = 256
+    c.batch_size = 1  # the original's histogram loss only works at batch 1; facejax's works per example
+    c.total_steps = 300 * 2469
+    # Iterations per epoch of the original (max(#non-makeup, #makeup) train images: 2,469 makeup faces with
+    # mt_makeup's drawn split). Only names exported snapshots <epoch>_<iter>_G.pth; 0 = tag 1_<step>.
+    c.steps_per_epoch = 2469
+    c.dtype = "float32"
+    # Parameter sharding (facejax/train/mesh.py): 1 = replicated; > 1 splits large leaves over an `fsdp` axis.
+    c.fsdp = 1
+    c.fsdp_min_size = 2**14
+
+    c.data = ConfigDict()
+    c.data.source = "tfds"
+    c.data.name = "mt_makeup"
+    c.data.config = "256"
+    c.data.data_dir = ""
+    c.data.train_split = "train"
+    c.data.eval_split = "test"
+    c.data.train_dir = ""
+    c.data.eval_dir = ""
+    c.data.cache = True
+    c.data.flip = False  # the original has no augmentation (flips relabel MT's left/right parts when on)
+    c.data.randcrop_prob = 0.0
+    c.data.prefetch_to_device = 2
+
+    c.model = ConfigDict()
+    c.model.g_conv_dim = 64
+    c.model.g_repeat_num = 6
+    c.model.d_conv_dim = 64
+    c.model.d_repeat_num = 3
+
+    # The original's snapshot names: D_<cls_A> (D_A, judges makeup faces), D_<cls_B> (D_B, non-makeup faces).
+    c.cls_list = "SYMIX,MAKEMIX"
+
+    c.lr = 2e-4  # G (train.py --LR overrides config.py's 2e-5)
+    c.d_lr = 2e-4  # each D
+    c.beta1 = 0.5
+    c.beta2 = 0.999
+    c.n_critic = 1  # ndis: a G update every n_critic-th iteration
+
+    c.lambda_rec = 10.0  # lambda_A = lambda_B (cycle, identity and perceptual terms are scaled by it)
+    c.lambda_idt = 0.5
+    c.lambda_vgg = 5e-3
+    c.lambda_his = 1.0  # lips
+    c.lambda_skin_1 = 0.1  # x lambda_his: skin of fake_A (makeup applied)
+    c.lambda_skin_2 = 0.1  # x lambda_his: skin of fake_B (makeup removed)
+    c.lambda_eye = 1.0  # x lambda_his: each eye's shadow
+    c.lips = True
+    c.skin = True
+    c.eye = True
+    c.eye_margin = 10  # pixels the eye box grows by (at 256 px)
+    c.vgg_weights = ""  # torchvision's vgg16-397923af.pth (needed when lambda_vgg > 0)
+    c.vgg_layer = "relu4_1"  # the paper's layer; "conv4_1" is thaoshibe's features[:18]
+
+    c.log_every = 50
+    c.sample_every = 2469
+    c.checkpoint_every = 2469
+    c.keep_checkpoints = 3
+    c.num_sample_images = 6
+
+    # Evaluation (facejax/families/beautygan/evaluate.py): IPM-Net's protocol (makeup.md 2.8), every
+    # eval_every steps (0 = off) and in `facejax eval`. Weight files are downloaded by hand (README).
+    c.eval_every = 0
+    c.eval = ConfigDict()
+    c.eval.runs = 10  # "the average of 10 runs", each with new random references
+    c.eval.inception = "fid"  # TTUR's TF Inception (pytorch-fid's port), as the paper
+    c.eval.inception_weights = ""  # pt_inception-2015-12-05-6726825d.pth
+    c.eval.alexnet_weights = ""  # alexnet-owt-7be5be79.pth (LPIPS trunk)
+    c.eval.lpips_lin_weights = ""  # "" = weights/v0.1/alex.pth of the installed lpips package
+    c.eval.fid_method = "sqrtm"
+    c.eval.batch_size = 16
+    c.eval.max_sources = 0  # non-makeup eval faces transferred; 0 = all (the protocol)
+    c.eval.max_references = 0  # makeup eval faces used as references and FID reals; 0 = all
+    c.eval.grid_sources = 8
+    c.eval.save_images = False
+    c.eval.best_metric = "FID/mean"
+    return c
+
+
+def _synthetic(c):
+    c.img_size = 32
+    c.batch_size = 8
+    c.total_steps = 400
+    c.steps_per_epoch = 0
+    c.data.name = "synthetic_faces"
+    c.data.config = "gender_32"
+    c.model.g_conv_dim = 16
+    c.model.g_repeat_num = 2
+    c.model.d_conv_dim = 16
+    c.model.d_repeat_num = 2
+    c.lambda_vgg = 0.0  # no VGG file in the CPU preset; see the module docstring
+    c.eye_margin = 2  # 10 px at 256 scaled to 32 px, rounded up so the shadow ring is never empty
+    c.lr = c.d_lr = 5e-4  # a model this small learns in CPU minutes with a larger step
+    c.log_every = 25
+    c.sample_every = 200
+    c.checkpoint_every = 200
+    c.num_sample_images = 6
+    c.eval.batch_size = 16
+    return c
+
+
+def get_config(preset="synthetic"):
+    preset = (preset or "synthetic").strip()
+    presets = {"mt": lambda c: c, "synthetic": _synthetic}
+    if preset not in presets:
+        raise ValueError(f"unknown preset {preset!r} for configs/beautygan.py; expected one of "
+                         f"{', '.join(presets)}")
+    c = presets[preset](_base())
+    c.preset = preset
+    return c

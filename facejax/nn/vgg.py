@@ -1,0 +1,135 @@
+"""VGG-16 ``features`` up to relu4_1, read from torchvision's ImageNet weight file, for perceptual losses.
+
+The layers are torchvision's ``vgg16().features`` (indices in brackets): conv1_1 [0], relu [1], conv1_2 [2],
+relu [3], max pool [4], conv2_1 [5], ..., pool [9], conv3_1 [10], conv3_2 [12], conv3_3 [14], pool [16],
+conv4_1 [17], relu4_1 [18]. Convs are 3x3, stride 1, zero padding 1; pools 2x2, stride 2. Parameters are a dict
+in torchvision's state-dict names (``features.17.weight`` as HWIO, ``features.17.bias``), frozen: they belong to
+no optimizer.
+
+facejax never downloads weights: ``load_vgg16(path)`` reads the file the user points to, torchvision's
+``vgg16-397923af.pth`` (a ``.npz`` of the same tensor names works without torch), and checks every tensor it uses
+(name and shape); a file of another network (VGG-19, VGG-16-BN, ...) is refused naming the tensors that differ.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from facejax.errors import FacejaxError
+
+VGG16_FILE = "vgg16-397923af.pth"
+VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
+# (features index, in, out) of every conv of torchvision's vgg16 (13 convs), and the pools (indices).
+VGG16_CONVS = ((0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256),
+               (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512), (26, 512, 512),
+               (28, 512, 512))
+VGG16_POOLS = (4, 9, 16, 23, 30)
+VGG16_CLASSIFIER = {"classifier.0.weight": (4096, 25088), "classifier.0.bias": (4096,),
+                    "classifier.3.weight": (4096, 4096), "classifier.3.bias": (4096,),
+                    "classifier.6.weight": (1000, 4096), "classifier.6.bias": (1000,)}
+# Output layer name -> index of the last features module it includes.
+LAYERS = {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11, "relu3_2": 13, "relu3_3": 15,
+          "conv4_1": 17, "relu4_1": 18}
+
+
+def file_shapes() -> dict[str, tuple[int, ...]]:
+    """Every tensor of torchvision's vgg16 state dict, with its shape."""
+    out = {}
+    for i, cin, cout in VGG16_CONVS:
+        out[f"features.{i}.weight"] = (cout, cin, 3, 3)
+        out[f"features.{i}.bias"] = (cout,)
+    out.update(VGG16_CLASSIFIER)
+    return out
+
+
+def used_shapes(layer: str = "relu4_1") -> dict[str, tuple[int, ...]]:
+    """The tensors the features up to `layer` read."""
+    last = LAYERS[layer]
+    return {k: s for k, s in file_shapes().items()
+            if k.startswith("features.") and int(k.split(".")[1]) <= last}
+
+
+def missing_error(path: str, field: str) -> FacejaxError:
+    given = f"{path!r} does not exist" if path else "no file was given"
+    return FacejaxError(f"VGG-16 weights ({field}): {given}; expected torchvision's ImageNet VGG-16 file "
+                        f"{VGG16_FILE} from {VGG16_URL} (facejax does not download weights: fetch it once and "
+                        f"pass its path)")
+
+
+def _read(path: str, field: str) -> dict[str, np.ndarray]:
+    if not path or not os.path.isfile(path):
+        raise missing_error(path, field)
+    if path.endswith(".npz"):
+        try:
+            with np.load(path) as f:
+                return {k: np.asarray(f[k]) for k in f.files}
+        except Exception as e:
+            raise FacejaxError(f"{path} ({field}): unreadable .npz ({type(e).__name__}: {e})") from None
+    try:
+        import torch
+    except ImportError:
+        raise FacejaxError(f"{path} ({field}): reading a .pth file needs torch (pip install 'facejax[torch]'), or "
+                           f"save its tensors once as .npz (np.savez(out, **{{k: v.numpy() for k, v in "
+                           f"torch.load(pth).items()}}))") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise FacejaxError(f"{path} ({field}): not a readable PyTorch state dict ({first[:200]}); expected "
+                           f"{VGG16_FILE} from {VGG16_URL}") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise FacejaxError(f"{path} ({field}) holds a {type(obj).__name__}, expected a VGG-16 state dict "
+                           f"({VGG16_FILE} from {VGG16_URL})")
+    return {k: v.detach().cpu().numpy() for k, v in obj.items() if hasattr(v, "detach")}
+
+
+def load_vgg16(path: str, layer: str = "relu4_1", field: str = "config.vgg_weights") -> dict:
+    """The frozen parameters of `features` up to `layer`: {"features.i.weight": HWIO, "features.i.bias"}."""
+    if layer not in LAYERS:
+        raise FacejaxError(f"VGG layer {layer!r}: expected one of {', '.join(LAYERS)}")
+    tensors = _read(path, field)
+    allowed = file_shapes()
+    prefix = {k[len("module."):] if k.startswith("module.") else k: v for k, v in tensors.items()}
+    need = used_shapes(layer)
+    missing = [k for k in need if k not in prefix]
+    bad = [f"{k}: file {tuple(np.shape(prefix[k]))}, VGG-16 {s}" for k, s in allowed.items()
+           if k in prefix and tuple(np.shape(prefix[k])) != s]
+    extra = [k for k in prefix if k not in allowed]
+    if missing or bad or extra:
+        parts = ([f"missing {', '.join(missing[:4])}"] if missing else []) + \
+                ([f"other shapes ({'; '.join(bad[:3])})"] if bad else []) + \
+                ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+        raise FacejaxError(f"{path} ({field}) is not torchvision's VGG-16 ({VGG16_FILE}): {'; '.join(parts)}")
+    out = {}
+    for k in need:
+        a = np.asarray(prefix[k], np.float32)
+        out[k] = jnp.asarray(np.transpose(a, (2, 3, 1, 0)) if a.ndim == 4 else a)
+    return out
+
+
+def _max_pool2(x: jax.Array) -> jax.Array:
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+
+def features(params: dict, x: jax.Array, layer: str = "relu4_1") -> jax.Array:
+    """NHWC input (fed as given: BeautyGAN feeds [-1, 1] RGB without ImageNet normalisation) -> the output of
+    `features` up to `layer` (float32, NHWC). ``params`` may hold more layers than needed."""
+    last = LAYERS[layer]
+    x = x.astype(jnp.float32)
+    for i, _, _ in VGG16_CONVS:
+        if i > last:
+            break
+        if i - 1 in VGG16_POOLS:
+            x = _max_pool2(x)
+        x = jax.lax.conv_general_dilated(x, params[f"features.{i}.weight"].astype(jnp.float32), (1, 1),
+                                         ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x = x + params[f"features.{i}.bias"]
+        if i + 1 <= last:
+            x = jax.nn.relu(x)
+    return x

@@ -1,0 +1,76 @@
+"""BeautyGAN learns on synthetic_faces: after a short training the output's lips take the reference's colour.
+
+The `synthetic` preset's train step (every loss at the original's weights; no perceptual term, as the preset
+runs without a VGG file) runs on one fixed batch of 8 (non-makeup, makeup) pairs from the training stream. On
+those pairs the mean colour of the output's lip region (the source's lips, labels 7 + 9) is compared with the
+reference's lip colour and with the source's own, before and after. Then every source is given another
+pair's reference: the output's lips must be nearer the new reference than the one the pair was trained with.
+
+Measured (CPU, deterministic; the test prints them): distances (RGB in [-1, 1]) output-to-reference 0.656 ->
+0.136 and output-to-source 0.701 -> 0.620 after 60 steps (source-to-reference 0.698); with another pair's
+reference, 0.584 to it and 0.655 to the trained one. So the short run makes the lips of the trained pairs take
+the reference's colour, and only starts to read the reference itself. Held-out pairs need far longer: on the
+stream of all training pairs, 1,500 steps at batch 8 bring the held-out lips' distance to the reference from
+0.571 to 0.412 (to the source 0.592 -> 0.389), the output's lip colour following the reference's with slope
+0.25 (0 at init); the 32-px lips are 8 pixels on average, 1/4 px at the generator's 8x8 bottleneck.
+"""
+
+import numpy as np
+import pytest
+
+import jax
+
+from facejax import configs
+from facejax.families.beautygan import losses
+from facejax.train import mesh as mesh_lib
+from facejax.train import trainer
+from tests.families.beautygan.conftest import PRESET_OVERRIDES
+
+STEPS = 60
+
+
+def _lip_colour(images, parsing):
+    masks = np.isin(parsing[..., 0], losses.LIPS)
+    return np.stack([img[m].mean(axis=0) for img, m in zip(images, masks)])
+
+
+def _dist(a, b):
+    return float(np.mean(np.linalg.norm(a - b, axis=1)))
+
+
+@pytest.mark.slow
+def test_output_lips_take_the_reference_colour(synthetic_tfds, tmp_path):
+    cfg = configs.load("beautygan:synthetic", **PRESET_OVERRIDES, **{"data.data_dir": synthetic_tfds})
+    run = trainer.Run(cfg, str(tmp_path / "run"))
+    family = run.family
+    b = jax.tree.map(lambda t: t._numpy(), next(iter(family.train_dataset(cfg.batch_size, 0, 1))))
+    batch = mesh_lib.global_batch(b, run.mesh)
+    x, ref = b["x_src"], b["x_ref"]
+    c_src, c_ref = _lip_colour(x, b["parsing_src"]), _lip_colour(ref, b["parsing_ref"])
+    gen = jax.jit(lambda g, x, y: family.generate(g, x, y)[0])
+
+    def lips(state, refs):
+        return _lip_colour(np.asarray(gen(jax.device_get(state.params["G"]), x, refs)), b["parsing_src"])
+
+    state = run.restore_or_init()
+    before = lips(state, ref)
+    for _ in range(STEPS):
+        state, metrics = run.step_fn(state, batch)
+    after = lips(state, ref)
+    rolled = np.roll(ref, -1, axis=0)  # source i with pair i+1's reference
+    swapped = lips(state, rolled)
+    run.checkpointer.close()
+
+    d = {"src_ref": _dist(c_src, c_ref), "before_ref": _dist(before, c_ref), "before_src": _dist(before, c_src),
+         "after_ref": _dist(after, c_ref), "after_src": _dist(after, c_src),
+         "new_ref": _dist(swapped, np.roll(c_ref, -1, axis=0)), "old_ref": _dist(swapped, c_ref)}
+    print(f"learning: {STEPS} steps; mean lip colour distance (RGB in [-1, 1]) source-reference {d['src_ref']:.3f}; "
+          f"output to reference {d['before_ref']:.3f} -> {d['after_ref']:.3f}, to source {d['before_src']:.3f} -> "
+          f"{d['after_src']:.3f}; with another pair's reference: to it {d['new_ref']:.3f}, to the trained one "
+          f"{d['old_ref']:.3f}")
+    # Measured: 0.656 -> 0.136 to the reference, 0.701 -> 0.620 to the source (source-reference 0.698).
+    assert d["after_ref"] < 0.5 * d["before_ref"]
+    assert d["after_ref"] < 0.5 * d["after_src"]
+    # Measured: 0.584 to the new reference vs 0.655 to the trained one: after 60 steps on 8 pairs the generator
+    # reads the reference a little (the lips leave the trained colour), far from a transfer that generalises.
+    assert d["new_ref"] < d["old_ref"]
