@@ -59,8 +59,14 @@ def _base():
     c.data.train_dir = ""  # for source="folder"
     c.data.eval_dir = ""
     c.data.randcrop_prob = 0.5
-    c.data.shuffle_buffer = 2048
+    # folder source: read the images into memory once (True) or keep paths and read per example.
+    # (TFDS splits are always held in memory, encoded; see facejax/input/sources.py.)
     c.data.cache = True
+    c.data.prefetch_to_device = 2  # global batches formed ahead of the step (0: none)
+    # False: every process holds the whole (encoded) split and takes its rows of one global stream, so
+    # a run's batches do not depend on the number of processes (resume onto another layout is exact).
+    # True: each process holds 1/N of the examples (splits too large to hold on every host).
+    c.data.split_over_processes = False
 
     c.model = ConfigDict()
     c.model.num_domains = 2
@@ -76,7 +82,12 @@ def _base():
     c.model.style = "style"  # "style" (mapping net + style encoder), "latent" (raw z), "label" (one-hot)
     c.model.v1_conv_dim = 64  # StarGAN v1 widths (rows A, B)
     c.model.v1_repeat_num = 6
-    c.fan_weights = ""  # wing.ckpt, needed when w_hpf > 0 (heatmap masks)
+    # FAN (w_hpf > 0 only): the frozen landmark network whose heatmaps mask the generator's high-pass skips.
+    # fan_weights: the StarGAN v2 release's wing.ckpt (download.sh puts it in expr/checkpoints/), read when a
+    # run starts from scratch; an imported or resumed checkpoint carries FAN itself.
+    c.fan_weights = ""
+    c.model.fan_img_size = 256  # FAN's input resolution; 256 in the original (smaller: fast tests only)
+    c.model.fan_width = 64  # FAN's first width (blocks 64/128/256); 64 in the original (smaller: tests only)
 
     c.adv_loss = "nonsaturating"  # or "wgan_gp"
     c.lambda_reg = 1.0  # R1 (nonsaturating) / gradient penalty weight is lambda_gp
@@ -94,12 +105,37 @@ def _base():
     c.beta2 = 0.99
     c.weight_decay = 1e-4
     c.ema_decay = 0.999
+    # Parameters and optimizer state split over this many devices (FSDP, facejax/train/mesh.py); 1 = replicated.
+    c.fsdp = 1
+    c.fsdp_min_size = 2**14  # leaves with fewer elements stay replicated
 
     c.log_every = 10
     c.sample_every = 5000
     c.checkpoint_every = 10_000
     c.keep_checkpoints = 3
     c.num_sample_images = 8
+
+    # Evaluation (facejax/families/stargan_v2/evaluate.py): the original's protocol every eval_every
+    # steps during training (0 = off; the original uses 50000) and in `facejax eval`. Off by default
+    # because the weight files must be downloaded by hand (README "Evaluation").
+    c.eval_every = 0
+    c.eval = ConfigDict()
+    # "imagenet": torchvision's ImageNet Inception v3 as StarGAN v2's own evaluation (the paper's
+    # numbers); "fid": pytorch-fid's TF-FID Inception (the standard FID new work should report).
+    c.eval.inception = "imagenet"
+    c.eval.inception_weights = ""  # inception_v3_google-0cc3c7bd.pth or pt_inception-2015-12-05-6726825d.pth
+    c.eval.alexnet_weights = ""  # alexnet-owt-7be5be79.pth (LPIPS trunk)
+    c.eval.lpips_lin_weights = ""  # "" = weights/v0.1/alex.pth of the installed lpips package
+    # "sqrtm": pytorch-fid's scipy.linalg.sqrtm (a minute per FID at 2048-d on a small CPU);
+    # "eigh": the same trace from symmetric eigendecompositions (equal to 1e-6, seconds).
+    c.eval.fid_method = "sqrtm"
+    c.eval.num_outs_per_domain = 10
+    c.eval.batch_size = 32  # the original's val_batch_size; rounded up to a multiple of the devices
+    c.eval.max_sources = 0  # source images per domain from the eval split; 0 = all (the protocol)
+    c.eval.max_real = 0  # real images per target domain from the train split; 0 = all (the protocol)
+    c.eval.grid_sources = 8  # sources shown in each task's sample grid
+    c.eval.save_images = False  # also write every generated image as PNG (the original does)
+    c.eval.best_metric = "FID_latent/mean"  # the checkpoint manager also keeps the best (lowest) one
     return c
 
 

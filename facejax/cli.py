@@ -21,6 +21,10 @@ COMMANDS = {
     "sample": "sample",
     "params": "params",
     "prepare": "prepare",
+    "eval": "eval",
+    "bench": "bench",
+    "export": "export",
+    "import": "import_",
 }
 
 

@@ -1,5 +1,6 @@
 """facejax sample --config=... --workdir=DIR --out=DIR [--src=DIR --ref=DIR]: grids from the EMA weights
-of DIR's newest checkpoint; with --src/--ref, every source translated with every reference."""
+of DIR's newest checkpoint; with --src/--ref, every source translated with every reference (the family's
+translate_folders where it has one: BeautyGAN's makeup and de-makeup pairs)."""
 
 import json
 import os
@@ -12,8 +13,10 @@ from facejax.errors import FacejaxError
 HELP = "sample grids from --workdir's EMA weights into --out; --src/--ref translate folders"
 NEEDS_CONFIG = True
 
-SRC = flags.DEFINE_string("src", None, "sample: folder of source images <domain>/<image>")
-REF = flags.DEFINE_string("ref", None, "sample: folder of reference images <domain>/<image>")
+SRC = flags.DEFINE_string("src", None, "sample: folder of source images (StarGAN v2: <domain>/<image>; "
+                                        "BeautyGAN: faces without makeup)")
+REF = flags.DEFINE_string("ref", None, "sample: folder of reference images (StarGAN v2: <domain>/<image>; "
+                                        "BeautyGAN: made-up faces)")
 
 
 def main(config, args):
@@ -34,11 +37,16 @@ def main(config, args):
     for name, grid in run.family.sample_grids(state, run.family.sample_inputs(config.num_sample_images)).items():
         written[name] = images.save_png(os.path.join(out, f"{step:06d}_{name}.png"), grid)
     if SRC.value:
-        from facejax.families.stargan_v2 import sample
+        translate = getattr(run.family, "translate_folders", None)  # the family's own pairs (BeautyGAN)
+        if translate is None:
+            from facejax.families.stargan_v2 import sample
 
-        res = sample.translate_folders(run.family, state.ema, SRC.value, REF.value, out)
+            res = sample.translate_folders(run.family, state.ema, SRC.value, REF.value, out)
+        else:
+            res = translate(state, SRC.value, REF.value, out)
         written["pairs_grid"] = res["grid"]
         written["pairs"] = res["pairs"]
+        written.update({k: v for k, v in res.items() if k not in ("grid", "pairs")})
     if common.JSON.value:
         print(json.dumps(written))
     else:

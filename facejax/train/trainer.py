@@ -16,6 +16,8 @@ from clu import metric_writers, periodic_actions
 from etils import epath
 
 from facejax import images, registry
+from facejax.errors import FacejaxError
+from facejax.input import prefetch
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer, flatten_dict
 from facejax.train.preemption import PreemptionGuard
@@ -36,6 +38,20 @@ def _fmt_eta(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
+def jit_train_step(family, mesh):
+    """(state shardings, jitted init, jitted train step) as every run (and `facejax bench`) uses
+    them: state replicated (or split over `fsdp`, mesh.py), batch split over every device, the input
+    state donated to the step."""
+    rep = mesh_lib.replicated(mesh)
+    abstract = jax.eval_shape(family.init, root_key_data(0))
+    min_size = int(family.config.get("fsdp_min_size", 2**14))
+    state_shardings = jax.tree.map(lambda a: mesh_lib.state_sharding(a, mesh, min_size), abstract)
+    init_fn = jax.jit(family.init, out_shardings=state_shardings)
+    step_fn = jax.jit(family.train_step, in_shardings=(state_shardings, mesh_lib.batch_sharding(mesh)),
+                      out_shardings=(state_shardings, rep), donate_argnums=(0,))
+    return state_shardings, init_fn, step_fn
+
+
 class Run:
     """Everything a run sets up once: family, mesh, shardings, jitted functions, checkpointer."""
 
@@ -43,19 +59,13 @@ class Run:
         self.config = config
         self.workdir = epath.Path(workdir)
         self.family = registry.create(config)
-        self.mesh = mesh_lib.make_mesh()
-        rep = mesh_lib.replicated(self.mesh)
+        self.mesh = mesh_lib.make_mesh(fsdp=config.get("fsdp", 1))
+        self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh)
         abstract = jax.eval_shape(self.family.init, root_key_data(config.seed))
-        self.state_shardings = jax.tree.map(lambda _: rep, abstract)
         self.abstract_state = jax.tree.map(
             lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, self.state_shardings)
-        self.init_fn = jax.jit(self.family.init, out_shardings=self.state_shardings)
-        self.step_fn = jax.jit(
-            self.family.train_step,
-            in_shardings=(self.state_shardings, mesh_lib.batch_sharding(self.mesh)),
-            out_shardings=(self.state_shardings, rep),
-            donate_argnums=(0,))
-        self.checkpointer = Checkpointer(str(self.workdir), keep=config.keep_checkpoints)
+        self.checkpointer = Checkpointer(str(self.workdir), keep=config.keep_checkpoints,
+                                         best_metric=best_metric(config))
 
     def check_checkpoint_fits(self):
         """Raises FacejaxError naming each field where the newest checkpoint differs from the config."""
@@ -67,7 +77,10 @@ class Run:
         """The newest checkpoint's state (and iterator position), or a fresh state."""
         step = self.checkpointer.latest_step()
         if step is None:
-            return self.init_fn(root_key_data(self.config.seed))
+            state = self.init_fn(root_key_data(self.config.seed))
+            # Frozen pretrained sub-networks (StarGAN v2's FAN) are read from files, outside jit.
+            load = getattr(self.family, "load_pretrained", None)
+            return jax.device_put(load(state), self.state_shardings) if load else state
         self.check_checkpoint_fits()
         _console(f"resuming from {self.checkpointer.directory / str(step)}")
         return self.checkpointer.restore(step, self.abstract_state, iterator)
@@ -75,6 +88,35 @@ class Run:
     def restore_state(self):
         """The newest checkpoint's state without touching any data iterator (sampling, export)."""
         return self.restore_or_init(None) if self.checkpointer.latest_step() is not None else None
+
+
+def best_metric(config):
+    """The evaluation metric whose best (lowest) checkpoint is kept besides the newest ones, if any."""
+    return config.eval.get("best_metric") or None if "eval" in config else None
+
+
+def make_evaluator(run: Run):
+    """The family's evaluator when config.eval_every > 0 (its weight files are read now), else None."""
+    every = run.config.get("eval_every", 0)
+    if not every:
+        return None
+    if every < 0:
+        raise FacejaxError(f"config.eval_every={every}: expected >= 0 (0 = no evaluation during training)")
+    if not hasattr(run.family, "evaluator"):
+        raise FacejaxError(f"config.eval_every={run.config.eval_every}: family {run.family.name!r} has no "
+                           f"evaluation protocol yet; set --config.eval_every=0")
+    return run.family.evaluator(run.mesh)
+
+
+def _evaluate(run: Run, evaluator, state, step: int, writer) -> dict:
+    """Runs the protocol on the EMA weights, logs its numbers; returns them (checkpoint metrics)."""
+    t0 = time.time()
+    res = evaluator(state.ema, step, run.workdir / "eval" / f"{step:06d}")
+    metrics = {k: float(v) for k, v in res["metrics"].items()}
+    writer.write_scalars(step, metrics)
+    means = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k.endswith("/mean"))
+    _console(f"step {step}: eval {means} ({time.time() - t0:.0f}s; {run.workdir / 'eval' / f'{step:06d}'})")
+    return metrics
 
 
 def _write_samples(run: Run, state, inputs, step: int, writer) -> list[str]:
@@ -90,10 +132,15 @@ def train(config, workdir: str):
     """Trains `config` in `workdir` until config.total_steps; returns the final TrainState."""
     run = Run(config, workdir)
     run.check_checkpoint_fits()
+    evaluator = make_evaluator(run)  # before any input thread starts: a missing weight file stops here
     family, mesh = run.family, run.mesh
     local_bs = mesh_lib.local_batch_size(config.batch_size, mesh)
-    dataset = family.train_dataset(local_bs, jax.process_index(), jax.process_count())
-    iterator = iter(dataset)
+    pi, pc = jax.process_index(), jax.process_count()
+    # Global batches formed ahead of the step; the checkpoint holds the stream position, so batches
+    # read ahead and not consumed at a save are read again on resume.
+    iterator = prefetch.DeviceIterator(
+        lambda start_batch: family.train_dataset(local_bs, pi, pc, start_batch=start_batch),
+        mesh_lib.batch_sharding(mesh), size=config.data.get("prefetch_to_device", 2))
     state = run.restore_or_init(iterator)
     start = int(jax.device_get(state.step))
     total = int(config.total_steps)
@@ -118,7 +165,7 @@ def train(config, workdir: str):
     metrics = None
     try:
         for step in range(start + 1, total + 1):
-            batch = mesh_lib.global_batch(jax.tree.map(lambda t: t._numpy(), next(iterator)), mesh)
+            batch = next(iterator)
             state, metrics = run.step_fn(state, batch)
             progress(step)
             if t_first is None:
@@ -129,24 +176,31 @@ def train(config, workdir: str):
             if step % config.log_every == 0 or step == total:
                 values = {k: float(v) for k, v in jax.device_get(metrics).items()}
                 now = time.time()
-                rate = (step - step_last) / max(now - t_last, 1e-9)
-                t_last, step_last = now, step
-                values["images_per_sec"] = rate * config.batch_size
+                speed = "first step (compile)"
+                if step > step_last:  # no rate yet on the step that compiled
+                    rate = (step - step_last) / max(now - t_last, 1e-9)
+                    t_last, step_last = now, step
+                    values["images_per_sec"] = rate * config.batch_size
+                    speed = (f"{values['images_per_sec']:.1f} img/s"
+                             f" | ETA {_fmt_eta((total - step) / max(rate, 1e-9))}")
                 writer.write_scalars(step, values)
                 loss_str = " ".join(f"{k}={v:.3f}" for k, v in values.items() if k != "images_per_sec")
-                _console(f"step {step}/{total} | {loss_str} | {values['images_per_sec']:.1f} img/s"
-                         f" | ETA {_fmt_eta((total - step) / max(rate, 1e-9))}")
+                _console(f"step {step}/{total} | {loss_str} | {speed}")
             if config.sample_every and (step % config.sample_every == 0 or step == total):
                 paths = _write_samples(run, state, sample_inputs, step, writer)
                 _console(f"step {step}: samples {', '.join(paths)}")
+            eval_metrics = None
+            if evaluator is not None and step % config.eval_every == 0:
+                eval_metrics = _evaluate(run, evaluator, state, step, writer)
             if guard.should_stop(step, run.checkpointer.manager):
-                run.checkpointer.save(step, state, iterator, config.to_dict(), force=True)
+                run.checkpointer.save(step, state, iterator, config.to_dict(), force=True, metrics=eval_metrics)
                 run.checkpointer.wait()
                 _console(f"step {step}: SIGTERM received; checkpoint saved, exiting")
                 break
-            if step % config.checkpoint_every == 0 or step == total:
-                run.checkpointer.save(step, state, iterator, config.to_dict(), force=True)
+            if step % config.checkpoint_every == 0 or step == total or eval_metrics is not None:
+                run.checkpointer.save(step, state, iterator, config.to_dict(), force=True, metrics=eval_metrics)
     finally:
+        iterator.close()
         guard.close()
         run.checkpointer.close()
         writer.flush()

@@ -16,6 +16,12 @@ adversarial term (losses.py); only the nets a row uses are built, optimised and 
 with reference-guided styles (D-F) make the two D and two G updates above; label rows (A-C) one D
 update and one G update. With n_critic > 1 the G update(s) run on every n_critic-th step only, under
 lax.cond. Design decisions for rows A-D are listed in ablation_nets.py.
+
+With w_hpf > 0 (the CelebA-HQ setting) the generator takes FAN's heatmap masks (fan.py): computed once from
+x_real for both D updates and both G forwards, and from x_fake for each cycle reconstruction, with no
+gradient. FAN is frozen: it lives in the train state as params["fan"] and ema["fan"] (the same weights, as
+the original puts one FAN in both nets and nets_ema), is in no optimizer and no EMA update, and is read from
+config.fan_weights (the release's wing.ckpt) when a run starts from scratch (`load_pretrained`).
 """
 
 import jax
@@ -26,8 +32,8 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.stargan_v2 import ablation_nets, losses, model
-from facejax.input import ops, sources
+from facejax.families.stargan_v2 import ablation_nets, fan, losses, model
+from facejax.input import ops, pipelines, sources, streams
 from facejax.train.state import TrainState, bind, count_params, ema_update, split_params, step_key
 
 EMA_NETS = ("generator", "mapping_network", "style_encoder")  # the generator side, where a row has them
@@ -51,6 +57,12 @@ def validate(config) -> None:
         raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(DTYPES)}")
     if config.model.w_hpf < 0:
         raise FacejaxError(f"config.model.w_hpf={config.model.w_hpf}: expected >= 0")
+    fs = config.model.fan_img_size
+    if fs < 64 or fs & (fs - 1):
+        raise FacejaxError(f"config.model.fan_img_size={fs}: expected a power of two >= 64 (256 in the original)")
+    if config.model.fan_width < 2 or config.model.fan_width % 2:
+        raise FacejaxError(f"config.model.fan_width={config.model.fan_width}: expected an even number >= 2 "
+                           f"(64 in the original)")
     for name in ("log_every", "checkpoint_every", "n_critic"):
         if config[name] < 1:
             raise FacejaxError(f"config.{name}={config[name]}: expected >= 1")
@@ -86,18 +98,24 @@ class StarGANv2:
     architecture_fields = ("family", "img_size", "model.num_domains", "model.latent_dim",
                            "model.style_dim", "model.hidden_dim", "model.w_hpf", "model.dim_in",
                            "model.max_conv_dim", "model.generator", "model.discriminator",
-                           "model.style", "model.v1_conv_dim", "model.v1_repeat_num")
+                           "model.style", "model.v1_conv_dim", "model.v1_repeat_num",
+                           "model.fan_img_size", "model.fan_width")
 
     def __init__(self, config):
         validate(config)
         self.config = config
         self.dtype = DTYPES[config.dtype]
         self.style = losses.STYLES[config.model.style](config.model)
+        # FAN heatmap masks feed the generator's high-pass skips (the original's w_hpf > 0 path).
+        self.uses_fan = config.model.w_hpf > 0 and config.model.generator == "stargan_v2"
         abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
         self.graphdefs = {k: split_params(m)[0] for k, m in abstract.items()}
         self._abstract_params = {k: split_params(m)[1] for k, m in abstract.items()}
         self.ema_nets = tuple(k for k in EMA_NETS if k in abstract)
-        self.optimizers = self._optimizers()
+        self.optimizers = self._optimizers()  # the trained nets; FAN (frozen) has none
+        if self.uses_fan:
+            self.graphdefs["fan"], self._abstract_fan = split_params(
+                nnx.eval_shape(lambda: self._build_fan(nnx.Rngs(0))))
 
     # ---------------------------------------------------------------- networks and optimizers
 
@@ -125,6 +143,9 @@ class StarGANv2:
                                                         **kw)
         return nets
 
+    def _build_fan(self, rngs):
+        return fan.FAN(self.config.model.fan_img_size, self.config.model.fan_width, rngs=rngs)
+
     def _optimizers(self):
         c = self.config
         opts = {k: _adam(c.f_lr if k == "mapping_network" else c.lr, c) for k in self.graphdefs}
@@ -141,23 +162,36 @@ class StarGANv2:
         return {k: count_params(v) for k, v in self._abstract_params.items()}
 
     def init(self, root_key_data) -> TrainState:
-        if self.config.model.w_hpf > 0 and self.config.model.generator == "stargan_v2":
-            raise FacejaxError(
-                "config.model.w_hpf > 0 needs FAN heatmap masks from the StarGAN v2 release's "
-                "wing.ckpt, which facejax does not load yet; train with --config.model.w_hpf=0 "
-                "(the AFHQ architecture) for now")
+        """A fresh state. With FAN its weights are zero placeholders here (random initialisers would only
+        slow the compile): the trainer replaces them with config.fan_weights through `load_pretrained`
+        (a file read, outside jit)."""
         key = jax.random.wrap_key_data(root_key_data)
         nets = self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))
         params = {k: split_params(m)[1] for k, m in nets.items()}
-        return TrainState(
-            step=jnp.zeros((), jnp.int32),
-            rng=root_key_data,
-            params=params,
-            opt_state={k: self.optimizers[k].init(params[k]) for k in params},
-            # The original's EMA copies start from PyTorch's default init (deepcopy before
-            # he_init); after 100k steps at 0.999 that start weighs e^-100, so start from params.
-            ema={k: params[k] for k in self.ema_nets},
-        )
+        opt_state = {k: self.optimizers[k].init(params[k]) for k in params}
+        # The original's EMA copies start from PyTorch's default init (deepcopy before
+        # he_init); after 100k steps at 0.999 that start weighs e^-100, so start from params.
+        ema = {k: params[k] for k in self.ema_nets}
+        if self.uses_fan:
+            params["fan"] = ema["fan"] = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract_fan)
+        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
+                          opt_state=opt_state, ema=ema)
+
+    def load_pretrained(self, state: TrainState) -> TrainState:
+        """The state with its frozen pretrained nets read from the files the config names (FAN from
+        config.fan_weights when w_hpf > 0); the trainer calls it once for a run that starts from scratch."""
+        if not self.uses_fan:
+            return state
+        from facejax.families.stargan_v2 import torch_layout
+
+        weights = torch_layout.read_fan_weights(self.config)
+        return state.replace(params={**state.params, "fan": weights}, ema={**state.ema, "fan": weights})
+
+    def torch_layout(self):
+        """The original PyTorch layout of this config's networks (export / import); see torch_layout.py."""
+        from facejax.families.stargan_v2 import torch_layout
+
+        return torch_layout.TorchLayout(self.config)
 
     # ---------------------------------------------------------------- the training iteration
 
@@ -176,10 +210,14 @@ class StarGANv2:
             params[k] = optax.apply_updates(params[k], updates)
         return params, opt_state, aux
 
-    def _d_update(self, params, opt_state, x_real, y_org, y_trg, guide, key, lambdas):
+    def _masks(self, nets, x):
+        """FAN's (coarse, fine) masks of x, or None without the w_hpf > 0 path; never differentiated."""
+        return fan.masks(nets.fan, x) if self.uses_fan else None
+
+    def _d_update(self, params, opt_state, x_real, y_org, y_trg, guide, key, lambdas, masks):
         nets = _Nets(self.graphdefs, params)
         s_trg = self.style.target(nets, guide, y_trg)
-        x_fake = jax.lax.stop_gradient(nets.generator(x_real, s_trg, None))
+        x_fake = jax.lax.stop_gradient(nets.generator(x_real, s_trg, masks))
 
         def loss_fn(sub):
             n = _Nets(self.graphdefs, {**params, **sub})
@@ -187,11 +225,12 @@ class StarGANv2:
 
         return self._update(("discriminator",), loss_fn, params, opt_state)
 
-    def _g_update(self, names, params, opt_state, x_real, y_org, y_trg, guide, guide2, lambdas):
+    def _g_update(self, names, params, opt_state, x_real, y_org, y_trg, guide, guide2, lambdas, masks):
         def loss_fn(sub):
             n = _Nets(self.graphdefs, {**params, **sub})
+            cycle_masks = (lambda x_fake: self._masks(n, x_fake)) if self.uses_fan else None
             return losses.g_loss(n, self.style, self.config.adv_loss, x_real, y_org, y_trg, guide, guide2,
-                                 lambdas)
+                                 lambdas, masks=masks, cycle_masks_fn=cycle_masks)
 
         return self._update(names, loss_fn, params, opt_state)
 
@@ -221,15 +260,16 @@ class StarGANv2:
         phases = self._phases(state, batch)
         d_keys = jax.random.split(jax.random.fold_in(step_key(state), 1), len(phases))  # WGAN-GP interpolation
         p, o, metrics = state.params, state.opt_state, {}
+        masks = self._masks(_Nets(self.graphdefs, p), x_real)  # FAN is frozen: the same for every update
 
         for (prefix, guide, _, _), key in zip(phases, d_keys):
-            p, o, d = self._d_update(p, o, x_real, y_org, y_trg, guide, key, lambdas)
+            p, o, d = self._d_update(p, o, x_real, y_org, y_trg, guide, key, lambdas, masks)
             metrics.update({f"D/{prefix}{k}": v for k, v in d.items()})
 
         def g_updates(p, o):
             out = {}
             for prefix, guide, guide2, names in phases:
-                p, o, g = self._g_update(names, p, o, x_real, y_org, y_trg, guide, guide2, lambdas)
+                p, o, g = self._g_update(names, p, o, x_real, y_org, y_trg, guide, guide2, lambdas, masks)
                 out.update({f"G/{prefix}{k}": v for k, v in g.items()})
             return p, o, out
 
@@ -237,46 +277,31 @@ class StarGANv2:
         metrics.update(g)
         if self.style.reference_guided:
             metrics["G/lambda_ds"] = lambdas["ds"]
-        ema = {k: ema_update(state.ema[k], p[k], c.ema_decay) for k in self.ema_nets}
+        ema = {**state.ema, **{k: ema_update(state.ema[k], p[k], c.ema_decay) for k in self.ema_nets}}
         new = state.replace(step=state.step + 1, params=p, opt_state=o, ema=ema)
         return new, metrics
 
     # ---------------------------------------------------------------- input
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int) -> tf.data.Dataset:
-        """Batches of {x_src, y_src, x_ref, x_ref2, y_ref}: class-balanced sources, and references
-        with a second image of the same domain (the original's InputFetcher)."""
+    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
+                      start_batch: int = 0) -> tf.data.Dataset:
+        """Batches of {x_src, y_src, x_ref, x_ref2, y_ref} from batch `start_batch` on: class-balanced
+        sources, and references with a second image of the same domain (the original's InputFetcher;
+        facejax.input.pipelines.stargan_v2). A pure function of the position: resuming at batch n
+        continues exactly."""
         c = self.config
-        src = sources.load_source(c.data, "train", process_index, process_count)
+        if c.data.split_over_processes:  # each process holds 1/N of the examples, its own stream
+            src = sources.load_source(c.data, "train", process_index, process_count)
+            seeds = ops.seeds_for(c.seed, process_index, 1)
+            part = {}
+        else:  # one global stream, each process its rows of every batch: independent of the layout
+            src = sources.load_source(c.data, "train")
+            seeds = ops.seeds_for(c.seed, 0, 1)
+            part = dict(process_index=process_index, process_count=process_count)
         self._check_domains(src.domains, "train")
-        base = src.dataset.cache() if c.data.cache else src.dataset
-        s = ops.seeds_for(c.seed, process_index, 1)
-        k = len(src.domains)
-        buf = c.data.shuffle_buffer
-        source = ops.balanced([ops.domain_stream(base, d, s[0] + 7 * d, buf) for d in range(k)], s[1])
-        refs = []
-        for d in range(k):
-            a = ops.domain_stream(base, d, s[2] + 7 * d + 1, buf)
-            b = ops.domain_stream(base, d, s[2] + 7 * d + 2, buf)
-            refs.append(tf.data.Dataset.zip(a, b))
-        reference = ops.balanced(refs, s[3])
-
-        size, prob, from_files = c.img_size, c.data.randcrop_prob, src.from_files
-
-        def prepare(index, pair):
-            ex, (r1, r2) = pair
-            seeds = tf.random.experimental.stateless_split(ops.element_seed(s[0], index), 3)
-
-            def load(e, seed):
-                return ops.train_augment(ops.decode(e["image"], from_files), seed, size, prob)
-
-            return {"x_src": load(ex, seeds[0]), "y_src": tf.cast(ex["label"], tf.int32),
-                    "x_ref": load(r1, seeds[1]), "x_ref2": load(r2, seeds[2]),
-                    "y_ref": tf.cast(r1["label"], tf.int32)}
-
-        ds = tf.data.Dataset.zip(source, reference).enumerate()
-        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.batch(local_batch, drop_remainder=True).prefetch(2)
+        element = pipelines.stargan_v2(src, num_domains=len(src.domains), img_size=c.img_size,
+                                       randcrop_prob=c.data.randcrop_prob, seeds=seeds)
+        return streams.batches(element, local_batch, start_batch, **part)
 
     def _check_domains(self, domains, split):
         k = self.config.model.num_domains
@@ -292,12 +317,11 @@ class StarGANv2:
         self._check_domains(src.domains, "eval")
         k = len(src.domains)
         xs, ys = [[] for _ in range(k)], [[] for _ in range(k)]
-        for ex in src.dataset.as_numpy_iterator():
-            d = int(ex["label"])
+        for image, d in zip(src.table["image"], src.labels):
             if len(xs[d]) < n_per_domain:
-                img = ops.eval_transform(ops.decode(ex["image"], src.from_files), c.img_size)
+                img = ops.eval_transform(ops.decode(image, src.from_files), c.img_size)
                 xs[d].append(img.numpy())
-                ys[d].append(d)
+                ys[d].append(int(d))
             if all(len(x) >= n_per_domain for x in xs):
                 break
         return xs, ys, src.domains
@@ -308,7 +332,7 @@ class StarGANv2:
         """G_ema(x_src, s) with s the row's target style: F_ema(z, y) or E_ema(x_ref, y) (E, F), [one_hot(y), z
         or E_ema(x_ref)] (D), one_hot(y) (A-C: the guide is ignored, a reference gives its label only)."""
         nets = _Nets(self.graphdefs, ema)
-        return nets.generator(x_src, self.style.target(nets, guide, y_trg), None)
+        return nets.generator(x_src, self.style.target(nets, guide, y_trg), self._masks(nets, x_src))
 
     def sample_inputs(self, n: int):
         k = self.config.model.num_domains
@@ -324,3 +348,36 @@ class StarGANv2:
         from facejax.families.stargan_v2 import sample
 
         return sample.grids(self, state.ema, inputs)
+
+    # ---------------------------------------------------------------- evaluation
+
+    def evaluator(self, mesh=None):
+        """The original's FID/LPIPS protocol (evaluate.py); reads the metric weights now, so a missing
+        file stops a run before training. Call it: evaluator(state.ema, step, out_dir) -> results."""
+        from facejax.families.stargan_v2 import evaluate
+
+        return evaluate.Evaluator(self, mesh)
+
+    # ---------------------------------------------------------------- benchmarking (facejax bench)
+
+    def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
+        """A batch of random arrays shaped like train_dataset's (images in [-1, 1], balanced labels)."""
+        c, rng = self.config, np.random.default_rng(seed)
+        shape = (batch_size, c.img_size, c.img_size, 3)
+        k = c.model.num_domains
+        image = lambda: rng.uniform(-1.0, 1.0, shape).astype(np.float32)  # noqa: E731
+        return {"x_src": image(), "y_src": (np.arange(batch_size) % k).astype(np.int32),
+                "x_ref": image(), "x_ref2": image(),
+                "y_ref": ((np.arange(batch_size) + 1) % k).astype(np.int32)}
+
+    def bench_torch_step(self, seed: int = 0):
+        """The same iteration in PyTorch eager mode on the reference modules (facejax/bench)."""
+        from facejax.bench import torch_stargan_v2
+
+        return torch_stargan_v2.TorchStarGANv2Step(self.config, seed)
+
+    def check_bench_torch(self) -> None:
+        """A FacejaxError now (before compiling) when the PyTorch baseline cannot run this config."""
+        from facejax.bench import torch_stargan_v2
+
+        torch_stargan_v2.check_supported(self.config)
