@@ -46,6 +46,7 @@ def _flops_from_cost_analysis(cfg):
     return float(compiled.cost_analysis()["flops"]) * mesh.devices.size
 
 
+@pytest.mark.slow
 def test_bench_json_reports_consistent_fields(repo_root):
     res = facejax(repo_root, "--steps=3", "--warmup=1", "--json")
     assert res.returncode == 0, res.stderr

@@ -54,6 +54,7 @@ def _which(x, files):
     return best
 
 
+@pytest.mark.slow
 def test_stargan_v2_trains_on_real_afhq_images(afhq_samples, afhq_dir, tmp_path, capsys):
     cfg = tiny_config(afhq_dir, total_steps=STEPS, log_every=1, sample_every=STEPS, **{
         "data.source": "tfds", "data.name": "afhq", "data.config": "v1",

@@ -3,6 +3,7 @@ over the `fsdp` axis, and training gives what the replicated run gives."""
 
 import jax
 import numpy as np
+import pytest
 from jax.sharding import PartitionSpec as P
 
 from facejax.train import mesh as mesh_lib
@@ -27,6 +28,7 @@ def test_state_sharding_rule():
     assert mesh_lib.state_sharding(big, mesh_lib.make_mesh(fsdp=1)).spec == P()
 
 
+@pytest.mark.slow
 def test_fsdp_trains_like_replicated(tmp_path):
     cfg, rep = _run(tmp_path, "rep")
     _, fsdp = _run(tmp_path, "fsdp", fsdp=2)

@@ -1,6 +1,7 @@
 """The shared trainer: one compilation, sharded batches, checkpoints that must fit, SIGTERM."""
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def test_checkpoint_that_does_not_fit_is_refused(tmp_path, folder_data):
     assert sorted(os.listdir(os.path.join(work, "checkpoints")))[:1] == ["1"]
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_exits_zero_then_resumes(tmp_path, afhq_samples, repo_root):
     work = tmp_path / "run"
     cmd = [sys.executable, "-m", "facejax.cli", "train", f"--config={repo_root}/configs/stargan_v2.py:synthetic",
@@ -61,7 +63,9 @@ def test_sigterm_saves_and_exits_zero_then_resumes(tmp_path, afhq_samples, repo_
            "--config.data.source=folder", f"--config.data.train_dir={afhq_samples / 'ref'}",
            f"--config.data.eval_dir={afhq_samples / 'src'}", "--config.model.num_domains=3",
            "--config.log_every=1", "--config.sample_every=0", "--config.checkpoint_every=100000"]
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
+               JAX_COMPILATION_CACHE_DIR=str(pathlib.Path.home() / ".cache" / "facejax-test-xla"),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")  # the relaunch reuses the first's compile
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
     deadline = time.time() + 300

@@ -44,6 +44,7 @@ def test_step_compiles_once_shards_the_batch_and_updates_the_spectral_state(synt
     run.checkpointer.close()
 
 
+@pytest.mark.slow
 def test_images_without_eyes_are_skipped_like_the_original(synthetic_tfds):
     family = registry.create(configs.load("beautygan:synthetic", **{**PRESET_OVERRIDES, "batch_size": 2,
                                                                      "model.g_conv_dim": 4, "model.d_conv_dim": 4,

@@ -6,6 +6,7 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from facejax import configs, registry
 from facejax.train import mesh as mesh_lib
@@ -33,6 +34,7 @@ def _step(dtype):
     return family, mesh, trainer.jit_train_step(family, mesh)
 
 
+@pytest.mark.slow
 def test_bfloat16_step_keeps_float32_state_and_matches_float32_losses():
     f32, mesh, (_, init_fn, step32) = _step("float32")
     bf16, _, (_, _, step16) = _step("bfloat16")
