@@ -45,6 +45,24 @@ def _config_value():
         raise FacejaxError(" ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())) from None
 
 
+def command_help(command: str, module) -> str:
+    """The command module's docstring, then its own flags and the shared ones with their defaults."""
+    from facejax.commands import common
+
+    lines = [(module.__doc__ or "").strip(), "", "Flags:"]
+    names = set()
+    for mod in (module, common):
+        for value in vars(mod).values():
+            name = getattr(value, "name", None)
+            if isinstance(name, str) and name in flags.FLAGS and name not in names:
+                names.add(name)
+                f = flags.FLAGS[name]
+                default = "" if f.default is None else f" (default: {f.default})"
+                lines.append(f"  --{name}: {f.help}{default}")
+    lines.append("  --config.FIELD=VALUE: override any field of the config")
+    return "\n".join(lines)
+
+
 def _resolve_config_arg(arg: str) -> str:
     """--config=configs/x.py:preset, found relative to the working directory or, failing that, in
     the checkout's configs/ folder; a missing file is one clear error."""
@@ -87,6 +105,9 @@ def run(argv=None):
         print(f"facejax: unknown command {command!r}; expected one of {', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(2)
     module = importlib.import_module(f"facejax.commands.{COMMANDS[command]}")  # defines its flags
+    if any(a in ("-h", "--help", "--helpfull") for a in argv[2:]):
+        print(command_help(command, module))
+        sys.exit(0)
     try:
         rest = [argv[0]] + [_resolve_config_arg(a) for a in argv[2:]]
     except FacejaxError as e:

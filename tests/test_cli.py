@@ -90,3 +90,11 @@ def test_sample_errors(trained, tmp_path, afhq_samples):
     assert res.returncode == 2 and "has no domain sub-folders" in res.stderr and str(flat) in res.stderr
     res = facejax("sample", *common, f"--out={tmp_path / 'o'}", f"--workdir={tmp_path / 'empty'}")
     assert res.returncode == 2 and "has no checkpoint" in res.stderr
+
+
+@pytest.mark.parametrize("command, flag", [("train", "--workdir"), ("export", "--with_optim"),
+                                           ("eval", "--eval_checkpoint"), ("prepare", "--manual_dir")])
+def test_each_command_has_help(command, flag):
+    res = facejax(command, "--help", timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"facejax {command}") and f"  {flag}: " in res.stdout

@@ -15,3 +15,20 @@ def require(flag, name: str):
     if not flag.value:
         raise FacejaxError(f"--{name} is required for this command")
     return flag.value
+
+
+class _Existing:
+    """A flag another command module already defined with the same meaning: read it, don't redefine it."""
+
+    def __init__(self, name):
+        self.name = name
+
+    @property
+    def value(self):
+        return flags.FLAGS[self.name].value
+
+
+def flag(define, name, default, help_, **kw):
+    """Defines --name unless another command module (imported first, e.g. by `facejax --help`) already
+    has: commands share generic names (--step, --weights, --a) with one meaning."""
+    return _Existing(name) if name in flags.FLAGS else define(name, default, help=help_, **kw)

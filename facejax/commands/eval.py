@@ -27,38 +27,21 @@ HELP = "FID/LPIPS between folders (eval fid|fid_stats|lpips), or the family's pr
 NEEDS_CONFIG = False
 
 
-class _Existing:
-    """A flag another command module already defined (same meaning): read it instead of redefining."""
-
-    def __init__(self, name):
-        self.name = name
-
-    @property
-    def value(self):
-        return flags.FLAGS[self.name].value
-
-
-def _flag(define, name, default, help_, **kw):
-    """Defines --name, unless another command module (imported first, e.g. by `facejax --help`)
-    already has: --weights, --a and --b are the names the issue asks for, and generic."""
-    return _Existing(name) if name in flags.FLAGS else define(name, default, help=help_, **kw)
-
-
-WEIGHTS = _flag(flags.DEFINE_string, "weights", None, "eval: metric network weight file (.pth as released, or .npz)")
-A = _flag(flags.DEFINE_string, "a", None, "eval: first image folder (or pytorch-fid .npz statistics for fid)")
-B = _flag(flags.DEFINE_string, "b", None, "eval: second image folder (or pytorch-fid .npz statistics for fid)")
-LPIPS_LIN = _flag(flags.DEFINE_string, "lpips_lin", None,
-                  "eval lpips: lpips v0.1 alex.pth heads (default: the installed lpips package's)")
-EVAL_RESIZE = _flag(flags.DEFINE_integer, "eval_resize", 0,
-                    "eval fid: PIL-resize images to this size first (StarGAN v2 resizes to img_size); 0 = no")
-FID_METHOD = _flag(flags.DEFINE_string, "fid_method", "sqrtm",
-                   "eval fid: sqrtm (pytorch-fid's scipy.linalg.sqrtm) or eigh (same value, much faster)")
-EVAL_BATCH = _flag(flags.DEFINE_integer, "eval_batch_size", 50, "eval fid/lpips: images per global batch")
-EVAL_CHECKPOINT = _flag(flags.DEFINE_string, "eval_checkpoint", "latest",
-                        "eval --workdir: which checkpoint: latest, best (lowest config.eval.best_metric) or a step")
-INCEPTION = _flag(flags.DEFINE_enum, "inception", "auto",
-                  "eval fid: Inception variant (auto: from the weight file's classifier size)",
-                  enum_values=["auto", "fid", "imagenet"])
+WEIGHTS = common.flag(flags.DEFINE_string, "weights", None, "eval: metric network weight file (.pth as released, or .npz)")
+A = common.flag(flags.DEFINE_string, "a", None, "eval: first image folder (or pytorch-fid .npz statistics for fid)")
+B = common.flag(flags.DEFINE_string, "b", None, "eval: second image folder (or pytorch-fid .npz statistics for fid)")
+LPIPS_LIN = common.flag(flags.DEFINE_string, "lpips_lin", None,
+                         "eval lpips: lpips v0.1 alex.pth heads (default: the installed lpips package's)")
+EVAL_RESIZE = common.flag(flags.DEFINE_integer, "eval_resize", 0,
+                           "eval fid: PIL-resize images to this size first (StarGAN v2 resizes to img_size); 0 = no")
+FID_METHOD = common.flag(flags.DEFINE_string, "fid_method", "sqrtm",
+                          "eval fid: sqrtm (pytorch-fid's scipy.linalg.sqrtm) or eigh (same value, much faster)")
+EVAL_BATCH = common.flag(flags.DEFINE_integer, "eval_batch_size", 50, "eval fid/lpips: images per global batch")
+EVAL_CHECKPOINT = common.flag(flags.DEFINE_string, "eval_checkpoint", "latest",
+                               "eval --workdir: which checkpoint: latest, best (lowest config.eval.best_metric) or a step")
+INCEPTION = common.flag(flags.DEFINE_enum, "inception", "auto",
+                         "eval fid: Inception variant (auto: from the weight file's classifier size)",
+                         enum_values=["auto", "fid", "imagenet"])
 
 
 def _emit(result: dict, lines: list[str]) -> None:

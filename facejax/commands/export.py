@@ -18,24 +18,9 @@ HELP = "write --workdir's checkpoint as the original PyTorch files (nets, nets_e
 NEEDS_CONFIG = True
 
 
-class _Existing:
-    """A flag another command module already defined with the same meaning: read it, don't redefine it."""
-
-    def __init__(self, name):
-        self.name = name
-
-    @property
-    def value(self):
-        return flags.FLAGS[self.name].value
-
-
-def _flag(define, name, default, help_):
-    return _Existing(name) if name in flags.FLAGS else define(name, default, help_)
-
-
-STEP = _flag(flags.DEFINE_integer, "step", None, "export/import: checkpoint step (default: the newest)")
-WITH_OPTIM = _flag(flags.DEFINE_bool, "with_optim", False, "export: also write {step}_optims.ckpt (Adam states)")
-FORMAT = _flag(flags.DEFINE_string, "format", "torch", "export: torch (.ckpt via torch.save) or safetensors")
+STEP = common.flag(flags.DEFINE_integer, "step", None, "export/import: checkpoint step (default: the newest)")
+WITH_OPTIM = common.flag(flags.DEFINE_bool, "with_optim", False, "export: also write {step}_optims.ckpt (Adam states)")
+FORMAT = common.flag(flags.DEFINE_string, "format", "torch", "export: torch (.ckpt via torch.save) or safetensors")
 
 
 def main(config, args):
