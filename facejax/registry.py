@@ -7,6 +7,7 @@ from facejax.errors import FacejaxError
 FAMILIES = {
     "stargan_v2": "facejax.families.stargan_v2.family:StarGANv2",
     "beautygan": "facejax.families.beautygan.family:BeautyGAN",
+    "ipmnet": "facejax.families.ipmnet.family:IPMNet",
 }
 
 

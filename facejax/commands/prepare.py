@@ -76,8 +76,26 @@ def prepare(spec: str, *, manual_dir=None, data_dir=None, skip_bad=False) -> dic
     }
 
 
+def prepare_ipmnet_maps(manual_dir, out) -> dict:
+    """`facejax prepare ipmnet_maps --manual_dir=DIR --out=OUT`: IPM-Net's mask and texture files for DIR/images
+    with their MT parsing maps DIR/segs (facejax/families/ipmnet/preprocess.py write_maps)."""
+    from facejax.families.ipmnet import preprocess
+
+    if not manual_dir or not os.path.isdir(os.path.join(manual_dir, "images")):
+        raise FacejaxError(f"ipmnet_maps: --manual_dir {manual_dir!r} must hold images/ and segs/ (MT parsing maps "
+                           f"of the same names)")
+    if not out:
+        raise FacejaxError("ipmnet_maps: --out is required (it gets images/, mask/, highcontract/)")
+    return preprocess.write_maps(os.path.join(manual_dir, "images"), os.path.join(manual_dir, "segs"), out)
+
+
 def main(config, args):
     del config
+    if len(args) == 1 and args[0] == "ipmnet_maps":
+        result = prepare_ipmnet_maps(MANUAL_DIR.value, common.OUT.value)
+        print(json.dumps(result) if common.JSON.value else f"wrote {result['images']} image(s) with mask/ and "
+              f"highcontract/ into {result['out']}")
+        return
     if len(args) != 1:
         from facejax.datasets import BUILDERS
 

@@ -1,0 +1,443 @@
+"""IPM-Net as a Family the shared trainer drives: nets, optimizers, the training iteration, input, pictures.
+
+One iteration is the original's (``trainer.py`` IPMNet_Trainer; makeup.md 2.6): dis_update, then gen_update,
+with A = makeup faces, B = non-makeup faces, one generator shared by both domains, and random style codes
+s ~ N(0, I) for the cross-domain decodes (MUNIT style; reference style codes are used only at test time).
+
+  dis_update  x_ba = dec(c_b, s_a, r_b), x_ab = dec(c_a, s_b, r_a) (fresh codes and texture scales, no gradient);
+              per scale of dis_a: mean(D(x_ba)^2) + mean((D(x_a) - 1)^2) + gp_w * mean_b sum (d sum D(x_a) / d x_a)^2,
+              the same for dis_b with (x_ab, x_b); total = gan_w * (dis_a + dis_b)
+  gen_update  encode both (fresh codes and scales), x_a_rec, x_b_rec, x_ba, x_ab, re-encode x_ab with (m_a, t_a)
+              and x_ba with (m_b, t_b), x_aba, x_bab; terms (L1 = mean abs):
+              gan_w        sum over scales mean((dis_a(x_ba) - 1)^2) + the same for dis_b(x_ab)
+              recon_x_w    L1(x_a_rec, x_a) + L1(x_b_rec, x_b)
+              recon_s_w    L1(s_a_rec, s_a) + L1(s_b_rec, s_b)          (the random codes)
+              recon_c_w    L1(c_a_rec, c_a) + L1(c_b_rec, c_b)
+              recon_x_cyc_w L1(x_aba, x_a) + L1(x_bab, x_b)
+              vgg_w        L1(R(x_ba), R(x_b)) + L1(R(x_ab), R(x_a))   (R: the identity ResNet's features)
+              back_w       L1(x_ab * m_a, x_a * m_a) + L1(x_ba * m_b, x_b * m_b)
+              fore_w       L1(x_a_rec * (1 - m_a), x_a * (1 - m_a)) + the same for b
+
+Optimizers: Adam (beta1, beta2) with coupled weight decay (PyTorch's ``weight_decay``: wd * p added to the
+gradient), lr * gamma^((i + 1) // step_size) at iteration i (MUNIT's loop steps the StepLR before the updates).
+``adam_double_step`` (default True, the original): the generator's parameters sit twice in its Adam's list
+(gen_a + gen_b, the same module), so PyTorch steps each twice per iteration with the same gradient; False is
+one step. Original bugs kept by default, with switches: the identity ResNet is never loaded (identity.pretrained
+False) and its BatchNorm runs in train mode from the first image display on (identity.bn_train_from_step 500;
+-1 = always eval, as intended); the texture scale is random in every encode call, test time included
+(texture_random; eval and sampling use config.eval.texture_u / config.sample.texture_u).
+
+State: params {G, D_A, D_B, R}, opt_state {G, D_A, D_B}, ema {G} = the current generator (the original keeps no
+average). R (frozen, in no optimizer) is the randomly initialised ResNet built from the seed, or the weights of
+config.identity.weights read by ``load_pretrained`` when identity.pretrained.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tensorflow as tf
+from flax import nnx
+
+from facejax.errors import FacejaxError
+from facejax.families.ipmnet import model, preprocess
+from facejax.input import pipelines, sources
+from facejax.train.state import TrainState, step_key
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+NETS = ("G", "D_A", "D_B")
+WEIGHTS = ("gan_w", "recon_x_w", "recon_s_w", "recon_c_w", "recon_x_cyc_w", "vgg_w", "back_w", "fore_w", "gp_w")
+
+
+def validate(config) -> None:
+    """One clear error per wrong value, naming the field and what was expected."""
+    c, g, d = config, config.model.gen, config.model.dis
+    down = 2 ** max(g.n_downsample, 4)
+    if c.img_size < 16 or c.img_size % down:
+        raise FacejaxError(f"config.img_size={c.img_size}: expected a multiple of {down} (the style encoder "
+                           f"downsamples 4 times, the content encoder model.gen.n_downsample times)")
+    if c.data.load_size < c.img_size:
+        raise FacejaxError(f"config.data.load_size={c.data.load_size}: expected >= img_size={c.img_size} (images "
+                           f"are resized to load_size, then centre-cropped to img_size)")
+    for name, low in (("dim", 1), ("mlp_dim", 1), ("style_dim", 1), ("n_downsample", 0), ("n_res", 0)):
+        if g[name] < low:
+            raise FacejaxError(f"config.model.gen.{name}={g[name]}: expected >= {low}")
+    for name in ("dim", "n_layer", "num_scales"):
+        if d[name] < 1:
+            raise FacejaxError(f"config.model.dis.{name}={d[name]}: expected >= 1")
+    for sub, node in (("gen", g), ("dis", d)):
+        if node.pad_type not in model.PAD_MODES:
+            raise FacejaxError(f"config.model.{sub}.pad_type={node.pad_type!r}: expected one of "
+                               f"{', '.join(model.PAD_MODES)}")
+    if 0 in model.score_sizes(c.img_size, d.n_layer, d.num_scales):
+        raise FacejaxError(f"config.model.dis.n_layer={d.n_layer} with num_scales={d.num_scales} shrinks "
+                           f"img_size={c.img_size} below 2 px at the coarsest scale; use fewer layers or scales")
+    for name in ("batch_size", "log_every", "checkpoint_every", "lr_step"):
+        if c[name] < 1:
+            raise FacejaxError(f"config.{name}={c[name]}: expected >= 1")
+    for name in WEIGHTS + ("lr", "weight_decay", "lr_gamma", "total_steps"):
+        if c[name] < 0:
+            raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
+    for field, u in (("texture_u", c.texture_u), ("eval.texture_u", c.eval.texture_u),
+                     ("sample.texture_u", c.sample.texture_u)):
+        if not 0.0 <= u <= 1.0:
+            raise FacejaxError(f"config.{field}={u}: expected a value in [0, 1] (scale 2 * (0.8 + 0.4 u))")
+    if c.dtype not in DTYPES:
+        raise FacejaxError(f"config.dtype={c.dtype!r}: expected one of {sorted(DTYPES)}")
+    if c.data.pairing not in ("zip", "random"):
+        raise FacejaxError(f"config.data.pairing={c.data.pairing!r}: expected 'zip' (the original) or 'random'")
+    if c.sample.normalize not in ("minmax", "clip"):
+        raise FacejaxError(f"config.sample.normalize={c.sample.normalize!r}: expected 'minmax' (the original's "
+                           f"make_grid(normalize=True, scale_each=True)) or 'clip'")
+    alphas(c)
+    resnet_layers(c)
+
+
+def alphas(config) -> list[float]:
+    try:
+        vals = [float(a) for a in str(config.sample.alphas).split(",") if a.strip()]
+    except ValueError:
+        vals = []
+    if not vals or any(not 0.0 <= a <= 1.0 for a in vals):
+        raise FacejaxError(f"config.sample.alphas={config.sample.alphas!r}: expected comma-separated makeup levels "
+                           f"in [0, 1] (0 = the reference's makeup, 1 = none)")
+    return vals
+
+
+def resnet_layers(config) -> tuple[int, ...]:
+    try:
+        layers = tuple(int(v) for v in str(config.identity.layers).split(","))
+    except ValueError:
+        layers = ()
+    if not layers or min(layers) < 1:
+        raise FacejaxError(f"config.identity.layers={config.identity.layers!r}: expected Bottleneck counts per stage "
+                           f"such as '3,4,6,3' (ResNet-50)")
+    return layers
+
+
+def split_state(module):
+    graphdef, state = nnx.split(module)
+    return graphdef, nnx.to_pure_dict(state)
+
+
+def bind(graphdef, state) -> nnx.Module:
+    return nnx.merge(graphdef, nnx.State(state))
+
+
+def _flat(tree, path=()):
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            out.update(_flat(v, path + (k,)))
+        return out
+    return {path: tree}
+
+
+def l1(a, b):
+    return jnp.mean(jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32)))
+
+
+class IPMNet:
+    name = "ipmnet"
+    architecture_fields = ("family", "img_size", "model.gen.dim", "model.gen.mlp_dim", "model.gen.style_dim",
+                           "model.gen.n_downsample", "model.gen.n_res", "model.dis.dim", "model.dis.n_layer",
+                           "model.dis.num_scales", "identity.width", "identity.layers")
+
+    def __init__(self, config):
+        validate(config)
+        self.config = config
+        self.dtype = DTYPES[config.dtype]
+        abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
+        self.graphdefs, self._abstract = {}, {}
+        for k, m in abstract.items():
+            self.graphdefs[k], self._abstract[k] = split_state(m)
+        self.optimizers = {k: self._adam() for k in NETS}
+
+    # ---------------------------------------------------------------- networks and optimizers
+
+    def _build(self, rngs):
+        g, d, r = self.config.model.gen, self.config.model.dis, self.config.identity
+        kw = dict(dtype=self.dtype, rngs=rngs)
+        return {"G": model.Generator(g.dim, g.mlp_dim, g.style_dim, g.n_downsample, g.n_res, g.activ, g.pad_type,
+                                     **kw),
+                "D_A": model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type, **kw),
+                "D_B": model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type, **kw),
+                "R": model.ResNet(resnet_layers(self.config), r.width, rngs=rngs)}
+
+    def _adam(self):
+        """torch.optim.Adam(betas, eps 1e-8, weight_decay) without the learning rate (the step applies it)."""
+        c = self.config
+        return optax.chain(optax.add_decayed_weights(c.weight_decay), optax.scale_by_adam(c.beta1, c.beta2, 1e-8))
+
+    def learning_rate(self, step):
+        """StepLR(step_size, gamma) stepped before the updates of iteration `step` (0-based)."""
+        c = self.config
+        return c.lr * jnp.power(c.lr_gamma, ((step + 1) // c.lr_step).astype(jnp.float32))
+
+    def param_counts(self) -> dict:
+        out = {k: int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract[k]))) for k in NETS}
+        r = {k: v for k, v in _flat(self._abstract["R"]).items() if k[-1] not in ("mean", "var")}
+        out["R (identity, frozen)"] = int(sum(np.prod(x.shape) for x in r.values()))
+        return out
+
+    def init(self, root_key_data) -> TrainState:
+        key = jax.random.wrap_key_data(root_key_data)
+        nets = self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))
+        params = {k: split_state(m)[1] for k, m in nets.items()}
+        opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
+        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
+                          ema={"G": params["G"]})
+
+    def identity_layout(self):
+        from facejax.families.ipmnet import torch_layout
+
+        return torch_layout.module_layout(torch_layout.abstract_net(self.config, "R"), "R")
+
+    def load_pretrained(self, state: TrainState) -> TrainState:
+        """With identity.pretrained, R from config.identity.weights (the paper's intent; the original never does)."""
+        if not self.config.identity.pretrained:
+            return state
+        from facejax.families.ipmnet import identity
+
+        r = identity.load(self.config.identity.weights, self.identity_layout())
+        return state.replace(params={**state.params, "R": jax.tree.map(jnp.asarray, r)})
+
+    def torch_layout(self):
+        from facejax.families.ipmnet import torch_layout
+
+        return torch_layout.TorchLayout(self.config)
+
+    def import_files(self, source: str, step=None):
+        from facejax.families.ipmnet import torch_layout
+
+        return torch_layout.import_files(self, source, step)
+
+    # ---------------------------------------------------------------- the training iteration
+
+    def _u(self, key, n):
+        """The texture scale draws of n encode calls: U(0, 1) (the original's random.random()) or fixed."""
+        if self.config.texture_random:
+            return jax.random.uniform(key, (n,))
+        return jnp.full((n,), self.config.texture_u, jnp.float32)
+
+    def _identity_features(self, r_params, x, step, groups):
+        net = bind(self.graphdefs["R"], r_params)
+        k = self.config.identity.bn_train_from_step
+        if k < 0:
+            return net(x, False, groups)
+        if k == 0:
+            return net(x, True, groups)
+        return jax.lax.cond(step >= k, lambda: net(x, True, groups), lambda: net(x, False, groups))
+
+    def dis_loss(self, d_params, name, fake, real):
+        """(gan_w-less loss of one MsImageDis, its per-scale gradient penalty sum)."""
+        gp_w = self.config.gp_w
+        d = bind(self.graphdefs[name], d_params)
+        outs_fake = d(fake)
+        outs_real, vjp = jax.vjp(lambda x: d(x), real)
+        loss, reg = 0.0, 0.0
+        for s, (o0, o1) in enumerate(zip(outs_fake, outs_real)):
+            loss = loss + jnp.mean(o0 ** 2) + jnp.mean((o1 - 1.0) ** 2)
+            if gp_w > 0:
+                cot = [jnp.ones_like(o) if i == s else jnp.zeros_like(o) for i, o in enumerate(outs_real)]
+                (g,) = vjp(cot)
+                reg = reg + jnp.mean(jnp.sum(jnp.square(g.astype(jnp.float32)).reshape(g.shape[0], -1), axis=1))
+        return loss + gp_w * reg, reg
+
+    def gen_loss(self, g_params, params, batch, s_a, s_b, u, step):
+        """(total, terms): terms already weighted; u: (4,) texture draws of the 4 encode calls."""
+        c = self.config
+        G = bind(self.graphdefs["G"], g_params)
+        x_a, m_a, t_a, x_b, m_b, t_b = (batch[k] for k in ("x_a", "m_a", "t_a", "x_b", "m_b", "t_b"))
+        n = x_a.shape[0]
+        cat = lambda *xs: jnp.concatenate(xs)  # noqa: E731
+        per = lambda a, b: cat(jnp.full((n,), a), jnp.full((n,), b))  # noqa: E731
+        cc, ss, rr = G.encode(cat(x_a, x_b), cat(m_a, m_b), cat(t_a, t_b), per(u[0], u[1]))
+        c_a, c_b, sp_a, sp_b, r_a, r_b = cc[:n], cc[n:], ss[:n], ss[n:], rr[:n], rr[n:]
+        outs = G.decode(cat(c_a, c_b, c_b, c_a), cat(sp_a, sp_b, s_a, s_b), cat(r_a, r_b, r_b, r_a))
+        x_a_rec, x_b_rec, x_ba, x_ab = outs[:n], outs[n:2 * n], outs[2 * n:3 * n], outs[3 * n:]
+        cc2, ss2, rr2 = G.encode(cat(x_ab, x_ba), cat(m_a, m_b), cat(t_a, t_b), per(u[2], u[3]))
+        c_a_rec, c_b_rec, s_b_rec, s_a_rec = cc2[:n], cc2[n:], ss2[:n], ss2[n:]
+        cyc = G.decode(cc2, cat(sp_a, sp_b), rr2)
+        x_aba, x_bab = cyc[:n], cyc[n:]
+        terms = {}
+        if c.gan_w > 0:
+            d_a, d_b = bind(self.graphdefs["D_A"], params["D_A"]), bind(self.graphdefs["D_B"], params["D_B"])
+            terms["gan_a"] = c.gan_w * sum(jnp.mean((o - 1.0) ** 2) for o in d_a(x_ba))
+            terms["gan_b"] = c.gan_w * sum(jnp.mean((o - 1.0) ** 2) for o in d_b(x_ab))
+        terms["recon_x_a"] = c.recon_x_w * l1(x_a_rec, x_a)
+        terms["recon_x_b"] = c.recon_x_w * l1(x_b_rec, x_b)
+        terms["recon_s_a"] = c.recon_s_w * l1(s_a_rec, s_a)
+        terms["recon_s_b"] = c.recon_s_w * l1(s_b_rec, s_b)
+        terms["recon_c_a"] = c.recon_c_w * l1(c_a_rec, c_a)
+        terms["recon_c_b"] = c.recon_c_w * l1(c_b_rec, c_b)
+        terms["cyc_a"] = c.recon_x_cyc_w * l1(x_aba, x_a)
+        terms["cyc_b"] = c.recon_x_cyc_w * l1(x_bab, x_b)
+        if c.vgg_w > 0:
+            f = self._identity_features(params["R"], cat(x_ba, x_b, x_ab, x_a), step, 4)
+            terms["vgg_a"] = c.vgg_w * l1(f[:n], jax.lax.stop_gradient(f[n:2 * n]))
+            terms["vgg_b"] = c.vgg_w * l1(f[2 * n:3 * n], jax.lax.stop_gradient(f[3 * n:]))
+        terms["back_a"] = c.back_w * l1(x_ab * m_a, x_a * m_a)
+        terms["back_b"] = c.back_w * l1(x_ba * m_b, x_b * m_b)
+        terms["fore_a"] = c.fore_w * l1(x_a_rec * (1 - m_a), x_a * (1 - m_a))
+        terms["fore_b"] = c.fore_w * l1(x_b_rec * (1 - m_b), x_b * (1 - m_b))
+        return sum(terms.values()), terms
+
+    def cross_decodes(self, g_params, batch, s_a, s_b, u):
+        """(x_ba, x_ab) of dis_update: b's content with code s_a, a's with s_b; u: (2,) texture draws."""
+        G = bind(self.graphdefs["G"], g_params)
+        n = batch["x_a"].shape[0]
+        cat = jnp.concatenate
+        per = cat([jnp.full((n,), u[0]), jnp.full((n,), u[1])])
+        cc, _, rr = G.encode(cat([batch["x_a"], batch["x_b"]]), cat([batch["m_a"], batch["m_b"]]),
+                             cat([batch["t_a"], batch["t_b"]]), per)
+        out = G.decode(cat([cc[n:], cc[:n]]), cat([s_a, s_b]), cat([rr[n:], rr[:n]]))
+        return out[:n], out[n:]
+
+    def _apply(self, name, params, opt_state, grads, lr, times=1):
+        p, o = params[name], opt_state[name]
+        for _ in range(times):
+            updates, o = self.optimizers[name].update(grads, o, p)
+            p = jax.tree.map(lambda w, u: w - lr * u, p, updates)
+        return {**params, name: p}, {**opt_state, name: o}
+
+    def train_step(self, state: TrainState, batch):
+        c = self.config
+        batch = {k: batch[k] for k in ("x_a", "m_a", "t_a", "x_b", "m_b", "t_b")}
+        keys = jax.random.split(step_key(state), 6)
+        n, sd = batch["x_a"].shape[0], c.model.gen.style_dim
+        u = self._u(keys[0], 6)
+        lr = self.learning_rate(state.step)
+        p, o = state.params, state.opt_state
+
+        # dis_update
+        x_ba, x_ab = jax.lax.stop_gradient(self.cross_decodes(
+            p["G"], batch, jax.random.normal(keys[1], (n, sd)), jax.random.normal(keys[2], (n, sd)), u[:2]))
+
+        def d_total(dp):
+            la, ra = self.dis_loss(dp[0], "D_A", x_ba, batch["x_a"])
+            lb, rb = self.dis_loss(dp[1], "D_B", x_ab, batch["x_b"])
+            return c.gan_w * (la + lb), {"D/a": la, "D/b": lb, "D/gp_a": ra, "D/gp_b": rb}
+
+        (d_loss, metrics), (g_a, g_b) = jax.value_and_grad(d_total, has_aux=True)((p["D_A"], p["D_B"]))
+        p, o = self._apply("D_A", p, o, g_a, lr)
+        p, o = self._apply("D_B", p, o, g_b, lr)
+        metrics = {**metrics, "D/total": d_loss}
+
+        # gen_update
+        s_a, s_b = jax.random.normal(keys[3], (n, sd)), jax.random.normal(keys[4], (n, sd))
+        (g_loss, terms), grads = jax.value_and_grad(self.gen_loss, has_aux=True)(
+            p["G"], p, batch, s_a, s_b, u[2:], state.step)
+        p, o = self._apply("G", p, o, grads, lr, 2 if c.adam_double_step else 1)
+        metrics.update({f"G/{k}": v for k, v in terms.items()})
+        metrics["G/total"] = g_loss
+        metrics["lr"] = lr
+        return state.replace(step=state.step + 1, params=p, opt_state=o, ema={"G": p["G"]}), metrics
+
+    # ---------------------------------------------------------------- input
+
+    def _source(self, split: str, process_index: int = 0, process_count: int = 1):
+        return sources.load_source(self.config.data, split, process_index, process_count,
+                                   pipelines.MAKEUP_FEATURES, pipelines.MAKEUP_OPTIONAL + ("file_name",))
+
+    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
+                      start_batch: int = 0) -> tf.data.Dataset:
+        """Batches of {x_a, m_a, t_a, parsing_a, x_b, ...}: A = makeup, B = non-makeup (preprocess.pair_element),
+        with masks and textures computed from the parsing maps in the pipeline."""
+        c = self.config
+        plain, made_up = pipelines.split_makeup(self._source("train", process_index, process_count))
+        from facejax.input import ops, streams
+
+        seed = ops.seeds_for(c.seed, process_index, 3)[0]
+        element = preprocess.pair_element(made_up, plain, pairing=c.data.pairing, seed=seed, img_size=c.img_size,
+                                          load_size=c.data.load_size, flip=bool(c.data.flip))
+        return streams.batches(element, local_batch, start_batch)
+
+    def eval_faces(self, max_each: int = 0):
+        """(non-makeup, makeup) of the eval split: {"x", "parsing", "extra" (mask, texture: (N, S, S, 2)),
+        "file_name"}, the first max_each of each (0 = all), loaded as in training without the flip."""
+        c = self.config
+        plain, made_up = pipelines.split_makeup(self._source("eval"))
+        out = []
+        for part in (plain, made_up):
+            n = part.num_examples if not max_each else min(max_each, part.num_examples)
+            if n == 0:
+                raise FacejaxError(f"{part.name} is empty: the eval split needs makeup and non-makeup faces")
+            xs, ps, extra = [], [], []
+            for i in range(n):
+                img, parsing, mask, tex = preprocess.load_example(part.table["image"][i], part.table["parsing"][i],
+                                                                  part.from_files, c.data.load_size)
+                d = preprocess.crop_and_flip({"x": img, "p": tf.cast(parsing, tf.int32), "m": mask, "t": tex},
+                                             c.img_size, tf.constant(False))
+                xs.append(d["x"].numpy() / 127.5 - 1.0)
+                ps.append(d["p"].numpy()[..., 0])
+                extra.append(np.concatenate([d["m"].numpy(), d["t"].numpy()], axis=-1))
+            names = [f.decode() if isinstance(f, bytes) else str(f)
+                     for f in (part.table["file_name"][:n] if "file_name" in part.table else range(n))]
+            out.append({"x": np.stack(xs).astype(np.float32), "parsing": np.stack(ps),
+                        "extra": np.stack(extra).astype(np.float32), "file_name": names})
+        return out[0], out[1]
+
+    # ---------------------------------------------------------------- inference (test.py)
+
+    def makeup(self, g_params, x, mask, texture, ref, alpha, u):
+        """test.py: content, S_x, r = E(x); S_y = E_S(ref); out = decode(content, a S_x + (1 - a) S_y, r).
+        alpha: scalar or (B,); u: scalar or (B,) texture draw."""
+        G = bind(self.graphdefs["G"], g_params)
+        n = x.shape[0]
+        content, s_x, r = G.encode(x, mask, texture, jnp.broadcast_to(jnp.asarray(u, jnp.float32), (n,)))
+        s_y = G.enc_style(ref).astype(jnp.float32)
+        a = jnp.broadcast_to(jnp.asarray(alpha, jnp.float32), (n,))[:, None]
+        return G.decode(content, a * s_x + (1.0 - a) * s_y, r)
+
+    def transfer(self, ema, x_src, x_ref, extra_src):
+        """The evaluation protocol's output: level config.sample.level, texture draw config.eval.texture_u."""
+        c = self.config
+        return self.makeup(ema["G"], x_src, extra_src[..., :1], extra_src[..., 1:], x_ref, c.sample.level,
+                           c.eval.texture_u)
+
+    def sample_inputs(self, n: int):
+        plain, made_up = self.eval_faces(n)
+        return {"x_src": plain["x"], "extra_src": plain["extra"], "x_ref": made_up["x"]}
+
+    def sample_grids(self, state, inputs) -> dict:
+        from facejax.families.ipmnet import sample
+
+        return sample.grids(self, state.ema, inputs)
+
+    def translate_folders(self, state, src_dir: str, ref_dir: str, out_dir: str) -> dict:
+        from facejax.families.ipmnet import sample
+
+        return sample.translate_folders(self, state.ema, src_dir, ref_dir, out_dir)
+
+    def evaluator(self, mesh=None, *, features=None):
+        """IPM-Net's Table 2 protocol (facejax/metrics/makeup_protocol.py, shared with BeautyGAN): every non-makeup eval face
+        with a random makeup reference, FID and LPIPS, mean of config.eval.runs runs."""
+        from facejax.metrics import makeup_protocol as evaluate
+
+        e = self.config.eval
+        evaluate.validate(self.config)
+        cap = max(e.max_sources, e.max_references) if e.max_sources and e.max_references else 0
+        return evaluate.MakeupTransferEvaluator(self.config, self.transfer, lambda: self.eval_faces(cap), mesh,
+                                                name="IPM-Net (facejax)", features=features)
+
+    # ---------------------------------------------------------------- benchmarking (facejax bench)
+
+    def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
+        """Random images with face-like masks and textures shaped like train_dataset's batches."""
+        s, rng = self.config.img_size, np.random.default_rng(seed)
+        mask = np.ones((batch_size, s, s, 1), np.float32)
+        q = s // 8
+        mask[:, 2 * q:7 * q, 2 * q:6 * q] = 0.0
+        out = {}
+        for side in ("a", "b"):
+            out[f"x_{side}"] = rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32)
+            out[f"m_{side}"] = mask.copy()
+            out[f"t_{side}"] = (rng.uniform(0, 0.3, mask.shape) * (1 - mask)).astype(np.float32)
+        return out
+
+    def check_bench_torch(self) -> None:
+        raise FacejaxError("facejax bench --against=torch has no PyTorch baseline for ipmnet yet; run bench "
+                           "without --against")

@@ -1,0 +1,204 @@
+"""IPM-Net's inputs from MT parsing maps (makeup.md section 2.5), as tf ops usable in tf.data and eagerly.
+
+makeup mask  1 = keep (background, hair, eyes, teeth, ears, neck), 0 = makeup area: the MT labels 1 (skin),
+             2, 3 (brows), 6 (nose), 7, 9 (lips). The original's ``*_mask`` files are this map x 255 (verified on
+             its samples: 100 % of pixels).
+texture      the shipped ``preprocessing/highcontract_texture.m``: blue = B * (1 - mask) (uint8), contract =
+             blue - imfilter(blue, fspecial('gaussian', [10 10], 2)) with zero padding and uint8 saturation
+             (negatives clip to 0, the blur is rounded to uint8), then / 255 (``ToTensor``). The released
+             textures came from a filter the repository does not hold (makeup.md 2.5); this is the code that
+             is there.
+
+Both are computed at the resolution the image is loaded at (the original precomputes them on the 321 px
+images before its centre crop), then cropped and flipped with the image.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from facejax.errors import FacejaxError
+from facejax.input import ops, streams
+
+MAKEUP_LABELS = (1, 2, 3, 6, 7, 9)
+
+
+def gaussian_kernel(size: int = 10, sigma: float = 2.0) -> np.ndarray:
+    """MATLAB fspecial('gaussian', [size size], sigma)."""
+    r = (size - 1) / 2.0
+    x, y = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+    h = np.exp(-(x * x + y * y) / (2.0 * sigma * sigma))
+    h[h < np.finfo(float).eps * h.max()] = 0
+    return h / h.sum()
+
+
+def makeup_mask(parsing) -> tf.Tensor:
+    """(..., H, W, 1) integer labels -> float32 mask, 1 = keep, 0 = makeup area."""
+    p = tf.cast(parsing, tf.int32)
+    makeup = tf.reduce_any(tf.equal(p[..., None], tf.constant(MAKEUP_LABELS, tf.int32)), axis=-1)
+    return 1.0 - tf.cast(makeup, tf.float32)
+
+
+def texture_map(image, mask) -> tf.Tensor:
+    """(H, W, 3) uint8-valued RGB and its (H, W, 1) mask -> (H, W, 1) float32 texture in [0, 1]."""
+    k = gaussian_kernel()
+    blue = tf.cast(image, tf.float32)[..., 2:3] * (1.0 - tf.cast(mask, tf.float32))
+    # imfilter's 'same' correlation with an even kernel: the centre is element 5 of 10 (1-based), so 4 rows /
+    # columns of zeros before and 5 after.
+    padded = tf.pad(blue[None], [[0, 0], [4, 5], [4, 5], [0, 0]])
+    blur = tf.nn.conv2d(padded, tf.constant(k[:, :, None, None], tf.float32), 1, "VALID")[0]
+    blur = tf.floor(blur + 0.5)  # MATLAB rounds uint8 results half away from zero (all values are >= 0)
+    return tf.maximum(blue - blur, 0.0) / 255.0
+
+
+def maps_from_parsing(image_uint8, parsing) -> tuple[tf.Tensor, tf.Tensor]:
+    """(mask, texture) of an image (uint8 levels) and its parsing map at the same resolution."""
+    mask = makeup_mask(parsing)
+    return mask, texture_map(image_uint8, mask)
+
+
+def load_example(image_bytes, parsing_bytes, from_files: bool, load_size: int):
+    """Decoded image (float32 uint8 levels), mask and texture at load_size x load_size."""
+    img = ops.resize(ops.decode(image_bytes, from_files), load_size)
+    parsing = ops.resize_labels(ops.decode(parsing_bytes, from_files, channels=1), load_size)
+    mask, tex = maps_from_parsing(img, parsing)
+    return img, parsing, mask, tex
+
+
+def crop_and_flip(arrays: dict, size: int, do_flip) -> dict:
+    """CenterCrop(size) (torchvision's offsets: round((H - size) / 2)), then a horizontal flip if do_flip."""
+    out = {}
+    for k, v in arrays.items():
+        h = tf.shape(v)[0]
+        top = tf.cast(tf.round(tf.cast(h - size, tf.float32) / 2.0), tf.int32)
+        v = v[top:top + size, top:top + size]
+        out[k] = tf.cond(do_flip, lambda v=v: tf.image.flip_left_right(v), lambda v=v: v)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ pairs
+
+
+def pair_element(made_up, plain, *, pairing: str, seed: int, img_size: int, load_size: int, flip: bool):
+    """element_fn(position) -> {x_a, m_a, t_a, parsing_a, x_b, m_b, t_b, parsing_b}: A = a makeup face, B = a face
+    without makeup (the original's domains), each with its mask and texture, resized to load_size, centre-cropped
+    to img_size and flipped (p = 0.5, if `flip`) independently per side, alike for the image and its maps.
+
+    pairing "zip" (the original): both sides in file-name order, pair i = (A[i], B[i]) for i < min(#A, #B),
+    the same pairs every epoch (its loaders have shuffle=False and are zipped). "random": every B once per
+    epoch in a fresh order, each with a uniformly drawn A.
+    """
+    nA, nB = made_up.num_examples, plain.num_examples
+    if nA < 1 or nB < 1:
+        raise FacejaxError(f"the train data needs makeup and non-makeup faces; it has {nA} and {nB}")
+
+    def order(src):
+        names = src.table.get("file_name")
+        return np.argsort(names, kind="stable") if names is not None else np.arange(src.num_examples)
+
+    tables = {}
+    for side, src in (("a", made_up), ("b", plain)):
+        rows = order(src)
+        tables[side] = {n: tf.constant(src.table[n][rows]) for n in ("image", "parsing")}
+    from_files = made_up.from_files
+    if pairing == "zip":
+        n = min(nA, nB)
+        pick_a = pick_b = lambda p: tf.cast(p, tf.int64) % n  # noqa: E731
+    elif pairing == "random":
+        pick_a, pick_b = streams.Uniform(nA, seed + 1), streams.Epochs(nB, seed + 2)
+    else:
+        raise FacejaxError(f"config.data.pairing={pairing!r}: expected 'zip' (the original's fixed pairs) or "
+                           f"'random'")
+
+    @tf.function(autograph=False)
+    def load(table, row, key):
+        img, parsing, mask, tex = load_example(tf.gather(table["image"], row), tf.gather(table["parsing"], row),
+                                               from_files, load_size)
+        do_flip = (tf.random.stateless_uniform([], key) < 0.5) if flip else tf.constant(False)
+        out = crop_and_flip({"x": img, "m": mask, "t": tex, "parsing": tf.cast(parsing, tf.int32)}, img_size,
+                            do_flip)
+        out["x"] = out["x"] / 127.5 - 1.0
+        for k, c in (("x", 3), ("m", 1), ("t", 1), ("parsing", 1)):
+            out[k] = tf.ensure_shape(out[k], [img_size, img_size, c])
+        return out
+
+    def element(position):
+        ka, kb = streams.key(seed, position, 1), streams.key(seed, position, 2)
+        a = load(tables["a"], pick_a(position), ka)
+        b = load(tables["b"], pick_b(position), kb)
+        return {**{f"{k}_a": v for k, v in a.items()}, **{f"{k}_b": v for k, v in b.items()}}
+
+    return tf.function(element, autograph=False, input_signature=[tf.TensorSpec([], tf.int64)])
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+
+def _read(path: str, what: str, channels: int):
+    if not os.path.isfile(path):
+        raise FacejaxError(f"{what} {path} does not exist")
+    try:
+        return ops.decode(tf.io.read_file(path), False, channels=channels)
+    except tf.errors.OpError as e:
+        raise FacejaxError(f"unreadable {what} {path}: {e.message[:200]} (expected a PNG or JPEG)") from None
+
+
+def read_parsing(path: str):
+    parsing = _read(path, "parsing map", 1)
+    if int(tf.reduce_max(parsing)) > 13:
+        raise FacejaxError(f"{path} has values above 13: expected an MT parsing map (labels 0..13), not a colour "
+                           f"visualisation")
+    return parsing
+
+
+def _finish(img, mask, tex, size: int, load_size: int):
+    img = ops.resize(img, load_size)
+    mask = tf.image.resize(mask, [load_size, load_size], method="nearest")
+    tex = tf.image.resize(tex, [load_size, load_size], method="nearest")
+    d = crop_and_flip({"x": img, "m": mask, "t": tex}, size, tf.constant(False))
+    return (d["x"] / 127.5 - 1.0).numpy(), d["m"].numpy(), d["t"].numpy()
+
+
+def read_maps(image_path: str, parsing_path: str, size: int, load_size: int = 0):
+    """(image float32 [-1, 1], mask, texture) of an image file and its parsing map: maps computed at the parsing
+    map's resolution (the image resized to it, as the MATLAB script does), then everything resized to load_size
+    (image bilinear, maps nearest) and centre-cropped to size."""
+    img, parsing = _read(image_path, "image", 3), read_parsing(parsing_path)
+    s = int(parsing.shape[0])
+    mask, tex = maps_from_parsing(ops.resize(img, s), parsing)
+    return _finish(img, mask, tex, size, load_size or size)
+
+
+def read_map_files(image_path: str, mask_path: str, texture_path: str, size: int, load_size: int = 0):
+    """The same from precomputed files: the mask (0 = makeup area, 255 = keep) and the texture PNG (uint8)."""
+    img = _read(image_path, "image", 3)
+    mask = tf.cast(_read(mask_path, "mask", 1), tf.float32) / 255.0
+    mask = tf.round(mask)
+    tex = tf.cast(_read(texture_path, "texture", 1), tf.float32) / 255.0
+    return _finish(img, mask, tex, size, load_size or size)
+
+
+def write_maps(images_dir: str, segs_dir: str, out_dir: str) -> dict:
+    """`facejax prepare ipmnet_maps`: for every image of images_dir with a parsing map of the same stem in segs_dir,
+    writes out_dir/images/<stem>.png (the image at the map's resolution), out_dir/mask/<stem>.png (0 = makeup
+    area, 255 = keep) and out_dir/highcontract/<stem>.png (the texture, uint8), the original's file kinds."""
+    from facejax.metrics.preprocess import list_images
+
+    paths = list_images(images_dir, "images folder")
+    written = 0
+    for p in paths:
+        stem = os.path.splitext(os.path.basename(p))[0]
+        seg = os.path.join(segs_dir, stem + ".png")
+        parsing = read_parsing(seg)
+        s = int(parsing.shape[0])
+        img = ops.resize(_read(p, "image", 3), s)
+        mask, tex = maps_from_parsing(img, parsing)
+        for sub, arr in (("images", img), ("mask", mask * 255.0), ("highcontract", tex * 255.0)):
+            os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+            data = tf.io.encode_png(tf.cast(tf.round(arr), tf.uint8))
+            tf.io.write_file(os.path.join(out_dir, sub, stem + ".png"), data)
+        written += 1
+    return {"images": written, "out": out_dir}
