@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import itertools
 import json
 import math
 import os
@@ -115,35 +116,45 @@ def markdown_table(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(results: list[RunResult], path: str, max_panels: int = 9) -> list[str]:
-    """One panel per logged loss (the tags most runs share, training losses first), one line per run;
+def choose_panels(results: list[RunResult], max_panels: int = 12) -> list[str]:
+    """The tags to draw: losses first, the ones most runs share first, alternating between the networks'
+    groups (D/..., G/...) so that neither fills every panel; then evaluation numbers, then throughput."""
+    counts: dict[str, int] = {}
+    for r in results:
+        for tag, (steps, _) in r.curves.items():
+            if steps:
+                counts[tag] = counts.get(tag, 0) + 1
+    losses = [t for t in counts if "/" in t and not t.startswith(("FID", "LPIPS", "eval"))]
+    groups: dict[str, list[str]] = {}
+    for tag in sorted(losses, key=lambda t: (-counts[t], t)):
+        groups.setdefault(tag.split("/", 1)[0], []).append(tag)
+    ordered = []
+    for row in itertools.zip_longest(*groups.values()):
+        ordered += [t for t in row if t]
+    evals = sorted(t for t in counts if t.startswith(("FID", "LPIPS", "eval")))
+    rest = sorted(t for t in counts if t not in losses and t not in evals and t not in ("uptime", "steps_per_sec"))
+    return (ordered + evals + rest)[:max_panels]
+
+
+def plot_curves(results: list[RunResult], path: str, max_panels: int = 12) -> list[str]:
+    """One panel per chosen tag (choose_panels), one line per run in the run's own colour throughout;
     returns the tags drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    counts: dict[str, int] = {}
-    for r in results:
-        for tag in r.curves:
-            if len(r.curves[tag][0]) >= 1:
-                counts[tag] = counts.get(tag, 0) + 1
-
-    def rank(tag):  # losses first, then evaluation numbers, then throughput
-        kind = 0 if "loss" in tag.lower() or tag.startswith(("D/", "G/")) else (
-            1 if tag.startswith(("FID", "LPIPS", "eval")) else 2)
-        return (kind, -counts[tag], tag)
-
-    tags = sorted(counts, key=rank)[:max_panels]
+    tags = choose_panels(results, max_panels)
+    colours = plt.get_cmap("tab10" if len(results) <= 10 else "tab20")
     n = max(1, len(tags))
-    cols = min(3, n)
+    cols = min(4, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 2.9 * rows), squeeze=False)
     for ax, tag in zip(axes.flat, tags):
-        for r in results:
+        for i, r in enumerate(results):
             if tag in r.curves:
                 steps, values = r.curves[tag]
-                ax.plot(steps, values, label=r.name, marker="." if len(steps) < 20 else None)
+                ax.plot(steps, values, color=colours(i % colours.N), marker="." if len(steps) < 20 else None)
         ax.set_title(tag, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -151,10 +162,9 @@ def plot_curves(results: list[RunResult], path: str, max_panels: int = 9) -> lis
         ax.axis("off")
     if not tags:
         axes.flat[0].text(0.5, 0.5, "no scalars logged", ha="center", va="center")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 8), fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    handles = [plt.Line2D([], [], color=colours(i % colours.N), label=r.name) for i, r in enumerate(results)]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 8), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / rows / 2.9 * 2))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return tags
