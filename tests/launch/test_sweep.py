@@ -130,11 +130,12 @@ def test_report_without_runs_is_an_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_sweep_trains_evaluates_and_reports_two_rows(tmp_path, imagenet_inception, lpips_alex):
-    """Row F of Table 1 at synthetic scale with two seeds (one compiled step serves both), 4 steps each,
-    evaluated with random Inception/AlexNet weights on a few images."""
+def test_sweep_trains_evaluates_and_reports(tmp_path, imagenet_inception, lpips_alex):
+    """Row F of Table 1 at synthetic scale, 4 steps, evaluated with random Inception/AlexNet weights on a few
+    images, through the real `facejax train` and `facejax eval` commands (one run: the suite's time; the
+    plan, the launchers and a report of several runs are tested above without training)."""
     work = tmp_path / "w"
-    args = [f"--workdir={work}", "--presets=F", "--scale=synthetic", "--vary", "seed=1,2",
+    args = [f"--workdir={work}", "--presets=F", "--scale=synthetic", "--vary", "seed=1",
             "--set", "total_steps=4", "--set", "batch_size=4", "--set", "sample_every=4", "--set", "checkpoint_every=4",
             "--set", "log_every=1", "--set", "num_sample_images=2",
             "--set", f"eval.inception_weights={imagenet_inception[0]}", "--set", f"eval.alexnet_weights={lpips_alex[0]}",
@@ -142,9 +143,9 @@ def test_sweep_trains_evaluates_and_reports_two_rows(tmp_path, imagenet_inceptio
             "--set", "eval.max_real=2", "--set", "eval.fid_method=eigh", "--set", "eval.grid_sources=1"]
     res = _sweep(*args)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "[sweep] 2/2 F__seed=2" in res.stdout and "ETA" in res.stdout
+    assert "[sweep] 1/1 F__seed=1" in res.stdout
     results = json.loads((work / "report" / "results.json").read_text())
-    assert [r["name"] for r in results] == ["F__seed=1", "F__seed=2"]
+    assert [r["name"] for r in results] == ["F__seed=1"]
     for r in results:
         assert r["eval_step"] == 4
         assert all(np.isfinite(r["metrics"][k]) and r["metrics"][k] > 0 for k in
@@ -152,5 +153,4 @@ def test_sweep_trains_evaluates_and_reports_two_rows(tmp_path, imagenet_inceptio
         assert Image.open(r["sample"]).size[0] > 32
     md = (work / "report" / "report.md").read_text()
     assert "| F__seed=1 | + Diversity regularization (StarGAN v2); seed=1 |" in md
-    assert results[0]["metrics"] != results[1]["metrics"]  # two different runs, each evaluated
     assert len(np.unique(np.asarray(Image.open(work / "report" / "curves.png").convert("L")))) > 10
