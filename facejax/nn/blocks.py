@@ -17,6 +17,7 @@ from facejax.nn.layers import (
     Dtype,
     InstanceNorm,
     Linear,
+    ReLU,
     _normalize_f32,
     avg_pool2,
     conv3x3_avg_pool2,
@@ -203,3 +204,33 @@ class HighPass(nnx.Module):
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
             feature_group_count=c,
         )
+
+
+class Tanh(nnx.Module):
+    """Parameter-free module, so that module lists keep PyTorch ``Sequential`` indices."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jnp.tanh(x)
+
+
+def run_layers(layers, x: jax.Array) -> jax.Array:
+    """A PyTorch ``Sequential``: each layer of the list on the previous one's output."""
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+class ConvINResidualBlock(nnx.Module):
+    """``x + main(x)``, main = [Conv3x3, IN, ReLU, Conv3x3, IN] (no conv biases, affine IN): the residual block of
+    StarGAN v1 and of BeautyGAN's generator, whose ``Sequential`` indices the list keeps (``main.3.weight``).
+    ``kernel_init`` is the family's (PyTorch's default uniform, or BeautyGAN's xavier normal)."""
+
+    def __init__(self, dim: int, kernel_init, *, dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32,
+                 rngs: nnx.Rngs):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        conv = dict(use_bias=False, kernel_init=kernel_init, **kw)
+        self.main = nnx.List([Conv2d(dim, dim, 3, 1, 1, **conv), InstanceNorm(dim, affine=True, **kw), ReLU(),
+                              Conv2d(dim, dim, 3, 1, 1, **conv), InstanceNorm(dim, affine=True, **kw)])
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x + run_layers(self.main, x)

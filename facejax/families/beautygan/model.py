@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from facejax.nn.blocks import ConvINResidualBlock, Tanh, run_layers as _run
 from facejax.nn.conv_transpose import ConvTranspose2d, xavier_normal_torch
 from facejax.nn.layers import Conv2d, Dtype, InstanceNorm, LeakyReLU, ReLU
 from facejax.nn.spectral_norm import SpectralConv2d
@@ -30,28 +31,11 @@ from facejax.nn.spectral_norm import SpectralConv2d
 D_SLOPE = 0.01  # nn.LeakyReLU(0.01) in the original's discriminator
 
 
-class Tanh(nnx.Module):
-    def __call__(self, x):
-        return jnp.tanh(x)
+class ResidualBlock(ConvINResidualBlock):
+    """``main`` = [Conv3x3, IN, ReLU, Conv3x3, IN]; output x + main(x). Convs without bias (xavier normal), IN affine."""
 
-
-def _run(layers, x):
-    for layer in layers:
-        x = layer(x)
-    return x
-
-
-class ResidualBlock(nnx.Module):
-    """``main`` = [Conv3x3, IN, ReLU, Conv3x3, IN]; output x + main(x). Convs without bias, IN affine."""
-
-    def __init__(self, dim: int, *, dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
-        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        conv = dict(use_bias=False, kernel_init=xavier_normal_torch, **kw)
-        self.main = nnx.List([Conv2d(dim, dim, 3, 1, 1, **conv), InstanceNorm(dim, affine=True, **kw), ReLU(),
-                              Conv2d(dim, dim, 3, 1, 1, **conv), InstanceNorm(dim, affine=True, **kw)])
-
-    def __call__(self, x):
-        return x + _run(self.main, x)
+    def __init__(self, dim: int, **kw):
+        super().__init__(dim, xavier_normal_torch, **kw)
 
 
 class Generator(nnx.Module):

@@ -56,6 +56,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from facejax.nn.blocks import ConvINResidualBlock, Tanh, run_layers as _run
 from facejax.nn.layers import Conv2d, Dtype, InstanceNorm, LeakyReLU, ReLU
 
 ACGAN_MAX_DEPTH = 6  # StarGAN v1's d_repeat_num
@@ -100,29 +101,11 @@ class ConvTranspose2d(nnx.Module):
         )
 
 
-class Tanh(nnx.Module):
-    """Parameter-free module, so that module lists keep PyTorch ``Sequential`` indices."""
+class ResidualBlock(ConvINResidualBlock):
+    """``x + main(x)``, main = Conv3x3 -> IN -> ReLU -> Conv3x3 -> IN (no conv biases, PyTorch's default init)."""
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        return jnp.tanh(x)
-
-
-def _run(layers, x):
-    for layer in layers:
-        x = layer(x)
-    return x
-
-
-class ResidualBlock(nnx.Module):
-    """``x + main(x)``, main = Conv3x3 -> IN -> ReLU -> Conv3x3 -> IN (no conv biases, affine IN)."""
-
-    def __init__(self, dim: int, *, dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
-        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        self.main = nnx.List([_conv(dim, dim, 3, 1, 1, False, kw), InstanceNorm(dim, affine=True, **kw), ReLU(),
-                              _conv(dim, dim, 3, 1, 1, False, kw), InstanceNorm(dim, affine=True, **kw)])
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        return x + _run(self.main, x)
+    def __init__(self, dim: int, **kw):
+        super().__init__(dim, _uniform(1.0 / math.sqrt(dim * 9)), **kw)
 
 
 class GeneratorV1(nnx.Module):
