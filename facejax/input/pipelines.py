@@ -141,6 +141,13 @@ MAKEUP_FEATURES = ("image", "label", "parsing")
 MAKEUP_OPTIONAL = ("makeup/has_makeup",)  # synthetic_faces tells makeup by a flag; MT by its domains
 
 
+def load_makeup_source(data_config, split: str, process_index: int = 0, process_count: int = 1) -> sources.Source:
+    """A makeup dataset's split (mt_makeup, synthetic_faces) with what the makeup families read: image, label,
+    parsing map, the makeup flag where the dataset has one, and file names."""
+    return sources.load_source(data_config, split, process_index, process_count, MAKEUP_FEATURES,
+                               MAKEUP_OPTIONAL + ("file_name",))
+
+
 def makeup_element(source: sources.Source, *, seed: int, img_size: int, process_index: int = 0, extras=(),
                    **transform):
     """The element function of (non-makeup source, makeup reference) pairs with parsing maps.

@@ -38,7 +38,7 @@ from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.families.beautygan import losses, model
-from facejax.input import ops, pipelines, sources
+from facejax.input import ops, pipelines
 from facejax.nn import vgg as vgg_lib
 from facejax.nn.spectral_norm import spectral_state, trainable_mask, with_spectral_state
 from facejax.train.state import TrainState, count_params
@@ -291,8 +291,7 @@ class BeautyGAN:
     # ---------------------------------------------------------------- input
 
     def _source(self, split: str, process_index: int = 0, process_count: int = 1):
-        return sources.load_source(self.config.data, split, process_index, process_count,
-                                   pipelines.MAKEUP_FEATURES, pipelines.MAKEUP_OPTIONAL + ("file_name",))
+        return pipelines.load_makeup_source(self.config.data, split, process_index, process_count)
 
     def train_dataset(self, local_batch: int, process_index: int, process_count: int,
                       start_batch: int = 0) -> tf.data.Dataset:

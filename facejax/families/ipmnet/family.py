@@ -43,7 +43,7 @@ from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.families.ipmnet import model, preprocess
-from facejax.input import pipelines, sources
+from facejax.input import pipelines
 from facejax.train.state import TrainState, step_key
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -339,8 +339,7 @@ class IPMNet:
     # ---------------------------------------------------------------- input
 
     def _source(self, split: str, process_index: int = 0, process_count: int = 1):
-        return sources.load_source(self.config.data, split, process_index, process_count,
-                                   pipelines.MAKEUP_FEATURES, pipelines.MAKEUP_OPTIONAL + ("file_name",))
+        return pipelines.load_makeup_source(self.config.data, split, process_index, process_count)
 
     def train_dataset(self, local_batch: int, process_index: int, process_count: int,
                       start_batch: int = 0) -> tf.data.Dataset:
