@@ -7,6 +7,7 @@ config), runs jitted steps sharded over the `data` axis, logs progress (step, lo
 to the console and TensorBoard, writes sample grids, checkpoints periodically and on SIGTERM.
 """
 
+import functools
 import logging
 import time
 
@@ -38,16 +39,25 @@ def _fmt_eta(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def jit_train_step(family, mesh):
+def jit_train_step(family, mesh, phase=None):
     """(state shardings, jitted init, jitted train step) as every run (and `facejax bench`) uses
     them: state replicated (or split over `fsdp`, mesh.py), batch split over every device, the input
-    state donated to the step."""
+    state donated to the step.
+
+    Families whose iteration changes over a run (GFC's loss stages, Beholder-GAN's resolutions) define
+    ``phase(step) -> hashable`` and ``train_step(state, batch, phase)``; `phase` is static, so each phase
+    compiles its own step (pass the phase to jit here; `Run.step_for` caches one per phase)."""
     rep = mesh_lib.replicated(mesh)
     abstract = jax.eval_shape(family.init, root_key_data(0))
     min_size = int(family.config.get("fsdp_min_size", 2**14))
     state_shardings = jax.tree.map(lambda a: mesh_lib.state_sharding(a, mesh, min_size), abstract)
     init_fn = jax.jit(family.init, out_shardings=state_shardings)
-    step_fn = jax.jit(family.train_step, in_shardings=(state_shardings, mesh_lib.batch_sharding(mesh)),
+    fn = family.train_step
+    if hasattr(family, "phase"):
+        if phase is None:  # the last phase: the full iteration (what bench times)
+            phase = family.phase(int(family.config.total_steps))
+        fn = functools.partial(family.train_step, phase=phase)
+    step_fn = jax.jit(fn, in_shardings=(state_shardings, mesh_lib.batch_sharding(mesh)),
                       out_shardings=(state_shardings, rep), donate_argnums=(0,))
     return state_shardings, init_fn, step_fn
 
@@ -60,12 +70,23 @@ class Run:
         self.workdir = epath.Path(workdir)
         self.family = registry.create(config)
         self.mesh = mesh_lib.make_mesh(fsdp=config.get("fsdp", 1))
-        self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh)
+        first = self.family.phase(1) if hasattr(self.family, "phase") else None
+        self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh, first)
+        self._step_fns = {first: self.step_fn}
         abstract = jax.eval_shape(self.family.init, root_key_data(config.seed))
         self.abstract_state = jax.tree.map(
             lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, self.state_shardings)
         self.checkpointer = Checkpointer(str(self.workdir), keep=config.keep_checkpoints,
                                          best_metric=best_metric(config))
+
+    def step_for(self, step: int):
+        """The jitted train step that runs step number `step` (1-based): one per phase, compiled on first use."""
+        if not hasattr(self.family, "phase"):
+            return self.step_fn
+        phase = self.family.phase(step)
+        if phase not in self._step_fns:
+            self._step_fns[phase] = jit_train_step(self.family, self.mesh, phase)[2]
+        return self._step_fns[phase]
 
     def check_checkpoint_fits(self):
         """Raises FacejaxError naming each field where the newest checkpoint differs from the config."""
@@ -166,7 +187,7 @@ def train(config, workdir: str):
     try:
         for step in range(start + 1, total + 1):
             batch = next(iterator)
-            state, metrics = run.step_fn(state, batch)
+            state, metrics = run.step_for(step)(state, batch)
             progress(step)
             if t_first is None:
                 jax.block_until_ready(state.step)

@@ -11,7 +11,9 @@ import jax
 import numpy as np
 import pytest
 
+from facejax import registry
 from facejax.errors import FacejaxError
+from facejax.families.stargan_v2.family import StarGANv2
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from tests.train.helpers import tiny_config
@@ -39,6 +41,30 @@ def test_step_compiles_once_and_shards_batch(tmp_path, folder_data):
     assert run.step_fn._cache_size() == 1, "the train step recompiled after the first step"
     assert all(np.isfinite(float(v)) for v in jax.device_get(metrics).values())
     run.checkpointer.close()
+
+
+TRACED = []
+
+
+class PhasedStarGAN(StarGANv2):
+    """StarGAN v2 with two phases (steps 1-2 and 3-), as GFC's stages or Beholder-GAN's resolutions."""
+
+    def phase(self, step):
+        return "early" if step <= 2 else "late"
+
+    def train_step(self, state, batch, phase):
+        TRACED.append(phase)  # runs when jit traces the step, once per compiled phase
+        return super().train_step(state, batch)
+
+
+def test_phased_family_compiles_one_step_per_phase(tmp_path, folder_data, monkeypatch):
+    monkeypatch.setitem(registry.FAMILIES, "phased_test", f"{__name__}:PhasedStarGAN")
+    TRACED.clear()
+    cfg = tiny_config(tmp_path / "tfds", total_steps=5, **folder_data)
+    cfg.family = "phased_test"
+    state = trainer.train(cfg, str(tmp_path / "run"))
+    assert int(state.step) == 5
+    assert TRACED == ["early", "late"], "each phase compiles exactly one step, in the order the steps need"
 
 
 def test_checkpoint_that_does_not_fit_is_refused(tmp_path, folder_data):
