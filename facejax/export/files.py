@@ -31,7 +31,7 @@ from facejax.errors import FacejaxError
 
 KINDS = ("nets", "nets_ema", "optims")
 EXTENSIONS = {"torch": ".ckpt", "safetensors": ".safetensors"}
-NAME = re.compile(r"^(\d+)_(nets|nets_ema|optims)\.(ckpt|pth|pt|safetensors)$")
+NAME = re.compile(r"^(?P<step>\d+)_(?P<kind>nets|nets_ema|optims)\.(ckpt|pth|pt|safetensors)$")
 ALLOW_PICKLE_ENV = "FACEJAX_ALLOW_PICKLE"
 
 
@@ -182,43 +182,55 @@ def split_by_network(tensors: Mapping[str, np.ndarray], path: str) -> dict[str, 
 # ----------------------------------------------------------------------------------------------- locating
 
 
+def find_snapshot(source: str, step: int | None, *, pattern: re.Pattern, required: tuple[str, ...], describe: str,
+                  example: str, step_of=None) -> tuple[int, dict[str, str]]:
+    """(step, {kind: path}) of one snapshot of an original repository's checkpoint files.
+
+    ``source`` is a folder (the snapshot of ``step``, or the newest) or one named file (its own step's files
+    beside it). ``pattern`` matches a file name with the named groups ``kind`` and ``step``, or
+    ``step_of(match)`` computes the step (BeautyGAN's names hold an epoch and an iteration); a snapshot counts
+    when it has at least one of the ``required`` kinds. ``describe`` and ``example`` name the layout in errors.
+    """
+    step_of = step_of or (lambda m: int(m["step"]))
+    if not os.path.exists(source):
+        raise FacejaxError(f"--from {source} does not exist (expected a folder with {describe} files, or one "
+                           f"such file)")
+    folder = source
+    if not os.path.isdir(source):
+        folder, named = os.path.dirname(source) or ".", os.path.basename(source)
+        m = pattern.match(named)
+        if not m:
+            raise FacejaxError(f"--from {source}: the file name must be {describe} as the original names its "
+                               f"snapshots (e.g. {example}); the step comes from the name")
+        if step is not None and step_of(m) != step:
+            raise FacejaxError(f"--from {source} is step {step_of(m)}, but --step={step}")
+        step = step_of(m)
+    by_step: dict[int, dict[str, str]] = {}
+    for name in sorted(os.listdir(folder)):
+        m = pattern.match(name)
+        if m:
+            kinds = by_step.setdefault(step_of(m), {})
+            if m["kind"] in kinds:
+                raise FacejaxError(f"{folder} has two {m['kind']} files for step {step_of(m)}: "
+                                   f"{os.path.basename(kinds[m['kind']])} and {name}; keep one")
+            kinds[m["kind"]] = os.path.join(folder, name)
+    usable = {s: k for s, k in by_step.items() if any(r in k for r in required)}
+    if not usable:
+        raise FacejaxError(f"{folder} has no {describe} snapshot with a {' or '.join(required)} file (found: "
+                           f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
+    if step is None:
+        step = max(usable)
+    if step not in usable:
+        raise FacejaxError(f"--step={step}: {folder} has no {' or '.join(required)} file of step {step} (steps "
+                           f"there: {', '.join(str(s) for s in sorted(usable))})")
+    return step, usable[step]
+
+
 def find_checkpoint_files(source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
     """(step, {kind: path}) of the original's checkpoint files in a folder or next to one named file.
 
     A folder: the files of ``step``, or of the largest step that has a nets or nets_ema file. A file named
     ``<step>_<kind>.<ext>``: that step's files beside it.
     """
-    if not os.path.exists(source):
-        raise FacejaxError(f"--from {source} does not exist (expected a folder with <step>_nets_ema.ckpt "
-                           f"files, or one such file)")
-    if os.path.isdir(source):
-        folder, named = source, None
-    else:
-        folder, named = os.path.dirname(source) or ".", os.path.basename(source)
-        m = NAME.match(named)
-        if not m:
-            raise FacejaxError(f"--from {source}: the file name must be <step>_<nets|nets_ema|optims>.<ckpt|"
-                               f"safetensors> as the original writes it (e.g. 100000_nets_ema.ckpt); the step "
-                               f"comes from the name")
-        if step is not None and int(m.group(1)) != step:
-            raise FacejaxError(f"--from {source} is step {int(m.group(1))}, but --step={step}")
-        step = int(m.group(1))
-    by_step: dict[int, dict[str, str]] = {}
-    for name in sorted(os.listdir(folder)):
-        m = NAME.match(name)
-        if m:
-            kinds = by_step.setdefault(int(m.group(1)), {})
-            if m.group(2) in kinds:
-                raise FacejaxError(f"{folder} has two {m.group(2)} files for step {int(m.group(1))}: "
-                                   f"{os.path.basename(kinds[m.group(2)])} and {name}; keep one")
-            kinds[m.group(2)] = os.path.join(folder, name)
-    usable = {s: k for s, k in by_step.items() if "nets" in k or "nets_ema" in k}
-    if not usable:
-        raise FacejaxError(f"{folder} has no <step>_nets_ema.ckpt or <step>_nets.ckpt file (found: "
-                           f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
-    if step is None:
-        step = max(usable)
-    if step not in usable:
-        raise FacejaxError(f"{folder} has no nets or nets_ema file for step {step}; steps there: "
-                           f"{', '.join(str(s) for s in sorted(usable))}")
-    return step, usable[step]
+    return find_snapshot(source, step, pattern=NAME, required=("nets", "nets_ema"),
+                         describe="<step>_<nets|nets_ema|optims>.<ckpt|safetensors>", example="100000_nets_ema.ckpt")

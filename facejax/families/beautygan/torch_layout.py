@@ -46,7 +46,6 @@ SPEC = convert.BASE_SPEC.merged(LayoutSpec(
     },
     leaf_names={**DEFAULT_LEAF_NAMES, "u": "weight_u", "v": "weight_v"},
 ))
-NAME = re.compile(r"^(\d+)_(\d+)_(G|D_[A-Za-z0-9]+)\.(pth|pt|ckpt|safetensors)$")
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
@@ -159,51 +158,15 @@ class TorchLayout:
 
     def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
         """(step, {file kind: path}) of one snapshot: in a folder (the newest tag, or the one of --step), or the
-        tag of a named file (its siblings of the same tag)."""
-        if not os.path.exists(source):
-            raise FacejaxError(f"--from {source} does not exist (expected a folder with <epoch>_<iter>_G.pth files, "
-                               f"or one such file)")
-        named = None
-        folder = source
-        if not os.path.isdir(source):
-            folder, named = os.path.dirname(source) or ".", os.path.basename(source)
-            m = NAME.match(named)
-            if not m:
-                raise FacejaxError(f"--from {source}: the file name must be <epoch>_<iter>_G.pth (or _D_<cls>.pth, "
-                                   f".safetensors) as BeautyGAN_pytorch names its snapshots, e.g. 20_2520_G.pth")
-        tags: dict[tuple, dict[str, str]] = {}
-        for name in sorted(os.listdir(folder)):
-            m = NAME.match(name)
-            if m and m.group(3) in self.kinds:
-                kinds = tags.setdefault((int(m.group(1)), int(m.group(2))), {})
-                if m.group(3) in kinds:
-                    raise FacejaxError(f"{folder} has two {m.group(3)} files for tag {m.group(1)}_{m.group(2)}: "
-                                       f"{os.path.basename(kinds[m.group(3)])} and {name}; keep one")
-                kinds[m.group(3)] = os.path.join(folder, name)
-        usable = {t: k for t, k in tags.items() if "G" in k}
-        if named is not None:
-            m = NAME.match(named)
-            tag = (int(m.group(1)), int(m.group(2)))
-            if tag not in usable:
-                raise FacejaxError(f"--from {source}: no {tag[0]}_{tag[1]}_G file beside it (the generator is "
-                                   f"required)")
-        else:
-            if not usable:
-                raise FacejaxError(f"{folder} has no <epoch>_<iter>_G.pth snapshot (found: "
-                                   f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
-            if step is None:
-                tag = max(usable)
-            else:
-                spe = self.config.steps_per_epoch
-                match = [t for t in usable if tag_step(t[0], t[1], spe, folder) == step]
-                if not match:
-                    raise FacejaxError(f"--step={step}: {folder} has no snapshot of that step (tags: "
-                                       f"{', '.join(f'{e}_{i}' for e, i in sorted(usable))})")
-                tag = match[0]
-        found = tag_step(tag[0], tag[1], self.config.steps_per_epoch, source)
-        if step is not None and found != step:
-            raise FacejaxError(f"--from {source} is step {found}, but --step={step}")
-        return found, usable[tag]
+        tag of a named file (its siblings of the same tag). Tags <epoch>_<iter> become steps with
+        config.steps_per_epoch."""
+        kinds = "|".join(re.escape(k) for k in self.kinds)
+        pattern = re.compile(rf"^(?P<epoch>\d+)_(?P<it>\d+)_(?P<kind>{kinds})\.(pth|pt|ckpt|safetensors)$")
+        spe = self.config.steps_per_epoch
+        return files.find_snapshot(source, step, pattern=pattern, required=("G",),
+                                   describe="<epoch>_<iter>_<G|D_cls>.<pth|safetensors>",
+                                   example="20_2520_G.pth",
+                                   step_of=lambda m: tag_step(int(m["epoch"]), int(m["it"]), spe, source))
 
     @staticmethod
     def read(path: str) -> dict:

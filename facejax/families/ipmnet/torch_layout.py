@@ -45,7 +45,7 @@ SPEC = convert.BASE_SPEC.merged(LayoutSpec(
     }},
     leaf_names={**DEFAULT_LEAF_NAMES, "gamma": "gamma", "beta": "beta"},
 ))
-NAME = re.compile(r"^(gen|dis)_(\d{8})\.(pt|pth)$")
+NAME = re.compile(r"^(?P<kind>gen|dis)_(?P<step>\d{8})\.(pt|pth|safetensors)$")
 
 
 def abstract_net(config, name: str):
@@ -131,41 +131,28 @@ class TorchLayout:
     def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
         """(step, {'gen': path[, 'dis': path]}) of one snapshot: in a folder (the newest, or --step), or a named
         gen_%08d.pt / dis_%08d.pt (and its sibling of the same number)."""
-        if not os.path.exists(source):
-            raise FacejaxError(f"--from {source} does not exist (expected a folder with gen_%08d.pt files, or one "
-                               f"such file)")
-        folder, named = source, None
-        if not os.path.isdir(source):
-            folder, named = os.path.dirname(source) or ".", os.path.basename(source)
-            m = NAME.match(named)
-            if not m:
-                raise FacejaxError(f"--from {source}: the file name must be gen_%08d.pt (or dis_%08d.pt) as "
-                                   f"IPM-Net's trainer names its snapshots, e.g. gen_01000000.pt")
-            step = int(m.group(2)) if step is None else step
-            if int(m.group(2)) != step:
-                raise FacejaxError(f"--from {source} is step {int(m.group(2))}, but --step={step}")
-        found: dict[int, dict[str, str]] = {}
-        for name in sorted(os.listdir(folder)):
-            m = NAME.match(name)
-            if m:
-                found.setdefault(int(m.group(2)), {})[m.group(1)] = os.path.join(folder, name)
-        usable = {s: k for s, k in found.items() if "gen" in k}
-        if not usable:
-            raise FacejaxError(f"{folder} has no gen_%08d.pt snapshot (found: "
-                               f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
-        if step is None:
-            step = max(usable)
-        if step not in usable:
-            raise FacejaxError(f"--step={step}: {folder} has no gen_{step:08d}.pt (steps: "
-                               f"{', '.join(map(str, sorted(usable)))})")
-        return step, usable[step]
+        return files.find_snapshot(source, step, pattern=NAME, required=("gen",), describe="gen_%08d.pt / dis_%08d.pt",
+                                   example="gen_01000000.pt")
+
+    @staticmethod
+    def read(path: str) -> dict:
+        """A snapshot file as {'a': state_dict, 'b': state_dict}: torch.save's dict, or the flat 'a.<key>' /
+        'b.<key>' tensors `write` puts in a safetensors file."""
+        if not path.endswith(".safetensors"):
+            return files.load_torch(path)
+        tensors, _ = files.load_safetensors(path)
+        out: dict = {}
+        for k, v in tensors.items():
+            ab, _, key = k.partition(".")
+            out.setdefault(ab, {})[key] = v
+        return out
 
     def load(self, paths: dict[str, str]) -> tuple[dict, list[str]]:
         """({network: pure params}, notes) of the files, every tensor checked (CheckpointMismatch names the first
         misfit)."""
         out, notes = {}, []
         for kind, path in paths.items():
-            obj = files.load_torch(path)
+            obj = self.read(path)
             if not isinstance(obj, dict) or not {"a", "b"} & set(obj):
                 got = sorted(obj)[:6] if isinstance(obj, dict) else type(obj).__name__
                 raise FacejaxError(f"{path}: expected {{'a': state_dict, 'b': state_dict}} as IPM-Net's "

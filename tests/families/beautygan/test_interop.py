@@ -169,7 +169,7 @@ def test_import_files_builds_a_state_and_names_misfits(family, tmp_path):
         family.import_files(str(tmp_path / "missing"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FacejaxError, match="no <epoch>_<iter>_G.pth snapshot"):
+    with pytest.raises(FacejaxError, match=r"no <epoch>_<iter>_<G\|D_cls>.*snapshot with a G file"):
         family.import_files(str(empty))
     with pytest.raises(FacejaxError, match="--with_optim"):
         layout.export(state, with_optim=True)

@@ -150,6 +150,17 @@ def test_export_strict_import_and_commands(trained, tmp_path):
     for net in ("G", "D_A", "D_B"):
         for a, b in zip(jax.tree.leaves(jax.device_get(old.params[net])), jax.tree.leaves(jax.device_get(new.params[net]))):
             np.testing.assert_array_equal(a, b)
+    # --format=safetensors writes files that import reads back, bit for bit
+    layout = registry.create(cfg).torch_layout()
+    layout.write(layout.export(old), str(tmp_path / "st"), step=2, fmt="safetensors")
+    step, paths = layout.find(str(tmp_path / "st" / "dis_00000002.safetensors"))
+    assert step == 2 and sorted(paths) == ["dis", "gen"]
+    loaded, _ = layout.load(paths)
+    for net in ("G", "D_A", "D_B"):
+        for a, b in zip(jax.tree.leaves(jax.device_get(old.params[net])), jax.tree.leaves(loaded[net])):
+            np.testing.assert_array_equal(a, np.asarray(b))
+    with pytest.raises(FacejaxError, match="no gen file of step 3.*steps there: 2"):
+        layout.find(str(tmp_path / "st"), step=3)
     # a file of another width names the field
     with pytest.raises(FacejaxError, match=r"model\.gen\.dim"):
         registry.create(configs.load("ipmnet:synthetic", **{**TINY, "model.gen.dim": 8})).torch_layout().load(
