@@ -8,6 +8,8 @@ FAMILIES = {
     "stargan_v2": "facejax.families.stargan_v2.family:StarGANv2",
     "beautygan": "facejax.families.beautygan.family:BeautyGAN",
     "ipmnet": "facejax.families.ipmnet.family:IPMNet",
+    "gfc": "facejax.families.gfc.family:GFC",
+    "gfc_parsing": "facejax.families.gfc.parsing_family:GFCParsing",
 }
 
 

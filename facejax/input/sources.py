@@ -188,10 +188,11 @@ def tfds_source(builder, split: str, process_index: int = 0, process_count: int 
     for f in features:
         if f not in flat:
             raise FacejaxError(f"dataset {name} has no feature {f!r}; it has {sorted(flat)}")
-    if "label" not in flat or not isinstance(flat["label"], tfds.features.ClassLabel):
+    labelled = "label" in flat and isinstance(flat["label"], tfds.features.ClassLabel)
+    if not labelled and "label" in features:  # unlabelled sets (celeba, helen): ask without "label"
         raise FacejaxError(f"dataset {name} has no ClassLabel feature 'label' (the domain); it has "
                            f"{sorted(flat)}")
-    features = tuple(dict.fromkeys(("label",) + tuple(features)))
+    features = tuple(dict.fromkeys(("label",) * labelled + tuple(features)))
     images = tuple(f for f in features if isinstance(flat[f], tfds.features.Image))
     decoders = {f: tfds.decode.SkipDecoding() for f in images if "/" not in f}
     sub = tfds.split_for_jax_process(split, process_index=process_index, process_count=process_count)
@@ -202,8 +203,9 @@ def tfds_source(builder, split: str, process_index: int = 0, process_count: int 
         for f in features:
             cols[f].append(chunk[f])
     table = {f: np.concatenate(v) if v else np.zeros((0,), object) for f, v in cols.items()}
-    table["label"] = table["label"].astype(np.int64)
-    return Source(table, list(flat["label"].names), from_files=False, image_features=images,
+    n = len(table[features[0]])
+    table["label"] = table["label"].astype(np.int64) if labelled else np.zeros((n,), np.int64)
+    return Source(table, list(flat["label"].names) if labelled else ["all"], from_files=False, image_features=images,
                   name=f"{name} {split!r}")
 
 

@@ -9,6 +9,10 @@ no optimizer.
 facejax never downloads weights: ``load_vgg16(path)`` reads the file the user points to, torchvision's
 ``vgg16-397923af.pth`` (a ``.npz`` of the same tensor names works without torch), and checks every tensor it uses
 (name and shape); a file of another network (VGG-19, VGG-16-BN, ...) is refused naming the tensors that differ.
+
+VGG-19 (torchvision's ``vgg19-dcbb9e9d.pth``, features indices in ``VGG19_CONVS``): ``load_vgg19(path, names)``
+reads the convs named as in the Caffe prototxts (``conv1_1`` .. ``conv5_4``) to initialise networks built on the
+VGG-19 trunk (GFC's generator and face-parsing network), with the same checks.
 """
 
 from __future__ import annotations
@@ -53,16 +57,18 @@ def used_shapes(layer: str = "relu4_1") -> dict[str, tuple[int, ...]]:
             if k.startswith("features.") and int(k.split(".")[1]) <= last}
 
 
-def missing_error(path: str, field: str) -> FacejaxError:
+def missing_error(path: str, field: str, net: str = "VGG-16", file: str = VGG16_FILE,
+                  url: str = VGG16_URL) -> FacejaxError:
     given = f"{path!r} does not exist" if path else "no file was given"
-    return FacejaxError(f"VGG-16 weights ({field}): {given}; expected torchvision's ImageNet VGG-16 file "
-                        f"{VGG16_FILE} from {VGG16_URL} (facejax does not download weights: fetch it once and "
+    return FacejaxError(f"{net} weights ({field}): {given}; expected torchvision's ImageNet {net} file "
+                        f"{file} from {url} (facejax does not download weights: fetch it once and "
                         f"pass its path)")
 
 
-def _read(path: str, field: str) -> dict[str, np.ndarray]:
+def _read(path: str, field: str, net: str = "VGG-16", file: str = VGG16_FILE,
+          url: str = VGG16_URL) -> dict[str, np.ndarray]:
     if not path or not os.path.isfile(path):
-        raise missing_error(path, field)
+        raise missing_error(path, field, net, file, url)
     if path.endswith(".npz"):
         try:
             with np.load(path) as f:
@@ -80,12 +86,12 @@ def _read(path: str, field: str) -> dict[str, np.ndarray]:
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise FacejaxError(f"{path} ({field}): not a readable PyTorch state dict ({first[:200]}); expected "
-                           f"{VGG16_FILE} from {VGG16_URL}") from None
+                           f"{file} from {url}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
-        raise FacejaxError(f"{path} ({field}) holds a {type(obj).__name__}, expected a VGG-16 state dict "
-                           f"({VGG16_FILE} from {VGG16_URL})")
+        raise FacejaxError(f"{path} ({field}) holds a {type(obj).__name__}, expected a {net} state dict "
+                           f"({file} from {url})")
     return {k: v.detach().cpu().numpy() for k, v in obj.items() if hasattr(v, "detach")}
 
 
@@ -133,3 +139,55 @@ def features(params: dict, x: jax.Array, layer: str = "relu4_1") -> jax.Array:
         if i + 1 <= last:
             x = jax.nn.relu(x)
     return x
+
+
+# ------------------------------------------------------------------------------------------------ VGG-19
+
+VGG19_FILE = "vgg19-dcbb9e9d.pth"
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+# Caffe / paper name -> (torchvision vgg19().features index, in, out): 16 convs, pools after conv1_2, conv2_2,
+# conv3_4, conv4_4, conv5_4 (indices 4, 9, 18, 27, 36).
+VGG19_CONVS = {}
+for _block, (_n, _cin, _cout) in enumerate(((2, 3, 64), (2, 64, 128), (4, 128, 256), (4, 256, 512), (4, 512, 512))):
+    _start = {0: 0, 1: 5, 2: 10, 3: 19, 4: 28}[_block]
+    for _k in range(_n):
+        VGG19_CONVS[f"conv{_block + 1}_{_k + 1}"] = (_start + 2 * _k, _cin if _k == 0 else _cout, _cout)
+del _block, _n, _cin, _cout, _start, _k
+
+
+def vgg19_file_shapes() -> dict[str, tuple[int, ...]]:
+    """Every tensor of torchvision's vgg19 state dict, with its shape (the classifier is VGG-16's)."""
+    out = {}
+    for i, cin, cout in VGG19_CONVS.values():
+        out[f"features.{i}.weight"] = (cout, cin, 3, 3)
+        out[f"features.{i}.bias"] = (cout,)
+    out.update(VGG16_CLASSIFIER)
+    return out
+
+
+def load_vgg19(path: str, names, field: str = "config.vgg19_weights") -> dict:
+    """{Caffe name: {"kernel": HWIO float32, "bias"}} of the VGG-19 convs `names` (e.g. "conv1_2") read from
+    torchvision's vgg19 file (or an .npz of its tensors); a file of another network names the tensors that differ."""
+    unknown = [n for n in names if n not in VGG19_CONVS]
+    if unknown:
+        raise ValueError(f"not VGG-19 conv names: {unknown}")
+    tensors = _read(path, field, "VGG-19", VGG19_FILE, VGG19_URL)
+    tensors = {k[len("module."):] if k.startswith("module.") else k: v for k, v in tensors.items()}
+    allowed = vgg19_file_shapes()
+    need = [f"features.{VGG19_CONVS[n][0]}.{p}" for n in names for p in ("weight", "bias")]
+    missing = [k for k in need if k not in tensors]
+    bad = [f"{k}: file {tuple(np.shape(tensors[k]))}, VGG-19 {s}" for k, s in allowed.items()
+           if k in tensors and tuple(np.shape(tensors[k])) != s]
+    extra = [k for k in tensors if k not in allowed]
+    if missing or bad or extra:
+        parts = ([f"missing {', '.join(missing[:4])}"] if missing else []) + \
+                ([f"other shapes ({'; '.join(bad[:3])})"] if bad else []) + \
+                ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+        raise FacejaxError(f"{path} ({field}) is not torchvision's VGG-19 ({VGG19_FILE}): {'; '.join(parts)}")
+    out = {}
+    for n in names:
+        i = VGG19_CONVS[n][0]
+        w = np.asarray(tensors[f"features.{i}.weight"], np.float32)
+        out[n] = {"kernel": np.transpose(w, (2, 3, 1, 0)),
+                  "bias": np.asarray(tensors[f"features.{i}.bias"], np.float32)}
+    return out

@@ -1,0 +1,299 @@
+"""Generative Face Completion as a Family the shared trainer drives: nets, optimizers, the three training stages,
+input, pictures, evaluation.
+
+One iteration is the original's (demo_GFC_training.m; completion_beauty.md A.4-A.6): one D update on a fresh
+batch, then one G update, each with its own random 64x64 holes (noise-filled; masks.py).
+
+  stage 1 (steps <= stages.recon_end)   G only: L_r (no discriminator runs)
+  stage 2 (<= stages.local_end)         + the local D update and lambda_local * local adversarial
+  stage 3 (after)                       + the global D update, lambda_global * global adversarial and
+                                        lambda_parsing * parsing loss
+
+  D update   out = G(fill(x_d)) (no gradient); local D: crop(out) fake, crop(x_d) real at the hole; global D:
+             composite(x_d, out) fake, x_d real; loss BCE mean over [fakes, reals] (losses.py); Adam each
+  G update   out = G(fill(x)); L_r = smooth L1 over the whole image (context supervised too);
+             local: -log D_local(crop(out)); global: -log D_global(composite(x, out)), whose input gradient the
+             original adds to G's output over the WHOLE image (config.global_grad_full_image, a straight-through
+             composite; False: autodiff, inside the hole only); parsing: softmax CE of P(composite) against
+             argmax P(x), P frozen, dropout on in both (the original's TRAIN-phase nets; config.parsing_dropout)
+
+The trainer compiles one step per stage (``phase``). State: params {G, D_local, D_global, P}, opt_state
+{G, D_local, D_global}, ema {G, P} = the current G and the frozen P (sampling and evaluation read ``ema``). P is
+read from config.parsing_checkpoint when a run starts (``load_pretrained``), G's VGG-19 convs optionally from
+config.vgg19_weights.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tensorflow as tf
+from flax import nnx
+
+from facejax.errors import FacejaxError
+from facejax.families.gfc import data, losses, masks, model, pretrained
+from facejax.families.gfc.parsing_family import (DTYPES, bind, build_parsing, init_rngs, split_state,
+                                                  validate_parsing)
+from facejax.input import streams
+from facejax.train.state import TrainState, step_key
+
+NETS = ("G", "D_local", "D_global")
+
+
+def g_widths(config) -> tuple[int, ...]:
+    try:
+        w = tuple(int(v) for v in str(config.model.g.widths).split(","))
+    except ValueError:
+        w = ()
+    if len(w) != 4 or min(w) < 1:
+        raise FacejaxError(f"config.model.g.widths={config.model.g.widths!r}: expected four encoder widths, e.g. "
+                           f"'32,64,128,256'")
+    return w
+
+
+def validate(config) -> None:
+    """One clear error per wrong value, naming the field and what was expected."""
+    c, m = config, config.mask
+    g_widths(c)
+    validate_parsing(c)
+    s = c.img_size
+    if s < 32 or s % 32:
+        raise FacejaxError(f"config.img_size={s}: expected a multiple of 32 (128 in the original)")
+    if m.size < 8 or 4 * 2 ** model.num_d_stages(m.size) != m.size or m.size >= s:
+        raise FacejaxError(f"config.mask.size={m.size}: expected 4 * 2^k >= 8 and < img_size={s} (64 at 128 px; the "
+                           f"local discriminator halves it down to 4x4)")
+    if m.g_offset < 0 or m.g_offset + s - m.size > s:
+        raise FacejaxError(f"config.mask.g_offset={m.g_offset}: holes would leave the image (expected 0 or 1)")
+    if m.d_offset < 0 or m.d_margin < 0 or s - m.size - m.d_margin < 1 or m.d_offset + s - m.d_margin > s:
+        raise FacejaxError(f"config.mask.d_offset={m.d_offset}, d_margin={m.d_margin}: D holes must lie inside "
+                           f"the image (offset <= margin; the original: 4 and 10)")
+    for name in ("dec_width", "fc_dim"):
+        if c.model.g[name] < 1:
+            raise FacejaxError(f"config.model.g.{name}={c.model.g[name]}: expected >= 1")
+    for name in ("local_base", "global_base", "max_width"):
+        if c.model.d[name] < 1:
+            raise FacejaxError(f"config.model.d.{name}={c.model.d[name]}: expected >= 1")
+    for name in ("batch_size", "log_every", "checkpoint_every"):
+        if c[name] < 1:
+            raise FacejaxError(f"config.{name}={c[name]}: expected >= 1")
+    if c.data.flip_pairs and c.batch_size % 2:
+        raise FacejaxError(f"config.batch_size={c.batch_size}: expected an even number with data.flip_pairs (each "
+                           f"image with its mirror image)")
+    for name in ("lambda_local", "lambda_global", "lambda_parsing", "lr", "d_lr", "total_steps"):
+        if c[name] < 0:
+            raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
+    if not 0 <= c.stages.recon_end <= c.stages.local_end:
+        raise FacejaxError(f"config.stages.recon_end={c.stages.recon_end}, local_end={c.stages.local_end}: expected "
+                           f"0 <= recon_end <= local_end (stage 1 up to recon_end, stage 2 up to local_end, then 3)")
+    for name, spec in c.masks.items():
+        masks.parse_box(spec, f"config.masks.{name}")
+    for name in [n.strip() for n in c.eval.mask_types.split(",") if n.strip()] + [c.sample.mask_type]:
+        if name not in c.masks:
+            raise FacejaxError(f"mask type {name!r} (config.eval.mask_types / config.sample.mask_type) is not in "
+                               f"config.masks ({', '.join(sorted(c.masks))})")
+
+
+class GFC:
+    name = "gfc"
+    architecture_fields = ("family", "img_size", "model.g.widths", "model.g.dec_width", "model.g.fc_dim",
+                           "model.d.local_base", "model.d.global_base", "model.d.max_width", "mask.size",
+                           "model.parsing.widths", "model.parsing.last_width", "model.parsing.num_classes")
+
+    def __init__(self, config):
+        validate(config)
+        self.config = config
+        self.dtype = DTYPES[config.dtype]
+        abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
+        self.graphdefs, self._abstract = {}, {}
+        for k, m in abstract.items():
+            self.graphdefs[k], self._abstract[k] = split_state(m)
+        c = config
+        d_adam = lambda: optax.adam(c.d_lr, b1=c.d_beta1, b2=c.d_beta2, eps=1e-8)  # noqa: E731
+        self.optimizers = {"G": optax.adam(c.lr, b1=c.beta1, b2=c.beta2, eps=1e-8),
+                           "D_local": d_adam(), "D_global": d_adam()}
+
+    # ---------------------------------------------------------------- networks and optimizers
+
+    def _build(self, rngs):
+        c, g, d = self.config, self.config.model.g, self.config.model.d
+        kw = dict(dtype=self.dtype, rngs=rngs)
+        return {"G": model.Generator(c.img_size, g_widths(c), g.dec_width, g.fc_dim, **kw),
+                "D_local": model.Discriminator(c.mask.size, d.local_base, d.max_width, **kw),
+                "D_global": model.Discriminator(c.img_size, d.global_base, d.max_width, **kw),
+                "P": build_parsing(c, rngs, self.dtype)}
+
+    def phase(self, step: int) -> int:
+        """The paper's stage of step number `step` (1-based): 1, 2 or 3."""
+        s = self.config.stages
+        return 1 if step <= s.recon_end else 2 if step <= s.local_end else 3
+
+    def needs_parsing(self) -> bool:
+        c = self.config
+        return (c.lambda_parsing > 0 and c.total_steps > c.stages.local_end) or bool(c.parsing_checkpoint)
+
+    def param_counts(self) -> dict:
+        out = {k: int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract[k]))) for k in NETS}
+        out["P (parsing, frozen)"] = int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract["P"])))
+        return out
+
+    def init(self, root_key_data) -> TrainState:
+        """A fresh state; P is random here (``load_pretrained`` reads the trained one)."""
+        nets = self._build(init_rngs(root_key_data))
+        params = {k: split_state(m)[1] for k, m in nets.items()}
+        opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
+        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
+                          ema={"G": params["G"], "P": params["P"]})
+
+    def load_pretrained(self, state: TrainState) -> TrainState:
+        """P from config.parsing_checkpoint (required when stage 3 trains with the parsing loss); G's VGG-19 convs
+        from config.vgg19_weights when given."""
+        params = dict(state.params)
+        if self.config.vgg19_weights:
+            params["G"] = jax.tree.map(jnp.asarray, pretrained.load_g_vgg19(self.config, params["G"]))
+        if self.needs_parsing():
+            params["P"] = jax.tree.map(jnp.asarray, pretrained.load_parsing(self.config))
+        return state.replace(params=params, ema={"G": params["G"], "P": params["P"]})
+
+    def torch_layout(self):
+        from facejax.families.gfc import torch_layout
+
+        return torch_layout.TorchLayout(self.config, NETS)
+
+    def import_files(self, source: str, step=None):
+        from facejax.families.gfc import torch_layout
+
+        return torch_layout.import_files(self, source, step)
+
+    # ---------------------------------------------------------------- networks applied
+
+    def generate(self, g_params, x_in):
+        return bind(self.graphdefs["G"], g_params)(x_in)
+
+    def discriminate(self, name, d_params, x):
+        return bind(self.graphdefs[name], d_params)(x)
+
+    def parse(self, p_params, x, dropout_key=None):
+        return bind(self.graphdefs["P"], p_params)(x, dropout_key)
+
+    def complete(self, g_params, x, mask, key):
+        """(masked input, G's output, completed image) of images x with holes `mask` (noise per config.mask.noise)."""
+        x_in = masks.fill(x, mask, key, self.config.mask.noise)
+        out = self.generate(g_params, x_in)
+        return x_in, out, masks.composite(x, out, mask)
+
+    # ---------------------------------------------------------------- the training iteration
+
+    def _holes(self, key, n, for_d: bool):
+        c, s, m = self.config, self.config.img_size, self.config.mask
+        if for_d:
+            corner = masks.corners(key, n, s, m.size, m.d_offset, s - m.size - m.d_margin, c.data.flip_pairs)
+        else:
+            corner = masks.corners(key, n, s, m.size, m.g_offset, s - m.size - m.g_offset + 1, c.data.flip_pairs)
+        return corner, masks.square_masks(corner, s, m.size)
+
+    def _d_update(self, name, params, opt_state, fake, real):
+        eps = self.config.bce_eps
+
+        def loss_fn(d):
+            f, r = self.discriminate(name, d, fake), self.discriminate(name, d, real)
+            return losses.d_bce(f, r, eps), {f"{name}/loss": losses.d_bce(f, r, eps),
+                                             f"{name}/real": jnp.mean(jax.nn.sigmoid(r)),
+                                             f"{name}/fake": jnp.mean(jax.nn.sigmoid(f))}
+
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(params[name])
+        updates, new_opt = self.optimizers[name].update(grads, opt_state[name], params[name])
+        return ({**params, name: optax.apply_updates(params[name], updates)}, {**opt_state, name: new_opt}, metrics)
+
+    def g_loss(self, g_params, params, x, x_in, mask, corner, phase: int, keys):
+        """(total, terms) of the G update; terms already weighted."""
+        c = self.config
+        out = self.generate(g_params, x_in)
+        terms = {"l1": losses.smooth_l1(out, x, c.l1_eps)}
+        if phase >= 2 and c.lambda_local > 0:
+            fake = masks.crop(out, corner, c.mask.size)
+            terms["adv_local"] = c.lambda_local * losses.g_adv(self.discriminate("D_local", params["D_local"], fake),
+                                                               c.bce_eps)
+        if phase >= 3:
+            comp = masks.composite(x, out, mask)
+            if c.lambda_global > 0:
+                g_in = masks.global_input(x, out, mask, c.global_grad_full_image)
+                terms["adv_global"] = c.lambda_global * losses.g_adv(
+                    self.discriminate("D_global", params["D_global"], g_in), c.bce_eps)
+            if c.lambda_parsing > 0:
+                k_gt, k_out = (keys if c.parsing_dropout else (None, None))
+                labels = jax.lax.stop_gradient(jnp.argmax(self.parse(params["P"], x, k_gt), axis=-1))
+                terms["parsing"] = c.lambda_parsing * losses.parsing_ce_sum(self.parse(params["P"], comp, k_out),
+                                                                            labels)
+        return sum(terms.values()), terms
+
+    def train_step(self, state: TrainState, batch, phase: int = 3):
+        c = self.config
+        x, x_d = batch["x"], batch["x_d"]
+        n = x.shape[0]
+        keys = jax.random.split(step_key(state), 6)
+        p, o = state.params, state.opt_state
+        metrics = {}
+        if phase >= 2:  # the D update(s), on the fresh batch x_d
+            corner_d, mask_d = self._holes(keys[0], n, for_d=True)
+            _, out_d, comp_d = jax.lax.stop_gradient(self.complete(p["G"], x_d, mask_d, keys[1]))
+            p, o, m = self._d_update("D_local", p, o, masks.crop(out_d, corner_d, c.mask.size),
+                                     masks.crop(x_d, corner_d, c.mask.size))
+            metrics.update(m)
+            if phase >= 3:
+                p, o, m = self._d_update("D_global", p, o, comp_d, x_d)
+                metrics.update(m)
+        corner, mask = self._holes(keys[2], n, for_d=False)
+        x_in = masks.fill(x, mask, keys[3], c.mask.noise)
+        (total, terms), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
+            p["G"], p, x, x_in, mask, corner, phase, (keys[4], keys[5]))
+        updates, g_opt = self.optimizers["G"].update(grads, o["G"], p["G"])
+        p = {**p, "G": optax.apply_updates(p["G"], updates)}
+        o = {**o, "G": g_opt}
+        metrics.update({f"G/{k}": v for k, v in terms.items()})
+        metrics["G/total"] = total
+        metrics["stage"] = jnp.asarray(phase, jnp.float32)
+        return state.replace(step=state.step + 1, params=p, opt_state=o, ema={"G": p["G"], "P": p["P"]}), metrics
+
+    # ---------------------------------------------------------------- input
+
+    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
+                      start_batch: int = 0) -> tf.data.Dataset:
+        """Batches of {x, x_d} (data.py); pairs of an image and its mirror image with data.flip_pairs."""
+        src = data.load_faces(self.config.data, "train", process_index, process_count)
+        return streams.batches(data.completion_element(src, self.config, process_index), local_batch, start_batch)
+
+    # ---------------------------------------------------------------- sampling and evaluation
+
+    def sample_inputs(self, n: int):
+        return {"x": data.eval_images(self.config, n)["x"]}
+
+    def sample_grids(self, state, inputs) -> dict:
+        from facejax.families.gfc import sample
+
+        mask = masks.named_mask(self.config, self.config.sample.mask_type)
+        grid = sample.completion_grid(self, state.ema, inputs["x"], mask)
+        return {f"completion_{self.config.sample.mask_type}": grid}
+
+    def complete_folder(self, state, src_dir: str, mask_spec: str, out_dir: str) -> dict:
+        """facejax sample --src=DIR [--mask=FILE|TYPE]: every image completed (sample.py)."""
+        from facejax.families.gfc import sample
+
+        return sample.complete_folder(self, state.ema, src_dir, mask_spec or self.config.sample.mask_type, out_dir)
+
+    def evaluator(self, mesh=None, *, features=None):
+        """The paper's protocol per mask type (evaluate.py): PSNR / SSIM of the hole, parsing agreement, FID."""
+        from facejax.families.gfc import evaluate
+
+        return evaluate.Evaluator(self, mesh, features=features)
+
+    # ---------------------------------------------------------------- benchmarking (facejax bench)
+
+    def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
+        s, rng = self.config.img_size, np.random.default_rng(seed)
+        return {k: rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32) for k in ("x", "x_d")}
+
+    def check_bench_torch(self) -> None:
+        raise FacejaxError("facejax bench --against=torch has no PyTorch baseline for gfc; run bench without "
+                           "--against")

@@ -1,0 +1,162 @@
+"""GFC's face-parsing network as its own Family (registry name ``gfc_parsing``), trained first by the shared
+trainer (presets ``configs/gfc.py:parsing`` on Helen, ``parsing_synthetic``), then read frozen by the completion
+family from config.parsing_checkpoint (pretrained.py).
+
+The original released only frozen Caffe weights (its solver has base_lr 0), so the recipe is facejax's: Adam
+(config.lr, beta1, beta2), the pixel-mean softmax cross-entropy of Caffe's SoftmaxWithLoss, dropout 0.5 in the
+decoder as the prototxt has it, random mirrors with left/right classes swapped.
+
+State: params {P}, opt_state {P}, ema {P} = the current weights (what the completion family reads).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tensorflow as tf
+from flax import nnx
+
+from facejax.errors import FacejaxError
+from facejax.families.gfc import data, losses, model
+from facejax.input import streams
+from facejax.train.state import TrainState, step_key
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+# Colours of the 11 classes for pictures (background black).
+PALETTE = np.array([(0, 0, 0), (255, 204, 153), (102, 51, 0), (153, 76, 0), (0, 102, 255), (0, 204, 255),
+                    (255, 128, 0), (255, 0, 102), (128, 0, 64), (204, 0, 0), (96, 96, 96)], np.uint8)
+
+
+def parsing_widths(config) -> tuple[int, ...]:
+    try:
+        w = tuple(int(v) for v in str(config.model.parsing.widths).split(","))
+    except ValueError:
+        w = ()
+    if len(w) != 5 or min(w) < 1:
+        raise FacejaxError(f"config.model.parsing.widths={config.model.parsing.widths!r}: expected five widths of the "
+                           f"VGG-19 blocks, e.g. '64,128,256,512,512'")
+    return w
+
+
+def validate_parsing(config) -> None:
+    p = config.model.parsing
+    parsing_widths(config)
+    if config.img_size < 32 or config.img_size % 32:
+        raise FacejaxError(f"config.img_size={config.img_size}: expected a multiple of 32 (five 2x2 pools)")
+    if p.last_width < 1 or p.num_classes < 2:
+        raise FacejaxError("config.model.parsing.last_width must be >= 1 and num_classes >= 2")
+    if not 0.0 <= p.dropout < 1.0:
+        raise FacejaxError(f"config.model.parsing.dropout={p.dropout}: expected a value in [0, 1)")
+    if config.dtype not in DTYPES:
+        raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(DTYPES)}")
+
+
+def build_parsing(config, rngs, dtype=jnp.float32) -> model.Parsing:
+    p = config.model.parsing
+    return model.Parsing(parsing_widths(config), p.last_width, p.num_classes, p.dropout, dtype=dtype, rngs=rngs)
+
+
+def split_state(module):
+    graphdef, state = nnx.split(module)
+    return graphdef, nnx.to_pure_dict(state)
+
+
+def bind(graphdef, state) -> nnx.Module:
+    return nnx.merge(graphdef, nnx.State(state))
+
+
+def init_rngs(root_key_data) -> nnx.Rngs:
+    """The parameter stream of a fresh state: XLA's RngBitGenerator ("rbg") keyed from the run's root key. The
+    threefry default compiles the ~100 initialisers of GFC's nets 3-5x slower on CPU; the draws are as random."""
+    data = jax.random.key_data(jax.random.fold_in(jax.random.wrap_key_data(root_key_data), 0))
+    return nnx.Rngs(params=jax.random.wrap_key_data(jnp.concatenate([data, data]), impl="rbg"))
+
+
+def colorize(labels: np.ndarray) -> np.ndarray:
+    """(..., H, W) class ids -> (..., H, W, 3) uint8."""
+    return PALETTE[np.clip(np.asarray(labels), 0, len(PALETTE) - 1)]
+
+
+class GFCParsing:
+    name = "gfc_parsing"
+    architecture_fields = ("family", "img_size", "model.parsing.widths", "model.parsing.last_width",
+                           "model.parsing.num_classes")
+
+    def __init__(self, config):
+        validate_parsing(config)
+        for name in ("batch_size", "log_every", "checkpoint_every"):
+            if config[name] < 1:
+                raise FacejaxError(f"config.{name}={config[name]}: expected >= 1")
+        data.label_table(config)
+        self.config = config
+        self.dtype = DTYPES[config.dtype]
+        abstract = nnx.eval_shape(lambda: build_parsing(config, nnx.Rngs(0), self.dtype))
+        self.graphdef, self._abstract = split_state(abstract)
+        self.graphdefs = {"P": self.graphdef}
+        self.optimizers = {"P": optax.adam(config.lr, b1=config.beta1, b2=config.beta2, eps=1e-8)}
+
+    def param_counts(self) -> dict:
+        return {"P": int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract)))}
+
+    def init(self, root_key_data) -> TrainState:
+        p = split_state(build_parsing(self.config, init_rngs(root_key_data), self.dtype))[1]
+        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params={"P": p},
+                          opt_state={"P": self.optimizers["P"].init(p)}, ema={"P": p})
+
+    def logits(self, p_params, x, dropout_key=None):
+        return bind(self.graphdef, p_params)(x, dropout_key)
+
+    def train_step(self, state: TrainState, batch):
+        key = step_key(state)
+        labels = batch["parsing"][..., 0]
+
+        def loss_fn(p):
+            return losses.parsing_ce_mean(self.logits(p, batch["x"], key), labels)
+
+        loss, grads = jax.value_and_grad(loss_fn)(state.params["P"])
+        updates, opt = self.optimizers["P"].update(grads, state.opt_state["P"], state.params["P"])
+        p = optax.apply_updates(state.params["P"], updates)
+        return state.replace(step=state.step + 1, params={"P": p}, opt_state={"P": opt}, ema={"P": p}), \
+            {"P/ce": loss}
+
+    # ---------------------------------------------------------------- input and pictures
+
+    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
+                      start_batch: int = 0) -> tf.data.Dataset:
+        src = data.load_faces(self.config.data, "train", process_index, process_count, parsing=True)
+        return streams.batches(data.parsing_element(src, self.config, process_index), local_batch, start_batch)
+
+    def sample_inputs(self, n: int):
+        ev = data.eval_images(self.config, n, parsing=True)
+        return {"x": ev["x"], "parsing": ev["parsing"]}
+
+    def predict(self, p_params, x) -> np.ndarray:
+        if not hasattr(self, "_predict"):
+            self._predict = jax.jit(lambda p, x: jnp.argmax(self.logits(p, x), axis=-1))
+        return np.asarray(self._predict(p_params, x))
+
+    def sample_grids(self, state, inputs) -> dict:
+        """One row per face: the image, its predicted parsing (eval mode), the stored one."""
+        from facejax import images
+
+        x = inputs["x"]
+        pred = self.predict(state.ema["P"], x)
+        tiles = np.stack([images.to_uint8(x), colorize(pred), colorize(inputs["parsing"])], axis=1)
+        return {"parsing": images.make_grid(tiles.reshape((-1,) + tiles.shape[2:]), ncol=3)}
+
+    def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
+        s, rng = self.config.img_size, np.random.default_rng(seed)
+        return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
+                "parsing": rng.integers(0, self.config.model.parsing.num_classes, (batch_size, s, s, 1), np.int32)}
+
+    def torch_layout(self):
+        from facejax.families.gfc import torch_layout
+
+        return torch_layout.TorchLayout(self.config, ("P",))
+
+    def import_files(self, source: str, step=None):
+        from facejax.families.gfc import torch_layout
+
+        return torch_layout.import_files(self, source, step)

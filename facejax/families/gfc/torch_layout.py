@@ -1,0 +1,188 @@
+"""GFC's PyTorch layout: facejax's reference modules (facejax/export/torch_ref/gfc.py), whose state_dict keys are
+the Caffe prototxts' layer names with Caffe's blob shapes, and Caffe-style snapshot names.
+
+Files, each a plain ``torch.save(net.state_dict())`` (``--format=safetensors``: the same tensors in
+``.safetensors``), named as Caffe names its snapshots (``<prefix>_iter_<N>.caffemodel``):
+
+  Model_G_iter_{step}.pth        ModelG: conv0_1 .. conv3_4, fc3 [4096, 16384], defc3 [16384, 4096],
+                                 conv_decode3_4 .. conv_decode0_1, reconstruction_new (62 tensors)
+  Model_localD_iter_{step}.pth   Discriminator(64, 64): conv1_1 .. conv4_2, conv5
+  Model_globalD_iter_{step}.pth  Discriminator(128, 32): conv1_1 .. conv5_2, conv6
+  Model_parsing_iter_{step}.pth  ModelParsing: conv1_1 .. conv5_4, conv_decode5 .. conv_decode0
+
+A completion run writes the first three and the frozen parsing network; a gfc_parsing run writes the last one.
+Optimizer states are not exported (Caffe keeps them in .solverstate files of its own format): --with_optim is
+refused and import starts fresh Adams. Importing the original .caffemodel files needs a Caffe protobuf parser,
+which facejax does not depend on; their blobs map one-to-one onto these keys.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import jax
+import numpy as np
+from flax import nnx
+
+from facejax.errors import FacejaxError
+from facejax.export import convert, files
+from facejax.export.convert import LayoutSpec
+from facejax.families.gfc import model
+
+G_ORDER = ("conv0_1", "conv0_2", "conv1_1_new", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+           "conv3_4", "fc3", "defc3", "conv_decode3_4", "conv_decode3_3", "conv_decode3_2", "conv_decode3_1",
+           "conv_decode2_2", "conv_decode2_1", "conv_decode1_2", "conv_decode1_1_new", "conv_decode0_2",
+           "conv_decode0_1", "reconstruction_new")
+PARSING_ORDER = tuple(f"conv{b}_{k}" for b, n in enumerate((2, 2, 4, 4, 4), 1) for k in range(1, n + 1)) + \
+    tuple(f"conv_decode{k}" for k in range(5, -1, -1))
+SPEC = convert.BASE_SPEC.merged(LayoutSpec(order={
+    "Generator": G_ORDER,
+    "Discriminator": lambda m: m.layer_names(),
+    "Parsing": PARSING_ORDER,
+}))
+KINDS = {"Model_G": "G", "Model_localD": "D_local", "Model_globalD": "D_global", "Model_parsing": "P"}
+NAME = re.compile(r"^(Model_G|Model_localD|Model_globalD|Model_parsing)_iter_(\d+)\.(pth|pt|safetensors)$")
+EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
+
+
+def _abstract(config, name: str):
+    from facejax.families.gfc.family import g_widths
+    from facejax.families.gfc.parsing_family import build_parsing
+
+    c, g, d = config, config.model.g, config.model.d
+    build = {"G": lambda: model.Generator(c.img_size, g_widths(c), g.dec_width, g.fc_dim, rngs=nnx.Rngs(0)),
+             "D_local": lambda: model.Discriminator(c.mask.size, d.local_base, d.max_width, rngs=nnx.Rngs(0)),
+             "D_global": lambda: model.Discriminator(c.img_size, d.global_base, d.max_width, rngs=nnx.Rngs(0)),
+             "P": lambda: build_parsing(c, nnx.Rngs(0))}[name]
+    return nnx.eval_shape(build)
+
+
+def module_layout(module, name: str = "") -> convert.NetLayout:
+    return convert.layout(module, SPEC, name)
+
+
+FIELDS = {"G": ("model.g.widths", "model.g.dec_width", "model.g.fc_dim", "img_size"),
+          "D_local": ("model.d.local_base", "model.d.max_width", "mask.size"),
+          "D_global": ("model.d.global_base", "model.d.max_width", "img_size"),
+          "P": ("model.parsing.widths", "model.parsing.last_width", "model.parsing.num_classes")}
+
+
+def _explain(config, name: str):
+    def explain(file_shapes):
+        vals = ", ".join(f"config.{f}={_get(config, f)!r}" for f in FIELDS[name])
+        return f"this config builds {name} from {vals}; the file was written with other values of these fields"
+    return explain
+
+
+def _get(config, dotted):
+    node = config
+    for k in dotted.split("."):
+        node = node[k]
+    return node
+
+
+class TorchLayout:
+    """Export / import of a config's networks (`nets`: G, D_local, D_global, P or just P) in Caffe-named files."""
+
+    def __init__(self, config, nets):
+        self.config = config
+        self.names = tuple(nets) + (("P",) if "G" in nets else ())  # a completion run carries the frozen P too
+        self.kinds = {k: v for k, v in KINDS.items() if v in self.names}
+        self.nets = {n: module_layout(_abstract(config, n), n) for n in self.names}
+
+    def file_networks(self, kind: str) -> tuple[str, ...]:
+        return (self.kinds[kind],)
+
+    def export(self, state, with_optim: bool = False) -> dict:
+        if with_optim:
+            raise FacejaxError("--with_optim: GFC's Caffe solvers keep Adam states in .solverstate files, not in the "
+                               "model files; facejax writes the networks only")
+        params = jax.device_get(state.params)
+        return {kind: convert.to_torch(params[net], self.nets[net]) for kind, net in self.kinds.items()}
+
+    def write(self, exported: dict, out_dir: str, step: int, fmt: str) -> dict[str, str]:
+        written = {}
+        for kind, sd in exported.items():
+            path = os.path.join(out_dir, f"{kind}_iter_{step}{EXTENSIONS[fmt]}")
+            written[kind] = (files.save_torch(path, sd) if fmt == "torch" else
+                             files.save_safetensors(path, sd, {"format": "pt", "facejax_step": str(step)}))
+        return written
+
+    def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
+        """(step, {kind: path}) of one snapshot in a folder (newest, or --step), or beside a named file."""
+        primary = "Model_G" if "G" in self.names else "Model_parsing"
+        if not os.path.exists(source):
+            raise FacejaxError(f"--from {source} does not exist (expected a folder with {primary}_iter_<N>.pth files, "
+                               f"or one such file)")
+        folder, named = (source, None) if os.path.isdir(source) else (os.path.dirname(source) or ".",
+                                                                     os.path.basename(source))
+        if named is not None:
+            m = NAME.match(named)
+            if not m:
+                raise FacejaxError(f"--from {source}: expected a file named like {primary}_iter_<N>.pth (or "
+                                   f".safetensors)")
+            step = int(m.group(2)) if step is None else step
+        found: dict[int, dict[str, str]] = {}
+        for name in sorted(os.listdir(folder)):
+            m = NAME.match(name)
+            if m and m.group(1) in self.kinds:
+                kinds = found.setdefault(int(m.group(2)), {})
+                if m.group(1) in kinds:
+                    raise FacejaxError(f"{folder} has two {m.group(1)} files for step {m.group(2)}; keep one")
+                kinds[m.group(1)] = os.path.join(folder, name)
+        usable = {s: k for s, k in found.items() if primary in k}
+        if not usable:
+            raise FacejaxError(f"{folder} has no {primary}_iter_<N>.pth snapshot (found: "
+                               f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
+        step = max(usable) if step is None else step
+        if step not in usable:
+            raise FacejaxError(f"--step={step}: {folder} has no {primary} snapshot of that step (steps: "
+                               f"{', '.join(map(str, sorted(usable)))})")
+        return step, usable[step]
+
+    @staticmethod
+    def read(path: str) -> dict:
+        if path.endswith(".safetensors"):
+            return files.load_safetensors(path)[0]
+        obj = files.load_torch(path)
+        if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+            obj = obj["state_dict"]
+        if not isinstance(obj, dict):
+            raise FacejaxError(f"{path} holds a {type(obj).__name__}, expected a state_dict")
+        return obj
+
+    def load(self, paths: dict[str, str]) -> dict:
+        """{network: pure params}; every tensor checked (CheckpointMismatch names the first misfit)."""
+        out = {}
+        for kind, path in paths.items():
+            net = self.kinds[kind]
+            out[net] = convert.from_torch(self.read(path), self.nets[net], source=path,
+                                          explain=_explain(self.config, net))
+        return out
+
+
+def import_files(family, source: str, step: int | None = None):
+    """(step, state, {kind: path}, notes) from Caffe-named snapshot files."""
+    from facejax.train.state import root_key_data
+
+    layout = family.torch_layout()
+    step, paths = layout.find(source, step)
+    loaded = layout.load(paths)
+    base = jax.jit(family.init)(root_key_data(family.config.seed))
+    params = dict(jax.device_get(base.params))
+    params.update(loaded)
+    notes = []
+    for kind, net in layout.kinds.items():
+        if net not in loaded:
+            if net == "P" and getattr(family, "needs_parsing", lambda: False)():
+                from facejax.families.gfc import pretrained
+
+                params["P"] = pretrained.load_parsing(family.config)
+                notes.append(f"no {kind} file for this step: P read from config.parsing_checkpoint")
+            else:
+                notes.append(f"no {kind} file for this step: {net} starts freshly initialised")
+    notes.append("GFC's model files hold no optimizer states: the Adam optimizers start fresh")
+    ema = {"G": params["G"], "P": params["P"]} if "G" in params else {"P": params["P"]}
+    state = base.replace(params=params, ema=jax.tree.map(np.asarray, ema))
+    return step, state, paths, notes

@@ -1,0 +1,129 @@
+"""GFC pictures and evaluation: the trainer's input / masked / completed grid, `facejax sample --src --mask` with a
+mask file and a mask type, `facejax export` / `import` / `params`, and the per-mask-type protocol (PSNR / SSIM of
+the hole, parsing agreement, FID) checked against a direct computation."""
+
+import contextlib
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import jax
+
+from facejax import configs, images
+from facejax.families.gfc import data, evaluate, masks
+from facejax.train import trainer
+
+
+def command(name, config, **values):
+    """`facejax <name>` in this process, its absl flags set to `values` and reset afterwards."""
+    import importlib
+
+    from absl import flags
+
+    from facejax.cli import COMMANDS
+
+    module = importlib.import_module(f"facejax.commands.{COMMANDS[name]}")
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+    out = io.StringIO()
+    try:
+        for k, v in values.items():
+            flags.FLAGS[k].value = v
+        with contextlib.redirect_stdout(out):
+            module.main(config, [])
+    finally:
+        for k in values:
+            flags.FLAGS[k].value = flags.FLAGS[k].default
+    return out.getvalue()
+
+
+def test_training_writes_the_completion_grid(runs):
+    _, _, cfg, work = runs
+    with Image.open(os.path.join(work, "samples", "000003_completion_center.png")) as im:
+        assert im.size[::-1] == (4 * 34 + 2, 3 * 34 + 2)
+
+
+def test_sample_command_completes_a_folder(runs, tmp_path):
+    _, _, cfg, work = runs
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for n in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(src / f"{n}.png")
+    hole = np.zeros((32, 32), np.uint8)
+    hole[4:12, 16:30] = 255
+    Image.fromarray(hole).save(tmp_path / "hole.png")
+    for spec, name in ((str(tmp_path / "hole.png"), "hole"), ("mouth", "mouth")):
+        out = tmp_path / f"out_{name}"
+        res = json.loads(command("sample", cfg, workdir=work, out=str(out), src=str(src), mask=spec,
+                                 json=True).strip().splitlines()[-1])
+        assert res["images"] == 3 and res["mask"] == name and os.path.isfile(res["completion_grid"])
+        assert sorted(os.listdir(out / "completed")) == ["a.png", "b.png", "c.png"]
+        mask = masks.resolve(cfg, spec)[1][..., 0] > 0
+        from facejax.input.sources import read_image
+
+        x = images.to_uint8(read_image(str(src / "b.png"), 32))
+        with Image.open(out / "completed" / "b.png") as im:
+            done = np.asarray(im)
+        np.testing.assert_array_equal(done[~mask], x[~mask])  # the context is the input's
+        assert np.abs(done[mask].astype(int) - x[mask]).mean() > 1  # the hole is G's
+    from facejax.errors import FacejaxError
+
+    with pytest.raises(FacejaxError, match="takes no --ref"):
+        command("sample", cfg, workdir=work, out=str(tmp_path / "x"), src=str(src), ref=str(src))
+
+
+def test_export_import_and_params_commands(runs, tmp_path):
+    pytest.importorskip("torch")
+    _, _, cfg, work = runs
+    command("export", cfg, workdir=work, out=str(tmp_path / "pt"))
+    assert sorted(os.listdir(tmp_path / "pt")) == ["Model_G_iter_3.pth", "Model_globalD_iter_3.pth",
+                                                  "Model_localD_iter_3.pth", "Model_parsing_iter_3.pth"]
+    res = json.loads(command("import", cfg, workdir=str(tmp_path / "new"), json=True,
+                             **{"from": str(tmp_path / "pt")}).strip().splitlines()[-1])
+    assert res["step"] == 3
+    old = jax.device_get(trainer.Run(cfg, work).restore_state())
+    new = jax.device_get(trainer.Run(cfg, str(tmp_path / "new")).restore_state())
+    for net in ("G", "D_local", "D_global", "P"):
+        for a, b in zip(jax.tree.leaves(old.params[net]), jax.tree.leaves(new.params[net])):
+            np.testing.assert_array_equal(a, b)
+    counts = json.loads(command("params", configs.load("gfc:celeba"), json=True).strip().splitlines()[-1])
+    assert counts["G"] == 137_071_331 and counts["D_local"] == 7_130_689
+
+
+def _features(x):
+    n, h, w, c = x.shape
+    return x.reshape(n, 4, h // 4, 4, w // 4, c).mean(axis=(2, 4)).reshape(n, -1)
+
+
+def test_evaluation_per_mask_type_matches_a_direct_computation(runs, tmp_path):
+    _, _, cfg, work = runs
+    cfg = configs.load("gfc:synthetic", **{"data.data_dir": cfg.data.data_dir, "parsing_checkpoint":
+                                           cfg.parsing_checkpoint, "eval.mask_types": "eyes,lower_half",
+                                           "eval.max_images": 12, "eval.batch_size": 4, "eval.fid_method": "eigh"})
+    run = trainer.Run(cfg, work)
+    ema = jax.device_get(run.restore_state().ema)
+    ev = run.family.evaluator(features=_features)
+    res = ev(ema, 3, str(tmp_path / "eval"))
+    m = res["metrics"]
+    for t in ("eyes", "lower_half"):
+        for k in ("PSNR", "SSIM", "parsing_acc", "parsing_mIoU", "FID", "noise_fill_PSNR"):
+            assert np.isfinite(m[f"{t}/{k}"]), (t, k)
+    assert m["PSNR/mean"] == pytest.approx((m["eyes/PSNR"] + m["lower_half/PSNR"]) / 2)
+    # eyes by hand: the completed images, PSNR over the hole's pixels
+    x = data.eval_images(cfg, 12)["x"]
+    from facejax.families.gfc import sample
+
+    mask = masks.named_mask(cfg, "eyes")
+    _, comp = sample.complete(run.family, ema, x, mask, chunk=4)
+    hole = mask[..., 0] > 0
+    psnr = np.mean(10 * np.log10(4.0 / np.mean((comp - x)[:, hole] ** 2, axis=(1, 2))))
+    assert m["eyes/PSNR"] == pytest.approx(psnr, rel=1e-5)
+    assert m["eyes/PSNR"] > m["eyes/noise_fill_PSNR"]
+    assert evaluate.parsing_agreement(np.ones((4, 4)), np.ones((4, 4)), np.ones((4, 4, 1)), 11) == (1.0, 1.0)
+    assert "| eyes |" in open(res["files"]["table"]).read() and len(res["files"]["grids"]) == 2
+    run.checkpointer.close()
