@@ -10,6 +10,8 @@ FAMILIES = {
     "ipmnet": "facejax.families.ipmnet.family:IPMNet",
     "gfc": "facejax.families.gfc.family:GFC",
     "gfc_parsing": "facejax.families.gfc.parsing_family:GFCParsing",
+    "beholder": "facejax.families.beholder.family:Beholder",
+    "beholder_predictor": "facejax.families.beholder.predictor_family:BeholderPredictor",
 }
 
 

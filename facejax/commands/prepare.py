@@ -24,6 +24,8 @@ NEEDS_CONFIG = False
 MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "prepare: folder holding the manually downloaded dataset")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "prepare: TFDS data_dir to build into (default: TFDS's)")
 SKIP_BAD = flags.DEFINE_bool("skip_bad", False, "prepare: skip and count unreadable images instead of stopping")
+SOURCE = common.flag(flags.DEFINE_string, "source", None,
+                     "prepare beauty_labels: the TFDS dataset NAME[/CONFIG] to label (e.g. celeba_hq/256)")
 
 
 def resolve(spec: str):
@@ -89,7 +91,21 @@ def prepare_ipmnet_maps(manual_dir, out) -> dict:
     return preprocess.write_maps(os.path.join(manual_dir, "images"), os.path.join(manual_dir, "segs"), out)
 
 
+def prepare_beauty_labels(config, workdir, source, out, data_dir) -> dict:
+    """`facejax prepare beauty_labels --config=configs/beholder.py:scut_fbp5500 --workdir=RUN --source=NAME[/CONFIG]
+    --out=NAME`: Beholder-GAN's semi-supervised step, the predictor of RUN labels every image of --source
+    (facejax/families/beholder/labels.py); the GAN trains on the TFDS dataset beauty_labels/NAME."""
+    from facejax.families.beholder import labels
+
+    return labels.prepare(config, workdir, source, out, data_dir)
+
+
 def main(config, args):
+    if len(args) == 1 and args[0] == "beauty_labels":
+        result = prepare_beauty_labels(config, common.WORKDIR.value, SOURCE.value, common.OUT.value, DATA_DIR.value)
+        print(json.dumps(result) if common.JSON.value else f"{result['name']} prepared in {result['path']}: "
+              + ", ".join(f"{k} {v}" for k, v in result["splits"].items()))
+        return
     del config
     if len(args) == 1 and args[0] == "ipmnet_maps":
         result = prepare_ipmnet_maps(MANUAL_DIR.value, common.OUT.value)
