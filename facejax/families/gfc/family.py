@@ -30,11 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import tensorflow as tf
-from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.families.gfc import data, losses, masks, model, pretrained
-from facejax.families.gfc.parsing_family import (DTYPES, bind, build_parsing, init_rngs, split_state,
+from facejax.families.gfc.parsing_family import (DTYPES, abstract_net, bind, init_rngs, parsing_args, split_state,
                                                   validate_parsing)
 from facejax.input import streams
 from facejax.train.state import TrainState, step_key
@@ -51,6 +50,15 @@ def g_widths(config) -> tuple[int, ...]:
         raise FacejaxError(f"config.model.g.widths={config.model.g.widths!r}: expected four encoder widths, e.g. "
                            f"'32,64,128,256'")
     return w
+
+
+def net_args(config) -> dict:
+    """name -> (module class, constructor arguments) of the four nets."""
+    c, g, d = config, config.model.g, config.model.d
+    return {"G": (model.Generator, (c.img_size, g_widths(c), g.dec_width, g.fc_dim)),
+            "D_local": (model.Discriminator, (c.mask.size, d.local_base, d.max_width)),
+            "D_global": (model.Discriminator, (c.img_size, d.global_base, d.max_width)),
+            "P": (model.Parsing, parsing_args(c))}
 
 
 def validate(config) -> None:
@@ -105,24 +113,19 @@ class GFC:
         validate(config)
         self.config = config
         self.dtype = DTYPES[config.dtype]
-        abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
         self.graphdefs, self._abstract = {}, {}
-        for k, m in abstract.items():
-            self.graphdefs[k], self._abstract[k] = split_state(m)
+        for k, (cls, args) in net_args(config).items():
+            self.graphdefs[k], self._abstract[k] = split_state(abstract_net(cls, args, self.dtype))
         c = config
         d_adam = lambda: optax.adam(c.d_lr, b1=c.d_beta1, b2=c.d_beta2, eps=1e-8)  # noqa: E731
         self.optimizers = {"G": optax.adam(c.lr, b1=c.beta1, b2=c.beta2, eps=1e-8),
                            "D_local": d_adam(), "D_global": d_adam()}
+        self._init = jax.jit(self._fresh_state)
 
     # ---------------------------------------------------------------- networks and optimizers
 
     def _build(self, rngs):
-        c, g, d = self.config, self.config.model.g, self.config.model.d
-        kw = dict(dtype=self.dtype, rngs=rngs)
-        return {"G": model.Generator(c.img_size, g_widths(c), g.dec_width, g.fc_dim, **kw),
-                "D_local": model.Discriminator(c.mask.size, d.local_base, d.max_width, **kw),
-                "D_global": model.Discriminator(c.img_size, d.global_base, d.max_width, **kw),
-                "P": build_parsing(c, rngs, self.dtype)}
+        return {k: cls(*args, dtype=self.dtype, rngs=rngs) for k, (cls, args) in net_args(self.config).items()}
 
     def phase(self, step: int) -> int:
         """The paper's stage of step number `step` (1-based): 1, 2 or 3."""
@@ -139,7 +142,11 @@ class GFC:
         return out
 
     def init(self, root_key_data) -> TrainState:
-        """A fresh state; P is random here (``load_pretrained`` reads the trained one)."""
+        """A fresh state; P is random here (``load_pretrained`` reads the trained one). Jitted once per family: the
+        trainer traces init for every phase's step and again to initialise, and each trace builds the nets."""
+        return self._init(root_key_data)
+
+    def _fresh_state(self, root_key_data) -> TrainState:
         nets = self._build(init_rngs(root_key_data))
         params = {k: split_state(m)[1] for k, m in nets.items()}
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}

@@ -53,9 +53,27 @@ def validate_parsing(config) -> None:
         raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(DTYPES)}")
 
 
-def build_parsing(config, rngs, dtype=jnp.float32) -> model.Parsing:
+def parsing_args(config) -> tuple:
+    """model.Parsing's constructor arguments from the config."""
     p = config.model.parsing
-    return model.Parsing(parsing_widths(config), p.last_width, p.num_classes, p.dropout, dtype=dtype, rngs=rngs)
+    return parsing_widths(config), p.last_width, p.num_classes, p.dropout
+
+
+def build_parsing(config, rngs, dtype=jnp.float32) -> model.Parsing:
+    return model.Parsing(*parsing_args(config), dtype=dtype, rngs=rngs)
+
+
+_ABSTRACT: dict = {}
+
+
+def abstract_net(cls, args: tuple, dtype=jnp.float32):
+    """The module cls(*args) with shapes only, made once per (cls, args, dtype) in a process: tracing the ~100
+    initialisers of GFC's nets costs about 0.2 s each time, and a command or a test makes families and torch
+    layouts of the same nets several times. Callers only read it (nnx.split, the torch layout)."""
+    key = (cls, args, jnp.dtype(dtype).name)
+    if key not in _ABSTRACT:
+        _ABSTRACT[key] = nnx.eval_shape(lambda: cls(*args, dtype=dtype, rngs=nnx.Rngs(0)))
+    return _ABSTRACT[key]
 
 
 def split_state(module):
@@ -92,15 +110,18 @@ class GFCParsing:
         data.label_table(config)
         self.config = config
         self.dtype = DTYPES[config.dtype]
-        abstract = nnx.eval_shape(lambda: build_parsing(config, nnx.Rngs(0), self.dtype))
-        self.graphdef, self._abstract = split_state(abstract)
+        self.graphdef, self._abstract = split_state(abstract_net(model.Parsing, parsing_args(config), self.dtype))
         self.graphdefs = {"P": self.graphdef}
         self.optimizers = {"P": optax.adam(config.lr, b1=config.beta1, b2=config.beta2, eps=1e-8)}
+        self._init = jax.jit(self._fresh_state)  # traced once: the trainer traces init several times per run
 
     def param_counts(self) -> dict:
         return {"P": int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract)))}
 
     def init(self, root_key_data) -> TrainState:
+        return self._init(root_key_data)
+
+    def _fresh_state(self, root_key_data) -> TrainState:
         p = split_state(build_parsing(self.config, init_rngs(root_key_data), self.dtype))[1]
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params={"P": p},
                           opt_state={"P": self.optimizers["P"].init(p)}, ema={"P": p})

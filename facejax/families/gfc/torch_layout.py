@@ -23,7 +23,6 @@ import re
 
 import jax
 import numpy as np
-from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
@@ -47,15 +46,11 @@ EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
 def _abstract(config, name: str):
-    from facejax.families.gfc.family import g_widths
-    from facejax.families.gfc.parsing_family import build_parsing
+    from facejax.families.gfc.family import net_args
+    from facejax.families.gfc.parsing_family import abstract_net, parsing_args
 
-    c, g, d = config, config.model.g, config.model.d
-    build = {"G": lambda: model.Generator(c.img_size, g_widths(c), g.dec_width, g.fc_dim, rngs=nnx.Rngs(0)),
-             "D_local": lambda: model.Discriminator(c.mask.size, d.local_base, d.max_width, rngs=nnx.Rngs(0)),
-             "D_global": lambda: model.Discriminator(c.img_size, d.global_base, d.max_width, rngs=nnx.Rngs(0)),
-             "P": lambda: build_parsing(c, nnx.Rngs(0))}[name]
-    return nnx.eval_shape(build)
+    # a gfc_parsing config reads only the parsing fields
+    return abstract_net(*((model.Parsing, parsing_args(config)) if name == "P" else net_args(config)[name]))
 
 
 def module_layout(module, name: str = "") -> convert.NetLayout:

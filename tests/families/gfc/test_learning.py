@@ -1,51 +1,68 @@
 """GFC learns on synthetic_faces: after a short stage-1 training (the reconstruction loss, as the paper starts) the
-completed holes of held-out faces are much closer to the truth than the noise the hole was filled with.
+completed holes of held-out faces are closer to the truth than the noise the hole was filled with, than a fill with
+the training data's mean colour, and than the mean face (the per-pixel mean of the training images, the best fill
+that does not look at the face): G has learnt the individual face from its context, not only average colour and
+layout.
 
-The `synthetic` preset's train step runs on the training stream (random 16x16 holes, mirror pairs, the random
-affine); then the test split's faces get the named holes (config.masks) and the mean absolute error inside the
-hole is compared for the completion and for the noise fill (RGB in [-1, 1]).
+The `synthetic` preset's train step runs on the training stream (random 16x16 holes, mirror pairs); then the test
+split's faces get the named holes (config.masks) and the mean absolute error inside the hole is compared (RGB in
+[-1, 1]); the mean colour and mean face are taken over the training batches the run read.
 
-Measured (CPU; the test prints them), 400 steps at batch 8: center 0.395 vs noise 0.642, eyes 0.384 vs 0.642,
-mouth 0.351 vs 0.625 (0.56-0.61 of the noise fill's error; a dataset-mean fill scores 0.34-0.37: at this length
-G has learnt plausible face colour and layout, not yet the individual face; 600 steps at lr 1e-3 gave 0.365,
-0.350, 0.318). The adversarial and parsing stages are tested for what they train in
-test_train.py; they need far longer runs to improve these numbers.
+Measured (CPU; the test prints them), 1300 steps at batch 8, lr 1e-3 (28 s on 2 busy cores), hole L1 center / eyes
+/ mouth: completion 0.284 / 0.285 / 0.235, mean face 0.373 / 0.360 / 0.343, mean colour 0.444 / 0.454 / 0.394,
+noise 0.642 / 0.642 / 0.625, i.e. 0.69-0.79 of the mean face's error. 1000 steps gave 0.303 / 0.310 / 0.252,
+400 steps 0.385 / 0.357 / 0.316 (the earlier test, with the random affine: 0.395 / 0.384 / 0.351), about the mean
+face. A ridge regression from the context
+pixels, fitted per hole on the train split, reaches 0.15 / 0.16 / 0.11: longer runs keep improving. With the
+original's random affine (data.augment, which the preset turns off) 1200-1400 steps gave only 0.35 / 0.33 / 0.27.
+The adversarial and parsing stages are tested for what they train in test_train.py; they need far longer runs to
+improve these numbers.
 """
+
+import functools
 
 import numpy as np
 import pytest
 
 import jax
 
-from facejax import configs
+from facejax import configs, registry
 from facejax.families.gfc import data, masks, sample
-from facejax.train import mesh as mesh_lib
-from facejax.train import trainer
-from tests.families.gfc.conftest import OVERRIDES
+from facejax.train.state import root_key_data
 
-STEPS = 400
+STEPS = 1300
 
 
 @pytest.mark.slow
-def test_completed_holes_get_much_closer_to_the_truth_than_the_noise(synthetic_tfds, tmp_path):
-    cfg = configs.load("gfc:synthetic", **OVERRIDES, **{"data.data_dir": synthetic_tfds, "total_steps": STEPS,
-                                                        "stages.recon_end": STEPS, "stages.local_end": STEPS})
-    run = trainer.Run(cfg, str(tmp_path / "run"))
-    it = iter(run.family.train_dataset(cfg.batch_size, 0, 1))
-    state = run.restore_or_init()
-    for step in range(1, STEPS + 1):
-        batch = mesh_lib.global_batch(jax.tree.map(lambda t: t._numpy(), next(it)), run.mesh)
-        state, metrics = run.step_for(step)(state, batch)
-    run.checkpointer.close()
+def test_completed_holes_beat_noise_mean_colour_and_mean_face(synthetic_tfds):
+    cfg = configs.load("gfc:synthetic", **{"data.data_dir": synthetic_tfds, "total_steps": STEPS,
+                                           "stages.recon_end": STEPS, "stages.local_end": STEPS})
+    family = registry.create(cfg)
+    # the family's step on one device: the sharded trainer runs it in test_train.py; here four virtual CPU devices
+    # cost 1.6x per step on 2 cores, and with many steps queued their all-reduce rendezvous sometimes timed out
+    # (XLA:CPU aborts after 40 s) on a busy machine
+    step_fn = jax.jit(functools.partial(family.train_step, phase=1), donate_argnums=0)
+    state = jax.jit(family.init)(root_key_data(cfg.seed))
+    total = np.zeros((cfg.img_size, cfg.img_size, 3))
+    for batch in family.train_dataset(cfg.batch_size, 0, 1).take(STEPS).as_numpy_iterator():
+        total += batch["x"].sum(axis=0)
+        state, _ = step_fn(state, batch)
+    assert int(state.step) == STEPS
+    mean_face = total / (STEPS * cfg.batch_size)
+    fills = {"mean face": mean_face, "mean colour": np.broadcast_to(mean_face.mean(axis=(0, 1)), mean_face.shape)}
     x = data.eval_images(cfg, 64)["x"]
     ema = jax.device_get(state.ema)
     res = {}
     for name in ("center", "eyes", "mouth"):
         mask = masks.named_mask(cfg, name)
-        x_in, comp = sample.complete(run.family, ema, x, mask)
+        x_in, comp = sample.complete(family, ema, x, mask)
         hole = mask[..., 0] > 0
-        res[name] = (float(np.abs(comp - x)[:, hole].mean()), float(np.abs(x_in - x)[:, hole].mean()))
-    print("learning: %d steps; hole L1 completion vs noise fill: %s" % (
-        STEPS, ", ".join(f"{k} {a:.3f} vs {b:.3f}" for k, (a, b) in res.items())))
-    for name, (done, noise) in res.items():
-        assert done < 0.7 * noise, name  # measured 0.56-0.61 of the noise fill's error
+        err = lambda y: float(np.abs(y - x)[:, hole].mean())  # noqa: E731
+        res[name] = {"completion": err(comp), "noise": err(x_in), **{k: err(v[None]) for k, v in fills.items()}}
+    print(f"learning: {STEPS} steps; hole L1 " + "; ".join(
+        f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items()) for name, r in res.items()))
+    for name, r in res.items():
+        done = r["completion"]
+        assert done < 0.5 * r["noise"], name  # measured 0.38-0.44
+        assert done < 0.75 * r["mean colour"], name  # measured 0.60-0.64
+        assert done < 0.85 * r["mean face"], name  # measured 0.69-0.79

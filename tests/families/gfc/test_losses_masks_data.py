@@ -117,3 +117,100 @@ def test_parsing_batches_map_mt_labels_onto_the_11_classes(synthetic_tfds):
     assert data.label_table(cfg).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 1, 0]
     with pytest.raises(FacejaxError, match=r"config.data.label_map='0,11'.*\[0, 11\)"):
         data.label_table(configs.load("gfc:parsing_synthetic", **{"data.label_map": "0,11"}))
+
+
+# ------------------------------------------------------------------------------------------------ real datasets
+
+
+@pytest.fixture(scope="module")
+def manual_tfds(tmp_path_factory):
+    """celeba/gfc_128 and helen/128 built by their own builders from their dummy_data (6 + 5 files): datasets
+    without a ClassLabel 'label', as the `celeba` and `parsing` presets read them."""
+    import pathlib
+
+    import tensorflow_datasets as tfds
+
+    import facejax.datasets
+
+    root, d = pathlib.Path(facejax.datasets.__file__).parent, str(tmp_path_factory.mktemp("tfds"))
+    stored = {}
+    for spec in ("celeba/gfc_128", "helen/128"):
+        builder = tfds.builder(spec, data_dir=d)
+        manual = root / spec.split("/")[0] / "dummy_data"
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+        stored[spec.split("/")[0]] = {split: list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
+                                      for split in builder.info.splits}
+    return d, stored
+
+
+def _minmax(img):
+    img = img.astype(np.float32)
+    return (img - img.min()) / (img.max() - img.min()) * 2 - 1
+
+
+def _which(img, candidates):
+    """The index of the candidate equal to img (exactly), or None."""
+    return next((i for i, c in enumerate(candidates) if np.array_equal(img, c)), None)
+
+
+def test_celeba_preset_reads_the_unlabelled_celeba_dataset(manual_tfds):
+    from facejax.input import sources
+
+    d, stored = manual_tfds
+    cfg = configs.load("gfc:celeba", **{"data.data_dir": d})
+    src = data.load_faces(cfg.data, "train")
+    assert src.num_examples == 3 and src.domains == ["all"] and set(src.table) == {"image", "file_name", "label"}
+    with pytest.raises(FacejaxError, match=r"celeba/gfc_128.*has no feature 'label'"):
+        sources.tfds_source(sources.tfds_builder("celeba", "gfc_128", d), "train")
+    # the original's batch: an image and its mirror image, per-image min-max, 128 px
+    b = next(iter(streams.batches(data.completion_element(src, cfg), 4)))
+    x, xd = b["x"].numpy(), b["x_d"].numpy()
+    assert x.shape == xd.shape == (4, 128, 128, 3)
+    np.testing.assert_array_equal(x[1], x[0][:, ::-1])
+    np.testing.assert_array_equal(xd[3], xd[2][:, ::-1])
+    assert np.allclose(x.min(axis=(1, 2, 3)), -1) and np.allclose(x.max(axis=(1, 2, 3)), 1)
+    # without the random affine, every image is one of the train split's faces, normalised as stored
+    plain = configs.load("gfc:celeba", **{"data.data_dir": d, "data.augment": False})
+    b = next(iter(streams.batches(data.completion_element(src, plain), 6)))
+    train = [_minmax(ex["image"]) for ex in stored["celeba"]["train"]]
+    for img in b["x"].numpy()[0::2]:
+        assert _which(np.round(img, 5), [np.round(t, 5) for t in train]) is not None
+    # eval: the test split, unaugmented; the named holes cover the faces' landmarks (gfc_128 pixels, x y)
+    ev = data.eval_images(cfg)
+    assert ev["file_name"] == ["000005.jpg", "000006.jpg"] and ev["x"].shape == (2, 128, 128, 3)
+    for ex, img in zip(sorted(stored["celeba"]["test"], key=lambda e: e["file_name"]), ev["x"]):
+        np.testing.assert_allclose(img, _minmax(ex["image"]), atol=1e-5)
+        (lx, ly), (rx, ry), _, (mlx, mly), (mrx, mry) = np.round(ex["landmarks"]).astype(int)
+        for name, points in (("left_eye", [(ly, lx)]), ("right_eye", [(ry, rx)]), ("eyes", [(ly, lx), (ry, rx)]),
+                             ("mouth", [(mly, mlx), (mry, mrx)])):
+            m = masks.named_mask(cfg, name)[..., 0]
+            assert all(m[r, c] for r, c in points), (name, ex["file_name"])
+        assert not masks.named_mask(cfg, "mouth")[ly, lx, 0] and not masks.named_mask(cfg, "eyes")[mly, mlx, 0]
+
+
+def test_parsing_preset_reads_helens_maps_with_its_11_classes(manual_tfds):
+    d, stored = manual_tfds
+    cfg = configs.load("gfc:parsing", **{"data.data_dir": d})
+    src = data.load_faces(cfg.data, "train", parsing=True)
+    assert src.num_examples == 3 and src.domains == ["all"]
+    b = next(iter(streams.batches(data.parsing_element(src, cfg), 12)))
+    x, p = b["x"].numpy(), b["parsing"].numpy()
+    assert x.shape == (12, 128, 128, 3) and p.shape == (12, 128, 128, 1) and p.dtype == np.int32
+    assert p.min() >= 0 and p.max() <= 10 and set(np.unique(p)) == set(range(11))
+    # each element is one stored face with its own map, or both mirrored with the brows and eyes swapped
+    train = stored["helen"]["train"]
+    swap = np.array(data.HELEN_FLIP)
+    mirrored = 0
+    for img, lab in zip(x, p[..., 0]):
+        i = _which(np.round(img, 5), [np.round(_minmax(t["image"]), 5) for t in train])
+        if i is not None:
+            np.testing.assert_array_equal(lab, train[i]["parsing"][..., 0])
+            continue
+        i = _which(np.round(img[:, ::-1], 5), [np.round(_minmax(t["image"]), 5) for t in train])
+        assert i is not None, "neither a stored face nor its mirror image"
+        np.testing.assert_array_equal(lab, swap[train[i]["parsing"][:, ::-1, 0]])
+        mirrored += 1
+    assert 0 < mirrored < 12
+    ev = data.eval_images(cfg, parsing=True)
+    assert ev["file_name"] == ["2433588_1.jpg"] and ev["parsing"].shape == (1, 128, 128)
+    np.testing.assert_array_equal(ev["parsing"][0], stored["helen"]["test"][0]["parsing"][..., 0])
