@@ -41,7 +41,6 @@ SPEC = convert.BASE_SPEC.merged(LayoutSpec(order={
     "Parsing": PARSING_ORDER,
 }))
 KINDS = {"Model_G": "G", "Model_localD": "D_local", "Model_globalD": "D_global", "Model_parsing": "P"}
-NAME = re.compile(r"^(Model_G|Model_localD|Model_globalD|Model_parsing)_iter_(\d+)\.(pth|pt|safetensors)$")
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
@@ -107,34 +106,10 @@ class TorchLayout:
     def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
         """(step, {kind: path}) of one snapshot in a folder (newest, or --step), or beside a named file."""
         primary = "Model_G" if "G" in self.names else "Model_parsing"
-        if not os.path.exists(source):
-            raise FacejaxError(f"--from {source} does not exist (expected a folder with {primary}_iter_<N>.pth files, "
-                               f"or one such file)")
-        folder, named = (source, None) if os.path.isdir(source) else (os.path.dirname(source) or ".",
-                                                                     os.path.basename(source))
-        if named is not None:
-            m = NAME.match(named)
-            if not m:
-                raise FacejaxError(f"--from {source}: expected a file named like {primary}_iter_<N>.pth (or "
-                                   f".safetensors)")
-            step = int(m.group(2)) if step is None else step
-        found: dict[int, dict[str, str]] = {}
-        for name in sorted(os.listdir(folder)):
-            m = NAME.match(name)
-            if m and m.group(1) in self.kinds:
-                kinds = found.setdefault(int(m.group(2)), {})
-                if m.group(1) in kinds:
-                    raise FacejaxError(f"{folder} has two {m.group(1)} files for step {m.group(2)}; keep one")
-                kinds[m.group(1)] = os.path.join(folder, name)
-        usable = {s: k for s, k in found.items() if primary in k}
-        if not usable:
-            raise FacejaxError(f"{folder} has no {primary}_iter_<N>.pth snapshot (found: "
-                               f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
-        step = max(usable) if step is None else step
-        if step not in usable:
-            raise FacejaxError(f"--step={step}: {folder} has no {primary} snapshot of that step (steps: "
-                               f"{', '.join(map(str, sorted(usable)))})")
-        return step, usable[step]
+        kinds = "|".join(re.escape(k) for k in self.kinds)
+        pattern = re.compile(rf"^(?P<kind>{kinds})_iter_(?P<step>\d+)\.(pth|pt|safetensors)$")
+        return files.find_snapshot(source, step, pattern=pattern, required=(primary,),
+                                   describe=f"{primary}_iter_<N>.pth", example=f"{primary}_iter_300000.pth")
 
     @staticmethod
     def read(path: str) -> dict:
