@@ -28,15 +28,20 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
     return (g / g.sum()).astype(np.float32)
 
 
+def _band(n: int, win: np.ndarray) -> np.ndarray:
+    """(n - len(win) + 1, n) matrix whose row i holds the window at columns i .. i + len(win) - 1."""
+    m = np.zeros((n - len(win) + 1, n), np.float32)
+    for i in range(m.shape[0]):
+        m[i, i:i + len(win)] = win
+    return m
+
+
 def _filter_valid(x: jax.Array, win: np.ndarray) -> jax.Array:
-    """Separable valid correlation of NHWC x with the 1-D window along H, then W (per channel)."""
-    c = x.shape[-1]
-    w = jnp.asarray(win, jnp.float32)
-    for kshape in ((len(win), 1, 1, c), (1, len(win), 1, c)):
-        x = jax.lax.conv_general_dilated(x, jnp.broadcast_to(w.reshape(kshape[:2] + (1, 1)), kshape), (1, 1), "VALID",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c,
-                                         precision=jax.lax.Precision.HIGHEST)
-    return x
+    """Separable valid correlation of NHWC x with the 1-D window along H, then W (per channel), as two matrix
+    products with banded matrices (the same sums; XLA:CPU runs them ~10x faster than grouped convolutions)."""
+    hi = jax.lax.Precision.HIGHEST
+    x = jnp.einsum("oh,nhwc->nowc", jnp.asarray(_band(x.shape[1], win)), x, precision=hi)
+    return jnp.einsum("pw,nowc->nopc", jnp.asarray(_band(x.shape[2], win)), x, precision=hi)
 
 
 def _ssim_and_cs(x, y, data_range, win, k1=0.01, k2=0.03):

@@ -1,0 +1,173 @@
+"""AesGAN's PyTorch layout: facejax/export/torch_ref/aesgan.py's modules (the original is TF1 and ships no PyTorch
+code; that module's docstring documents the tensor names, taken from the original's TF variable scopes).
+
+Files, each a plain ``torch.save(module.state_dict())`` (or ``--format=safetensors``), named by step:
+
+  aesgan            ``{step:06d}_G.pth``       Generator (encode_decode)
+                    ``{step:06d}_D.pth``       Discriminator (discriminate; spectral-norm ``weight_bar``,
+                                               ``weight_u``, ``weight_v`` per layer, the current power-iteration
+                                               vectors)
+  aesgan_aesthetic  ``{step:06d}_eyenet.pth``  EyeNet (conv_net ``g_*``, scoring head ``s_*``, reconstruction ``r_*``)
+  aesgan_parsing    ``{step:06d}_parsing.pth`` ParsingNet (model_contour; BatchNorm running statistics included)
+
+The optimizer states have no PyTorch counterpart here: export refuses --with_optim, import starts fresh Adams
+(and reads the frozen aesthetic / parsing networks of an in-painting run from its config, as training does).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import re
+
+import jax
+import numpy as np
+from flax import nnx
+
+from facejax.errors import FacejaxError
+from facejax.export import convert, files
+from facejax.export.convert import DEFAULT_LEAF_NAMES, LayoutSpec
+from facejax.families.aesgan import parsing_net
+from facejax.families.aesgan.eyenet import N_RES
+
+_G = ["e_c1", "e_in1", "e_c2", "e_in2", "e_c3", "e_in3"]
+_EYE = ["g_e0_c", "g_e0_bn", "g_e1_c", "g_e1_bn", "g_e2_c", "g_e2_bn"] + [
+    f"g_r{k}_{s}" for k in range(1, N_RES + 1) for s in ("c0", "bn0", "c1", "bn1")] + [
+    "s_fc1", "s_fc2", "r_d1", "r_in1", "r_d2", "r_in2", "r_c3"]
+
+SPEC = convert.BASE_SPEC.merged(LayoutSpec(
+    order={
+        "Generator": lambda m: _G + [f"re_{i + 1}" for i in range(m.n_res)] + [
+            "gen_deconv1", "gen_in", "g_deconv_1_1", "gen_in_1_1", "gen_conv_1_2"],
+        "Residual": ("conv1", "in1", "conv2", "in2"),
+        "SameConv2d": ("kernel", "bias"),
+        "SameDeconv": ("kernel", "bias"),
+        "ConvTranspose2d": ("kernel", "bias"),
+        "TFInstanceNorm": ("scale", "bias"),
+        "Discriminator": [f"dis_conv_{i}" for i in range(5)] + ["dis_fully1"] + [
+            f"dis_conv_2_{i}" for i in range(5)] + ["dis_fully2", "dis_fully3"],
+        "SameSpectralConv2d": ("bias", "u", "v", "kernel"),
+        "SpectralLinear": ("bias", "u", "v", "kernel"),
+        "EyeNet": _EYE,
+        "ParsingNet": parsing_net.layer_names(),
+        "BatchNorm": ("scale", "bias", "mean", "var", "num_batches_tracked"),
+    },
+    leaf_names={**DEFAULT_LEAF_NAMES, "u": "weight_u", "v": "weight_v"},
+))
+NAME = re.compile(r"^(\d+)_(G|D|eyenet|parsing)\.(pth|pt|ckpt|safetensors)$")
+EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
+
+
+def _spectral_names(net: convert.NetLayout) -> convert.NetLayout:
+    """A spectrally normalised layer's kernel is '<layer>.weight_bar' (the unnormalised weight)."""
+    paths = {t.path for t in net.tensors if t.path is not None}
+    tensors = []
+    for t in net.tensors:
+        if t.path is not None and t.path[-1] == "kernel" and t.path[:-1] + ("u",) in paths:
+            t = dataclasses.replace(t, key=t.key[:-len("weight")] + "weight_bar")
+        tensors.append(t)
+    return convert.NetLayout(name=net.name, tensors=tuple(tensors))
+
+
+def module_layout(module, name: str = "") -> convert.NetLayout:
+    return _spectral_names(convert.layout(module, SPEC, name))
+
+
+def module_state_dict(module) -> "collections.OrderedDict[str, np.ndarray]":
+    return convert.to_torch(nnx.to_pure_dict(nnx.state(module)), module_layout(module))
+
+
+class TorchLayout:
+    """Export / import of one aesgan family's networks. ``kinds``: file kind -> (network name in the state,
+    abstract module)."""
+
+    def __init__(self, family, kinds: dict):
+        self.family = family
+        self.kinds = {k: net for k, (net, _) in kinds.items()}
+        self.nets = {net: module_layout(module, net) for net, module in kinds.values()}
+
+    def file_networks(self, kind: str) -> tuple[str, ...]:
+        return (self.kinds[kind],)
+
+    def export(self, state, with_optim: bool = False) -> dict:
+        if with_optim:
+            raise FacejaxError("--with_optim: AesGAN's PyTorch layout holds the networks only (the original is "
+                               "TF1; there is no PyTorch optimizer file to write)")
+        params = jax.device_get(state.params)
+        return {kind: convert.to_torch(params[net], self.nets[net]) for kind, net in self.kinds.items()}
+
+    def write(self, exported: dict, out_dir: str, step: int, fmt: str) -> dict[str, str]:
+        written = {}
+        for kind, sd in exported.items():
+            path = os.path.join(out_dir, f"{step:06d}_{kind}{EXTENSIONS[fmt]}")
+            if fmt == "torch":
+                written[kind] = files.save_torch(path, sd)
+            else:
+                written[kind] = files.save_safetensors(path, sd, {"format": "pt", "facejax_step": str(step)})
+        return written
+
+    def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
+        """(step, {kind: path}): a folder's newest step (or --step), or a named file and its siblings."""
+        if not os.path.exists(source):
+            raise FacejaxError(f"--from {source} does not exist (expected a folder with <step>_"
+                               f"{'|'.join(self.kinds)}.pth files, or one such file)")
+        folder, named = (source, None) if os.path.isdir(source) else (os.path.dirname(source) or ".",
+                                                                     os.path.basename(source))
+        if named is not None:
+            m = NAME.match(named)
+            if not m or m.group(2) not in self.kinds:
+                raise FacejaxError(f"--from {source}: expected a file named <step>_<{'|'.join(self.kinds)}>.pth "
+                                   f"(or .safetensors), e.g. 000400_{next(iter(self.kinds))}.pth")
+            if step is not None and int(m.group(1)) != step:
+                raise FacejaxError(f"--from {source} is step {int(m.group(1))}, but --step={step}")
+            step = int(m.group(1))
+        by_step: dict[int, dict[str, str]] = {}
+        for name in sorted(os.listdir(folder)):
+            m = NAME.match(name)
+            if m and m.group(2) in self.kinds:
+                kinds = by_step.setdefault(int(m.group(1)), {})
+                if m.group(2) in kinds:
+                    raise FacejaxError(f"{folder} has two {m.group(2)} files for step {int(m.group(1))}: "
+                                       f"{os.path.basename(kinds[m.group(2)])} and {name}; keep one")
+                kinds[m.group(2)] = os.path.join(folder, name)
+        first = next(iter(self.kinds))
+        usable = {s: k for s, k in by_step.items() if first in k}
+        if not usable:
+            raise FacejaxError(f"{folder} has no <step>_{first}.pth file (found: "
+                               f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
+        step = max(usable) if step is None else step
+        if step not in usable:
+            raise FacejaxError(f"--step={step}: {folder} has steps {', '.join(map(str, sorted(usable)))}")
+        return step, usable[step]
+
+    @staticmethod
+    def read(path: str) -> dict:
+        if path.endswith(".safetensors"):
+            return files.load_safetensors(path)[0]
+        obj = files.load_torch(path)
+        if not isinstance(obj, dict):
+            raise FacejaxError(f"{path} holds a {type(obj).__name__}, expected a state_dict")
+        return obj
+
+    def load(self, paths: dict[str, str]) -> dict:
+        """{network: pure params} of the files (every tensor checked; CheckpointMismatch names the misfit)."""
+        return {self.kinds[k]: convert.from_torch(self.read(p), self.nets[self.kinds[k]], source=p)
+                for k, p in paths.items()}
+
+
+def import_files(family, source: str, step: int | None = None):
+    """(step, state, {kind: path}, notes): a train state from the files; networks without a file stay fresh."""
+    from facejax.train.state import root_key_data
+
+    layout = family.torch_layout()
+    step, paths = layout.find(source, step)
+    loaded = layout.load(paths)
+    base = family.load_pretrained(jax.jit(family.init)(root_key_data(family.config.seed)))
+    params = dict(jax.device_get(base.params))
+    params.update(loaded)
+    notes = [f"no {k} file for step {step}: {n} starts freshly initialised"
+             for k, n in layout.kinds.items() if k not in paths]
+    notes.append("the PyTorch layout holds no optimizer states: the Adam optimizers start fresh")
+    ema = {k: params[k] for k in base.ema}
+    return step, base.replace(params=params, ema=ema), paths, notes
