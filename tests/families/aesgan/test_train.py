@@ -89,6 +89,17 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
         for a, b in zip(jax.tree.leaves(new.params[net]), jax.tree.leaves(state.params[net])):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
+    # the same through the commands (`facejax sample --src --ref`, `facejax export`), in this process
+    from tests.families.beautygan.test_sample_eval import command
+
+    (src / "eyes.json").write_text(json.dumps(eyes))
+    res = json.loads(command("sample", run.config, workdir=str(run.workdir), out=str(tmp_path / "cli"), src=str(src),
+                             ref=str(ref), json=True).strip().splitlines()[-1])
+    assert res["pairs"] == 4 and os.path.isfile(res["pairs_grid"]) and os.path.isfile(res["inpainting"])
+    res = json.loads(command("export", run.config, workdir=str(run.workdir), out=str(tmp_path / "cli_torch"),
+                             json=True).strip().splitlines()[-1])
+    assert res["step"] == n and sorted(os.listdir(tmp_path / "cli_torch")) == [f"{n:06d}_D.pth", f"{n:06d}_G.pth"]
+
 
 def test_clear_errors(synthetic_tfds, aux_runs, tmp_path):
     def fam(**kw):
