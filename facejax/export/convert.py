@@ -266,6 +266,19 @@ def layout(module, spec: LayoutSpec, name: str = "") -> NetLayout:
 # ------------------------------------------------------------------------------------------------ params
 
 
+def weight_bar_names(net: NetLayout) -> NetLayout:
+    """The layout with each spectrally normalised kernel (one with a power-iteration ``u`` beside it) named
+    '<layer>.weight_bar', as the custom SpectralNorm of BeautyGAN's and AesGAN's originals stores the unnormalised
+    weight (the generic layout calls it '<layer>.weight')."""
+    paths = {t.path for t in net.tensors if t.path is not None}
+    tensors = []
+    for t in net.tensors:
+        if t.path is not None and t.path[-1] == "kernel" and t.path[:-1] + ("u",) in paths:
+            t = dataclasses.replace(t, key=t.key[:-len("weight")] + "weight_bar")
+        tensors.append(t)
+    return NetLayout(name=net.name, tensors=tuple(tensors))
+
+
 def flatten(params: Mapping) -> dict[tuple, Any]:
     """Pure nested dict -> {path tuple: leaf}."""
     out = {}

@@ -17,7 +17,6 @@ The optimizer states have no PyTorch counterpart here: export refuses --with_opt
 from __future__ import annotations
 
 import collections
-import dataclasses
 import os
 import re
 
@@ -59,19 +58,8 @@ NAME = re.compile(r"^(\d+)_(G|D|eyenet|parsing)\.(pth|pt|ckpt|safetensors)$")
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
-def _spectral_names(net: convert.NetLayout) -> convert.NetLayout:
-    """A spectrally normalised layer's kernel is '<layer>.weight_bar' (the unnormalised weight)."""
-    paths = {t.path for t in net.tensors if t.path is not None}
-    tensors = []
-    for t in net.tensors:
-        if t.path is not None and t.path[-1] == "kernel" and t.path[:-1] + ("u",) in paths:
-            t = dataclasses.replace(t, key=t.key[:-len("weight")] + "weight_bar")
-        tensors.append(t)
-    return convert.NetLayout(name=net.name, tensors=tuple(tensors))
-
-
 def module_layout(module, name: str = "") -> convert.NetLayout:
-    return _spectral_names(convert.layout(module, SPEC, name))
+    return convert.weight_bar_names(convert.layout(module, SPEC, name))
 
 
 def module_state_dict(module) -> "collections.OrderedDict[str, np.ndarray]":

@@ -23,7 +23,6 @@ Import reverses it (step = (epoch - 1) * n + iter). The original saves no optimi
 from __future__ import annotations
 
 import collections
-import dataclasses
 import os
 import re
 
@@ -49,21 +48,9 @@ SPEC = convert.BASE_SPEC.merged(LayoutSpec(
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
-def _spectral_names(net: convert.NetLayout) -> convert.NetLayout:
-    """The generic layout names a spectrally normalised conv's kernel '<conv>.weight'; the original's custom
-    SpectralNorm keeps it as '<conv>.weight_bar'."""
-    paths = {t.path for t in net.tensors if t.path is not None}
-    tensors = []
-    for t in net.tensors:
-        if t.path is not None and t.path[-1] == "kernel" and t.path[:-1] + ("u",) in paths:
-            t = dataclasses.replace(t, key=t.key[:-len("weight")] + "weight_bar")
-        tensors.append(t)
-    return convert.NetLayout(name=net.name, tensors=tuple(tensors))
-
-
 def module_layout(module, name: str = "") -> convert.NetLayout:
     """The original state_dict layout of a facejax BeautyGAN module (concrete or from nnx.eval_shape)."""
-    return _spectral_names(convert.layout(module, SPEC, name))
+    return convert.weight_bar_names(convert.layout(module, SPEC, name))
 
 
 def module_state_dict(module) -> "collections.OrderedDict[str, np.ndarray]":
