@@ -26,7 +26,6 @@ devices hold (facejax.metrics.fid.process_slices) and statistics are folded on e
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -36,6 +35,7 @@ from facejax import images as images_lib
 from facejax.errors import FacejaxError
 from facejax.metrics import fid, inception, lpips, preprocess
 from facejax.train import mesh as mesh_lib
+from facejax.metrics import report as eval_report
 
 
 def validate(config) -> None:
@@ -188,13 +188,7 @@ class MakeupTransferEvaluator:
         }
         files = {"grids": []}
         if jax.process_index() == 0:
-            os.makedirs(out_dir, exist_ok=True)
-            files["json"] = os.path.join(out_dir, "metrics.json")
-            with open(files["json"], "w") as f:
-                json.dump(report, f, indent=2, sort_keys=True)
-            files["table"] = os.path.join(out_dir, "metrics.md")
-            with open(files["table"], "w") as f:
-                f.write(table(report) + "\n")
+            files.update(eval_report.write(out_dir, report, table(report)))
             if grid is not None:
                 files["grids"].append(images_lib.save_png(os.path.join(out_dir, "transfers.png"), grid))
         return {"metrics": metrics, "report": report, "files": files, "table": table(report)}

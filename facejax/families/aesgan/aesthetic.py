@@ -21,9 +21,6 @@ State: params {E}, opt_state {E}, ema {E} = the current weights (what AesGAN rea
 
 from __future__ import annotations
 
-import json
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,6 +34,7 @@ from facejax.families.aesgan import common, data as data_lib
 from facejax.families.aesgan.eyenet import EyeNet
 from facejax.input import ops, streams
 from facejax.train.state import TrainState, step_key
+from facejax.metrics import report as eval_report
 
 ARCH = ("dim", "head_dim", "input_size")
 
@@ -268,11 +266,5 @@ class AccuracyEvaluator:
                      f"score {metrics['score/masked']:.4f}"] if masked else []))
         files = {"grids": []}
         if jax.process_index() == 0:
-            os.makedirs(str(out_dir), exist_ok=True)
-            files["json"] = os.path.join(str(out_dir), "metrics.json")
-            with open(files["json"], "w") as fh:
-                json.dump(report, fh, indent=2, sort_keys=True)
-            files["table"] = os.path.join(str(out_dir), "metrics.md")
-            with open(files["table"], "w") as fh:
-                fh.write(table + "\n")
+            files.update(eval_report.write(out_dir, report, table))
         return {"metrics": metrics, "report": report, "files": files, "table": table}

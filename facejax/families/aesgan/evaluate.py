@@ -12,7 +12,6 @@ photo (ExGAN's numbers are computed the same way); synthetic_faces' test targets
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -22,6 +21,7 @@ from facejax import images as images_lib
 from facejax.families.aesgan import references, sample
 from facejax.metrics import fid, inception, preprocess, ssim as ssim_lib
 from facejax.train import mesh as mesh_lib
+from facejax.metrics import report as eval_report
 
 
 class Evaluator:
@@ -107,13 +107,7 @@ class Evaluator:
                   else "skipped (config.eval.inception_weights is empty)"}
         files = {"grids": []}
         if jax.process_index() == 0:
-            os.makedirs(out_dir, exist_ok=True)
-            files["json"] = os.path.join(out_dir, "metrics.json")
-            with open(files["json"], "w") as fh:
-                json.dump(report, fh, indent=2, sort_keys=True)
-            files["table"] = os.path.join(out_dir, "metrics.md")
-            with open(files["table"], "w") as fh:
-                fh.write(table(report) + "\n")
+            files.update(eval_report.write(out_dir, report, table(report)))
             k = min(c.eval.grid_targets, len(x))
             if k:
                 files["grids"].append(images_lib.save_png(os.path.join(out_dir, "inpainting.png"),

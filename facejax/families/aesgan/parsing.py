@@ -15,9 +15,6 @@ State: params {P}, opt_state {P}, ema {P} = the current weights.
 
 from __future__ import annotations
 
-import json
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +29,7 @@ from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams
 from facejax.train.state import TrainState
+from facejax.metrics import report as eval_report
 
 ARCH = ("width", "num_classes")
 
@@ -208,8 +206,5 @@ class ParsingEvaluator:
             for n in ("batch_stats", "running_stats")])
         files = {"grids": []}
         if jax.process_index() == 0:
-            os.makedirs(str(out_dir), exist_ok=True)
-            files["json"] = os.path.join(str(out_dir), "metrics.json")
-            with open(files["json"], "w") as fh:
-                json.dump(report, fh, indent=2, sort_keys=True)
+            files.update(eval_report.write(out_dir, report))
         return {"metrics": metrics, "report": report, "files": files, "table": table}

@@ -15,7 +15,6 @@ comparison) and a grid of fakes under <workdir>/eval/<step>/.
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -25,6 +24,7 @@ from facejax import images
 from facejax.errors import FacejaxError
 from facejax.metrics import fid, inception, pggan, preprocess
 from facejax.train import mesh as mesh_lib
+from facejax.metrics import report as eval_report
 
 PAPER = {"PGGAN": ([5.13, 2.02, 3.04, 4.06], 3.56, 0.284), "Beholder-GAN": ([8.72, 4.26, 6.23, 11.75], 7.74, 0.274)}
 
@@ -112,13 +112,7 @@ class Evaluator:
         report = {"step": int(step), "num_images": int(e.num_images), "img_size": int(c.img_size), **metrics}
         files = {}
         if jax.process_index() == 0:
-            os.makedirs(out_dir, exist_ok=True)
-            files["metrics"] = os.path.join(out_dir, "metrics.json")
-            with open(files["metrics"], "w") as f:
-                json.dump(report, f, indent=2, sort_keys=True)
-            files["table"] = os.path.join(out_dir, "metrics.md")
-            with open(files["table"], "w") as f:
-                f.write(table(report) + "\n")
+            files.update(eval_report.write(out_dir, report, table(report)))
             k = min(len(fakes), 32)
             files["grids"] = [images.save_png(os.path.join(out_dir, "fakes.png"),
                                               images.make_grid(fakes[:k], ncol=8))]

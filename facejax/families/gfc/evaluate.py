@@ -16,7 +16,6 @@ checkpoint's numbers are reproducible.
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -27,6 +26,7 @@ from facejax import images as images_lib
 from facejax.errors import FacejaxError
 from facejax.families.gfc import data, masks, sample
 from facejax.metrics import fid, inception, preprocess, ssim
+from facejax.metrics import report as eval_report
 
 
 def _odd_window(box_side: int) -> int:
@@ -144,13 +144,7 @@ class Evaluator:
                   "inception_weights": getattr(self, "inception_file", None)}
         files = {"grids": []}
         if jax.process_index() == 0:
-            os.makedirs(out_dir, exist_ok=True)
-            files["json"] = os.path.join(out_dir, "metrics.json")
-            with open(files["json"], "w") as f:
-                json.dump(report, f, indent=2, sort_keys=True)
-            files["table"] = os.path.join(out_dir, "metrics.md")
-            with open(files["table"], "w") as f:
-                f.write(table(report) + "\n")
+            files.update(eval_report.write(out_dir, report, table(report)))
             for name, g in grids:
                 files["grids"].append(images_lib.save_png(os.path.join(out_dir, f"completion_{name}.png"), g))
         return {"metrics": metrics, "report": report, "files": files, "table": table(report)}

@@ -27,7 +27,6 @@ statistics are computed once per Evaluator and reused by later evaluations of th
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 
@@ -43,6 +42,7 @@ from facejax.errors import FacejaxError
 from facejax.input import sources
 from facejax.metrics import fid, inception, lpips, preprocess
 from facejax.train import mesh as mesh_lib
+from facejax.metrics import report as eval_report
 
 MODES = ("latent", "reference")
 
@@ -284,13 +284,7 @@ class Evaluator:
         }
         files = {}
         if jax.process_index() == 0:
-            os.makedirs(out_dir, exist_ok=True)
-            files["json"] = os.path.join(out_dir, "metrics.json")
-            with open(files["json"], "w") as f:
-                json.dump(report, f, indent=2, sort_keys=True)
-            files["table"] = os.path.join(out_dir, "metrics.md")
-            with open(files["table"], "w") as f:
-                f.write(table(report) + "\n")
+            files.update(eval_report.write(out_dir, report, table(report)))
         files["grids"] = grids
         return {"metrics": metrics, "report": report, "files": files, "table": table(report)}
 
