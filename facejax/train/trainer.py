@@ -12,7 +12,6 @@ import logging
 import time
 
 import jax
-import numpy as np
 from clu import metric_writers, periodic_actions
 from etils import epath
 
@@ -180,6 +179,11 @@ def train(config, workdir: str):
              + f" parameters; {mesh.devices.size} device(s), {jax.process_count()} process(es); "
              f"batch {config.batch_size}; steps {start} -> {total}")
 
+    # XLA:CPU runs each device's share of a step on one shared thread pool. With several steps in flight, the
+    # devices already waiting in step k+1's collective can hold every thread while another device still needs
+    # one to finish step k: a deadlock that XLA ends by aborting the process (seen with 4 virtual devices on 2
+    # cores). On CPU the loop therefore waits for each step; accelerators keep asynchronous dispatch.
+    sync_each_step = jax.default_backend() == "cpu" and mesh.devices.size > 1
     t_start = time.time()
     t_last, step_last = t_start, start
     t_first = None
@@ -188,6 +192,8 @@ def train(config, workdir: str):
         for step in range(start + 1, total + 1):
             batch = next(iterator)
             state, metrics = run.step_for(step)(state, batch)
+            if sync_each_step:
+                jax.block_until_ready(metrics)
             progress(step)
             if t_first is None:
                 jax.block_until_ready(state.step)
