@@ -54,8 +54,9 @@ def test_output_lips_take_the_reference_colour(synthetic_tfds, tmp_path):
 
     state = run.restore_or_init()
     before = lips(state, ref)
-    for _ in range(STEPS):
+    for _ in range(STEPS):  # one step in flight at a time, as the trainer runs on CPU (trainer.train)
         state, metrics = run.step_fn(state, batch)
+        jax.block_until_ready(metrics)
     after = lips(state, ref)
     rolled = np.roll(ref, -1, axis=0)  # source i with pair i+1's reference
     swapped = lips(state, rolled)

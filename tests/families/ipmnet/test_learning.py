@@ -86,7 +86,9 @@ def test_makeup_colours_move_to_the_reference_and_the_rest_stays(synthetic_tfds,
     before = measure(state)
     it = iter(fam.train_dataset(cfg.batch_size, 0, 1))
     for _ in range(STEPS):
-        state, _ = run.step_fn(state, mesh_lib.global_batch(jax.tree.map(lambda t: t._numpy(), next(it)), run.mesh))
+        batch = mesh_lib.global_batch(jax.tree.map(lambda t: t._numpy(), next(it)), run.mesh)
+        state, metrics = run.step_fn(state, batch)
+        jax.block_until_ready(metrics)  # one step in flight at a time, as the trainer runs on CPU (trainer.train)
     after = measure(state)
     for k in regions:
         b, a = before[k], after[k]
