@@ -179,6 +179,19 @@ def split_by_network(tensors: Mapping[str, np.ndarray], path: str) -> dict[str, 
     return out
 
 
+def read_state_dict(path: str) -> dict:
+    """One network's flat {key: numpy} state_dict from a torch.save file (also wrapped as {'state_dict': ...},
+    as some trainers save it) or a safetensors file."""
+    if path.endswith(".safetensors"):
+        return load_safetensors(path)[0]
+    obj = load_torch(path)
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise FacejaxError(f"{path} holds a {type(obj).__name__}, expected a state_dict")
+    return obj
+
+
 # ----------------------------------------------------------------------------------------------- locating
 
 

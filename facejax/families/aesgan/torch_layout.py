@@ -129,14 +129,7 @@ class TorchLayout:
             raise FacejaxError(f"--step={step}: {folder} has steps {', '.join(map(str, sorted(usable)))}")
         return step, usable[step]
 
-    @staticmethod
-    def read(path: str) -> dict:
-        if path.endswith(".safetensors"):
-            return files.load_safetensors(path)[0]
-        obj = files.load_torch(path)
-        if not isinstance(obj, dict):
-            raise FacejaxError(f"{path} holds a {type(obj).__name__}, expected a state_dict")
-        return obj
+    read = staticmethod(files.read_state_dict)
 
     def load(self, paths: dict[str, str]) -> dict:
         """{network: pure params} of the files (every tensor checked; CheckpointMismatch names the misfit)."""

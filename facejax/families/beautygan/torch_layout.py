@@ -155,17 +155,7 @@ class TorchLayout:
                                    example="20_2520_G.pth",
                                    step_of=lambda m: tag_step(int(m["epoch"]), int(m["it"]), spe, source))
 
-    @staticmethod
-    def read(path: str) -> dict:
-        if path.endswith(".safetensors"):
-            tensors, _ = files.load_safetensors(path)
-            return tensors
-        obj = files.load_torch(path)
-        if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-            obj = obj["state_dict"]
-        if not isinstance(obj, dict):
-            raise FacejaxError(f"{path} holds a {type(obj).__name__}, expected a state_dict")
-        return obj
+    read = staticmethod(files.read_state_dict)
 
     def load(self, paths: dict[str, str]) -> dict:
         """{network: pure params} of the files (every tensor checked: CheckpointMismatch names the first misfit)."""

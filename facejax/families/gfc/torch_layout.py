@@ -111,16 +111,7 @@ class TorchLayout:
         return files.find_snapshot(source, step, pattern=pattern, required=(primary,),
                                    describe=f"{primary}_iter_<N>.pth", example=f"{primary}_iter_300000.pth")
 
-    @staticmethod
-    def read(path: str) -> dict:
-        if path.endswith(".safetensors"):
-            return files.load_safetensors(path)[0]
-        obj = files.load_torch(path)
-        if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-            obj = obj["state_dict"]
-        if not isinstance(obj, dict):
-            raise FacejaxError(f"{path} holds a {type(obj).__name__}, expected a state_dict")
-        return obj
+    read = staticmethod(files.read_state_dict)
 
     def load(self, paths: dict[str, str]) -> dict:
         """{network: pure params}; every tensor checked (CheckpointMismatch names the first misfit)."""
