@@ -54,7 +54,6 @@ SPEC = convert.BASE_SPEC.merged(LayoutSpec(
     },
     leaf_names={**DEFAULT_LEAF_NAMES, "u": "weight_u", "v": "weight_v"},
 ))
-NAME = re.compile(r"^(\d+)_(G|D|eyenet|parsing)\.(pth|pt|ckpt|safetensors)$")
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
@@ -97,37 +96,11 @@ class TorchLayout:
 
     def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
         """(step, {kind: path}): a folder's newest step (or --step), or a named file and its siblings."""
-        if not os.path.exists(source):
-            raise FacejaxError(f"--from {source} does not exist (expected a folder with <step>_"
-                               f"{'|'.join(self.kinds)}.pth files, or one such file)")
-        folder, named = (source, None) if os.path.isdir(source) else (os.path.dirname(source) or ".",
-                                                                     os.path.basename(source))
-        if named is not None:
-            m = NAME.match(named)
-            if not m or m.group(2) not in self.kinds:
-                raise FacejaxError(f"--from {source}: expected a file named <step>_<{'|'.join(self.kinds)}>.pth "
-                                   f"(or .safetensors), e.g. 000400_{next(iter(self.kinds))}.pth")
-            if step is not None and int(m.group(1)) != step:
-                raise FacejaxError(f"--from {source} is step {int(m.group(1))}, but --step={step}")
-            step = int(m.group(1))
-        by_step: dict[int, dict[str, str]] = {}
-        for name in sorted(os.listdir(folder)):
-            m = NAME.match(name)
-            if m and m.group(2) in self.kinds:
-                kinds = by_step.setdefault(int(m.group(1)), {})
-                if m.group(2) in kinds:
-                    raise FacejaxError(f"{folder} has two {m.group(2)} files for step {int(m.group(1))}: "
-                                       f"{os.path.basename(kinds[m.group(2)])} and {name}; keep one")
-                kinds[m.group(2)] = os.path.join(folder, name)
         first = next(iter(self.kinds))
-        usable = {s: k for s, k in by_step.items() if first in k}
-        if not usable:
-            raise FacejaxError(f"{folder} has no <step>_{first}.pth file (found: "
-                               f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
-        step = max(usable) if step is None else step
-        if step not in usable:
-            raise FacejaxError(f"--step={step}: {folder} has steps {', '.join(map(str, sorted(usable)))}")
-        return step, usable[step]
+        kinds = "|".join(re.escape(k) for k in self.kinds)
+        pattern = re.compile(rf"^(?P<step>\d+)_(?P<kind>{kinds})\.(pth|pt|ckpt|safetensors)$")
+        return files.find_snapshot(source, step, pattern=pattern, required=(first,),
+                                   describe=f"<step>_<{'|'.join(self.kinds)}>.pth", example=f"000400_{first}.pth")
 
     read = staticmethod(files.read_state_dict)
 
