@@ -23,9 +23,15 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-jax.config.update("jax_compilation_cache_dir", str(pathlib.Path.home() / ".cache" / "facejax-test-xla"))
+CACHE = str(pathlib.Path.home() / ".cache" / "facejax-test-xla")
+jax.config.update("jax_compilation_cache_dir", CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+# Every command the tests run in a subprocess (facejax train/sample/eval/export ...) shares that cache, so a
+# program one test compiled is read back by the next command that runs it instead of compiled again.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", CACHE)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

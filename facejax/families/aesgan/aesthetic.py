@@ -262,7 +262,7 @@ class AccuracyEvaluator:
             "|---:|---:|---:|---:|---:|",
             f"| {metrics['accuracy']:.4f} | {metrics['accuracy/high']:.4f} | {metrics['accuracy/low']:.4f} | "
             f"{metrics['score/high']:.4f} | {metrics['score/low']:.4f} |"]
-            + ([f"", f"The same faces with their eyes erased (low): {metrics['masked/accuracy']:.4f} correct, mean "
+            + (["", f"The same faces with their eyes erased (low): {metrics['masked/accuracy']:.4f} correct, mean "
                      f"score {metrics['score/masked']:.4f}"] if masked else []))
         files = {"grids": []}
         if jax.process_index() == 0:

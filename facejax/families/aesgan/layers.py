@@ -12,8 +12,6 @@
   keeps ``u`` (out); facejax keeps ``u`` and ``v`` as facejax.nn.spectral_norm does (norm "add": x / (||x|| +
   1e-12), as TF's ``_l2normalize``).
 - ``BatchNorm``: slim's ``batch_norm`` (eps 1e-3, decay 0.999, scale and centre) with PyTorch's names.
-- ``max_pool_with_argmax`` / ``unpool``: SegNet pooling (model_contour.py) with the first maximum of each 2x2
-  window in row-major order (PyTorch's MaxPool2d(return_indices=True) tie rule).
 - ``per_image_standardization``, ``crop_resize`` (TF1 ``resize_images`` bilinear, no half-pixel centres).
 """
 
@@ -178,24 +176,6 @@ def trained_mask(tree):
         return True
 
     return rec(tree)
-
-
-def max_pool_with_argmax(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """2x2 / stride-2 max pooling of NHWC x (even sides) and, per output, which of the 4 window positions held
-    the maximum (0..3 row-major, the first one on ties)."""
-    b, h, w, c = x.shape
-    win = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 5, 2, 4).reshape(b, h // 2, w // 2, c, 4)
-    idx = jnp.argmax(win, axis=-1)
-    return jnp.max(win, axis=-1), jax.lax.stop_gradient(idx)
-
-
-def unpool(x: jax.Array, idx: jax.Array) -> jax.Array:
-    """SegNet max-unpooling: each value goes to the window position its pooling's maximum came from, zeros
-    elsewhere (differentiable in x; the indices carry no gradient)."""
-    b, h, w, c = x.shape
-    onehot = jax.nn.one_hot(idx, 4, dtype=x.dtype)  # (b, h, w, c, 4)
-    y = (x[..., None] * onehot).reshape(b, h, w, c, 2, 2).transpose(0, 1, 4, 2, 5, 3)
-    return y.reshape(b, 2 * h, 2 * w, c)
 
 
 def per_image_standardization(x: jax.Array) -> jax.Array:

@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from facejax.families.aesgan.layers import BatchNorm, SameConv2d, glorot_uniform, max_pool_with_argmax, unpool
+from facejax.families.aesgan.layers import BatchNorm, SameConv2d, glorot_uniform
+from facejax.nn.unpool import max_pool2_argmax, max_unpool2
 
 # (conv name, BN name, kernel, width multiple of w, pool after)
 ENCODER = (("conv1", "bn_conv1", 7, 1, False), ("conv2", "bn_conv2", 3, 1, True),
@@ -72,9 +73,9 @@ class ParsingNet(nnx.Module):
         for name, bn, _, _, pool in ENCODER:
             h = jax.nn.relu(getattr(self, bn)(getattr(self, name)(h), train, update))
             if pool:
-                h, idx = max_pool_with_argmax(h)
+                h, idx = max_pool2_argmax(h)
                 indices.append(idx)
         for (name, bn, _), idx in zip(DECODER, reversed(indices)):
-            h = unpool(h, idx)
+            h = max_unpool2(h, idx)
             h = jax.nn.relu(getattr(self, bn)(getattr(self, name)(h), train, update))
         return self.deconv0(h).astype(jnp.float32)
