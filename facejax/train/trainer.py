@@ -64,11 +64,12 @@ def jit_train_step(family, mesh, phase=None):
 class Run:
     """Everything a run sets up once: family, mesh, shardings, jitted functions, checkpointer."""
 
-    def __init__(self, config, workdir: str):
+    def __init__(self, config, workdir: str, devices=None):
+        """`devices`: the devices of the mesh (default: every device of every process)."""
         self.config = config
         self.workdir = epath.Path(workdir)
         self.family = registry.create(config)
-        self.mesh = mesh_lib.make_mesh(fsdp=config.get("fsdp", 1))
+        self.mesh = mesh_lib.make_mesh(devices, fsdp=config.get("fsdp", 1))
         first = self.family.phase(1) if hasattr(self.family, "phase") else None
         self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh, first)
         self._step_fns = {first: self.step_fn}

@@ -229,3 +229,32 @@ def test_tf_adam_is_tensorflows_update():
 def test_predictor_statistics_are_in_no_optimizer():
     labels = predictor.trainable_labels({"a": {"mean": 0, "var": 0, "num_batches_tracked": 0, "kernel": 0}})
     assert labels == {"a": {"mean": "stats", "var": "stats", "num_batches_tracked": "stats", "kernel": "train"}}
+
+
+@pytest.mark.parametrize("kind", ["mse", "softmax_ce"])
+def test_label_penalty_adds_pggans_acgan_term(nets, kind):
+    """config.label_penalty (off in Beholder-GAN): D's loss gains cond_weight x (penalty(D(real)) + penalty(D(fake)))
+    on its label outputs, G's gains cond_weight x penalty(D(G(z, beta_g))); "softmax_ce" is PGGAN's
+    softmax_cross_entropy_with_logits(labels=beta, logits=labels_out), "mse" a squared error."""
+    fam0, params, _, _ = nets
+    fam = registry.create(gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5))
+    level, fade = 3, 0.4
+    z, beta, img = _inputs(fam, level, seed=6)
+    u = np.random.default_rng(7).uniform(size=(N,)).astype(np.float32)
+
+    def penalty(out):
+        if kind == "mse":
+            return np.mean((out[:, 1:] - beta) ** 2, axis=1)
+        logits = out[:, 1:] - out[:, 1:].max(1, keepdims=True)
+        return -np.sum(beta * (logits - np.log(np.exp(logits).sum(1, keepdims=True))), axis=1)
+
+    fake = np.asarray(fam.G(params["G"], z, beta, level, fade))
+    d = jax.jit(lambda x: fam0.D(params["D"], x, beta, level, fade, shards=fam0.shards))
+    expected = np.mean(penalty(np.asarray(d(img))) + penalty(np.asarray(d(fake))))
+    d_on = float(fam.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
+    d_off = float(fam0.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
+    assert expected > 0.01
+    assert d_on - d_off == pytest.approx(0.5 * expected, rel=1e-3, abs=1e-5)
+    g_on = float(fam.g_loss(params["G"], params["D"], beta, z, level, fade)[0])
+    g_off = float(fam0.g_loss(params["G"], params["D"], beta, z, level, fade)[0])
+    assert g_on - g_off == pytest.approx(0.5 * np.mean(penalty(np.asarray(d(fake)))), rel=1e-3, abs=1e-5)

@@ -171,6 +171,6 @@ def test_cli_sample_beautifies_a_folder(synthetic_tfds, tmp_path, repo_root):
     assert os.path.exists(written["completion_grid"]) and written["pairs"] == 2 * 10  # the --src grid
     assert sorted(os.listdir(written["beautify_dir"]))[:2] == ["face0_delta0.00.png", "face0_delta0.05.png"]
     lat = np.load(written["latents"])
-    assert lat["z"].shape == (2, 16) and lat["beta"].shape == (2, 8)
+    assert lat["z"].shape == (2, 64) and lat["beta"].shape == (2, 8)
     with pytest.raises(FacejaxError, match="--mask is for in-painting"):
         fam.beautify_folder(None, str(faces), "eyes", str(tmp_path / "out2"))
