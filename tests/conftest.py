@@ -36,19 +36,10 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-# Families whose tests share session-scoped trained runs (their conftest.py): with pytest-xdist each worker
-# would train them again, so their tests form one xdist group (setup.cfg runs `--dist loadgroup`).
-SHARED_RUN_FAMILIES = ("aesgan", "beholder", "gfc")
-
-
 def pytest_collection_modifyitems(config, items):
     """Slow tests (learning, multi-process, end-to-end) first: with `-n 2` the two workers then finish
     together instead of one running a long test alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-    for item in items:
-        parts = pathlib.Path(str(item.fspath)).relative_to(REPO).parts
-        if len(parts) > 2 and parts[:2] == ("tests", "families") and parts[2] in SHARED_RUN_FAMILIES:
-            item.add_marker(pytest.mark.xdist_group(parts[2]))
 SHARED = REPO.parent / "shared"
 
 
