@@ -18,17 +18,6 @@ GAN_STEPS = 100
 
 
 @pytest.fixture(scope="session")
-def synthetic_tfds(tmp_path_factory):
-    import tensorflow_datasets as tfds
-
-    import facejax.datasets  # noqa: F401
-
-    d = str(tmp_path_factory.mktemp("tfds"))
-    tfds.builder("synthetic_faces", config="gender_32", data_dir=d).download_and_prepare()
-    return d
-
-
-@pytest.fixture(scope="session")
 def aux_runs(synthetic_tfds, tmp_path_factory):
     """{"aesthetic": workdir, "parsing": workdir} of the two frozen networks' runs."""
     from facejax import configs

@@ -18,18 +18,6 @@ PRESET_OVERRIDES = {"log_every": 25, "sample_every": 0, "checkpoint_every": 100_
 
 
 @pytest.fixture(scope="session")
-def synthetic_tfds(tmp_path_factory):
-    """A TFDS data_dir holding synthetic_faces/gender_32 (the preset's dataset)."""
-    import tensorflow_datasets as tfds
-
-    import facejax.datasets  # noqa: F401
-
-    d = str(tmp_path_factory.mktemp("tfds"))
-    tfds.builder("synthetic_faces", config="gender_32", data_dir=d).download_and_prepare()
-    return d
-
-
-@pytest.fixture(scope="session")
 def vgg16_file(tmp_path_factory):
     """(path of a random VGG-16 state dict in torchvision's layout, features up to conv4_1 saved: the tensors a
     perceptual loss at relu4_1 reads; torchvision's features[:19] with those weights)."""

@@ -24,18 +24,6 @@ def predictor_config(data_dir="", **overrides):
 
 
 @pytest.fixture(scope="session")
-def synthetic_tfds(tmp_path_factory):
-    """A TFDS data_dir holding synthetic_faces/gender_32 (both presets' dataset)."""
-    import tensorflow_datasets as tfds
-
-    import facejax.datasets  # noqa: F401
-
-    d = str(tmp_path_factory.mktemp("tfds"))
-    tfds.builder("synthetic_faces", config="gender_32", data_dir=d).download_and_prepare()
-    return d
-
-
-@pytest.fixture(scope="session")
 def trained_predictor(synthetic_tfds, tmp_path_factory):
     """(config, workdir, final state) of the synthetic predictor trained by the shared trainer."""
     from facejax.train import trainer

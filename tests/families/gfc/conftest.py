@@ -14,17 +14,6 @@ STAGES = {"stages.recon_end": 1, "stages.local_end": 2}
 
 
 @pytest.fixture(scope="session")
-def synthetic_tfds(tmp_path_factory):
-    import tensorflow_datasets as tfds
-
-    import facejax.datasets  # noqa: F401
-
-    d = str(tmp_path_factory.mktemp("tfds"))
-    tfds.builder("synthetic_faces", config="gender_32", data_dir=d).download_and_prepare()
-    return d
-
-
-@pytest.fixture(scope="session")
 def runs(synthetic_tfds, tmp_path_factory):
     """(parsing config, parsing workdir, completion config, completion workdir): 2 + 3 steps."""
     from facejax import configs
