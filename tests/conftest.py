@@ -3,12 +3,10 @@ persistent compilation cache (identical steps compile once per suite), quiet Ten
 
 import os
 
-# XLA:CPU aborts the process when the 4 virtual devices of a collective do not all arrive within 40 s
-# (rendezvous termination timeout); on 2 shared cores with two xdist workers a device's thread can wait
-# that long for a core, so the limit is raised (a real deadlock still ends, after 5 minutes).
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4 "
-                      "--xla_cpu_collective_call_warn_stuck_timeout_seconds=60 "
-                      "--xla_cpu_collective_call_terminate_timeout_seconds=300 --xla_cpu_collective_timeout_seconds=300")
+# 4 virtual CPU devices, raised collective timeouts, and the XLA flags the suite was started with (tests/xla_env.py).
+from tests import xla_env  # noqa: E402
+
+os.environ["XLA_FLAGS"] = xla_env.flags(4)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pathlib  # noqa: E402

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 from PIL import Image
+from tests import xla_env
 
-ENV = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+ENV = xla_env.env(1)
 
 
 def facejax(*args, timeout=600):

@@ -15,14 +15,15 @@ from facejax import configs
 from facejax.bench import core
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
+from tests import xla_env
 
 # Tiny widths: each subprocess compiles the step in seconds. The subprocesses and this process
 # share a persistent compilation cache, so the step compiles once for the whole file.
 TINY = {"img_size": 32, "batch_size": 4, "model.dim_in": 8, "model.max_conv_dim": 16,
         "model.hidden_dim": 16, "model.style_dim": 8, "model.latent_dim": 4}
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "facejax-test-xla")
-ENV = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_COMPILATION_CACHE_DIR=CACHE,
-           JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+ENV = xla_env.env(4, JAX_COMPILATION_CACHE_DIR=CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1",
+                  JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
 
 
 def facejax(repo_root, *args, overrides=TINY, timeout=300):

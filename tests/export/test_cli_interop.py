@@ -20,8 +20,7 @@ from facejax.train import trainer
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
-ENV = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
-           JAX_COMPILATION_CACHE_DIR=str(pathlib.Path.home() / ".cache" / "facejax-test-xla"))
+ENV = xla_env.env(1)
 
 FIELDS = {"img_size": 32, "batch_size": 4, "model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32,
           "model.style_dim": 16, "model.latent_dim": 8, "model.num_domains": 3, "model.w_hpf": 1.0,
@@ -33,6 +32,7 @@ TORCH_SIDE = r"""
 import json, sys
 import torch
 from facejax.export.torch_ref import stargan_v2 as R, wing as W
+from tests import xla_env
 files, out = json.loads(sys.argv[1]), sys.argv[2]
 nets = {"generator": R.Generator(32, 16, 32, 1.0, 16), "mapping_network": R.MappingNetwork(8, 16, 3, 32),
         "style_encoder": R.StyleEncoder(32, 16, 3, 32, 16), "discriminator": R.Discriminator(32, 3, 32, 16),

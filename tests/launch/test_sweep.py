@@ -15,10 +15,9 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SWEEP = REPO / "launch" / "sweep.py"
 sys.path.insert(0, str(REPO / "launch"))
 import sweep  # noqa: E402
+from tests import xla_env
 
-ENV = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-           JAX_COMPILATION_CACHE_DIR=str(pathlib.Path.home() / ".cache" / "facejax-test-xla"),
-           JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")
+ENV = xla_env.env(2)
 
 
 def _sweep(*args, env=ENV, timeout=1200):

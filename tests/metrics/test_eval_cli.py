@@ -11,13 +11,12 @@ import pytest
 from PIL import Image
 
 from facejax.metrics import fid
+from tests import xla_env
 
 torch = pytest.importorskip("torch", reason="parity tests need torch")
 fid_score = pytest.importorskip("pytorch_fid.fid_score", reason="FID parity needs pytorch-fid")
 
-ENV = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-           JAX_COMPILATION_CACHE_DIR=str(pathlib.Path.home() / ".cache" / "facejax-test-xla"),
-           JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")
+ENV = xla_env.env(4)
 
 
 def facejax(*args, timeout=600):

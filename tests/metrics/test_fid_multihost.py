@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from tests import xla_env
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys
@@ -39,7 +40,7 @@ def test_two_hosts_gather_the_same_statistics(repo_root):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONPATH=str(repo_root))
+    env = xla_env.env(2, PYTHONPATH=str(repo_root))
     procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(i), str(port)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]

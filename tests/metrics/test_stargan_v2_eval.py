@@ -16,6 +16,7 @@ from facejax.errors import FacejaxError
 from facejax.families.stargan_v2.family import StarGANv2
 from facejax.train import trainer
 from tests.train.helpers import tiny_config
+from tests import xla_env
 
 pytest.importorskip("torch", reason="the weight files are written with torch")
 
@@ -84,9 +85,7 @@ def test_missing_eval_weights_stop_training_before_it_starts(tmp_path, afhq_samp
 def test_eval_command_runs_the_protocol_on_the_best_checkpoint(trained, repo_root, imagenet_inception, lpips_alex):
     work, cfg, _ = trained
     # 2 devices: a task's global batch (1 source + 1 padding row) is split one row per device
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_COMPILATION_CACHE_DIR=str(pathlib.Path.home() / ".cache" / "facejax-test-xla"),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")
+    env = xla_env.env(2)
     fields = ("img_size", "batch_size", "seed", "model.dim_in", "model.max_conv_dim", "model.hidden_dim",
               "model.style_dim", "model.latent_dim", "model.num_domains", "data.source", "data.train_dir",
               "data.eval_dir")

@@ -14,6 +14,7 @@ import pytest
 from facejax.input import streams
 from facejax.train import distributed, trainer
 from tests.train.helpers import tiny_config
+from tests import xla_env
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CACHE = str(pathlib.Path.home() / ".cache" / "facejax-test-xla")
@@ -39,9 +40,9 @@ def _cli_args(workdir, overrides, total_steps):
 
 
 def _launch(n_proc, devices_per_proc, workdir, overrides, total_steps, tmp_path):
-    env = dict(os.environ, DEVICES_PER_PROCESS=str(devices_per_proc), LOG_DIR=str(tmp_path / f"logs{total_steps}"),
-               JAX_COMPILATION_CACHE_DIR=CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")
-    env.pop("XLA_FLAGS", None)
+    # launch/local.sh adds each process's device count to these flags
+    env = xla_env.env(None, DEVICES_PER_PROCESS=str(devices_per_proc), LOG_DIR=str(tmp_path / f"logs{total_steps}"),
+                      JAX_COMPILATION_CACHE_DIR=CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")
     cmd = ["bash", str(REPO / "launch" / "local.sh"), str(n_proc), sys.executable, "-m", "facejax.cli", "train",
            *_cli_args(workdir, overrides, total_steps)]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, cwd=REPO)
@@ -116,7 +117,7 @@ def test_two_processes_equal_one_and_checkpoints_move_between_layouts(tmp_path, 
         np.testing.assert_allclose(out_a, out_b, atol=5e-4)  # measured: 6e-6 (EMA), 9e-5 (raw)
 
     # The 2x2 checkpoint resumes on 1 process with 1 device ...
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", JAX_COMPILATION_CACHE_DIR=CACHE)
+    env = xla_env.env(1, JAX_COMPILATION_CACHE_DIR=CACHE)
     res = subprocess.run([sys.executable, "-m", "facejax.cli", "train", *_cli_args(multi, over, 3)],
                          capture_output=True, text=True, env=env, timeout=900, cwd=REPO)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]

@@ -17,6 +17,7 @@ from facejax.families.stargan_v2.family import StarGANv2
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from tests.train.helpers import tiny_config
+from tests import xla_env
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +90,7 @@ def test_sigterm_saves_and_exits_zero_then_resumes(tmp_path, afhq_samples, repo_
            "--config.data.source=folder", f"--config.data.train_dir={afhq_samples / 'ref'}",
            f"--config.data.eval_dir={afhq_samples / 'src'}", "--config.model.num_domains=3",
            "--config.log_every=1", "--config.sample_every=0", "--config.checkpoint_every=100000"]
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1",
-               JAX_COMPILATION_CACHE_DIR=str(pathlib.Path.home() / ".cache" / "facejax-test-xla"),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")  # the relaunch reuses the first's compile
+    env = xla_env.env(1)  # the compilation cache comes along: the relaunch reuses the first's compile
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
     deadline = time.time() + 300

@@ -36,6 +36,7 @@ def _region_colour(images, masks):
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_inpainted_eyes_score_higher_and_take_the_reference_colour(gan_run):
     """The session's run (conftest.gan_run: trainer.train for STEPS iterations) against its initial state."""
     family = gan_run.run.family

@@ -18,6 +18,7 @@ from facejax.train import trainer
 from tests.families.aesgan.conftest import GAN_STEPS, QUIET, gan_config
 
 
+@pytest.mark.learning
 def test_frozen_networks_evaluate_on_held_out_data(synthetic_tfds, aux_runs):
     results = {}
     for name, key in (("aesthetic", "accuracy"), ("parsing", "batch_stats/pixel_accuracy")):

@@ -39,6 +39,7 @@ def _dist(a, b):
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_output_lips_take_the_reference_colour(synthetic_tfds, tmp_path):
     cfg = configs.load("beautygan:synthetic", **PRESET_OVERRIDES, **{"data.data_dir": synthetic_tfds})
     run = trainer.Run(cfg, str(tmp_path / "run"))

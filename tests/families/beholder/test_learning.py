@@ -49,6 +49,7 @@ LEVELS = np.array([0.4, 0.5, 0.6, 0.7, 0.8], np.float32)
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_predicted_beauty_rises_with_beta(trained_predictor, synthetic_tfds, tmp_path):
     pcfg, _, pstate = trained_predictor
     predictor = registry.create(pcfg)

@@ -21,6 +21,7 @@ def _nchw(a):
     return torch.from_numpy(np.ascontiguousarray(np.asarray(a).transpose(0, 3, 1, 2)))
 
 
+@pytest.mark.learning
 def test_predictor_learns_the_mean_human_score(trained_predictor, tmp_path):
     cfg, workdir, state = trained_predictor
     fam = registry.create(cfg)

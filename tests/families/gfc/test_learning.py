@@ -34,6 +34,7 @@ STEPS = 1300
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_completed_holes_beat_noise_mean_colour_and_mean_face(synthetic_tfds):
     cfg = configs.load("gfc:synthetic", **{"data.data_dir": synthetic_tfds, "total_steps": STEPS,
                                            "stages.recon_end": STEPS, "stages.local_end": STEPS})

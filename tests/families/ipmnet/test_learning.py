@@ -61,6 +61,7 @@ def dist(a, b):
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_makeup_colours_move_to_the_reference_and_the_rest_stays(synthetic_tfds, tmp_path):
     cfg = configs.load("ipmnet:synthetic", **{**SMALL, "data.data_dir": synthetic_tfds})
     run = trainer.Run(cfg, str(tmp_path / "run"))

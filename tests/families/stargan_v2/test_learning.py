@@ -38,6 +38,7 @@ def _predict(w, x):
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_reference_guided_outputs_take_the_target_domain(tmp_path):
     cfg = tiny_config(tmp_path / "tfds", total_steps=STEPS, batch_size=8, **{
         "data.source": "tfds", "data.name": "synthetic_faces", "data.config": "gender_32",
