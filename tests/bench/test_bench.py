@@ -26,7 +26,7 @@ ENV = xla_env.env(4, JAX_COMPILATION_CACHE_DIR=CACHE, JAX_PERSISTENT_CACHE_MIN_C
                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
 
 
-def facejax(repo_root, *args, overrides=TINY, timeout=300):
+def facejax(repo_root, *args, overrides=TINY, timeout=900):
     cmd = [sys.executable, "-m", "facejax.cli", "bench", f"--config={repo_root}/configs/stargan_v2.py:synthetic",
            *[f"--config.{k}={v}" for k, v in overrides.items()], *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)

@@ -19,7 +19,7 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=900)
 
 
 def test_all_datasets_are_registered():
@@ -120,13 +120,13 @@ def test_prepare_builds_and_reuses(tmp_path):
 def test_cli_prepare_json(tmp_path):
     res = subprocess.run(
         [sys.executable, "-m", "facejax.cli", "prepare", "celeba_hq/original", f"--manual_dir={dummy('celeba_hq')}",
-         f"--data_dir={tmp_path}", "--json"], capture_output=True, text=True, env=ENV, timeout=300)
+         f"--data_dir={tmp_path}", "--json"], capture_output=True, text=True, env=ENV, timeout=900)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {
         "name": "celeba_hq/original", "splits": {"train": 4, "val": 2}, "skipped": 0,
         "data_dir": str(tmp_path / "celeba_hq" / "original" / "1.0.0")}
     res = subprocess.run([sys.executable, "-m", "facejax.cli", "prepare", "afhq", f"--manual_dir={tmp_path}/none"],
-                         capture_output=True, text=True, env=ENV, timeout=300)
+                         capture_output=True, text=True, env=ENV, timeout=900)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith(f"facejax prepare: error: --manual_dir {tmp_path}/none "
                                                          f"is not a folder; expected <manual_dir>/<split>/")

@@ -50,7 +50,7 @@ def _assert_equal(a, b):
         np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]), err_msg=k)
 
 
-def _wait_full(it, n, timeout=30.0):
+def _wait_full(it, n, timeout=300.0):
     """Waits until the prefetch thread holds n batches read ahead."""
     deadline = time.time() + timeout
     while it._queue.qsize() < n:

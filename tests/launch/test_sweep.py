@@ -46,7 +46,7 @@ def test_plan_crosses_presets_with_varied_fields():
     (["--config=configs/nope.py", "--skip_eval"], "--config=configs/nope.py: no such config file"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, argv, message):
-    res = _sweep(f"--workdir={tmp_path / 'w'}", *argv, timeout=120)
+    res = _sweep(f"--workdir={tmp_path / 'w'}", *argv)
     assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert not (tmp_path / "w").exists()
 
@@ -61,7 +61,7 @@ def test_slurm_launcher_chains_training_evaluation_and_report(tmp_path):
     env = dict(ENV, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     res = _sweep(f"--workdir={tmp_path / 'w'}", "--presets=E,F", "--scale=synthetic", "--launcher=slurm",
                  "--sbatch_args=--nodes=2", "--set", "eval.inception_weights=i.pth", "--set",
-                 "eval.alexnet_weights=a.pth", env=env, timeout=120)
+                 "eval.alexnet_weights=a.pth", env=env)
     assert res.returncode == 0, res.stderr
     calls = log.read_text().splitlines()
     assert len(calls) == 5  # train E, eval E, train F, eval F, report
@@ -97,7 +97,7 @@ def test_report_from_run_folders(tmp_path):
 
     _fake_run(tmp_path / "w" / "C", 8, 40.0, [1.0, 0.5, 0.25])
     _fake_run(tmp_path / "w" / "F", 8, 30.0, [2.0, 1.5])
-    res = _sweep(f"--workdir={tmp_path / 'w'}", "--presets=C,F", "--report_only", timeout=300)
+    res = _sweep(f"--workdir={tmp_path / 'w'}", "--presets=C,F", "--report_only")
     assert res.returncode == 0, res.stderr
     md = (tmp_path / "w" / "report" / "report.md").read_text()
     assert "| C | + Tuning | 40.00 | 0.2500 | 41.00 | 0.1250 | 8 |" in md
@@ -124,7 +124,7 @@ def test_a_relaunched_sweep_skips_evaluated_runs(tmp_path):
 
 
 def test_report_without_runs_is_an_error(tmp_path):
-    res = _sweep(f"--workdir={tmp_path / 'w'}", "--presets=C,F", "--report_only", timeout=120)
+    res = _sweep(f"--workdir={tmp_path / 'w'}", "--presets=C,F", "--report_only")
     assert res.returncode == 2 and "holds none of the runs (C, F)" in res.stderr
 
 
