@@ -79,6 +79,7 @@ def test_eval_and_sample_scale_a_file_as_the_demo(tmp_path, monkeypatch):
     """demo_face128.m's input, im2single(img) * 2 - 1, in the evaluation and in `facejax sample` alike: one file
     gives one input in both, and a low-contrast face is not stretched to [-1, 1] (config.data.test_minmax is the
     training-time min-max, as a switch)."""
+    from facejax.errors import FacejaxError
     from facejax.families.gfc import sample
 
     rng = np.random.default_rng(0)
@@ -112,6 +113,9 @@ def test_eval_and_sample_scale_a_file_as_the_demo(tmp_path, monkeypatch):
     sample.complete_folder(family, None, str(tmp_path / "faces" / "all"), "center", str(tmp_path / "out"))
     assert ev.shape == (2, 32, 32, 3)
     np.testing.assert_array_equal(seen["x"], ev)
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(FacejaxError, match=r"unreadable image .*junk\.png.*expected a PNG or JPEG"):
+        data.load_test_image(str(tmp_path / "junk.png"), cfg)
 
 
 def test_export_import_and_params_commands(runs, tmp_path):
