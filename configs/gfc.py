@@ -72,7 +72,10 @@ def _base():
     c.data.augment = True  # random shift (+-S/20 px) and rotation (+-5 deg), fill level 127 (GFC_Gen_training_*.m)
     c.data.max_shift = 0.05  # fraction of the side: floor(S * (U - 0.5) / 10)
     c.data.max_rotation = 5.0  # degrees: (U - 0.5) * 10
-    c.data.minmax = True  # per-image min-max normalisation to [-1, 1] (the original), else x / 127.5 - 1
+    c.data.minmax = True  # training: per-image min-max normalisation to [-1, 1] (the original), else x / 127.5 - 1
+    # eval, sample grids and `facejax sample`: demo_face128.m's im2single(img) * 2 - 1, i.e. x / 127.5 - 1 without
+    # min-max (the original). True: the per-image min-max of training at test time too.
+    c.data.test_minmax = False
     c.data.flip = True  # parsing family: random mirror with left/right labels swapped
     c.data.label_map = ""  # parsing family: "a,b,..." maps the dataset's label i to class a_i ("" = as stored)
 
@@ -127,6 +130,13 @@ def _base():
     c.d_lr = 2e-4  # Model_*D_solver: Adam (0.5, 0.999)
     c.d_beta1 = 0.5
     c.d_beta2 = 0.999
+    # demo_GFC_training.m never advances the D solvers' iteration counter (only G's gets set_iter), so Caffe's Adam
+    # keeps the t = 1 bias correction sqrt(1 - beta2) / (1 - beta1) = 0.063 for the whole run (the original, about
+    # 16x smaller D steps). False: standard Adam (optax.adam, t advancing). Same optimizer state either way.
+    c.d_adam_frozen_t1 = True
+    # GFC_Gen_input_of_D1.m: with mirror pairs the D batch is the first image of each pair only (one fake, one
+    # real). False: every image of the batch (both mirror images) goes to the discriminators.
+    c.d_first_of_pair = True
 
     c.log_every = 100
     c.sample_every = 5000

@@ -13,8 +13,10 @@ Splits from list_eval_partition.txt: 0 -> `train` (162,770), 1 -> `validation` (
 with skip_bad).
 
 Configs: `aligned` stores the 178x218 images as released; `gfc_128` crops the box x in [30, 168),
-y in [40, 178) (138x138, dcgan.torch's crop_celebA.lua, which GFC uses) and resizes it to 128x128
-(Lanczos). Landmarks are given in the pixels of the stored image.
+y in [40, 178) (138x138) and scales it to 128x128 as dcgan.torch's crop_celebA.lua, which GFC uses, does:
+`image.crop(im, 30, 40, 168, 178)` then `image.scale(cropped, 128, 128)` (Lua Torch's default mode,
+'bilinear': `torch_scale`), on [0, 1] floats, stored rounded to 8 bits. Landmarks are given in the
+pixels of the stored image.
 
 See README.md next to this file for the features.
 """
@@ -27,7 +29,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from .._manual import ImageConfig, ManualBuilder, read_rgb, read_text_lines
+from .._manual import RGB, BadFile, ImageConfig, ManualBuilder, decode, png_bytes, read_rgb, read_text_lines
 
 LAYOUT = ("<manual_dir>/Img/img_align_celeba/<NNNNNN>.jpg, <manual_dir>/Anno/list_attr_celeba.txt, "
           "<manual_dir>/Anno/list_landmarks_align_celeba.txt and <manual_dir>/Eval/list_eval_partition.txt "
@@ -51,11 +53,68 @@ LANDMARK_HEADER = tuple(f"{n}_{c}" for n in LANDMARK_NAMES for c in "xy")
 GFC_BOX = (30, 40, 168, 178)  # (left, upper, right, lower) in img_align_celeba pixels
 
 
+def torch_scale_weights(src_len: int, dst_len: int) -> np.ndarray:
+    """(dst_len, src_len) weights of one axis of Lua Torch's ``image.scale(img, w, h)`` in its default mode
+    'bilinear' (torch/image, generic/image.c ``scaleLinear_rowcol``): enlarging interpolates linearly between
+    pixels with the end pixels aligned (position di * (src - 1) / (dst - 1)); shrinking averages each output's
+    span [di * r, (di + 1) * r), r = src / dst, partly covered pixels weighted by their covered fraction (an area
+    average, not a 2-tap interpolation). Positions in float32 as the C code computes them."""
+    w = np.zeros((dst_len, src_len), np.float64)
+    if dst_len == src_len:
+        return np.eye(dst_len)
+    if dst_len > src_len:
+        scale = np.float32(src_len - 1) / np.float32(dst_len - 1) if src_len > 1 else np.float32(0)
+        for di in range(dst_len - 1):
+            pos = np.float32(di) * scale
+            i = int(pos)
+            f = float(pos - np.float32(i))
+            w[di, i] += 1 - f
+            if f:
+                w[di, i + 1] += f
+        w[dst_len - 1, src_len - 1] = 1.0
+        return w
+    scale = np.float32(src_len) / np.float32(dst_len)
+    i0, f0 = 0, 0.0
+    for di in range(dst_len):
+        pos = np.float32(di + 1) * scale
+        i1 = int(pos)
+        f1 = float(pos - np.float32(i1))
+        w[di, i0] += 1 - f0
+        w[di, i0 + 1:i1] += 1
+        if i1 < src_len:
+            w[di, i1] += f1
+        w[di] /= w[di].sum()
+        i0, f0 = i1, f1
+    return w
+
+
+def torch_scale(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Lua Torch's ``image.scale(img, width, height)`` ('bilinear') of an (H, W, C) float image: rows first, then
+    columns, each a linear map (``torch_scale_weights``)."""
+    out = np.einsum("xw,hwc->hxc", torch_scale_weights(img.shape[1], width), img.astype(np.float64))
+    return np.einsum("yh,hxc->yxc", torch_scale_weights(img.shape[0], height), out)
+
+
+def crop_celeba_lua(path, box: tuple[int, int, int, int], size: int) -> RGB:
+    """crop_celebA.lua with its output size `size`: ``image.load`` ([0, 1] floats), ``image.crop`` to `box`,
+    ``image.scale`` to size x size; stored as PNG rounded to 8 bits (the script writes a JPEG back)."""
+    data, im = decode(path)
+    width, height = im.size
+    try:
+        crop = np.asarray(im.convert("RGB").crop(box), np.float32) / 255.0
+    except Exception as e:
+        raise BadFile(path, f"cannot convert to RGB ({type(e).__name__}: {e})") from None
+    out = np.clip(np.round(torch_scale(crop, size, size) * 255.0), 0, 255).astype(np.uint8)
+    return RGB(png_bytes(out), width, height)
+
+
 @dataclasses.dataclass(eq=False)
 class CelebaConfig(ImageConfig):
-    """crop: (left, upper, right, lower) box taken before resizing to img_size (None: whole image)."""
+    """crop: (left, upper, right, lower) box taken before resizing to img_size (None: whole image); resize: "lua"
+    (crop_celebA.lua's Torch image.scale, `crop_celeba_lua`) or "lanczos" (PIL's)."""
 
     crop: tuple[int, int, int, int] | None = None
+    resize: str = "lanczos"
 
     def image_shape(self, channels: int = 3) -> tuple:
         if self.img_size is None and self.crop is not None:
@@ -83,11 +142,15 @@ class Celeba(ManualBuilder):
         "Eval/), extract img_align_celeba.zip inside Img/, and pass the folder holding Img/, Anno/ and Eval/ "
         f"as manual_dir. Expected layout: {LAYOUT}.")
     BUILDER_CONFIGS = [
-        CelebaConfig(name="gfc_128", img_size=128, crop=GFC_BOX,
-                     description="GFC's crop: box x 30..168, y 40..178 resized to 128x128 (Lanczos)."),
+        CelebaConfig(name="gfc_128", img_size=128, crop=GFC_BOX, resize="lua",
+                     description="GFC's crop: box x 30..168, y 40..178 scaled to 128x128 as crop_celebA.lua "
+                                 "(Lua Torch image.scale, bilinear)."),
         CelebaConfig(name="aligned", description="img_align_celeba images as released (178x218 JPEG)."),
     ]
     DEFAULT_BUILDER_CONFIG_NAME = "gfc_128"
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release.",
+                     "1.1.0": "gfc_128 scaled as crop_celebA.lua (Lua Torch image.scale) instead of PIL Lanczos."}
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
@@ -146,6 +209,9 @@ class Celeba(ManualBuilder):
     def _example(self, record):
         path, name, attributes, landmarks = record
         cfg = self.builder_config
-        image = read_rgb(path, size=cfg.img_size, box=cfg.crop)
+        if cfg.resize == "lua" and cfg.crop is not None and cfg.img_size is not None:
+            image = crop_celeba_lua(path, cfg.crop, cfg.img_size)
+        else:
+            image = read_rgb(path, size=cfg.img_size, box=cfg.crop)
         return name, {"image": image.encoded, "attributes": attributes,
                       "landmarks": cfg.transform_landmarks(landmarks), "file_name": name}

@@ -66,24 +66,27 @@ class ModelG(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Model_localD (in_size 64, base 64) / Model_globalD (128, 32): forward(x) -> (B,) logits."""
+    """Model_localD (in_size 64, base 64, first 1: conv1_1 .. conv4_2, conv5) / Model_globalD (128, 32, first 0:
+    conv0_1 .. conv4_2, conv5): forward(x) -> (B,) logits. Stage k (0-based) is ``conv{first+k}_1`` 3x3 and
+    ``conv{first+k}_2`` 4x4 stride 2, width base * 2^k capped at max_width."""
 
-    def __init__(self, in_size: int = 64, base: int = 64, max_width: int = 512):
+    def __init__(self, in_size: int = 64, base: int = 64, max_width: int = 512, first: int = 1):
         super().__init__()
         self.n = n = int(round(math.log2(in_size / 4)))
+        self.first = first
         cin = 3
-        for i in range(1, n + 1):
-            w = min(base * 2 ** (i - 1), max_width)
-            setattr(self, f"conv{i}_1", _conv(cin, w))
-            setattr(self, f"conv{i}_2", _conv(w, w, 4, 2, 1))
+        for k in range(n):
+            w = min(base * 2 ** k, max_width)
+            setattr(self, f"conv{first + k}_1", _conv(cin, w))
+            setattr(self, f"conv{first + k}_2", _conv(w, w, 4, 2, 1))
             cin = w
-        setattr(self, f"conv{n + 1}", _conv(cin, 1, 4, 1, 0))
+        setattr(self, f"conv{first + n}", _conv(cin, 1, 4, 1, 0))
 
     def forward(self, x):
-        for i in range(1, self.n + 1):
+        for i in range(self.first, self.first + self.n):
             x = F.leaky_relu(getattr(self, f"conv{i}_1")(x), 0.2)
             x = F.leaky_relu(getattr(self, f"conv{i}_2")(x), 0.2)
-        return getattr(self, f"conv{self.n + 1}")(x).flatten()
+        return getattr(self, f"conv{self.first + self.n}")(x).flatten()
 
 
 class ModelParsing(nn.Module):

@@ -10,6 +10,11 @@ pairs, position 2i shows an image and 2i+1 the same transformed image mirrored.
 Parsing elements {x, parsing}: image and map resized (bilinear / nearest), labels through config.data.label_map,
 a random mirror that swaps the left/right classes (Helen ids 2/3 brows, 4/5 eyes).
 
+Test-time input (evaluation, the trainer's pictures, `facejax sample`; `test_input`): demo_face128.m's
+im2single(img) * 2 - 1, no min-max (config.data.test_minmax), after a resize to img_size only when the image has
+another size (the demo's images are 128 px already). Evaluation and `facejax sample` share it, so one file gives
+one input in both.
+
 Everything is a pure function of the stream position (facejax.input.streams), so a resumed run reads the same
 batches.
 """
@@ -71,6 +76,28 @@ def normalise(img, minmax: bool):
         return img / 127.5 - 1.0
     lo, hi = tf.reduce_min(img), tf.reduce_max(img)
     return (img - lo) / tf.maximum(hi - lo, 1e-6) * 2.0 - 1.0
+
+
+def test_input(img_uint8, config) -> np.ndarray:
+    """One uint8 (H, W, 3) image -> G's test input (S, S, 3) float32: demo_face128.m's ``im2single(img) * 2 - 1``
+    (single(img) / 255 * 2 - 1, no per-image min-max), or training's min-max with config.data.test_minmax. An image
+    of another size is first resized (antialiased bilinear, rounded to 8 bits; the demo's are 128 px)."""
+    img = tf.convert_to_tensor(img_uint8)
+    size = config.img_size
+    img = tf.cast(img, tf.float32) if tuple(img.shape[:2]) == (size, size) else ops.resize(img, size)
+    if config.data.test_minmax:
+        return normalise(img, True).numpy()
+    return (img / 255.0 * 2.0 - 1.0).numpy()
+
+
+def load_test_image(path: str, config) -> np.ndarray:
+    """An image file -> ``test_input`` (what `facejax sample --src` completes); one clear error per bad file."""
+    try:
+        img = ops.decode(tf.constant(path), True)
+    except (tf.errors.OpError, ValueError) as e:
+        msg = getattr(e, "message", str(e)).splitlines()[0][:200]
+        raise FacejaxError(f"unreadable image {path}: {msg} (expected a PNG or JPEG image)") from None
+    return test_input(img, config)
 
 
 def face_transform(img_uint8, seed, config, augment: bool):
@@ -141,7 +168,7 @@ def eval_images(config, max_images: int = 0, parsing: bool = False) -> dict:
     xs, ps = [], []
     for i in range(n):
         img = ops.decode(src.table["image"][i], src.from_files)
-        xs.append(face_transform(img, tf.constant([0, 0], tf.int64), config, False).numpy())
+        xs.append(test_input(img, config))
         if parsing:
             lab = ops.resize_labels(ops.decode(src.table["parsing"][i], src.from_files, 1), config.img_size)
             lab = lab.numpy()[..., 0].astype(np.int32)

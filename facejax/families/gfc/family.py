@@ -10,7 +10,11 @@ batch, then one G update, each with its own random 64x64 holes (noise-filled; ma
                                         lambda_parsing * parsing loss
 
   D update   out = G(fill(x_d)) (no gradient); local D: crop(out) fake, crop(x_d) real at the hole; global D:
-             composite(x_d, out) fake, x_d real; loss BCE mean over [fakes, reals] (losses.py); Adam each
+             composite(x_d, out) fake, x_d real; with mirror pairs only the first image of each pair
+             (GFC_Gen_input_of_D1.m; config.d_first_of_pair); loss BCE mean over [fakes, reals] (losses.py);
+             each D's own Adam, Caffe's update with its iteration counter held at 0 (bias correction of t = 1
+             throughout, as the released script, which never advances the D solvers; config.d_adam_frozen_t1,
+             ``caffe_adam_frozen_t1``)
   G update   out = G(fill(x)); L_r = smooth L1 over the whole image (context supervised too);
              local: -log D_local(crop(out)); global: -log D_global(composite(x, out)), whose input gradient the
              original adds to G's output over the WHOLE image (config.global_grad_full_image, a straight-through
@@ -24,6 +28,8 @@ config.vgg19_weights.
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -56,8 +62,8 @@ def net_args(config) -> dict:
     """name -> (module class, constructor arguments) of the four nets."""
     c, g, d = config, config.model.g, config.model.d
     return {"G": (model.Generator, (c.img_size, g_widths(c), g.dec_width, g.fc_dim)),
-            "D_local": (model.Discriminator, (c.mask.size, d.local_base, d.max_width)),
-            "D_global": (model.Discriminator, (c.img_size, d.global_base, d.max_width)),
+            "D_local": (model.Discriminator, (c.mask.size, d.local_base, d.max_width, model.LOCAL_D_FIRST)),
+            "D_global": (model.Discriminator, (c.img_size, d.global_base, d.max_width, model.GLOBAL_D_FIRST)),
             "P": (model.Parsing, parsing_args(c))}
 
 
@@ -103,6 +109,44 @@ def validate(config) -> None:
                                f"config.masks ({', '.join(sorted(c.masks))})")
 
 
+def scale_by_caffe_adam_frozen_t1(b1: float, b2: float, eps: float) -> optax.GradientTransformation:
+    """Caffe's AdamSolver::ComputeUpdateValue with the solver's ``iter_`` never advancing (t = iter_ + 1 = 1):
+
+        m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2;   step = sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+
+    The released demo_GFC_training.m updates the discriminators' solvers without ever calling ``set_iter`` on them
+    (only the generator's solver gets it), so their bias correction stays sqrt(1 - b2) / (1 - b1) = 0.063 (b1 0.5,
+    b2 0.999) for the whole run: about 16x smaller steps than standard Adam once its correction has decayed.
+    eps is added to sqrt(v) as Caffe does (optax adds it to the bias-corrected sqrt(v_hat)). The state is optax's
+    ScaleByAdamState (count counts updates and is not read), so a checkpoint has the same structure as with
+    standard Adam."""
+    corr = math.sqrt(1.0 - b2) / (1.0 - b1)
+
+    def init(params):
+        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros(), nu=zeros())
+
+    def update(grads, state, params=None):
+        del params
+        mu = jax.tree.map(lambda m, g: b1 * m + (1.0 - b1) * g, state.mu, grads)
+        nu = jax.tree.map(lambda v, g: b2 * v + (1.0 - b2) * g * g, state.nu, grads)
+        steps = jax.tree.map(lambda m, v: corr * m / (jnp.sqrt(v) + eps), mu, nu)
+        return steps, optax.ScaleByAdamState(count=optax.safe_increment(state.count), mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def d_optimizer(config) -> optax.GradientTransformation:
+    """A discriminator's Adam (Model_*D_solver: lr d_lr, betas d_beta1 / d_beta2, Caffe's delta 1e-8): Caffe's with
+    t held at 1 (config.d_adam_frozen_t1, the original), else optax's standard Adam. Both are chain(scale, lr) with
+    the same state structure."""
+    c = config
+    if c.d_adam_frozen_t1:
+        return optax.chain(scale_by_caffe_adam_frozen_t1(c.d_beta1, c.d_beta2, 1e-8),
+                           optax.scale_by_learning_rate(c.d_lr))
+    return optax.adam(c.d_lr, b1=c.d_beta1, b2=c.d_beta2, eps=1e-8)
+
+
 class GFC:
     name = "gfc"
     architecture_fields = ("family", "img_size", "model.g.widths", "model.g.dec_width", "model.g.fc_dim",
@@ -117,9 +161,8 @@ class GFC:
         for k, (cls, args) in net_args(config).items():
             self.graphdefs[k], self._abstract[k] = split_state(abstract_net(cls, args, self.dtype))
         c = config
-        d_adam = lambda: optax.adam(c.d_lr, b1=c.d_beta1, b2=c.d_beta2, eps=1e-8)  # noqa: E731
         self.optimizers = {"G": optax.adam(c.lr, b1=c.beta1, b2=c.beta2, eps=1e-8),
-                           "D_local": d_adam(), "D_global": d_adam()}
+                           "D_local": d_optimizer(c), "D_global": d_optimizer(c)}
         self._init = jax.jit(self._fresh_state)
 
     # ---------------------------------------------------------------- networks and optimizers
@@ -213,6 +256,28 @@ class GFC:
         updates, new_opt = self.optimizers[name].update(grads, opt_state[name], params[name])
         return ({**params, name: optax.apply_updates(params[name], updates)}, {**opt_state, name: new_opt}, metrics)
 
+    def d_inputs(self, g_params, x_d, key_holes, key_noise):
+        """The discriminators' batches of one D update, as GFC_Gen_input_of_D1.m builds them: G completes x_d with
+        fresh D holes (no gradient); local (fake, real) = the hole's crop of G's output and of x_d, global (fake,
+        real) = the composite and x_d. With mirror pairs and config.d_first_of_pair (the original) only the first
+        image of each pair goes in (the original's D batch: one fake, one real); else every image."""
+        c = self.config
+        corner, mask = self._holes(key_holes, x_d.shape[0], for_d=True)
+        _, out, comp = jax.lax.stop_gradient(self.complete(g_params, x_d, mask, key_noise))
+        if c.data.flip_pairs and c.d_first_of_pair:
+            x_d, out, comp, corner = x_d[0::2], out[0::2], comp[0::2], corner[0::2]
+        return {"D_local": (masks.crop(out, corner, c.mask.size), masks.crop(x_d, corner, c.mask.size)),
+                "D_global": (comp, x_d)}
+
+    def d_updates(self, params, opt_state, x_d, key_holes, key_noise, phase: int = 3):
+        """(params, opt_state, metrics) after the local D's update (stage >= 2) and the global D's (stage 3)."""
+        inputs = self.d_inputs(params["G"], x_d, key_holes, key_noise)
+        metrics = {}
+        for name in ("D_local", "D_global")[:1 if phase < 3 else 2]:
+            params, opt_state, m = self._d_update(name, params, opt_state, *inputs[name])
+            metrics.update(m)
+        return params, opt_state, metrics
+
     def g_loss(self, g_params, params, x, x_in, mask, corner, phase: int, keys):
         """(total, terms) of the G update; terms already weighted."""
         c = self.config
@@ -243,14 +308,8 @@ class GFC:
         p, o = state.params, state.opt_state
         metrics = {}
         if phase >= 2:  # the D update(s), on the fresh batch x_d
-            corner_d, mask_d = self._holes(keys[0], n, for_d=True)
-            _, out_d, comp_d = jax.lax.stop_gradient(self.complete(p["G"], x_d, mask_d, keys[1]))
-            p, o, m = self._d_update("D_local", p, o, masks.crop(out_d, corner_d, c.mask.size),
-                                     masks.crop(x_d, corner_d, c.mask.size))
+            p, o, m = self.d_updates(p, o, x_d, keys[0], keys[1], phase)
             metrics.update(m)
-            if phase >= 3:
-                p, o, m = self._d_update("D_global", p, o, comp_d, x_d)
-                metrics.update(m)
         corner, mask = self._holes(keys[2], n, for_d=False)
         x_in = masks.fill(x, mask, keys[3], c.mask.noise)
         (total, terms), grads = jax.value_and_grad(self.g_loss, has_aux=True)(

@@ -105,29 +105,41 @@ def num_d_stages(in_size: int) -> int:
     return int(round(math.log2(in_size / 4)))
 
 
-class Discriminator(nnx.Module):
-    """``Model_localD`` (64x64 patch) / ``Model_globalD`` (128x128 image): per stage i, ``conv{i}_1`` 3x3 s1 and
-    ``conv{i}_2`` 4x4 s2 p1, both LeakyReLU(0.2), widths base * 2^(i-1) capped at max_width, no normalisation;
-    then ``conv{n+1}`` 4x4 valid to one channel. Returns the (B,) logits (the original's Sigmoid is in the loss)."""
+LOCAL_D_FIRST, GLOBAL_D_FIRST = 1, 0  # the prototxts' first stage: Model_localD conv1_1, Model_globalD conv0_1
 
-    def __init__(self, in_size: int, base: int, max_width: int = 512, *, dtype: Dtype = jnp.float32,
-                 param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+
+def d_layer_names(num_stages: int, first: int) -> list[str]:
+    """The prototxt's layer names of a discriminator: ``conv{i}_1``, ``conv{i}_2`` for i = first .. first + n - 1,
+    then ``conv{first + n}`` (local D: conv1_1 .. conv4_2, conv5; global D: conv0_1 .. conv4_2, conv5)."""
+    stages = range(first, first + num_stages)
+    return [f"conv{i}_{j}" for i in stages for j in (1, 2)] + [f"conv{first + num_stages}"]
+
+
+class Discriminator(nnx.Module):
+    """``Model_localD`` (64x64 patch, first=1) / ``Model_globalD`` (128x128 image, first=0): per stage k = 1..n,
+    named ``conv{i}_1`` 3x3 s1 and ``conv{i}_2`` 4x4 s2 p1 with i = first + k - 1 (the prototxts' names), both
+    LeakyReLU(0.2), widths base * 2^(k-1) capped at max_width, no normalisation; then ``conv{first+n}`` 4x4 valid
+    to one channel. Returns the (B,) logits (the original's Sigmoid is in the loss)."""
+
+    def __init__(self, in_size: int, base: int, max_width: int = 512, first: int = LOCAL_D_FIRST, *,
+                 dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         init = gaussian(0.02)
         self.num_stages = n = num_d_stages(in_size)
         if 4 * 2 ** n != in_size:
             raise ValueError(f"discriminator input {in_size}: expected 4 * 2^k (64, 128, ...)")
+        self.first = first
+        names = self.layer_names()
         cin = 3
-        for i in range(1, n + 1):
-            w = min(base * 2 ** (i - 1), max_width)
-            setattr(self, f"conv{i}_1", _conv(cin, w, init, **kw))
-            setattr(self, f"conv{i}_2", _conv(w, w, init, k=4, stride=2, **kw))
+        for k in range(n):
+            w = min(base * 2 ** k, max_width)
+            setattr(self, names[2 * k], _conv(cin, w, init, **kw))
+            setattr(self, names[2 * k + 1], _conv(w, w, init, k=4, stride=2, **kw))
             cin = w
-        setattr(self, f"conv{n + 1}", _conv(cin, 1, init, k=4, pad=0, **kw))
+        setattr(self, names[-1], _conv(cin, 1, init, k=4, pad=0, **kw))
 
     def layer_names(self) -> list[str]:
-        n = self.num_stages
-        return [f"conv{i}_{j}" for i in range(1, n + 1) for j in (1, 2)] + [f"conv{n + 1}"]
+        return d_layer_names(self.num_stages, self.first)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         h = x

@@ -1,7 +1,8 @@
 """GFC pictures: input / masked / completed grids, and `facejax sample --src=DIR --mask=FILE|TYPE`.
 
 The completed image is the original's test output (demo_face128.m): G's output pasted into the hole of the
-input, the rest untouched (its optional Poisson blending is not applied). The hole is filled with U(-1, 1)
+input, the rest untouched (its optional Poisson blending is not applied). Inputs are scaled as the demo's
+(im2single * 2 - 1; data.test_input), the same as the evaluation's. The hole is filled with U(-1, 1)
 noise from a fixed key, so a run's pictures are reproducible.
 """
 
@@ -14,8 +15,7 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.families.gfc import masks
-from facejax.input.sources import read_image
+from facejax.families.gfc import data, masks
 from facejax.metrics.preprocess import list_images
 
 NOISE_SEED = 1234
@@ -53,16 +53,16 @@ def completion_grid(family, ema, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def complete_folder(family, ema, src_dir: str, mask_spec: str, out_dir: str) -> dict:
-    """Every image of the flat folder src_dir, resized to img_size, completed with the mask `mask_spec` (an image
-    file, white = hole, or a mask type of config.masks). Writes ``masked/<stem>.png``, ``completed/<stem>.png``
-    and the grid ``completion_<mask>.png`` (input / masked / completed per row)."""
-    size = family.config.img_size
+    """Every image of the flat folder src_dir, scaled by data.test_input (resized to img_size if needed), completed
+    with the mask `mask_spec` (an image file, white = hole, or a mask type of config.masks). Writes
+    ``masked/<stem>.png``, ``completed/<stem>.png`` and the grid ``completion_<mask>.png`` (input / masked /
+    completed per row)."""
     paths = list_images(src_dir, "--src folder")
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     if len(set(stems)) != len(stems):
         raise FacejaxError(f"--src folder {src_dir} has two images with the same name stem; outputs are <stem>.png")
     name, mask = masks.resolve(family.config, mask_spec)
-    x = np.stack([read_image(p, size) for p in paths]).astype(np.float32)
+    x = np.stack([data.load_test_image(p, family.config) for p in paths]).astype(np.float32)
     x_in, comp = complete(family, ema, x, mask)
     for stem, a, b in zip(stems, images.to_uint8(x_in), images.to_uint8(comp)):
         images.save_png(os.path.join(out_dir, "masked", f"{stem}.png"), a)

@@ -6,8 +6,9 @@ Files, each a plain ``torch.save(net.state_dict())`` (``--format=safetensors``: 
 
   Model_G_iter_{step}.pth        ModelG: conv0_1 .. conv3_4, fc3 [4096, 16384], defc3 [16384, 4096],
                                  conv_decode3_4 .. conv_decode0_1, reconstruction_new (62 tensors)
-  Model_localD_iter_{step}.pth   Discriminator(64, 64): conv1_1 .. conv4_2, conv5
-  Model_globalD_iter_{step}.pth  Discriminator(128, 32): conv1_1 .. conv5_2, conv6
+  Model_localD_iter_{step}.pth   Discriminator(64, 64, first=1): conv1_1 .. conv4_2, conv5
+  Model_globalD_iter_{step}.pth  Discriminator(128, 32, first=0): conv0_1 .. conv4_2, conv5 (Model_globalD's
+                                 names; files written before these names, conv1_1 .. conv6, do not load)
   Model_parsing_iter_{step}.pth  ModelParsing: conv1_1 .. conv5_4, conv_decode5 .. conv_decode0
 
 A completion run writes the first three and the frozen parsing network; a gfc_parsing run writes the last one.

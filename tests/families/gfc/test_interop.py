@@ -31,8 +31,8 @@ def torch_nets(c):
     w = tuple(int(v) for v in c.model.g.widths.split(","))
     pw = tuple(int(v) for v in c.model.parsing.widths.split(","))
     return {"G": ref.ModelG(c.img_size, w, c.model.g.dec_width, c.model.g.fc_dim),
-            "D_local": ref.Discriminator(c.mask.size, c.model.d.local_base, c.model.d.max_width),
-            "D_global": ref.Discriminator(c.img_size, c.model.d.global_base, c.model.d.max_width),
+            "D_local": ref.Discriminator(c.mask.size, c.model.d.local_base, c.model.d.max_width, 1),
+            "D_global": ref.Discriminator(c.img_size, c.model.d.global_base, c.model.d.max_width, 0),
             "P": ref.ModelParsing(pw, c.model.parsing.last_width, c.model.parsing.num_classes)}
 
 
@@ -65,10 +65,37 @@ def test_full_size_keys_and_shapes_are_the_prototxts():
     assert g["conv1_1_new.weight"] == (64, 32, 3, 3) and g["reconstruction_new.weight"] == (3, 32, 3, 3)
     assert g["conv_decode3_1.weight"] == (128, 64, 3, 3) and g["conv_decode1_1_new.weight"] == (32, 64, 3, 3)
     assert loc["conv4_2.weight"] == (512, 512, 4, 4) and loc["conv5.weight"] == (1, 512, 4, 4)
-    assert glo["conv1_1.weight"] == (32, 3, 3, 3) and glo["conv6.weight"] == (1, 512, 4, 4)
+    assert glo["conv0_1.weight"] == (32, 3, 3, 3) and glo["conv5.weight"] == (1, 512, 4, 4)
     assert p["conv5_4.weight"] == (512, 512, 3, 3) and p["conv_decode0.weight"] == (11, 32, 3, 3)
     assert sum(int(np.prod(s)) for s in g.values()) == 137_071_331
     assert list(layout.kinds) == ["Model_G", "Model_localD", "Model_globalD", "Model_parsing"]
+
+
+# The convolution layers of the original's prototxts (Model_localD.prototxt, Model_globalD.prototxt), in order,
+# with (output channels, kernel, stride): the global D has one more leading stage, conv0, and both end in conv5.
+LOCAL_D_PROTOTXT = [("conv1_1", 64, 3, 1), ("conv1_2", 64, 4, 2), ("conv2_1", 128, 3, 1), ("conv2_2", 128, 4, 2),
+                    ("conv3_1", 256, 3, 1), ("conv3_2", 256, 4, 2), ("conv4_1", 512, 3, 1), ("conv4_2", 512, 4, 2),
+                    ("conv5", 1, 4, 1)]
+GLOBAL_D_PROTOTXT = [("conv0_1", 32, 3, 1), ("conv0_2", 32, 4, 2)] + LOCAL_D_PROTOTXT
+
+
+def test_discriminator_layers_line_up_with_the_prototxts():
+    """Model, PyTorch reference and export name each discriminator layer as its prototxt, in the prototxt's order
+    with its widths; a 128 px image reaches conv5 as 4x4 in both."""
+    cfg = configs.load("gfc:celeba")
+    layout = torch_layout.TorchLayout(cfg, ("G", "D_local", "D_global"))
+    with torch.device("meta"):
+        nets = torch_nets(cfg)
+    for name, proto in (("D_local", LOCAL_D_PROTOTXT), ("D_global", GLOBAL_D_PROTOTXT)):
+        want = [f"{layer}.{p}" for layer, *_ in proto for p in ("weight", "bias")]
+        assert layout.nets[name].keys() == want, name
+        assert list(nets[name].state_dict()) == want, name
+        shapes = layout.nets[name].shapes()
+        for layer, out, k, stride in proto:
+            assert shapes[f"{layer}.weight"][0] == out and shapes[f"{layer}.weight"][2:] == (k, k), (name, layer)
+            assert getattr(nets[name], layer).stride == (stride, stride), (name, layer)
+        abstract = registry.create(cfg)._abstract[name]
+        assert sorted(abstract) == sorted(layer for layer, *_ in proto), name
 
 
 def test_strict_load_gives_the_same_outputs(family):

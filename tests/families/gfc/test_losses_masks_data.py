@@ -175,11 +175,12 @@ def test_celeba_preset_reads_the_unlabelled_celeba_dataset(manual_tfds):
     train = [_minmax(ex["image"]) for ex in stored["celeba"]["train"]]
     for img in b["x"].numpy()[0::2]:
         assert _which(np.round(img, 5), [np.round(t, 5) for t in train]) is not None
-    # eval: the test split, unaugmented; the named holes cover the faces' landmarks (gfc_128 pixels, x y)
+    # eval: the test split, unaugmented, scaled as demo_face128.m (im2single * 2 - 1, no min-max); the named holes
+    # cover the faces' landmarks (gfc_128 pixels, x y)
     ev = data.eval_images(cfg)
     assert ev["file_name"] == ["000005.jpg", "000006.jpg"] and ev["x"].shape == (2, 128, 128, 3)
     for ex, img in zip(sorted(stored["celeba"]["test"], key=lambda e: e["file_name"]), ev["x"]):
-        np.testing.assert_allclose(img, _minmax(ex["image"]), atol=1e-5)
+        np.testing.assert_allclose(img, ex["image"].astype(np.float32) / 255 * 2 - 1, atol=1e-6)
         (lx, ly), (rx, ry), _, (mlx, mly), (mrx, mry) = np.round(ex["landmarks"]).astype(int)
         for name, points in (("left_eye", [(ly, lx)]), ("right_eye", [(ry, rx)]), ("eyes", [(ly, lx), (ry, rx)]),
                              ("mouth", [(mly, mlx), (mry, mrx)])):

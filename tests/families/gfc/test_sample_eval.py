@@ -64,9 +64,7 @@ def test_sample_command_completes_a_folder(runs, tmp_path):
         assert res["images"] == 3 and res["mask"] == name and os.path.isfile(res["completion_grid"])
         assert sorted(os.listdir(out / "completed")) == ["a.png", "b.png", "c.png"]
         mask = masks.resolve(cfg, spec)[1][..., 0] > 0
-        from facejax.input.sources import read_image
-
-        x = images.to_uint8(read_image(str(src / "b.png"), 32))
+        x = images.to_uint8(data.load_test_image(str(src / "b.png"), cfg))
         with Image.open(out / "completed" / "b.png") as im:
             done = np.asarray(im)
         np.testing.assert_array_equal(done[~mask], x[~mask])  # the context is the input's
@@ -75,6 +73,49 @@ def test_sample_command_completes_a_folder(runs, tmp_path):
 
     with pytest.raises(FacejaxError, match="takes no --ref"):
         command("sample", cfg, workdir=work, out=str(tmp_path / "x"), src=str(src), ref=str(src))
+
+
+def test_eval_and_sample_scale_a_file_as_the_demo(tmp_path, monkeypatch):
+    """demo_face128.m's input, im2single(img) * 2 - 1, in the evaluation and in `facejax sample` alike: one file
+    gives one input in both, and a low-contrast face is not stretched to [-1, 1] (config.data.test_minmax is the
+    training-time min-max, as a switch)."""
+    from facejax.errors import FacejaxError
+    from facejax.families.gfc import sample
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(100, 141, (32, 32, 3), dtype=np.uint8)  # levels 100..140 only
+    (tmp_path / "faces" / "all").mkdir(parents=True)
+    Image.fromarray(img).save(tmp_path / "faces" / "all" / "a.png")
+    want = img.astype(np.float32) / np.float32(255) * np.float32(2) - np.float32(1)  # im2single(img) * 2 - 1
+    seen = {}
+
+    def fake_complete(family, ema, x, mask):  # what `facejax sample` feeds G
+        seen["x"] = x
+        return x, x
+
+    monkeypatch.setattr(sample, "complete", fake_complete)
+    for minmax in (False, True):
+        cfg = configs.load("gfc:synthetic", **{"data.source": "folder", "data.eval_dir": str(tmp_path / "faces"),
+                                               "data.train_dir": str(tmp_path / "faces"),
+                                               "data.test_minmax": minmax})
+        ev = data.eval_images(cfg)["x"]
+        family = type("F", (), {"config": cfg})()
+        sample.complete_folder(family, None, str(tmp_path / "faces" / "all"), "center", str(tmp_path / "out"))
+        np.testing.assert_array_equal(seen["x"], ev)
+        if not minmax:
+            np.testing.assert_allclose(ev[0], want, rtol=0, atol=1e-7)
+            assert ev.max() - ev.min() < 0.32  # 40 levels of 255: not stretched
+        else:
+            assert ev.min() == -1 and ev.max() == 1
+    # another size is resized first, identically in both
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "faces" / "all" / "b.png")
+    ev = data.eval_images(cfg)["x"]
+    sample.complete_folder(family, None, str(tmp_path / "faces" / "all"), "center", str(tmp_path / "out"))
+    assert ev.shape == (2, 32, 32, 3)
+    np.testing.assert_array_equal(seen["x"], ev)
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(FacejaxError, match=r"unreadable image .*junk\.png.*expected a PNG or JPEG"):
+        data.load_test_image(str(tmp_path / "junk.png"), cfg)
 
 
 def test_export_import_and_params_commands(runs, tmp_path):
