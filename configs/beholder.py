@@ -105,6 +105,11 @@ def _gan():
     c.wgan_lambda = 10.0
     c.wgan_epsilon = 0.001
     c.wgan_target = 1.0
+    # The gradient penalty's norm as the original's: D reads full-size images (reals and fakes upscaled by
+    # 2^(R - level)), so the penalised gradient is the full-size mix's, whose norm is the phase-size norm /
+    # 2^(R - level). False: the phase-size norm (facejax before issue 26: a lambda 2^(R - level) times larger at
+    # the low resolutions, 32x at 4 px in a 128 px run).
+    c.gp_full_resolution = True
     # PGGAN's AC-GAN label penalty on D's 1 + num_raters outputs. Beholder-GAN comments it out, so the beauty
     # conditioning comes from the input injection alone: "" (the original). "softmax_ce": PGGAN's term as written
     # (softmax cross-entropy with beta as the labels); "mse": a regression of beta (for continuous labels).
