@@ -213,7 +213,9 @@ class Beholder:
         metrics = {"D/real": jnp.mean(real_s), "D/fake": jnp.mean(fake_s), "D/gp": jnp.mean(gp),
                    "D/grad_norm": jnp.mean(norms)}
         if c.label_penalty:
-            lp = self.label_penalty(out[:, 0], beta) + self.label_penalty(out[:, 1], beta)
+            lp = self.label_penalty(out[:, 0], beta)
+            if c.label_penalty_fakes:  # PGGAN: D's label outputs also learn the fakes' labels
+                lp = lp + self.label_penalty(out[:, 1], beta)
             loss = loss + lp * c.cond_weight
             metrics["D/label_penalty"] = jnp.mean(lp)
         metrics["D/loss"] = jnp.mean(loss)

@@ -272,7 +272,7 @@ def test_predictor_statistics_are_in_no_optimizer():
 @pytest.mark.parametrize("kind", ["mse", "softmax_ce"])
 def test_label_penalty_adds_pggans_acgan_term(nets, kind):
     """config.label_penalty (off in Beholder-GAN): D's loss gains cond_weight x (penalty(D(real)) + penalty(D(fake)))
-    on its label outputs, G's gains cond_weight x penalty(D(G(z, beta_g))); "softmax_ce" is PGGAN's
+    on its label outputs (the reals' term alone with label_penalty_fakes=False), G's gains cond_weight x penalty(D(G(z, beta_g))); "softmax_ce" is PGGAN's
     softmax_cross_entropy_with_logits(labels=beta, logits=labels_out), "mse" a squared error."""
     fam0, params, _, _ = nets
     fam = registry.create(gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5))
@@ -293,6 +293,10 @@ def test_label_penalty_adds_pggans_acgan_term(nets, kind):
     d_off = float(fam0.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
     assert expected > 0.01
     assert d_on - d_off == pytest.approx(0.5 * expected, rel=1e-3, abs=1e-5)
+    reals_only = registry.create(gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5,
+                                            label_penalty_fakes=False))
+    d_real = float(reals_only.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
+    assert d_real - d_off == pytest.approx(0.5 * np.mean(penalty(np.asarray(d(img)))), rel=1e-3, abs=1e-5)
     g_on = float(fam.g_loss(params["G"], params["D"], beta, z, level, fade)[0])
     g_off = float(fam0.g_loss(params["G"], params["D"], beta, z, level, fade)[0])
     assert g_on - g_off == pytest.approx(0.5 * np.mean(penalty(np.asarray(d(fake)))), rel=1e-3, abs=1e-5)
