@@ -20,8 +20,8 @@ progressive GAN, following beholdergan/Beholder-GAN (completion_beauty.md part C
 Presets:
   scut_fbp5500         the predictor as train_beauty_prediction.py: torchvision VGG-16-BN from ImageNet (needs
                        --config.imagenet_weights), Linear(4096, 60), MSE to ratings / 5, Adam 1e-4, batch 32,
-                       10 epochs of the SCUT 60% train split, flip + resize 224 + rotation 10; the best
-                       held-out MSE is kept (family beholder_predictor).
+                       10 epochs of the SCUT 60% train split (the released 350 px images), flip + resize 224 +
+                       rotation 10; the best held-out MSE is kept and labels (family beholder_predictor).
   celeba_hq            the GAN as the original trains it (preset-v2-2gpus, PGGAN G_paper / D_paper with the
                        beauty conditioning): 4 -> 128 px, 600k images stable + 600k fading per resolution,
                        WGAN-GP, Adam (0, 0.99) lr 1e-3, G EMA 0.999, 12M images, on beauty_labels (the CelebA-HQ
