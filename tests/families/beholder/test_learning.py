@@ -18,7 +18,7 @@ Measured per XLA:CPU instruction set (tests/isa_matrix.sh on an AVX2 EPYC; deter
   AVX      2.600 2.663 2.723 2.781 2.834                            0.88             0.19      0.59 (12.3)
   AVX2     2.583 2.627 2.668 2.708 2.749                            0.74             0.10      0.41 (8.1)
   (per z at 1,500 / 1,750 / 2,000 steps: SSE4_2 0.70 / 0.85 / 0.79, AVX 0.87 / 0.85 / 0.84, AVX2 0.47 / 0.80 /
-  0.79; positive slope for 94%, 94%, 91% of z). About 290 s each on the loaded 2-core machine, as before.
+  0.79; positive slope for 94%, 94%, 89% of z). About 290 s each on the loaded 2-core machine, as before.
 Before (weight 1, D's label outputs also trained on the fakes, PGGAN's AC-GAN; checks 1,500 and 2,000 each),
 after G's 4x4 bias became one per channel (issue 26 item 9): per z at 1,500 / 2,000 steps 0.10 / 0.26 (SSE4_2),
 0.31 / 0.46 (AVX), -0.03 / 0.09 (AVX2): beta moved the mean score by ~0.02 ... 0.07 and the order came and went
