@@ -20,8 +20,8 @@ progressive GAN, following beholdergan/Beholder-GAN (completion_beauty.md part C
 Presets:
   scut_fbp5500         the predictor as train_beauty_prediction.py: torchvision VGG-16-BN from ImageNet (needs
                        --config.imagenet_weights), Linear(4096, 60), MSE to ratings / 5, Adam 1e-4, batch 32,
-                       10 epochs of the SCUT 60% train split, flip + resize 224 + rotation 10; the best
-                       held-out MSE is kept (family beholder_predictor).
+                       10 epochs of the SCUT 60% train split (the released 350 px images), flip + resize 224 +
+                       rotation 10; the best held-out MSE is kept and labels (family beholder_predictor).
   celeba_hq            the GAN as the original trains it (preset-v2-2gpus, PGGAN G_paper / D_paper with the
                        beauty conditioning): 4 -> 128 px, 600k images stable + 600k fading per resolution,
                        WGAN-GP, Adam (0, 0.99) lr 1e-3, G EMA 0.999, 12M images, on beauty_labels (the CelebA-HQ
@@ -105,11 +105,19 @@ def _gan():
     c.wgan_lambda = 10.0
     c.wgan_epsilon = 0.001
     c.wgan_target = 1.0
+    # The gradient penalty's norm as the original's: D reads full-size images (reals and fakes upscaled by
+    # 2^(R - level)), so the penalised gradient is the full-size mix's, whose norm is the phase-size norm /
+    # 2^(R - level). False: the phase-size norm (facejax before issue 26: a lambda 2^(R - level) times larger at
+    # the low resolutions, 32x at 4 px in a 128 px run).
+    c.gp_full_resolution = True
     # PGGAN's AC-GAN label penalty on D's 1 + num_raters outputs. Beholder-GAN comments it out, so the beauty
     # conditioning comes from the input injection alone: "" (the original). "softmax_ce": PGGAN's term as written
     # (softmax cross-entropy with beta as the labels); "mse": a regression of beta (for continuous labels).
     c.label_penalty = ""
     c.cond_weight = 1.0
+    # With a label penalty: True (PGGAN) = D's label outputs learn beta on the reals and on the fakes; False = on
+    # the reals only, so D cannot learn to read whatever G's images do with beta as beauty (test_learning.py).
+    c.label_penalty_fakes = True
 
     # Sampling (inference_cond.py): beauty level i draws beta ~ N(level_i, level_std) clipped to [0, 1].
     c.sample = ConfigDict()
@@ -126,21 +134,33 @@ def _gan():
     c.beautify.lr_drop_iter = 1000  # lr / lr_drop_factor there
     c.beautify.lr_drop_factor = 5.0
     c.beautify.lr_halve_every = 20_000
-    c.beautify.chunk = 50  # iterations per jitted call (the schedule is checked at multiples of 50)
+    c.beautify.chunk = 50  # iterations per jitted call
+    # The original checks its loss (for the kept best point) and its lr schedule at multiples of 50 iterations;
+    # 1 = at every iteration (a best point of any iteration).
+    c.beautify.check_every = 50
     c.beautify.z_seed = 800
     c.beautify.beta_resample_fix = False  # the original resamples out-of-range beta in U(-1, 1); True: U(0, 1)
     c.beautify.deltas = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
     c.beautify.face_weights = ""  # VGG-Face (vgg_face_dag.pth); required when alpha < 1
     c.beautify.face_size = 224
+    # How faces reach VGG-Face: "original" = beautify_image.py's [-1, 1] pixels straight into the graph, resized by
+    # TF1's legacy bilinear (align_corners=False, no half-pixel centres); "vgg_face" = the network's own input
+    # ([0, 255] minus its mean, half-pixel bilinear), which weighs the feature term ~1.6e4 times more.
+    c.beautify.face_input = "original"
+    # How `sample --src` faces are resized to img_size: "antialias" = PIL's ANTIALIAS (Lanczos), as
+    # beautify_image.py; "bilinear" = PIL's bilinear.
+    c.beautify.resize_filter = "antialias"
     c.beautify.batch_size = 8  # faces recovered together (split over the devices)
 
     # Evaluation (evaluate.py): PGGAN's SWD per level and MS-SSIM (the paper's table), and FID.
     c.eval = ConfigDict()
-    c.eval.num_images = 10_000
+    c.eval.num_images = 10_000  # FID's fakes and reals
     c.eval.batch_size = 64
     c.eval.swd = True
+    c.eval.swd_images = 16_384  # PGGAN's swd-16k
     c.eval.ms_ssim = True
-    c.eval.ms_ssim_pairs = 10_000
+    c.eval.ms_ssim_images = 20_000  # PGGAN's msssim-20k: 10,000 consecutive pairs of fakes
+    c.eval.mirror_reals = True  # reals mirrored (p 1/2) when data.mirror_augment, as evaluate_metrics; False: never
     c.eval.fid = True
     c.eval.inception = "fid"
     c.eval.inception_weights = ""  # pt_inception-2015-12-05-6726825d.pth
@@ -181,7 +201,8 @@ def _synthetic(c):
     c.beautify.face_size = 224
     c.eval.num_images = 128
     c.eval.batch_size = 32
-    c.eval.ms_ssim_pairs = 64
+    c.eval.swd_images = 128
+    c.eval.ms_ssim_images = 128
     c.eval.fid = False
     return c
 
@@ -196,7 +217,7 @@ def _predictor():
     c.batch_size = 32
     c.total_steps = 10 * 3300 // 32  # 10 epochs of the 60% train split (3,300 faces)
     c.data.name = "scut_fbp5500"
-    c.data.config = "256"
+    c.data.config = "original"  # the released 350 px images, as train_beauty_prediction.py reads them
     c.data.flip = True
     c.data.rotation = 10.0  # RandomRotation(10): degrees, nearest, black fill
 
@@ -228,6 +249,10 @@ def _predictor():
     c.label.batch_size = 64
     c.label.pad_x = 0
     c.label.pad_y = 0
+    # Which predictor checkpoint labels: "best" = the lowest held-out eval.best_metric (the original keeps the
+    # best-validation VGG16_beauty_rates.pt); falls back to the newest when the run has no evaluated checkpoint.
+    # "latest": the newest.
+    c.label.checkpoint = "best"
     return c
 
 

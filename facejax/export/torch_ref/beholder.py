@@ -14,6 +14,7 @@ facts and computed the way the TF graph computes them, NCHW:
 Tensor names (state_dict keys) and layouts, TF variable in brackets (R = log2 resolution, lod = R - res):
 
   Generator      blocks.0.dense.weight  [nf(1)*16, L+Z]   Linear layout          [4x4/Dense/weight  (L+Z, nf*16)]
+                 blocks.0.dense.bias    [nf(1)]  one per channel, after the reshape [4x4/Dense/bias  (nf,)]
                  blocks.0.conv.weight   [nf(1), nf(1), 3, 3]  Conv2d (OIHW)      [4x4/Conv/weight]
                  blocks.i.conv0_up.weight [nf(i), nf(i+1), 3, 3]  ConvTranspose2d  [2^(i+2)x../Conv0_up/weight]
                  blocks.i.conv1.weight  [nf(i+1), nf(i+1), 3, 3]                 [../Conv1/weight]
@@ -79,14 +80,19 @@ class EqConvDown(nn.Module):
 
 
 class EqDense(nn.Module):
-    def __init__(self, cin, cout, gain=SQRT2):
+    """bias_size: a bias that is not one per unit (G's 4x4 Dense: one per channel, added after the reshape)."""
+
+    def __init__(self, cin, cout, gain=SQRT2, bias_size=None):
         super().__init__()
         self.wscale = gain / math.sqrt(cin)
         self.weight = nn.Parameter(torch.randn(cout, cin))
-        self.bias = nn.Parameter(torch.zeros(cout))
+        self.bias = nn.Parameter(torch.zeros(cout if bias_size is None else bias_size))
 
     def forward(self, x):
         return F.linear(x.flatten(1), self.weight * self.wscale, self.bias)
+
+    def matmul(self, x):
+        return F.linear(x.flatten(1), self.weight * self.wscale)
 
 
 def lrelu(x):
@@ -136,11 +142,13 @@ class GBlock4(nn.Module):
     def __init__(self, cin, c):
         super().__init__()
         self.c = c
-        self.dense = EqDense(cin, c * 16, gain=SQRT2 / 4)
+        self.dense = EqDense(cin, c * 16, gain=SQRT2 / 4, bias_size=c)
         self.conv = EqConv(c, c, 3)
 
     def forward(self, x):
-        x = pixel_norm(lrelu(self.dense(x).reshape(-1, self.c, 4, 4)))
+        # G_paper: dense (no bias), reshape to [N, nf, 4, 4], apply_bias (one per channel), act, pixel norm
+        x = self.dense.matmul(x).reshape(-1, self.c, 4, 4) + self.dense.bias[None, :, None, None]
+        x = pixel_norm(lrelu(x))
         return pixel_norm(lrelu(self.conv(x)))
 
 

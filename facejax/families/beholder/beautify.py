@@ -4,14 +4,19 @@ For a face y: find (z, beta) with G(z, beta) ~ y, then render G(z, beta + delta)
 (completion_beauty.md C.6). The original's recovery, which facejax follows step for step:
 
   loss     alpha * MSE(G(z, beta), y) + (1 - alpha) * MSE(Phi(G(z, beta)), Phi(y)), alpha = 0.7, pixels in
-           [-1, 1]; Phi = VGG-Face's last layer (face_features.py; skipped when alpha = 1)
+           [-1, 1]; Phi = VGG-Face's last layer (face_features.py; skipped when alpha = 1), fed [-1, 1] pixels
+           resized by TF1's legacy bilinear as the original (config.beautify.face_input)
   init     z = RandomState(z_seed = 800).randn(latent_size); beta ~ U(0, 1) per rater
   steps    plain gradient descent on z and beta together, lr 0.1, lr / 5 from iteration 1000 on and / 2 every
            20,000 iterations (lr_i = lr / 5^[i >= 1000] / 2^(i // 20000)), 100,000 iterations
   clipping stochastic clipping (Lipton & Tripathi): z entries outside [-1, 1] are redrawn U(-1, 1); beta entries
            outside [0, 1] are redrawn U(-1, 1) (the original's bug: it means U(0, 1), which
            config.beautify.beta_resample_fix=True gives)
-  result   the (z, beta) of the lowest loss seen (the loss is evaluated before each step)
+  checks   the original looks at its loss and its learning-rate schedule every 50 iterations
+           (config.beautify.check_every): the kept point is the best of iterations 0, 50, 100 ... and the
+           learning rate of iteration i is the schedule's at 50 * (i // 50); check_every = 1 keeps the best of
+           every iteration (facejax's earlier behaviour)
+  result   the (z, beta) of the lowest loss seen at a check (the loss is evaluated before that iteration's step)
 
 Faces are recovered together, batch_size at a time, split over the devices (each face its own z, beta and best
 loss; G treats examples independently, so the batch changes nothing); the iterations run in jitted chunks of
@@ -38,11 +43,16 @@ def validate(config) -> None:
     b = config.beautify
     if not 0 <= b.alpha <= 1:
         raise FacejaxError(f"config.beautify.alpha={b.alpha}: expected in [0, 1] (pixel weight; 0.7 in the original)")
-    for name in ("iters", "chunk", "batch_size", "lr_halve_every"):
+    for name in ("iters", "chunk", "batch_size", "lr_halve_every", "check_every"):
         if b[name] < 1:
             raise FacejaxError(f"config.beautify.{name}={b[name]}: expected >= 1")
     if b.lr <= 0 or b.lr_drop_factor <= 0:
         raise FacejaxError(f"config.beautify.lr={b.lr}, lr_drop_factor={b.lr_drop_factor}: expected > 0")
+    if b.resize_filter not in FILTERS:
+        raise FacejaxError(f"config.beautify.resize_filter={b.resize_filter!r}: expected one of {', '.join(FILTERS)}")
+    if b.face_input not in face_features.INPUTS:
+        raise FacejaxError(f"config.beautify.face_input={b.face_input!r}: expected one of "
+                           f"{', '.join(face_features.INPUTS)} ('original': [-1, 1] pixels as beautify_image.py)")
     if b.face_size < 32 or b.face_size % 32:
         raise FacejaxError(f"config.beautify.face_size={b.face_size}: expected a multiple of 32 (224: VGG-Face's)")
 
@@ -69,7 +79,8 @@ class Recovery:
         return b.lr * drop / 2.0 ** (i // b.lr_halve_every).astype(jnp.float32)
 
     def _phi(self, x):
-        return face_features.features(self.face_params, x, self.config.beautify.face_size)
+        b = self.config.beautify
+        return face_features.features(self.face_params, x, b.face_size, b.face_input)
 
     def _loss(self, g, z, beta, y, phi_y, level, fade):
         """Per-face losses (summed for the gradient: the faces do not interact)."""
@@ -86,6 +97,7 @@ class Recovery:
             return self._chunks[key]
         b = self.config.beautify
         hi_beta = 1.0
+        check = b.check_every
         lo_beta = 0.0 if b.beta_resample_fix else -1.0
 
         def run(g, carry, y, phi_y, start, rng, n_iter):
@@ -94,10 +106,10 @@ class Recovery:
                 i = start + k
                 (_, per), (gz, gb) = jax.value_and_grad(self._loss, argnums=(1, 2), has_aux=True)(
                     g, z, beta, y, phi_y, level, fade)
-                better = per < bl
+                better = (per < bl) & (i % check == 0)
                 bz, bb = jnp.where(better[:, None], z, bz), jnp.where(better[:, None], beta, bb)
                 bl = jnp.where(better, per, bl)
-                lr = self.lr(i)
+                lr = self.lr(i // check * check)
                 z, beta = z - lr * gz, beta - lr * gb
                 kz, kb = jax.random.split(jax.random.fold_in(rng, i))
                 z = jnp.where(jnp.abs(z) > 1.0, jax.random.uniform(kz, z.shape, minval=-1.0, maxval=1.0), z)
@@ -149,6 +161,30 @@ class Recovery:
         return np.stack([np.asarray(gen(g_params, z, beta + np.float32(d))) for d in deltas], axis=1)
 
 
+FILTERS = ("antialias", "bilinear")
+
+
+def read_face(path: str, size: int, resize_filter: str = "antialias") -> np.ndarray:
+    """A face file as float32 (size, size, 3) in [-1, 1]. "antialias": beautify_image.py's
+    img.resize((res, res), Image.ANTIALIAS) (PIL's Lanczos), then / 127.5 - 1; "bilinear": PIL's bilinear."""
+    if resize_filter not in FILTERS:
+        raise FacejaxError(f"config.beautify.resize_filter={resize_filter!r}: expected one of {', '.join(FILTERS)} "
+                           f"('antialias': PIL's ANTIALIAS, as beautify_image.py)")
+    if resize_filter == "bilinear":
+        return read_image(path, size)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (size, size):
+                im = im.resize((size, size), Image.LANCZOS)  # Image.ANTIALIAS in the PIL the original used
+            arr = np.asarray(im, np.float32)
+    except Exception as e:
+        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
+    return arr / 127.5 - 1.0
+
+
 def folder(family, state, src_dir: str, out_dir: str) -> dict:
     """Every face of src_dir (flat folder): recovered, then swept over config.beautify.deltas. Writes
     <out>/beautify/<stem>_delta<d>.png, the grid beautify.png (each row: the face, then the sweep; delta 0 is the
@@ -156,7 +192,7 @@ def folder(family, state, src_dir: str, out_dir: str) -> dict:
     size = family.config.img_size
     paths = list_images(src_dir, "--src folder")
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
-    faces = np.stack([read_image(p, size) for p in paths])
+    faces = np.stack([read_face(p, size, family.config.beautify.resize_filter) for p in paths])
     rec = Recovery(family)
     z, beta, loss = rec.recover(state.ema["G"], faces, int(state.step))
     sweep = rec.render(state.ema["G"], z, beta, int(state.step))

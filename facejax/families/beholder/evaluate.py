@@ -1,13 +1,20 @@
 """Beholder-GAN's evaluation: the paper's table (PGGAN's SWD per level x 1e3 and MS-SSIM) plus FID.
 
-Protocol (PGGAN util_scripts.evaluate_metrics, as the paper's table): config.eval.num_images generated faces
-from the EMA generator, z ~ N(0, I) and beta = the scores of a face drawn at random from the data (the
-training set's random labels), seeded by config.eval.seed; the same number of real faces of the eval split
-(repeated when the split is smaller), both as uint8 at img_size.
+Protocol (PGGAN util_scripts.evaluate_metrics, as the paper's table): generated faces from the EMA generator,
+z ~ N(0, I) and beta = the scores of a face drawn at random from the data (the training set's random labels),
+seeded by config.eval.seed; real faces of the eval split (repeated when the split is smaller), both as uint8 at
+img_size. The counts are PGGAN's metric presets:
 
-  SWD      reals vs fakes, per Laplacian level from img_size down to 16 px, x 1e3, and their average
-  MS-SSIM  over consecutive pairs of fakes (config.eval.ms_ssim_pairs pairs)
-  FID      pytorch-fid's Inception (config.eval.inception_weights) of fakes vs reals (config.eval.fid)
+  SWD      "swd-16k": config.eval.swd_images (16,384) reals vs as many fakes, per Laplacian level from img_size
+           down to 16 px, x 1e3, and their average
+  MS-SSIM  "msssim-20k": config.eval.ms_ssim_images (20,000) fakes, consecutive pairs
+  FID      pytorch-fid's Inception (config.eval.inception_weights) of config.eval.num_images fakes vs reals
+           (config.eval.fid; not in the paper's table)
+
+The reals are mirrored as evaluate_metrics does when the run trained with mirror_augment
+(misc.apply_mirror_augment: each image flipped left-right with probability 1/2; config.eval.mirror_reals
+follows config.data.mirror_augment; False never mirrors them). PGGAN's second pass of reals (a reals-vs-reals
+baseline it prints) is not computed.
 
 Generation is sharded over the mesh's data axis. Results: metrics.json, metrics.md (the paper's rows for
 comparison) and a grid of fakes under <workdir>/eval/<step>/.
@@ -31,9 +38,11 @@ PAPER = {"PGGAN": ([5.13, 2.02, 3.04, 4.06], 3.56, 0.284), "Beholder-GAN": ([8.7
 
 def validate(config) -> None:
     e = config.eval
-    for name in ("num_images", "batch_size", "ms_ssim_pairs"):
+    for name in ("num_images", "batch_size", "swd_images", "ms_ssim_images"):
         if e[name] < 1:
             raise FacejaxError(f"config.eval.{name}={e[name]}: expected >= 1")
+    if e.ms_ssim and e.ms_ssim_images < 2:
+        raise FacejaxError(f"config.eval.ms_ssim_images={e.ms_ssim_images}: expected >= 2 (pairs of fakes)")
     if e.swd and config.img_size < 16:
         raise FacejaxError(f"config.eval.swd: SWD needs img_size >= 16 (its coarsest level), got {config.img_size}")
     if e.fid and e.fid_method not in fid.METHODS:
@@ -61,14 +70,18 @@ class Evaluator:
         table = family.read_split("eval")
         from facejax.families.beholder import data
 
-        n = e.num_images
-        rows = np.arange(n) % len(table["scores"])
+        self.n_reals = max(e.num_images if e.fid else 0, e.swd_images if e.swd else 0)
+        self.n_fakes = max(self.n_reals, e.ms_ssim_images if e.ms_ssim else 0)
+        rows = np.arange(self.n_reals) % len(table["scores"])
         self.reals = images.to_uint8(data.eval_images(table, self.config.img_size, rows=rows))
+        if e.mirror_reals and self.config.data.get("mirror_augment", False):
+            flip = np.random.default_rng([e.seed, 3]).random(len(self.reals)) < 0.5  # apply_mirror_augment
+            self.reals[flip] = self.reals[flip, :, ::-1]
         self.betas = family.beta_pool("eval")
         self._real_stats = None
 
     def generate(self, g_params, step: int) -> np.ndarray:
-        """uint8 (num_images, S, S, 3) fakes (every host gets them all)."""
+        """uint8 (n_fakes, S, S, 3) fakes (every host gets them all)."""
         c, e, fam = self.config, self.config.eval, self.family
         level, fade = fam.level_of(step)
         rep, data_sh = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
@@ -76,12 +89,12 @@ class Evaluator:
                       out_shardings=data_sh)
         rng = np.random.default_rng([e.seed, 1])
         out = []
-        for start in range(0, e.num_images, self.batch):
+        for start in range(0, self.n_fakes, self.batch):
             z = rng.standard_normal((self.batch, fam.latent_size)).astype(np.float32)
             b = self.betas[rng.integers(0, len(self.betas), self.batch)].astype(np.float32)
             imgs = fid.gather(gen(jax.device_put(g_params, rep), *[jax.device_put(a, data_sh) for a in (z, b)]))
             out.append(images.to_uint8(imgs))
-        return np.concatenate(out)[:e.num_images]
+        return np.concatenate(out)[:self.n_fakes]
 
     def _fid_stats(self, imgs) -> fid.RunningStats:
         variant = self.config.eval.inception
@@ -98,18 +111,22 @@ class Evaluator:
         rng = np.random.default_rng([e.seed, 2])
         if e.swd:
             swd = pggan.SWD(c.img_size, rng)
-            for kind, imgs in (("reals", self.reals), ("fakes", fakes)):
+            for kind, imgs in (("reals", self.reals[:e.swd_images]), ("fakes", fakes[:e.swd_images])):
                 for i in range(0, len(imgs), 256):
                     swd.feed(kind, imgs[i:i + 256].transpose(0, 3, 1, 2))
             metrics.update(swd.distances())
         if e.ms_ssim:
-            pairs = min(e.ms_ssim_pairs, len(fakes) // 2)
+            pairs = e.ms_ssim_images // 2
             metrics["MS-SSIM"] = pggan.msssim(fakes[0:2 * pairs:2], fakes[1:2 * pairs:2])
         if self.extractor is not None:
             if self._real_stats is None:
-                self._real_stats = self._fid_stats(self.reals)
-            metrics["FID"] = fid.fid_from_stats(self._real_stats, self._fid_stats(fakes), e.fid_method)
-        report = {"step": int(step), "num_images": int(e.num_images), "img_size": int(c.img_size), **metrics}
+                self._real_stats = self._fid_stats(self.reals[:e.num_images])
+            metrics["FID"] = fid.fid_from_stats(self._real_stats, self._fid_stats(fakes[:e.num_images]),
+                                                e.fid_method)
+        counts = {"num_images": int(e.num_images)} if e.fid else {}
+        counts.update({"swd_images": int(e.swd_images)} if e.swd else {})
+        counts.update({"ms_ssim_images": int(e.ms_ssim_images)} if e.ms_ssim else {})
+        report = {"step": int(step), **counts, "img_size": int(c.img_size), **metrics}
         files = {}
         if jax.process_index() == 0:
             files.update(eval_report.write(out_dir, report, table(report)))

@@ -8,8 +8,16 @@ facejax computes the same network from the widely available PyTorch conversion o
 fc8 (``.weight``/``.bias``, PyTorch layouts), input RGB in [0, 255] minus the mean (129.186, 104.762, 93.594),
 13 3x3 convs with ReLU and 5 max pools, fc6/fc7 with ReLU, fc8 logits = Phi (dropout off: the net is frozen).
 
-Images in [-1, 1] are resized to config.beautify.face_size (224; bilinear, no antialias) and mapped to that
-input. The widths are read from the file (any VGG-16 shape whose fc6 matches face_size / 32), so tests can use
+How images in [-1, 1] reach that input (config.beautify.face_input):
+  "original"  (default) as beautify_image.py: the [-1, 1] pixels go straight into the network (no [0, 255]
+              scaling, no mean subtraction), resized to face_size by TF1's tf.image.resize_images bilinear, the
+              legacy sampling (align_corners=False, no half-pixel centres: source = i * in / out, clamped at the
+              last pixel; ``resize_bilinear_tf1``)
+  "vgg_face"  the network's own preprocessing: resized half-pixel bilinear (PyTorch's F.interpolate, no
+              antialias), mapped to [0, 255] minus the mean (facejax's earlier behaviour). The features' scale
+              grows by ~127.5, so the feature term weighs ~1.6e4 times more against the pixel term
+              (docs/beholder.md has the measurement).
+ The widths are read from the file (any VGG-16 shape whose fc6 matches face_size / 32), so tests can use
 a small random file; a missing file or a file of another layout is a FacejaxError naming it.
 """
 
@@ -63,10 +71,44 @@ def load(path: str, face_size: int, field: str = "config.beautify.face_weights")
     return out
 
 
-def features(params: dict, x, face_size: int):
-    """fc8 of VGG-Face for NHWC images in [-1, 1] (float32, (N, 2622) with the real weights)."""
-    x = resize_bilinear(x.astype(jnp.float32), face_size)
-    x = (x + 1.0) * 127.5 - MEAN
+INPUTS = ("original", "vgg_face")
+
+
+def _tf1_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) interpolation matrix of TF1's legacy bilinear resize along one axis."""
+    scale = n_in / n_out
+    w = np.zeros((n_out, n_in), np.float64)
+    for i in range(n_out):
+        src = i * scale
+        lo = int(np.floor(src))
+        hi = min(int(np.ceil(src)), n_in - 1)
+        frac = src - lo
+        w[i, lo] += 1.0 - frac
+        w[i, hi] += frac
+    return w.astype(np.float32)
+
+
+def resize_bilinear_tf1(x, size: int):
+    """tf.image.resize_images(x, [size, size]) of TF1 (bilinear, align_corners=False, the legacy pixel
+    convention) on NHWC float images."""
+    h, w = x.shape[1:3]
+    if (h, w) == (size, size):
+        return x
+    hi = jax.lax.Precision.HIGHEST
+    x = jnp.einsum("oh,nhwc->nowc", _tf1_weights(h, size), x, precision=hi)
+    return jnp.einsum("pw,nowc->nopc", _tf1_weights(w, size), x, precision=hi)
+
+
+def features(params: dict, x, face_size: int, face_input: str = "original"):
+    """fc8 of VGG-Face for NHWC images in [-1, 1] (float32, (N, 2622) with the real weights); face_input as
+    config.beautify.face_input (the module docstring)."""
+    if face_input == "original":
+        x = resize_bilinear_tf1(x.astype(jnp.float32), face_size)
+    elif face_input == "vgg_face":
+        x = resize_bilinear(x.astype(jnp.float32), face_size)
+        x = (x + 1.0) * 127.5 - MEAN
+    else:
+        raise FacejaxError(f"config.beautify.face_input={face_input!r}: expected one of {', '.join(INPUTS)}")
     for i, n in enumerate(CONVS):
         x = jax.lax.conv_general_dilated(x, params[n], (1, 1), ((1, 1), (1, 1)),
                                          dimension_numbers=("NHWC", "HWIO", "NHWC"))

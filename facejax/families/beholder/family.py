@@ -7,7 +7,9 @@ Beholder-GAN comments them out), at the phase's level of detail (schedule.py):
             2x2-averaged version by the fade weight (process_reals' FadeLOD)
   D update  fakes = G(z, beta) with the reals' own beta; loss = mean(D(fake) - D(real)
             + wgan_lambda / target^2 * (|grad D(mix)| - target)^2 + wgan_epsilon * D(real)^2),
-            mix = lerp(real, fake, u), u ~ U(0, 1) per face; every D call sees the batch's beta
+            mix = lerp(real, fake, u), u ~ U(0, 1) per face; every D call sees the batch's beta. The gradient
+            is the original's: with respect to the full-size (upscaled) mix, i.e. the phase-size gradient's norm
+            / 2^(R - level) (config.gp_full_resolution; False penalises the phase-size norm itself)
   G EMA     ema <- lerp(G, ema, ema_decay), with G before this iteration's G update (the original runs
             Gs_update_op together with the D step)
   G update  loss = mean(-D(G(z', beta_g), beta_g)), beta_g = another face's scores (get_random_labels_tf)
@@ -201,12 +203,19 @@ class Beholder:
         (grad,) = vjp(jnp.zeros_like(out).at[:, 2, 0].set(1.0).reshape(3 * n, -1))  # d sum(D(mix)) / d mix
         grad = grad.reshape((n, 3) + reals.shape[1:])[:, 2]
         norms = jnp.sqrt(jnp.sum(jnp.square(grad), axis=(1, 2, 3)))
+        if c.gp_full_resolution:
+            # The original's D reads the full-size image (reals and fakes upscaled by 2^(R - level), D averages
+            # them down again), so its gradient is this one spread over 4^(R - level) pixels, each / 4^(R - level):
+            # the penalised norm is the phase-size norm / 2^(R - level).
+            norms = norms / 2.0 ** (self.R - level)
         gp = jnp.square(norms - c.wgan_target)
         loss = fake_s - real_s + gp * (c.wgan_lambda / c.wgan_target ** 2) + jnp.square(real_s) * c.wgan_epsilon
         metrics = {"D/real": jnp.mean(real_s), "D/fake": jnp.mean(fake_s), "D/gp": jnp.mean(gp),
                    "D/grad_norm": jnp.mean(norms)}
         if c.label_penalty:
-            lp = self.label_penalty(out[:, 0], beta) + self.label_penalty(out[:, 1], beta)
+            lp = self.label_penalty(out[:, 0], beta)
+            if c.label_penalty_fakes:  # PGGAN: D's label outputs also learn the fakes' labels
+                lp = lp + self.label_penalty(out[:, 1], beta)
             loss = loss + lp * c.cond_weight
             metrics["D/label_penalty"] = jnp.mean(lp)
         metrics["D/loss"] = jnp.mean(loss)

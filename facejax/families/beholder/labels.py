@@ -201,9 +201,8 @@ def label_dataset(family, params, source: str, out_name: str, data_dir: str | No
 
 
 def prepare(config, workdir: str, source: str, out_name: str, data_dir: str | None) -> dict:
-    """`facejax prepare beauty_labels`: the predictor of `workdir`'s newest checkpoint labels `source`."""
-    from facejax.train import trainer
-
+    """`facejax prepare beauty_labels`: the predictor of `workdir` (its best-validation checkpoint, see
+    restore_predictor) labels `source`."""
     if config is None or config.get("family") != "beholder_predictor":
         raise FacejaxError("beauty_labels: give the predictor's config, e.g. --config=configs/beholder.py:scut_fbp5500 "
                            "(family beholder_predictor), and its run with --workdir")
@@ -213,9 +212,33 @@ def prepare(config, workdir: str, source: str, out_name: str, data_dir: str | No
     if not source:
         raise FacejaxError("beauty_labels: --source=NAME[/CONFIG] is required (the TFDS dataset to label, e.g. "
                            "celeba_hq/256)")
+    step, state, family = restore_predictor(config, workdir)
+    out = label_dataset(family, state.ema["net"], source, out_name, data_dir, config.data.data_dir or None)
+    return {**out, "predictor_step": step}
+
+
+def restore_predictor(config, workdir: str):
+    """(step, state, family) of the predictor that labels: as the original (execute_beauty_prediction.py loads
+    VGG16_beauty_rates.pt, which train_beauty_prediction.py saves at the best validation loss), the checkpoint of
+    the lowest config.eval.best_metric when config.label.checkpoint = "best" and the run has evaluated ones;
+    the newest otherwise (a run trained without eval_every, or an imported VGG16_beauty_rates.pt, which is the
+    original's best already)."""
+    from facejax.train import trainer
+
+    which = config.label.get("checkpoint", "best")
+    if which not in ("best", "latest"):
+        raise FacejaxError(f"config.label.checkpoint={which!r}: expected 'best' (the lowest validation "
+                           f"{config.eval.best_metric or 'metric'}, as the original) or 'latest'")
     run = trainer.Run(config, workdir)
-    state = run.restore_state()
-    run.checkpointer.close()
-    if state is None:
-        raise FacejaxError(f"beauty_labels: {workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/)")
-    return label_dataset(run.family, state.ema["net"], source, out_name, data_dir, config.data.data_dir or None)
+    ck = run.checkpointer
+    try:
+        step = ck.best_step() if which == "best" else None
+        if step is None:
+            step = ck.latest_step()
+        if step is None:
+            raise FacejaxError(f"beauty_labels: {workdir} has no checkpoint (expected {ck.directory}/<step>/)")
+        ck.check_fits(step, config.to_dict(), run.family.architecture_fields)
+        state = ck.restore(step, run.abstract_state)
+    finally:
+        ck.close()
+    return int(step), state, run.family

@@ -11,7 +11,7 @@ stored (unscaled) weights are what the optimizer updates, what checkpoints hold 
                 spatially flipped kernel (in, out swapped), which is how it is computed here; fan_in = k^2 * in.
   EqConvDown    conv2d_downscale2d: 3x3 conv + 2x2 average pooling fused as one 4x4 stride-2 conv (kernel padded,
                 summed over the 4 shifts, x 0.25); kernel (k, k, in, out)
-  EqDense       dense; kernel (in, out)
+  EqDense       dense; kernel (in, out); bias (out) or, for G's 4x4 block, one per channel (added after the reshape)
   pixel_norm    x / sqrt(mean(x^2 over channels) + 1e-8)
   minibatch_stddev  the std over groups of `group_size` examples (example i with i + M, i + 2M ...), averaged
                 over channels and pixels, appended as one feature map
@@ -76,13 +76,18 @@ class EqConvDown(nnx.Module):
 
 
 class EqDense(nnx.Module):
-    def __init__(self, cin: int, cout: int, gain: float = SQRT2, *, rngs: nnx.Rngs):
+    def __init__(self, cin: int, cout: int, gain: float = SQRT2, *, bias_size: int | None = None, rngs: nnx.Rngs):
+        """bias_size: the length of the bias when it is not one per unit (G's 4x4 Dense: one per channel, added
+        by the caller after the reshape, as the original's apply_bias on [N, C, 4, 4])."""
         self.wscale = gain / math.sqrt(cin)
         self.kernel = _normal(rngs, (cin, cout))
-        self.bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((cout if bias_size is None else bias_size,), jnp.float32))
+
+    def matmul(self, x):
+        return jnp.dot(x, self.kernel[...] * self.wscale)
 
     def __call__(self, x):
-        return jnp.dot(x, self.kernel[...] * self.wscale) + self.bias[...]
+        return self.matmul(x) + self.bias[...]
 
 
 def lrelu(x):

@@ -6,7 +6,8 @@ a call runs the layers of one level of detail: ``level`` = log2 of the resolutio
 as the original's lod_in - lod.
 
 Generator (G_paper, fused_scale): combo = pixel_norm(concat(z, beta)) (normalize_latents);
-  blocks[0]  4x4: dense (gain sqrt(2)/4) to nf(1) x 4 x 4 (in the original's NCHW order), lrelu, pixel norm;
+  blocks[0]  4x4: dense (gain sqrt(2)/4, no bias) to nf(1) x 4 x 4 (in the original's NCHW order), one bias per
+             channel (apply_bias after the reshape: [nf(1)], not [nf(1) * 16]), lrelu, pixel norm;
              conv 3x3, lrelu, pixel norm
   blocks[i]  (2^(i+2))^2: conv0_up (fused upsample + 3x3), conv1 3x3; each lrelu + pixel norm; nf(i+1) maps
   torgb[i]   1x1 conv, gain 1, linear
@@ -39,12 +40,12 @@ def nf(stage: int, fmap_base: int, fmap_decay: float, fmap_max: int) -> int:
 class GBlock4(nnx.Module):
     def __init__(self, cin: int, c: int, *, rngs):
         self.c = c
-        self.dense = EqDense(cin, c * 16, gain=SQRT2 / 4, rngs=rngs)
+        self.dense = EqDense(cin, c * 16, gain=SQRT2 / 4, bias_size=c, rngs=rngs)
         self.conv = EqConv(c, c, 3, rngs=rngs)
 
     def __call__(self, x):
-        x = self.dense(x).reshape(x.shape[0], self.c, 4, 4).transpose(0, 2, 3, 1)
-        x = pixel_norm(lrelu(x))
+        x = self.dense.matmul(x).reshape(x.shape[0], self.c, 4, 4).transpose(0, 2, 3, 1)
+        x = pixel_norm(lrelu(x + self.dense.bias[...]))
         return pixel_norm(lrelu(self.conv(x)))
 
 

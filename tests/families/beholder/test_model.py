@@ -9,6 +9,7 @@ import pytest
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
 from facejax import registry
 from facejax.export import convert
@@ -113,12 +114,21 @@ def test_wgan_gp_losses_and_gradients_match_a_torch_transcription(nets, level, f
     mixed = (reals + (fake - reals) * _t(u)[:, None, None, None]).requires_grad_(True)
     mixed_s = d_split(mixed)
     g, = torch.autograd.grad(mixed_s.sum(), mixed, create_graph=True)
-    # the full-size image's gradient, summed over each upscaled block, is the phase-size image's gradient
-    g_small = g.reshape(N, 3, 2 ** level, up, 2 ** level, up).sum(dim=(3, 5))
-    norms = torch.sqrt((g_small ** 2).sum(dim=(1, 2, 3)))
+    # loss.py: the gradient of the full-size mix (D reads the upscaled images), its norm over all full-size pixels
+    norms = torch.sqrt((g ** 2).sum(dim=(1, 2, 3)))
     loss_t = (fake_s[:, 0] - real_s[:, 0] + (norms - 1) ** 2 * cfg.wgan_lambda + real_s[:, 0] ** 2 * 0.001).mean()
+    # config.gp_full_resolution=False: the phase-size image's gradient (the full-size one summed over each block)
+    g_small = g.reshape(N, 3, 2 ** level, up, 2 ** level, up).sum(dim=(3, 5))
+    norms_small = torch.sqrt((g_small ** 2).sum(dim=(1, 2, 3)))
+    np.testing.assert_allclose(norms.detach().numpy() * up, norms_small.detach().numpy(), rtol=1e-4)
+    loss_small = (fake_s[:, 0] - real_s[:, 0] + (norms_small - 1) ** 2 * cfg.wgan_lambda
+                  + real_s[:, 0] ** 2 * 0.001).mean().item()
+    fam_small = registry.create(gan_config(batch_size=N, gp_full_resolution=False))
+    small_j = fam_small.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0]
+    assert float(small_j) == pytest.approx(loss_small, rel=1e-4, abs=1e-5)
     loss_t.backward()
     assert float(loss_j) == pytest.approx(loss_t.item(), rel=1e-4, abs=1e-5)
+    assert abs(loss_small - loss_t.item()) > 0.01 * abs(loss_t.item())  # the two penalties differ at this level
     sd_grads = convert.to_torch(jax.device_get(grads_j), fam.torch_layout().nets["D"])
     for k, p in D.named_parameters():
         scale = max(1e-3, p.grad.abs().max().item())
@@ -136,6 +146,34 @@ def test_wgan_gp_losses_and_gradients_match_a_torch_transcription(nets, level, f
             assert np.all(sd_g[k] == 0), k
             continue
         np.testing.assert_allclose(sd_g[k], p.grad.numpy(), atol=2e-4 * max(1e-3, p.grad.abs().max().item()), err_msg=k)
+
+
+def test_generator_4x4_dense_has_one_bias_per_channel(nets):
+    """G_paper's 4x4 block: dense() has no bias; apply_bias after the reshape to [N, nf, 4, 4] adds one per channel
+    (a [nf] variable), before the activation and pixel norm. A numpy transcription of that code path."""
+    fam, params, _, _ = nets
+    dense = params["G"]["blocks"][0]["dense"]
+    c = fam.widths[0]
+    assert dense["bias"].shape == (c,) and dense["kernel"].shape == (fam.latent_size + RATERS, c * 16)
+    z, beta, _ = _inputs(fam, 2)
+    x = np.concatenate([z, beta], 1).astype(np.float64)
+    x = x / np.sqrt(np.mean(x * x, 1, keepdims=True) + 1e-8)
+    w = dense["kernel"] * (math.sqrt(2) / 4 / math.sqrt(x.shape[1]))
+    y = (x @ w).reshape(N, c, 4, 4) + dense["bias"].reshape(1, c, 1, 1)  # tf.reshape(x, [-1, nf, 4, 4]); apply_bias
+
+    def act_norm(y):  # PN(act(.)) over channels (axis 1)
+        y = np.maximum(y * 0.2, y)
+        return y / np.sqrt(np.mean(y * y, 1, keepdims=True) + 1e-8)
+
+    y = act_norm(y)
+    conv = params["G"]["blocks"][0]["conv"]  # 4x4/Conv: 3x3 'SAME', wscale sqrt(2) / sqrt(9 nf), apply_bias
+    k = conv["kernel"] * (math.sqrt(2) / math.sqrt(9 * c))
+    p = np.pad(y, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    out = sum(np.einsum("nihw,io->nohw", p[:, :, i:i + 4, j:j + 4], k[i, j]) for i in range(3) for j in range(3))
+    want = act_norm(out + conv["bias"].reshape(1, c, 1, 1)).transpose(0, 2, 3, 1)
+    g = nnx.merge(fam.graphdefs["G"], nnx.State(params["G"]))
+    got = np.asarray(g.blocks[0](layers.pixel_norm(jnp.concatenate([z, beta], 1))))
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_label_map_and_minibatch_stddev_are_the_originals():
@@ -234,7 +272,7 @@ def test_predictor_statistics_are_in_no_optimizer():
 @pytest.mark.parametrize("kind", ["mse", "softmax_ce"])
 def test_label_penalty_adds_pggans_acgan_term(nets, kind):
     """config.label_penalty (off in Beholder-GAN): D's loss gains cond_weight x (penalty(D(real)) + penalty(D(fake)))
-    on its label outputs, G's gains cond_weight x penalty(D(G(z, beta_g))); "softmax_ce" is PGGAN's
+    on its label outputs (the reals' term alone with label_penalty_fakes=False), G's gains cond_weight x penalty(D(G(z, beta_g))); "softmax_ce" is PGGAN's
     softmax_cross_entropy_with_logits(labels=beta, logits=labels_out), "mse" a squared error."""
     fam0, params, _, _ = nets
     fam = registry.create(gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5))
@@ -255,6 +293,10 @@ def test_label_penalty_adds_pggans_acgan_term(nets, kind):
     d_off = float(fam0.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
     assert expected > 0.01
     assert d_on - d_off == pytest.approx(0.5 * expected, rel=1e-3, abs=1e-5)
+    reals_only = registry.create(gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5,
+                                            label_penalty_fakes=False))
+    d_real = float(reals_only.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
+    assert d_real - d_off == pytest.approx(0.5 * np.mean(penalty(np.asarray(d(img)))), rel=1e-3, abs=1e-5)
     g_on = float(fam.g_loss(params["G"], params["D"], beta, z, level, fade)[0])
     g_off = float(fam0.g_loss(params["G"], params["D"], beta, z, level, fade)[0])
     assert g_on - g_off == pytest.approx(0.5 * np.mean(penalty(np.asarray(d(fake)))), rel=1e-3, abs=1e-5)

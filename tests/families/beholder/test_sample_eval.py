@@ -85,6 +85,70 @@ def test_latent_recovery_finds_a_generated_face(family_state):
     assert lr == pytest.approx([0.1, 0.1, 0.02, 0.02, 0.01, 0.005])  # the original: /5 at 1000, /2 every 20000
 
 
+def test_recovery_checks_at_the_originals_iterations(family_state):
+    """The original's loop looks at its loss every 50 iterations: the kept (z, beta) is the best of iterations 0,
+    50, 100 ..., and its learning-rate drops happen at those checks. A transcription of that loop (plain GD on
+    the same loss, the same stochastic clipping draws) against Recovery.recover."""
+    fam0, state = family_state
+    over = {"beautify.iters": 130, "beautify.alpha": 1.0, "beautify.batch_size": 4, "beautify.lr_drop_iter": 100,
+            "beautify.lr_halve_every": 100}
+    fam = registry.create(gan_config(**over))
+    assert fam.config.beautify.check_every == 50
+    g = state.ema["G"]
+    rng = np.random.default_rng(5)
+    face = np.asarray(jax.jit(fam.render)(g, rng.uniform(-0.8, 0.8, (1, fam.latent_size)).astype(np.float32),
+                                          rng.uniform(0.3, 0.9, (1, 8)).astype(np.float32)))
+    done = 10**6
+    rec = beautify.Recovery(fam)
+    z, beta, loss = rec.recover(g, face, done)
+    # the transcription, on the padded batch recover() runs (the face repeated)
+    level, fade = fam.level_of(done)
+    y = jnp.asarray(np.repeat(face, rec.batch, 0))
+    grad = jax.jit(jax.value_and_grad(lambda z, b: rec._loss(g, z, b, y, None, level, fade), (0, 1), has_aux=True))
+    b = fam.config.beautify
+    zt = jnp.tile(np.random.RandomState(800).randn(fam.latent_size).astype(np.float32), (rec.batch, 1))
+    bt = jnp.tile(np.random.default_rng([800, 1]).uniform(0, 1, 8).astype(np.float32), (rec.batch, 1))
+    key = jax.random.fold_in(jax.random.key(0), 0)
+    lr, best = b.lr, (np.inf, None, None)
+    for i in range(b.iters):
+        (_, per), (gz, gb) = grad(zt, bt)
+        if i % 50 == 0:
+            if i == b.lr_drop_iter:
+                lr /= b.lr_drop_factor
+            if i > 0 and i % b.lr_halve_every == 0:
+                lr /= 2.0
+            if float(per[0]) < best[0]:
+                best = (float(per[0]), np.asarray(zt[0]), np.asarray(bt[0]))
+        zt, bt = zt - lr * gz, bt - lr * gb
+        kz, kb = jax.random.split(jax.random.fold_in(key, i))
+        zt = jnp.where(jnp.abs(zt) > 1.0, jax.random.uniform(kz, zt.shape, minval=-1.0, maxval=1.0), zt)
+        bt = jnp.where((bt < 0) | (bt > 1), jax.random.uniform(kb, bt.shape, minval=-1.0, maxval=1.0), bt)
+    assert lr == pytest.approx(0.01)
+    assert float(loss[0]) == pytest.approx(best[0], rel=1e-4)
+    # (100 steps of float32 GD in a fori_loop vs one jitted step at a time: rounding apart)
+    np.testing.assert_allclose(z[0], best[1], atol=2e-3)
+    np.testing.assert_allclose(beta[0], best[2], atol=2e-3)
+    every = beautify.Recovery(registry.create(gan_config(**over, **{"beautify.check_every": 1})))
+    assert float(every.recover(g, face, done)[2][0]) < best[0]  # a best point between the checks
+
+
+def test_beautify_reads_faces_with_pils_antialias(tmp_path):
+    """beautify_image.py: img.resize((res, res), Image.ANTIALIAS), then / 127.5 - 1."""
+    from PIL import Image
+
+    arr = np.random.default_rng(0).integers(0, 256, (70, 70, 3)).astype(np.uint8)
+    path = str(tmp_path / "face.png")
+    Image.fromarray(arr).save(path)
+    want = np.asarray(Image.fromarray(arr).resize((16, 16), Image.LANCZOS), np.float32) / 127.5 - 1
+    np.testing.assert_array_equal(beautify.read_face(path, 16), want)
+    assert gan_config().beautify.resize_filter == "antialias"
+    bilinear = np.asarray(Image.fromarray(arr).resize((16, 16), Image.BILINEAR), np.float32) / 127.5 - 1
+    np.testing.assert_array_equal(beautify.read_face(path, 16, "bilinear"), bilinear)
+    assert np.abs(want - bilinear).max() > 0.01
+    with pytest.raises(FacejaxError, match="resize_filter='box'"):
+        beautify.read_face(path, 16, "box")
+
+
 def test_face_features_match_a_torch_vgg_face(tmp_path):
     torch = pytest.importorskip("torch")
     import torch.nn.functional as F
@@ -93,7 +157,7 @@ def test_face_features_match_a_torch_vgg_face(tmp_path):
     sd = _face_file(path)
     params = face_features.load(path, 32)
     x = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
-    got = np.asarray(jax.jit(lambda p, x: face_features.features(p, x, 32))(params, x))
+    got = np.asarray(jax.jit(lambda p, x: face_features.features(p, x, 32, "vgg_face"))(params, x))
     t = F.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), size=32, mode="bilinear", align_corners=False)
     t = (t + 1) * 127.5 - torch.tensor(face_features.MEAN)[None, :, None, None]
     for name in face_features.CONVS:
@@ -116,6 +180,59 @@ def test_face_features_match_a_torch_vgg_face(tmp_path):
     rec = beautify.Recovery(fam, face_params=params)  # pixel + face-feature loss runs
     z, _, loss = rec.recover(jax.jit(fam.init)(root_key_data(0)).ema["G"], x[:1], 0)
     assert np.isfinite(loss).all()
+
+
+def _tf1_resize_bilinear(img, size):
+    """TF1's ResizeBilinear kernel (align_corners=False, half_pixel_centers=False), per output pixel: the
+    source coordinate is out * in / size, its floor and ceil (clamped to the last row/column) are blended."""
+    n, h, w, c = img.shape
+    out = np.zeros((n, size, size, c), np.float64)
+    for y in range(size):
+        in_y = y * h / size
+        y0, y1 = int(np.floor(in_y)), min(int(np.ceil(in_y)), h - 1)
+        dy = in_y - np.floor(in_y)
+        for x in range(size):
+            in_x = x * w / size
+            x0, x1 = int(np.floor(in_x)), min(int(np.ceil(in_x)), w - 1)
+            dx = in_x - np.floor(in_x)
+            top = img[:, y0, x0] + (img[:, y0, x1] - img[:, y0, x0]) * dx
+            bottom = img[:, y1, x0] + (img[:, y1, x1] - img[:, y1, x0]) * dx
+            out[:, y, x] = top + (bottom - top) * dy
+    return out
+
+
+def test_face_features_take_the_originals_input(tmp_path):
+    """beautify_image.py feeds G's [-1, 1] images straight into the Keras VGG-Face graph, resized to 224 by TF1's
+    tf.image.resize_images (legacy bilinear): no [0, 255] scaling, no mean. A torch transcription of that path."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    ramp = np.array([0.0, 1.0], np.float32).reshape(1, 1, 2, 1).repeat(2, 1)
+    legacy = np.asarray(face_features.resize_bilinear_tf1(jnp.asarray(ramp), 4))[0, 0, :, 0]
+    np.testing.assert_allclose(legacy, [0.0, 0.5, 1.0, 1.0])  # TF1's legacy sampling, not half-pixel centres
+    path = str(tmp_path / "vgg_face_dag.pth")
+    sd = _face_file(path)
+    params = face_features.load(path, 32)
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 24, 24, 3)).astype(np.float32)
+    resized = _tf1_resize_bilinear(x.astype(np.float64), 32)
+    np.testing.assert_allclose(np.asarray(face_features.resize_bilinear_tf1(jnp.asarray(x), 32)), resized,
+                               atol=1e-5)
+    t = torch.from_numpy(resized.transpose(0, 3, 1, 2).astype(np.float32).copy())  # [-1, 1], straight in
+    for name in face_features.CONVS:
+        t = F.relu(F.conv2d(t, sd[f"{name}.weight"], sd[f"{name}.bias"], padding=1))
+        if name.endswith(("1_2", "2_2", "3_3", "4_3", "5_3")):
+            t = F.max_pool2d(t, 2, 2)
+    t = t.flatten(1)
+    for name in ("fc6", "fc7", "fc8"):
+        t = F.linear(t, sd[f"{name}.weight"], sd[f"{name}.bias"])
+        t = F.relu(t) if name != "fc8" else t
+    fam = registry.create(gan_config(**{"beautify.alpha": 0.7, "beautify.face_size": 32}))
+    assert fam.config.beautify.face_input == "original"
+    rec = beautify.Recovery(fam, face_params=params)
+    got = np.asarray(jax.jit(rec._phi)(x))
+    np.testing.assert_allclose(got, t.numpy(), rtol=1e-4, atol=1e-4 * np.abs(t.numpy()).max())
+    with pytest.raises(FacejaxError, match="config.beautify.face_input='bgr'"):
+        beautify.Recovery(registry.create(gan_config(**{"beautify.face_input": "bgr", "beautify.alpha": 1.0})))
 
 
 def test_pggan_metrics_behave():
@@ -143,6 +260,34 @@ def test_evaluator_reports_the_papers_table(family_state, synthetic_tfds, tmp_pa
     assert set(m) == {"SWDx1e3_16", "SWDx1e3_avg", "MS-SSIM", "FID"}
     assert all(np.isfinite(v) for v in m.values()) and m["SWDx1e3_16"] > 0
     assert "| facejax (step 0, 16 px) |" in res["table"] and os.path.exists(res["files"]["table"])
+    assert res["report"]["num_images"] == 64 and res["report"]["swd_images"] == 128
+
+
+def test_evaluation_counts_and_mirrored_reals_are_pggans(family_state, synthetic_tfds):
+    """util_scripts.evaluate_metrics with PGGAN's presets swd-16k (16,384 images) and msssim-20k (20,000 fakes);
+    the reals pass through misc.apply_mirror_augment (each flipped with p 1/2) when the run mirrored."""
+    from facejax import configs
+    from facejax.families.beholder import data
+
+    e = configs.load("beholder:celeba_hq").eval
+    assert (e.swd_images, e.ms_ssim_images, e.mirror_reals) == (16_384, 20_000, True)
+    over = {"eval.num_images": 16, "eval.swd_images": 64, "eval.ms_ssim_images": 96, "eval.fid": False}
+    fam = registry.create(gan_config(synthetic_tfds, **over))
+    assert fam.config.data.mirror_augment
+    ev = fam.evaluator()
+    table_ = fam.read_split("eval")
+    plain = images.to_uint8(data.eval_images(table_, 16, rows=np.arange(64) % len(table_["scores"])))
+    assert ev.reals.shape == (64, 16, 16, 3) and ev.n_fakes == 96
+    same = np.all(ev.reals == plain, axis=(1, 2, 3))
+    mirrored = np.all(ev.reals == plain[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same | mirrored) and 16 < np.sum(mirrored & ~same) < 48
+    assert ev.generate(family_state[1].ema["G"], 0).shape == (96, 16, 16, 3)
+    for off in ({"eval.mirror_reals": False}, {"data.mirror_augment": False}):
+        np.testing.assert_array_equal(registry.create(gan_config(synthetic_tfds, **over, **off)).evaluator().reals,
+                                      plain)
+
+
+def test_paper_table_rows():
     from facejax.families.beholder.evaluate import table
 
     t = table({"step": 1, "img_size": 128, **{f"SWDx1e3_{r}": 1.0 for r in (16, 32, 64, 128)}, "SWDx1e3_avg": 1.0,
