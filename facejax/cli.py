@@ -134,11 +134,14 @@ def run(argv=None):
     except FacejaxError as e:
         print(f"facejax {command}: error: {e}", file=sys.stderr)
         sys.exit(2)
+    saved_argv, sys.argv = sys.argv, rest  # config_flags reads its --config.FIELD overrides from sys.argv
     try:
         args = flags.FLAGS(rest)[1:]
     except (flags.Error, KeyError, ValueError, AttributeError, TypeError, OSError) as e:
         print(f"facejax {command}: error: {_flag_error_message(e, rest)}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        sys.argv = saved_argv
     try:
         config = _config_value()
         if config is None and getattr(module, "NEEDS_CONFIG", True):
