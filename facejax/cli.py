@@ -95,6 +95,27 @@ def _flag_error_message(e: Exception, argv) -> str:
     return "\n".join(lines)
 
 
+def _split_optional_fields(argv):
+    """(argv without them, [(field, value)]): --config.FIELD=VALUE of configs.OPTIONAL_FIELDS, which presets need
+    not declare (config_flags would reject them as unknown); they are applied after the config is loaded."""
+    from facejax.configs import OPTIONAL_FIELDS
+
+    rest, fields, i = [], [], 0
+    while i < len(argv):
+        name, eq, value = argv[i].partition("=")
+        field = name[len("--config."):] if name.startswith("--config.") else None
+        if field in OPTIONAL_FIELDS:
+            if not eq:  # --config.FIELD VALUE
+                if i + 1 >= len(argv):
+                    raise FacejaxError(f"--config.{field} needs a value")
+                i, value = i + 1, argv[i + 1]
+            fields.append((field, value))
+        else:
+            rest.append(argv[i])
+        i += 1
+    return rest, fields
+
+
 def run(argv=None):
     argv = list(sys.argv if argv is None else argv)
     if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
@@ -109,19 +130,28 @@ def run(argv=None):
         print(command_help(command, module))
         sys.exit(0)
     try:
-        rest = [argv[0]] + [_resolve_config_arg(a) for a in argv[2:]]
+        rest, optional = _split_optional_fields([argv[0]] + [_resolve_config_arg(a) for a in argv[2:]])
     except FacejaxError as e:
         print(f"facejax {command}: error: {e}", file=sys.stderr)
         sys.exit(2)
+    saved_argv, sys.argv = sys.argv, rest  # config_flags reads its --config.FIELD overrides from sys.argv
     try:
         args = flags.FLAGS(rest)[1:]
     except (flags.Error, KeyError, ValueError, AttributeError, TypeError, OSError) as e:
         print(f"facejax {command}: error: {_flag_error_message(e, rest)}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        sys.argv = saved_argv
     try:
         config = _config_value()
         if config is None and getattr(module, "NEEDS_CONFIG", True):
             raise FacejaxError("--config is required, e.g. --config=configs/stargan_v2.py:synthetic")
+        if optional and config is None:
+            raise FacejaxError(f"--config.{optional[0][0]} given without --config")
+        from facejax.configs import override
+
+        for field, value in optional:
+            override(config, field, value)
         module.main(config, args)
     except FacejaxError as e:
         print(f"facejax {command}: error: {e}", file=sys.stderr)

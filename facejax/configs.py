@@ -12,6 +12,10 @@ from facejax.errors import FacejaxError
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
+# Top-level fields every config may carry without its preset file declaring them (field -> where it is read).
+# An override adds them; readers use config.get(field, default).
+OPTIONAL_FIELDS = {"kernels": "facejax/nn/kernels.py"}
+
 
 def config_path(family: str) -> pathlib.Path:
     path = CONFIG_DIR / f"{family}.py"
@@ -30,7 +34,11 @@ def override(cfg, key: str, value):
             raise FacejaxError(f"unknown config field {key!r}")
         node = node[p]
     if leaf not in node:
-        raise FacejaxError(f"unknown config field {key!r}")
+        if parents or leaf not in OPTIONAL_FIELDS:
+            raise FacejaxError(f"unknown config field {key!r}")
+        with node.unlocked():
+            node[leaf] = value
+        return
     node[leaf] = value
 
 

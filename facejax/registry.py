@@ -26,5 +26,9 @@ def family_class(name: str):
 
 
 def create(config):
-    """The family object for a config; its constructor validates the config's values."""
+    """The family object for a config; its constructor validates the config's values. Applies
+    ``config.kernels`` first (facejax/nn/kernels.py), so the networks it builds trace with that choice."""
+    from facejax.nn import kernels
+
+    kernels.configure(config)
     return family_class(config.family)(config)

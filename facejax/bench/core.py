@@ -107,7 +107,10 @@ class StepBench:
         self.config = config
         self.family = registry.create(config)
         self.mesh = mesh_lib.make_mesh()
+        from facejax.nn import kernels
+
         _, init_fn, step_fn = trainer.jit_train_step(self.family, self.mesh)
+        self.kernels = kernels.resolve()  # registry.create applied config.kernels; the step traces below
         state = init_fn(root_key_data(config.seed))
         local = self.family.bench_batch(mesh_lib.local_batch_size(config.batch_size, self.mesh), seed)
         self.batch = mesh_lib.global_batch(local, self.mesh)
@@ -125,6 +128,8 @@ class StepBench:
         jax.block_until_ready(self.state)
 
     def result(self, wall_s: list, cpu_s: list, warmup: int) -> dict:
+        from facejax.nn import kernels
+
         c = self.config
         losses = [float(v) for v in jax.device_get(self.metrics).values()]
         n_dev = self.mesh.devices.size
@@ -142,6 +147,8 @@ class StepBench:
             "device": f"{n_dev} x {kind}" if n_dev > 1 else kind,
             "platform": jax.devices()[0].platform,
             "num_devices": n_dev,
+            "kernels": self.kernels,  # the path the step was traced with: "native" or "cpu_tuned"
+            "kernels_setting": kernels.setting(),  # config.kernels: "auto", "native" or "cpu_tuned"
             "compile_s": self.compile_s,
             "persistent_compilation_cache": bool(jax.config.jax_compilation_cache_dir),
             "steps": len(wall_s),

@@ -2,7 +2,8 @@
 
 Times one training iteration of the config's family: compile time, median step time after
 warm-up, images/s, peak memory, FLOPs per step from XLA's cost analysis and MFU where the
-device's peak is known. The step runs on a fixed batch of random arrays (no input pipeline).
+device's peak is known, and which kernel path ran (--config.kernels=auto|native|cpu_tuned).
+The step runs on a fixed batch of random arrays (no input pipeline).
 --against=torch also times the same iteration in PyTorch eager mode on the project's reference
 modules, in the same process, and prints `speedup N.NN` (facejax images/s over PyTorch's) last.
 --input times the family's input pipeline alone (decoded, augmented batches) instead.
@@ -45,6 +46,8 @@ def step_table(r: dict) -> list[str]:
     return [
         f"{r['family']}: {r['img_size']} px, batch {r['batch_size']}, {r['dtype']} compute, "
         f"device {r['device']}",
+        f"{'kernels':<18}{r['kernels']} (config.kernels={r['kernels_setting']}; auto = cpu_tuned on a CPU "
+        f"backend, native elsewhere)",
         f"{'compile':<18}{r['compile_s']:.2f} s",
         f"{'step (median)':<18}{r['step_ms_median']:.1f} ms over {r['steps']} steps after "
         f"{r['warmup']} warm-up (min {r['step_ms_min']:.1f} ms; {r['cpu_ms_median']:.0f} ms of process CPU time)",

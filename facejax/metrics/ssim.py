@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from facejax.nn import kernels
+
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
@@ -37,11 +39,24 @@ def _band(n: int, win: np.ndarray) -> np.ndarray:
 
 
 def _filter_valid(x: jax.Array, win: np.ndarray) -> jax.Array:
-    """Separable valid correlation of NHWC x with the 1-D window along H, then W (per channel), as two matrix
-    products with banded matrices (the same sums; XLA:CPU runs them ~10x faster than grouped convolutions)."""
+    """Separable valid correlation of NHWC x with the 1-D window along H, then W (per channel). Path per
+    ``config.kernels`` (facejax/nn/kernels.py): cpu_tuned, two matrix products with banded matrices (the same
+    sums; XLA:CPU runs them ~10x faster than grouped convolutions); native, two depthwise convolutions."""
+    if not kernels.cpu_tuned():
+        return _filter_valid_conv(x, win)
     hi = jax.lax.Precision.HIGHEST
     x = jnp.einsum("oh,nhwc->nowc", jnp.asarray(_band(x.shape[1], win)), x, precision=hi)
     return jnp.einsum("pw,nowc->nopc", jnp.asarray(_band(x.shape[2], win)), x, precision=hi)
+
+
+def _filter_valid_conv(x: jax.Array, win: np.ndarray) -> jax.Array:
+    """The same filter as two depthwise (feature_group_count = C) valid convolutions, (n, 1) then (1, n)."""
+    c, n = x.shape[-1], len(win)
+    w = jnp.broadcast_to(jnp.asarray(win, x.dtype)[:, None, None, None], (n, 1, 1, c))  # HWIO, I = 1 per group
+    for k in (w, w.reshape(1, n, 1, c)):
+        x = jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                         feature_group_count=c, precision=jax.lax.Precision.HIGHEST)
+    return x
 
 
 def _ssim_and_cs(x, y, data_range, win, k1=0.01, k2=0.03):

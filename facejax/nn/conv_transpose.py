@@ -8,7 +8,9 @@ The forward pass is computed per output phase (polyphase): output row ``stride *
 kernel rows ``h = (a + padding) mod stride + stride * t``, so each of the stride^2 phases is an ordinary
 convolution of the input with a (kh / stride) x (kw / stride) sub-kernel, and the phases are interleaved. This
 is the same function as convolving the stride-dilated input with the flipped kernel (``conv_transpose_dilated``,
-kept as the reference), without multiplying the inserted zeros: stride^2 times fewer multiply-adds.
+kept as the reference), without multiplying the inserted zeros: stride^2 times fewer multiply-adds. That
+was chosen by timing XLA:CPU; ``config.kernels`` picks per backend (facejax/nn/kernels.py): "native" runs
+``conv_transpose_dilated``, the one input-dilated convolution GPU and TPU compilers handle directly.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from facejax.nn import kernels
 from facejax.nn.layers import Dtype, _pair, zeros_init
 
 # torch.nn.init.xavier_normal_(gain=1): untruncated normal, std sqrt(2 / (fan_in + fan_out)).
@@ -70,6 +73,12 @@ def conv_transpose_polyphase(x, kernel, stride, padding, output_padding=(0, 0)):
     return out
 
 
+def conv_transpose(x, kernel, stride, padding, output_padding=(0, 0)):
+    """PyTorch's conv_transpose2d (kernel (kh, kw, out, in)), polyphase or dilated per ``config.kernels``."""
+    fn = conv_transpose_polyphase if kernels.cpu_tuned() else conv_transpose_dilated
+    return fn(x, kernel, stride, padding, output_padding)
+
+
 class ConvTranspose2d(nnx.Module):
     """``nn.ConvTranspose2d(in, out, kernel_size, stride, padding, output_padding, bias)``; NHWC activations.
 
@@ -109,8 +118,8 @@ class ConvTranspose2d(nnx.Module):
         self.bias = nnx.Param(bias_init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = conv_transpose_polyphase(x.astype(self.dtype), self.kernel[...].astype(self.dtype), self.stride,
-                                     self.padding, self.output_padding)
+        y = conv_transpose(x.astype(self.dtype), self.kernel[...].astype(self.dtype), self.stride, self.padding,
+                           self.output_padding)
         if self.bias is not None:
             y = y + self.bias[...].astype(self.dtype)
         return y

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from facejax.nn import kernels
+
 Dtype = jnp.dtype | type
 
 # PyTorch `kaiming_normal_(w, mode="fan_in", nonlinearity="relu")`. jax's `he_normal` is a *truncated* normal,
@@ -207,11 +209,16 @@ def _conv4x4_s2_plain(x: jax.Array, k: jax.Array) -> jax.Array:
 # first-order forms (the convolution, its input gradient and its kernel gradient). Left to autodiff, the
 # second-order terms (R1's double backward through D) become window-dilated convolutions in unusual layouts
 # that XLA:CPU runs on a slow generic path: 15x slower than the original conv3x3 + pool at full width.
+# config.kernels="native" differentiates the plain convolution by autodiff instead (facejax/nn/kernels.py).
+
+
+def conv4x4_s2(x: jax.Array, k: jax.Array) -> jax.Array:
+    """``conv(x, k)`` with a 4x4 HWIO kernel, stride 2, zero padding 1, NHWC (path per ``config.kernels``)."""
+    return _conv4x4_s2_tuned(x, k) if kernels.cpu_tuned() else _conv4x4_s2_plain(x, k)
 
 
 @jax.custom_vjp
-def conv4x4_s2(x: jax.Array, k: jax.Array) -> jax.Array:
-    """``conv(x, k)`` with a 4x4 HWIO kernel, stride 2, zero padding 1, NHWC."""
+def _conv4x4_s2_tuned(x: jax.Array, k: jax.Array) -> jax.Array:
     return _conv4x4_s2_plain(x, k)
 
 
@@ -228,7 +235,7 @@ def _conv4x4_s2_kernel_grad(x: jax.Array, g: jax.Array) -> jax.Array:
 
 
 def _conv_fwd(x, k):
-    return conv4x4_s2(x, k), (x, k)
+    return _conv4x4_s2_tuned(x, k), (x, k)
 
 
 def _conv_bwd(res, g):
@@ -242,7 +249,7 @@ def _input_grad_fwd(g, k, x_shape):
 
 def _input_grad_bwd(x_shape, res, c):  # <c, Pin(g, k)> = <conv(c, k), g>
     g, k = res
-    return conv4x4_s2(c, k), _conv4x4_s2_kernel_grad(c, g)
+    return _conv4x4_s2_tuned(c, k), _conv4x4_s2_kernel_grad(c, g)
 
 
 def _kernel_grad_fwd(x, g):
@@ -251,10 +258,10 @@ def _kernel_grad_fwd(x, g):
 
 def _kernel_grad_bwd(res, c):  # <c, Pk(x, g)> = <g, conv(x, c)>
     x, g = res
-    return _conv4x4_s2_input_grad(g, c, x.shape), conv4x4_s2(x, c)
+    return _conv4x4_s2_input_grad(g, c, x.shape), _conv4x4_s2_tuned(x, c)
 
 
-conv4x4_s2.defvjp(_conv_fwd, _conv_bwd)
+_conv4x4_s2_tuned.defvjp(_conv_fwd, _conv_bwd)
 _conv4x4_s2_input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
 _conv4x4_s2_kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
 
@@ -262,9 +269,10 @@ _conv4x4_s2_kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
 def conv3x3_avg_pool2(conv: Conv2d, x: jax.Array) -> jax.Array:
     """``avg_pool2(conv(x))`` for a 3x3, stride-1, zero-padding-1 ``conv``, computed as one 4x4 stride-2
     convolution whose kernel is the 3x3 kernel convolved with the 2x2 box (both maps are linear, so this is
-    the same function): 16 instead of 36 multiply-adds per output and no full-resolution intermediate."""
+    the same function): 16 instead of 36 multiply-adds per output and no full-resolution intermediate.
+    config.kernels="native": the convolution, then the pool (facejax/nn/kernels.py)."""
     h, w = x.shape[1:3]
-    if not _is_plain_3x3(conv) or h % 2 or w % 2:
+    if not kernels.cpu_tuned() or not _is_plain_3x3(conv) or h % 2 or w % 2:
         return avg_pool2(conv(x))
     k = conv.kernel[...]
 
@@ -293,8 +301,9 @@ def _upsample_phase_kernels(k: jax.Array) -> list[jax.Array]:
 def upsample2_conv3x3(conv: Conv2d, x: jax.Array) -> jax.Array:
     """``conv(upsample_nearest2(x))`` for a 3x3, stride-1, zero-padding-1 ``conv``, computed as four 2x2
     convolutions at the input resolution (one per output phase) interleaved: the same function with 16
-    instead of 36 multiply-adds per output and no upsampled intermediate."""
-    if not _is_plain_3x3(conv):
+    instead of 36 multiply-adds per output and no upsampled intermediate. config.kernels="native": the
+    upsampling, then the convolution (facejax/nn/kernels.py)."""
+    if not kernels.cpu_tuned() or not _is_plain_3x3(conv):
         return conv(upsample_nearest2(x))
     b, h, w, _ = x.shape
     x = x.astype(conv.dtype)

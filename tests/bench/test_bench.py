@@ -52,6 +52,7 @@ def test_bench_json_reports_consistent_fields(repo_root):
     res = facejax(repo_root, "--steps=3", "--warmup=1", "--json")
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout.strip().splitlines()[-1])
+    assert r["kernels"] == "cpu_tuned" and r["kernels_setting"] == "auto"  # config.kernels's default on a CPU
     assert r["family"] == "stargan_v2" and r["img_size"] == 32 and r["batch_size"] == 4
     assert r["num_devices"] == 4 and r["platform"] == "cpu" and r["steps"] == 3
     assert r["compile_s"] > 0 and 0 < r["step_ms_min"] <= r["step_ms_median"]
@@ -61,9 +62,8 @@ def test_bench_json_reports_consistent_fields(repo_root):
     assert r["torch_images_per_s"] is None and r["speedup"] is None
     assert r["donated"] is True, "the train state was not donated to the step"
     assert r["losses_finite"] is True and r["cpu_ms_median"] > 0
-    cfg = configs.load("stargan_v2:synthetic", **TINY)
     assert r["flops_per_step"] > 0
-    assert r["flops_per_step"] == _flops_from_cost_analysis(cfg)
+    assert r["flops_per_step"] == _flops_from_cost_analysis(configs.load("stargan_v2:synthetic", **TINY))
     assert r["achieved_flops_per_s"] == pytest.approx(r["flops_per_step"] / (r["step_ms_median"] / 1e3))
 
 
@@ -74,6 +74,7 @@ def test_bench_against_torch_prints_both_and_speedup_last(repo_root):
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     text = "\n".join(lines)
+    assert re.search(r"^kernels\s+cpu_tuned \(config.kernels=auto;", text, re.M), text  # auto on a CPU
     for label in ("compile", "step (median)", "images/s", "peak memory", "FLOPs/step", "MFU",
                   "torch eager step", "torch images/s"):
         assert re.search(rf"^{re.escape(label)}\s", text, re.M), f"no {label!r} line in:\n{text}"
@@ -105,6 +106,7 @@ def test_bench_input_times_the_pipeline_alone(repo_root, afhq_samples):
     (["--against=torch"], {"model.style": "label", "model.generator": "stargan_v2"}, "config.model.style='label'"),
     (["--steps=0"], {}, "--steps=0"),
     (["--against=tf"], {}, "--against"),
+    ([], {"kernels": "gpu"}, "config.kernels='gpu': expected one of 'auto', 'native', 'cpu_tuned'"),
 ])
 def test_bench_mistakes_get_one_clear_line(repo_root, args, overrides, expected):
     res = facejax(repo_root, *args, overrides={**TINY, **overrides})

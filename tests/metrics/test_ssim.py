@@ -8,6 +8,7 @@ import pytest
 from scipy import ndimage
 
 from facejax.metrics import ssim as ssim_lib
+from facejax.nn import kernels
 
 
 def _ssim_maps(x, y, r):
@@ -55,11 +56,21 @@ def _pair(shape, seed, noise):
     return x.astype(np.float32), np.clip(x + rng.normal(0, noise, shape), -1, 1).astype(np.float32)
 
 
-def test_ssim_and_psnr_match_references():
+@pytest.mark.parametrize("path", ["cpu_tuned", "native"])  # config.kernels: banded matrices / depthwise convs
+def test_ssim_and_psnr_match_references(path):
     x, y = _pair((3, 48, 40, 3), 0, 0.1)
-    got = np.asarray(jax.jit(ssim_lib.ssim, static_argnums=2)(x, y, 2.0))
+    with kernels.use(path):
+        got = np.asarray(jax.jit(ssim_lib.ssim, static_argnums=2)(x, y, 2.0))
+        grad = np.asarray(jax.grad(lambda a: ssim_lib.ssim(a, y[:1], 2.0)[0])(x[:1]))
     want = [ref_ssim(x[i].astype(np.float64), y[i].astype(np.float64), 2.0) for i in range(3)]
     np.testing.assert_allclose(got, want, atol=2e-5)
+    # the gradient (SSIM as a loss) against central differences of the reference at a few pixels
+    x64, y64 = x[0].astype(np.float64), y[0].astype(np.float64)
+    for i, j, c in ((0, 0, 0), (20, 17, 1), (47, 39, 2), (5, 30, 0)):
+        d = np.zeros_like(x64)
+        d[i, j, c] = 1e-4
+        fd = (ref_ssim(x64 + d, y64, 2.0) - ref_ssim(x64 - d, y64, 2.0)) / 2e-4
+        np.testing.assert_allclose(grad[0, i, j, c], fd, atol=2e-5, rtol=1e-3, err_msg=str((i, j, c)))
     assert 0.3 < got.min() < got.max() < 0.99
     np.testing.assert_allclose(np.asarray(ssim_lib.ssim(x, x, 2.0)), 1.0, atol=1e-5)
     mse = np.mean((x.astype(np.float64) - y) ** 2, axis=(1, 2, 3))

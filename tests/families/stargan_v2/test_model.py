@@ -266,16 +266,19 @@ def _assert_close(flax_out, torch_out, atol=1e-4):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("w_hpf", [0.0, 1.0])
-def test_generator_matches_torch_reference(w_hpf):
+@pytest.mark.parametrize("w_hpf, path", [(0.0, "auto"), (1.0, "cpu_tuned"), (1.0, "native")])
+def test_generator_matches_torch_reference(w_hpf, path):
+    """Both kernel paths (config.kernels; the generator's encoder and decoder use the fused conv+pool and
+    upsample+conv) give the original's outputs, hence the same outputs to tolerance."""
     torch = pytest.importorskip("torch")
     from facejax.export.torch_ref import stargan_v2 as ref
+    from facejax.nn import kernels
 
     gen = _materialize(lambda: Generator(64, w_hpf=w_hpf, **SMALL, rngs=nnx.Rngs(0)), seed=1)
     tgen = _load_into_torch(gen, ref.Generator(64, w_hpf=w_hpf, **SMALL))
     x, s, _, masks = _inputs(2, 64)
     masks = masks if w_hpf > 0 else None
-    with jax.default_matmul_precision("highest"):
+    with jax.default_matmul_precision("highest"), kernels.use(path):
         out = nnx.jit(lambda g, x, s, m: g(x, s, m))(gen, x, s, masks)
     with torch.no_grad():
         tout = tgen(_nchw(x), torch.from_numpy(s), None if masks is None else tuple(_nchw(m) for m in masks))
