@@ -91,8 +91,12 @@ class Run:
         abstract = jax.eval_shape(self.family.init, root_key_data(config.seed))
         self.abstract_state = jax.tree.map(
             lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, self.state_shardings)
-        self.checkpointer = Checkpointer(str(self.workdir), keep=config.keep_checkpoints,
-                                         best_metric=best_metric(config))
+        self.open_checkpointer()
+
+    def open_checkpointer(self):
+        """(Re)opens the run's checkpoint manager (closed at the end of each training attempt)."""
+        self.checkpointer = Checkpointer(str(self.workdir), keep=self.config.keep_checkpoints,
+                                         best_metric=best_metric(self.config))
 
     def step_for(self, step: int):
         """The jitted train step that runs step number `step` (1-based): one per phase, compiled on first use."""
@@ -127,9 +131,10 @@ class Run:
             raise FacejaxError(f"every checkpoint in {self.checkpointer.directory} is damaged (the damaged ones are "
                                f"in {dest.parent}); move that folder away to train from scratch")
 
-    def restore_or_init(self, iterator=None):
+    def restore_or_init(self, iterator=None, *, training: bool = False):
         """The newest checkpoint's state (and iterator position), or a fresh state. A restored state that
-        is not finite (saved before the non-finite guard existed) is set aside like a damaged one."""
+        is not finite (saved before the non-finite guard existed) is refused; in `training`, it is set aside
+        like a damaged one and the previous checkpoint restored."""
         while True:
             step = self.checkpointer.latest_step()
             if step is None:
@@ -142,6 +147,10 @@ class Run:
             state = self.checkpointer.restore(step, self.abstract_state, iterator)
             if bool(jax.device_get(_all_finite(state.params, state.ema))):
                 return state
+            if not training:
+                raise FacejaxError(f"the checkpoint at {self.checkpointer.directory / str(step)} holds non-finite "
+                                   f"parameters (a diverged run); `facejax train` sets it aside and resumes from "
+                                   f"the previous one")
             self._set_aside(step, "its parameters are not finite")
 
     def restore_state(self):
@@ -225,17 +234,18 @@ def train(config, workdir: str):
     check_config(config)
     policy, retries, factor = finite.check_policy(config)
     with WorkdirLock(workdir):
-        skip, tries = set(), 0
+        skip, tries, run = set(), 0, None
         while True:
+            run = run or Run(config, workdir)  # a skip_batch retry keeps the compiled steps
             try:
-                return _train(config, workdir, skip)
+                return _train(run, skip)
             except finite.NonFinite as e:
-                last = Checkpointer(str(workdir), keep=config.keep_checkpoints)
-                good = last.latest_step()
-                last.close()
+                run.open_checkpointer()
+                good = run.checkpointer.latest_step()
                 where = (f"the run is back at its last good checkpoint, step {good}" if good is not None
                          else "no checkpoint had been saved, the run is back at step 0")
                 if policy == "stop" or tries >= retries:
+                    run.checkpointer.close()
                     advice = ("lower the learning rate (config.lr), or set --config.nonfinite=skip_batch or "
                               "lower_lr to continue automatically" if policy == "stop" else
                               f"config.nonfinite={policy} tried {tries} time(s) (config.nonfinite_retries)")
@@ -246,14 +256,16 @@ def train(config, workdir: str):
                     _console(f"{e}; {where}; skipping the batch at example {e.example} "
                              f"(retry {tries} of {retries})")
                 else:
+                    run.checkpointer.close()
+                    run = None  # the learning rates are constants of the compiled step: a new one
                     config, changed = finite.lowered_lr(config, factor)
                     _console(f"{e}; {where}; learning rates lowered for this launch: {', '.join(changed)} "
                              f"(retry {tries} of {retries})")
 
 
-def _train(config, workdir: str, skip: set):
+def _train(run: Run, skip: set):
     """One attempt of `train`: from the newest good checkpoint to the end, or to a NonFinite."""
-    run = Run(config, workdir)
+    config, workdir = run.config, run.workdir
     run.set_aside_damaged()
     run.check_checkpoint_fits()
     evaluator = make_evaluator(run)  # before any input thread starts: a missing weight file stops here
@@ -268,7 +280,7 @@ def _train(config, workdir: str, skip: set):
         global_batch=config.batch_size)
     writer = None
     try:
-        state = run.restore_or_init(iterator)
+        state = run.restore_or_init(iterator, training=True)
         start = int(jax.device_get(state.step))
         total = int(config.total_steps)
 
