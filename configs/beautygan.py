@@ -35,6 +35,7 @@ def _base():
     c.fsdp_min_size = 2**14
 
     c.data = ConfigDict()
+    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
     c.data.source = "tfds"
     c.data.name = "mt_makeup"
     c.data.config = "256"
@@ -81,6 +82,11 @@ def _base():
     c.sample_every = 2469
     c.checkpoint_every = 2469
     c.keep_checkpoints = 3
+    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
+    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
+    c.nonfinite = "stop"
+    c.nonfinite_retries = 3
+    c.nonfinite_lr_factor = 0.1
     c.num_sample_images = 6
 
     # Evaluation (facejax/families/beautygan/evaluate.py): IPM-Net's protocol (makeup.md 2.8), every

@@ -58,6 +58,7 @@ def _base():
     c.fsdp_min_size = 2**14
 
     c.data = ConfigDict()
+    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
     c.data.source = "tfds"
     c.data.name = "celeba"
     c.data.config = "gfc_128"
@@ -142,6 +143,11 @@ def _base():
     c.sample_every = 5000
     c.checkpoint_every = 5000
     c.keep_checkpoints = 3
+    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
+    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
+    c.nonfinite = "stop"
+    c.nonfinite_retries = 3
+    c.nonfinite_lr_factor = 0.1
     c.num_sample_images = 8
 
     c.sample = ConfigDict()

@@ -100,41 +100,59 @@ def list_domain_folder(root: str, *, what: str = "image folder") -> tuple[list, 
 
 
 def _check_image(path, read: bool):
-    """(bytes or None, error or None) for one image file: its structure is verified either way."""
+    """(bytes or None, error or None) for one image file, decoded in full (PIL's `verify` alone accepts
+    a truncated JPEG, which would then stop the run when the pipeline reaches it)."""
     try:
         data = None
         if read:
             with open(path, "rb") as f:
                 data = f.read()
         with Image.open(io.BytesIO(data) if read else path) as im:
-            im.verify()
+            im.load()
         return data, None
     except Exception as e:  # PIL raises many types for corrupt files
         return None, f"{path}: {type(e).__name__}: {e}"
 
 
-def verify_images(paths, *, read: bool = False, workers: int = 8):
-    """Opens every image's header and structure; names the first unreadable file. With `read`,
-    returns the files' bytes (one pass over the disk)."""
+PROGRESS_FROM = 2000  # folders with more images than this print a progress line while checked
+
+
+def verify_images(paths, *, read: bool = False, workers: int | None = None, skip_bad: bool = False,
+                  what: str = "image folder"):
+    """Decodes every image in full, in parallel; names the first unreadable file (FacejaxError). With
+    `skip_bad`, unreadable files are left out and counted instead. Returns (kept indices, the files'
+    bytes when `read` else None)."""
+    workers = workers or min(32, (os.cpu_count() or 1) + 4)
+    results = []
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(lambda p: _check_image(p, read), paths))
-    for _, err in results:
-        if err:
-            raise FacejaxError(f"unreadable image {err} (expected a PNG or JPEG image; remove or "
-                               f"replace the file)")
-    return [data for data, _ in results] if read else None
+        for i, res in enumerate(pool.map(lambda p: _check_image(p, read), paths)):
+            results.append(res)
+            if len(paths) > PROGRESS_FROM and ((i + 1) % 1000 == 0 or i + 1 == len(paths)):
+                print(f"{what}: checked {i + 1}/{len(paths)} images", flush=True)
+    bad = [err for _, err in results if err]
+    if bad and not skip_bad:
+        more = f" ({len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise FacejaxError(f"unreadable image {bad[0]}{more} (expected a PNG or JPEG image; remove or replace "
+                           f"the file, or set --config.data.skip_bad=true to leave unreadable images out)")
+    if bad:
+        print(f"{what}: skipped {len(bad)} unreadable image(s) of {len(paths)} (config.data.skip_bad), "
+              f"first {bad[0]}", flush=True)
+    keep = [i for i, (_, err) in enumerate(results) if not err]
+    return keep, ([results[i][0] for i in keep] if read else None)
 
 
 def folder_source(root: str, process_index: int = 0, process_count: int = 1, *, what: str = "image folder",
-                  cache: bool = False) -> Source:
-    """Every process_count-th image of the sorted `<root>/<domain>/<image>` list, from process_index.
+                  cache: bool = False, skip_bad: bool = False) -> Source:
+    """Every process_count-th image of the sorted `<root>/<domain>/<image>` list, from process_index,
+    each decoded once to check it (`skip_bad`: unreadable ones left out and counted).
 
     With `cache`, the files are read into memory once; otherwise the table holds their paths and the
     pipeline reads them per element.
     """
     paths, labels, domains = list_domain_folder(root, what=what)
     paths, labels = paths[process_index::process_count], labels[process_index::process_count]
-    data = verify_images(paths, read=cache)
+    keep, data = verify_images(paths, read=cache, skip_bad=skip_bad, what=what)
+    paths, labels = [paths[i] for i in keep], [labels[i] for i in keep]
     table = {"image": np.array(data if cache else paths, dtype=object),
              "label": np.asarray(labels, np.int64),
              "file_name": np.array([os.path.relpath(p, root) for p in paths], dtype=object)}
@@ -223,12 +241,14 @@ def load_source(data, split: str, process_index: int = 0, process_count: int = 1
             raise FacejaxError(f"config.data.source='folder' holds images and labels only; features "
                                f"{extra} need a TFDS dataset (config.data.source='tfds')")
         root = data.train_dir if split == "train" else (data.eval_dir or data.train_dir)
-        field = "config.data.train_dir" if split == "train" else "config.data.eval_dir"
+        # the field the user set: an empty eval_dir falls back to train_dir, and errors then name train_dir
+        field = "config.data.eval_dir" if split != "train" and data.eval_dir else "config.data.train_dir"
         if not root:
             raise FacejaxError(
                 f"{field} is empty: point it at the {data.name} images in the <dir>/<domain>/<image> "
                 f"layout (e.g. data/{data.name}/train from StarGAN v2's download.sh)")
-        return folder_source(root, process_index, process_count, what=field, cache=bool(data.cache))
+        return folder_source(root, process_index, process_count, what=field, cache=bool(data.cache),
+                             skip_bad=bool(data.get("skip_bad", False)))
     raise FacejaxError(f"config.data.source={data.source!r}; expected 'tfds' or 'folder'")
 
 

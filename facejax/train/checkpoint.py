@@ -5,13 +5,22 @@ Layout of `<workdir>/checkpoints/<step>/`:
   data/    the data stream of every process (`process_<i>-of-<n>/`): the position of a
            facejax.input.prefetch.DeviceIterator, or a tf.data iterator via tf.train.Checkpoint
   config/  the run's config as JSON; on restore it is compared with the current config
+  checksums.json  size and SHA-256 of every other file, written once Orbax has committed the save
 
 Saving is asynchronous for the state; the iterator is written synchronously before `save` returns
-(it must capture the position at the step boundary, not a later one).
+(it must capture the position at the step boundary, not a later one). The checksums are written when
+the save is known to be committed (before the next save, and at `wait`/`close`); `verify(step)`
+compares them at restore, so a damaged checkpoint (flipped or missing bytes, a lost file) is found
+before it is restored, and the trainer falls back to the previous one. A checkpoint without the file
+(killed between the commit and the checksum, or written by `facejax import`) is restored unverified.
 """
 
 import dataclasses
+import errno
+import hashlib
 import json
+import os
+import shutil
 from typing import Any
 
 import jax
@@ -101,8 +110,79 @@ def config_mismatches(saved: dict, current: dict, fields) -> list[str]:
     return lines
 
 
+CHECKSUM_FILE = "checksums.json"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _checkpoint_files(step_dir: str) -> list[str]:
+    out = []
+    for root, _, files in os.walk(step_dir):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), step_dir)
+            if rel != CHECKSUM_FILE:
+                out.append(rel)
+    return sorted(out)
+
+
+def write_checksums(step_dir) -> None:
+    """Writes `<step_dir>/checksums.json`: {relative path: [size, sha256]} of every file (atomically)."""
+    step_dir = str(step_dir)
+    files = {rel: [os.path.getsize(os.path.join(step_dir, rel)), _sha256(os.path.join(step_dir, rel))]
+             for rel in _checkpoint_files(step_dir)}
+    tmp = os.path.join(step_dir, CHECKSUM_FILE + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump({"algorithm": "sha256", "files": files}, f, indent=0, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(step_dir, CHECKSUM_FILE))
+
+
+def verify_checksums(step_dir) -> str | None:
+    """None when every file has its recorded size and checksum (or no checksums were written: an
+    unverified checkpoint); else what is wrong, naming the first damaged file."""
+    step_dir = str(step_dir)
+    path = os.path.join(step_dir, CHECKSUM_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            files = json.load(f)["files"]
+    except (OSError, ValueError, KeyError) as e:
+        return f"{CHECKSUM_FILE} unreadable ({type(e).__name__})"
+    for rel, (size, digest) in sorted(files.items()):
+        full = os.path.join(step_dir, rel)
+        if not os.path.exists(full):
+            return f"{rel} is missing"
+        actual = os.path.getsize(full)
+        if actual != size:
+            return f"{rel} has {actual} bytes, {size} were written"
+        if _sha256(full) != digest:
+            return f"{rel} does not match its checksum"
+    return None
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether `e` (or an exception it was raised from) is ENOSPC / EDQUOT."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 class Checkpointer:
-    """The run's CheckpointManager with the fit check that makes resuming safe."""
+    """The run's CheckpointManager with the fit check that makes resuming safe, and checksums."""
 
     def __init__(self, workdir: str, *, keep: int = 3, save_interval_steps: int = 1, best_metric: str | None = None):
         """keep: the newest `keep` checkpoints stay (for resuming). best_metric: also keep the one
@@ -125,6 +205,7 @@ class Checkpointer:
                 best_fn=metric, best_mode="min")
         else:
             keep_opts = dict(max_to_keep=keep)
+        self._unchecked = []  # saved steps whose checksums are not written yet
         self.manager = ocp.CheckpointManager(
             self.directory.absolute(),
             options=ocp.CheckpointManagerOptions(
@@ -147,12 +228,67 @@ class Checkpointer:
         return step if self.best_metric in metrics else None
 
     def save(self, step: int, state, iterator, config: dict, *, force: bool = False, metrics: dict | None = None) -> bool:
+        try:
+            return self._save(step, state, iterator, config, force=force, metrics=metrics)
+        except Exception as e:
+            if disk_full(e):
+                raise self._disk_full(step, e) from None
+            raise
+
+    def _disk_full(self, step, e) -> FacejaxError:
+        what = f"checkpoint step {step}" if step is not None else "a checkpoint"
+        return FacejaxError(f"the disk of {self.directory} is full (saving {what}: {str(e).splitlines()[0][:200]}); "
+                            f"free some space and relaunch: the committed checkpoints are intact")
+
+    def _save(self, step, state, iterator, config, *, force, metrics):
+        self._write_pending_checksums()
         args = {"state": ocp.args.StandardSave(state), "config": ocp.args.JsonSave(config)}
         if iterator is not None:
             args["data"] = TfIteratorSave(iterator)
         if self.best_metric and metrics is None:
             metrics = {}  # ranked last by the best-metric policy (and no "no metrics" warning)
-        return self.manager.save(step, args=ocp.args.Composite(**args), force=force, metrics=metrics)
+        saved = self.manager.save(step, args=ocp.args.Composite(**args), force=force, metrics=metrics)
+        if saved:
+            self._unchecked.append(step)
+        return saved
+
+    def _write_pending_checksums(self):
+        """Checksums of the saves Orbax has committed (waits for the one in flight)."""
+        if not self._unchecked:
+            return
+        self.manager.wait_until_finished()
+        steps, self._unchecked = self._unchecked, []
+        if jax.process_index() != 0:
+            return
+        for step in steps:
+            step_dir = self.directory / str(step)
+            if step_dir.exists():  # (a later save of the same run may have rotated it away)
+                write_checksums(step_dir)
+
+    def verify(self, step: int) -> str | None:
+        """None if checkpoint `step` is intact (or unverified: no checksums); else what is damaged."""
+        return verify_checksums(self.directory / str(step))
+
+    def all_steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
+    def move_aside(self, step: int) -> epath.Path:
+        """Moves a damaged checkpoint out of the manager's folder (to `<workdir>/checkpoints_damaged/`),
+        so that the run can save that step again; returns where it went (process 0 moves it)."""
+        dest_root = self.directory.parent / "checkpoints_damaged"
+        dest = dest_root / str(step)
+        k = 1
+        while dest.exists():
+            dest, k = dest_root / f"{step}.{k}", k + 1
+        if jax.process_index() == 0:
+            dest_root.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(self.directory / str(step)), str(dest))
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"facejax-move-aside-{step}")
+        self.manager.reload()
+        return dest
 
     def saved_config(self, step: int) -> dict:
         out = self.manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
@@ -188,11 +324,19 @@ class Checkpointer:
         return out["state"]
 
     def wait(self):
-        self.manager.wait_until_finished()
+        try:
+            self.manager.wait_until_finished()
+            self._write_pending_checksums()
+        except Exception as e:
+            if disk_full(e):
+                raise self._disk_full(None, e) from None
+            raise
 
     def close(self):
-        self.manager.wait_until_finished()
-        self.manager.close()
+        try:
+            self.wait()
+        finally:
+            self.manager.close()
 
 
 def write_json(path, obj) -> None:

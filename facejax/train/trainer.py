@@ -5,10 +5,17 @@
 Resumes from the newest checkpoint in `<workdir>/checkpoints` (after checking that it fits the
 config), runs jitted steps sharded over the `data` axis, logs progress (step, losses, images/s, ETA)
 to the console and TensorBoard, writes sample grids, checkpoints periodically and on SIGTERM.
+
+What keeps the last good checkpoint safe (README "When things go wrong"): one run per workdir
+(lock.py); config values out of range refused before anything starts (`check_config`); a non-finite
+state never saved (finite.py: stop, or roll back and skip the batch / lower the learning rate);
+checkpoints checksummed and a damaged newest one set aside for the previous one (`Run.restore_or_init`);
+a full disk reported in one line (checkpoint.py).
 """
 
 import functools
 import logging
+import sys
 import time
 
 import jax
@@ -18,8 +25,10 @@ from etils import epath
 from facejax import images, registry
 from facejax.errors import FacejaxError
 from facejax.input import prefetch
+from facejax.train import finite
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer, flatten_dict
+from facejax.train.lock import WorkdirLock
 from facejax.train.preemption import PreemptionGuard
 from facejax.train.state import root_key_data
 
@@ -38,14 +47,17 @@ def _fmt_eta(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def jit_train_step(family, mesh, phase=None):
+def jit_train_step(family, mesh, phase=None, *, check_finite: bool = False):
     """(state shardings, jitted init, jitted train step) as every run (and `facejax bench`) uses
     them: state replicated (or split over `fsdp`, mesh.py), batch split over every device, the input
     state donated to the step.
 
     Families whose iteration changes over a run (GFC's loss stages, Beholder-GAN's resolutions) define
     ``phase(step) -> hashable`` and ``train_step(state, batch, phase)``; `phase` is static, so each phase
-    compiles its own step (pass the phase to jit here; `Run.step_for` caches one per phase)."""
+    compiles its own step (pass the phase to jit here; `Run.step_for` caches one per phase).
+
+    `check_finite`: the step's metrics also hold finite.FINITE, whether every loss and updated parameter
+    is finite (computed on the device; the trainer reads it only at log steps and before saves)."""
     rep = mesh_lib.replicated(mesh)
     abstract = jax.eval_shape(family.init, root_key_data(0))
     min_size = int(family.config.get("fsdp_min_size", 2**14))
@@ -56,6 +68,8 @@ def jit_train_step(family, mesh, phase=None):
         if phase is None:  # the last phase: the full iteration (what bench times)
             phase = family.phase(int(family.config.total_steps))
         fn = functools.partial(family.train_step, phase=phase)
+    if check_finite:
+        fn = finite.with_finite_flag(fn)
     step_fn = jax.jit(fn, in_shardings=(state_shardings, mesh_lib.batch_sharding(mesh)),
                       out_shardings=(state_shardings, rep), donate_argnums=(0,))
     return state_shardings, init_fn, step_fn
@@ -71,13 +85,18 @@ class Run:
         self.family = registry.create(config)
         self.mesh = mesh_lib.make_mesh(devices, fsdp=config.get("fsdp", 1))
         first = self.family.phase(1) if hasattr(self.family, "phase") else None
-        self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh, first)
+        self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh, first,
+                                                                          check_finite=True)
         self._step_fns = {first: self.step_fn}
         abstract = jax.eval_shape(self.family.init, root_key_data(config.seed))
         self.abstract_state = jax.tree.map(
             lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, self.state_shardings)
-        self.checkpointer = Checkpointer(str(self.workdir), keep=config.keep_checkpoints,
-                                         best_metric=best_metric(config))
+        self.open_checkpointer()
+
+    def open_checkpointer(self):
+        """(Re)opens the run's checkpoint manager (closed at the end of each training attempt)."""
+        self.checkpointer = Checkpointer(str(self.workdir), keep=self.config.keep_checkpoints,
+                                         best_metric=best_metric(self.config))
 
     def step_for(self, step: int):
         """The jitted train step that runs step number `step` (1-based): one per phase, compiled on first use."""
@@ -85,7 +104,7 @@ class Run:
             return self.step_fn
         phase = self.family.phase(step)
         if phase not in self._step_fns:
-            self._step_fns[phase] = jit_train_step(self.family, self.mesh, phase)[2]
+            self._step_fns[phase] = jit_train_step(self.family, self.mesh, phase, check_finite=True)[2]
         return self._step_fns[phase]
 
     def check_checkpoint_fits(self):
@@ -94,21 +113,78 @@ class Run:
         if step is not None:
             self.checkpointer.check_fits(step, self.config.to_dict(), self.family.architecture_fields)
 
-    def restore_or_init(self, iterator=None):
-        """The newest checkpoint's state (and iterator position), or a fresh state."""
-        step = self.checkpointer.latest_step()
-        if step is None:
-            state = self.init_fn(root_key_data(self.config.seed))
-            # Frozen pretrained sub-networks (StarGAN v2's FAN) are read from files, outside jit.
-            load = getattr(self.family, "load_pretrained", None)
-            return jax.device_put(load(state), self.state_shardings) if load else state
-        self.check_checkpoint_fits()
-        _console(f"resuming from {self.checkpointer.directory / str(step)}")
-        return self.checkpointer.restore(step, self.abstract_state, iterator)
+    def set_aside_damaged(self) -> None:
+        """Checks the checkpoints' checksums from the newest on; each damaged one is reported by step and
+        moved to <workdir>/checkpoints_damaged/, until an intact (or unverified) one is newest."""
+        for step in reversed(self.checkpointer.all_steps()):
+            problem = self.checkpointer.verify(step)
+            if problem is None:
+                return
+            self._set_aside(step, problem)
+
+    def _set_aside(self, step: int, problem: str) -> None:
+        dest = self.checkpointer.move_aside(step)
+        older = self.checkpointer.latest_step()
+        then = f"restoring step {older} instead" if older is not None else "no older checkpoint is left"
+        _console(f"checkpoint step {step} is damaged ({problem}); moved to {dest}, {then}")
+        if older is None:
+            raise FacejaxError(f"every checkpoint in {self.checkpointer.directory} is damaged (the damaged ones are "
+                               f"in {dest.parent}); move that folder away to train from scratch")
+
+    def restore_or_init(self, iterator=None, *, training: bool = False):
+        """The newest checkpoint's state (and iterator position), or a fresh state. A restored state that
+        is not finite (saved before the non-finite guard existed) is refused; in `training`, it is set aside
+        like a damaged one and the previous checkpoint restored."""
+        while True:
+            step = self.checkpointer.latest_step()
+            if step is None:
+                state = self.init_fn(root_key_data(self.config.seed))
+                # Frozen pretrained sub-networks (StarGAN v2's FAN) are read from files, outside jit.
+                load = getattr(self.family, "load_pretrained", None)
+                return jax.device_put(load(state), self.state_shardings) if load else state
+            self.check_checkpoint_fits()
+            _console(f"resuming from {self.checkpointer.directory / str(step)}")
+            state = self.checkpointer.restore(step, self.abstract_state, iterator)
+            if bool(jax.device_get(_all_finite(state.params, state.ema))):
+                return state
+            if not training:
+                raise FacejaxError(f"the checkpoint at {self.checkpointer.directory / str(step)} holds non-finite "
+                                   f"parameters (a diverged run); `facejax train` sets it aside and resumes from "
+                                   f"the previous one")
+            self._set_aside(step, "its parameters are not finite")
 
     def restore_state(self):
         """The newest checkpoint's state without touching any data iterator (sampling, export)."""
         return self.restore_or_init(None) if self.checkpointer.latest_step() is not None else None
+
+
+_all_finite = jax.jit(finite.all_finite)  # one program over the whole tree (op by op, it compiles per leaf)
+
+
+def check_config(config) -> None:
+    """The trainer's own fields in range, and the learning rates (`lr`, `*_lr`, `lr_overrides`, > 0) and
+    loss weights (`lambda_*`, `*_w`, >= 0) every family names alike; one line naming the field otherwise."""
+    def need(name, ok, expected):
+        if name in config and not ok(config[name]):
+            raise FacejaxError(f"config.{name}={config[name]!r}: expected {expected}")
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    for name in ("total_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
+        need(name, lambda v: isinstance(v, int) and v >= 1, "an integer >= 1")
+    for name in ("sample_every", "eval_every", "num_sample_images"):
+        need(name, lambda v: isinstance(v, int) and v >= 0, "an integer >= 0")
+    for name, value in config.items():
+        if finite.is_lr_field(name):
+            need(name, lambda v: number(v) and v > 0, "a learning rate > 0")
+        elif name == "lr_overrides" and hasattr(value, "items"):
+            for k, v in value.items():
+                if not (number(v) and v > 0):
+                    raise FacejaxError(f"config.lr_overrides[{k!r}]={v!r}: expected a learning rate > 0")
+        elif name.startswith("lambda_") or name.endswith("_w"):
+            need(name, lambda v: not number(v) or v >= 0, "a loss weight >= 0")
+    finite.check_policy(config)
 
 
 def best_metric(config):
@@ -150,31 +226,91 @@ def _write_samples(run: Run, state, inputs, step: int, writer) -> list[str]:
 
 
 def train(config, workdir: str):
-    """Trains `config` in `workdir` until config.total_steps; returns the final TrainState."""
-    run = Run(config, workdir)
+    """Trains `config` in `workdir` until config.total_steps; returns the final TrainState.
+
+    Holds the workdir's lock throughout. A non-finite step stops the run at its last good checkpoint
+    (FacejaxError), or with config.nonfinite=skip_batch|lower_lr rolls back to it and continues, at most
+    config.nonfinite_retries times."""
+    check_config(config)
+    policy, retries, factor = finite.check_policy(config)
+    with WorkdirLock(workdir):
+        skip, tries, run = set(), 0, None
+        while True:
+            run = run or Run(config, workdir)  # a skip_batch retry keeps the compiled steps
+            try:
+                return _train(run, skip)
+            except finite.NonFinite as e:
+                run.open_checkpointer()
+                good = run.checkpointer.latest_step()
+                where = (f"the run is back at its last good checkpoint, step {good}" if good is not None
+                         else "no checkpoint had been saved, the run is back at step 0")
+                if policy == "stop" or tries >= retries:
+                    run.checkpointer.close()
+                    advice = ("lower the learning rate (config.lr), or set --config.nonfinite=skip_batch or "
+                              "lower_lr to continue automatically" if policy == "stop" else
+                              f"config.nonfinite={policy} tried {tries} time(s) (config.nonfinite_retries)")
+                    raise FacejaxError(f"{e}; nothing after it was saved and {where}; {advice}") from None
+                tries += 1
+                if policy == "skip_batch":
+                    skip.add(e.example)
+                    _console(f"{e}; {where}; skipping the batch at example {e.example} "
+                             f"(retry {tries} of {retries})")
+                else:
+                    run.checkpointer.close()
+                    run = None  # the learning rates are constants of the compiled step: a new one
+                    config, changed = finite.lowered_lr(config, factor)
+                    _console(f"{e}; {where}; learning rates lowered for this launch: {', '.join(changed)} "
+                             f"(retry {tries} of {retries})")
+
+
+def _train(run: Run, skip: set):
+    """One attempt of `train`: from the newest good checkpoint to the end, or to a NonFinite."""
+    config, workdir = run.config, run.workdir
+    run.set_aside_damaged()
     run.check_checkpoint_fits()
     evaluator = make_evaluator(run)  # before any input thread starts: a missing weight file stops here
     family, mesh = run.family, run.mesh
     local_bs = mesh_lib.local_batch_size(config.batch_size, mesh)
     pi, pc = jax.process_index(), jax.process_count()
-    # Global batches formed ahead of the step; the checkpoint holds the stream position, so batches
-    # read ahead and not consumed at a save are read again on resume.
+    # Global batches formed ahead of the step; the checkpoint holds the stream position (in examples), so
+    # batches read ahead and not consumed at a save are read again on resume.
     iterator = prefetch.DeviceIterator(
         lambda start_batch: family.train_dataset(local_bs, pi, pc, start_batch=start_batch),
-        mesh_lib.batch_sharding(mesh), size=config.data.get("prefetch_to_device", 2))
-    state = run.restore_or_init(iterator)
-    start = int(jax.device_get(state.step))
-    total = int(config.total_steps)
+        mesh_lib.batch_sharding(mesh), size=config.data.get("prefetch_to_device", 2),
+        global_batch=config.batch_size)
+    writer = None
+    try:
+        state = run.restore_or_init(iterator, training=True)
+        start = int(jax.device_get(state.step))
+        total = int(config.total_steps)
 
-    writer = metric_writers.create_default_writer(
-        str(workdir), just_logging=jax.process_index() > 0, asynchronous=True)
-    if start == 0:
-        writer.write_hparams({k: v for k, v in flatten_dict(config.to_dict()).items()
-                              if isinstance(v, (int, float, str, bool))})
+        writer = metric_writers.create_default_writer(
+            str(workdir), just_logging=jax.process_index() > 0, asynchronous=True)
+        if start == 0:
+            writer.write_hparams({k: v for k, v in flatten_dict(config.to_dict()).items()
+                                  if isinstance(v, (int, float, str, bool))})
+        return _loop(run, evaluator, iterator, state, start, total, writer, skip)
+    finally:
+        failing = sys.exc_info()[0] is not None
+        iterator.close()
+        try:
+            run.checkpointer.close()
+        except Exception as e:  # a second error while stopping (the disk still full) must not hide the first
+            if not failing:
+                raise
+            _console(f"while stopping: {str(e).splitlines()[0][:300]}")
+        if writer is not None:
+            writer.flush()
+            writer.close()
+
+
+def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, skip: set):
+    config, family, mesh = run.config, run.family, run.mesh
     progress = periodic_actions.ReportProgress(num_train_steps=total, writer=writer,
                                                every_steps=config.log_every)
     sample_inputs = family.sample_inputs(config.num_sample_images)
     guard = PreemptionGuard()
+    watch = finite.FiniteWatch()
     counts = family.param_counts()
     _console(f"{family.name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
              + f" parameters; {mesh.devices.size} device(s), {jax.process_count()} process(es); "
@@ -188,11 +324,14 @@ def train(config, workdir: str):
     t_start = time.time()
     t_last, step_last = t_start, start
     t_first = None
-    metrics = None
     try:
         for step in range(start + 1, total + 1):
+            while iterator.example in skip:  # the batch a non-finite step read (config.nonfinite=skip_batch)
+                iterator.seek_example(iterator.example + config.batch_size)
+            example = iterator.example
             batch = next(iterator)
             state, metrics = run.step_for(step)(state, batch)
+            metrics = watch.add(step, example, metrics)
             if sync_each_step:
                 jax.block_until_ready(metrics)
             progress(step)
@@ -201,7 +340,14 @@ def train(config, workdir: str):
                 t_first = time.time()
                 t_last, step_last = t_first, step
                 _console(f"step {step}: compiled and ran the first step in {t_first - t_start:.1f}s")
-            if step % config.log_every == 0 or step == total:
+            stop = guard.should_stop(step, run.checkpointer.manager)
+            log_now = step % config.log_every == 0 or step == total
+            sample_now = bool(config.sample_every) and (step % config.sample_every == 0 or step == total)
+            eval_now = evaluator is not None and step % config.eval_every == 0
+            save_now = stop or eval_now or step % config.checkpoint_every == 0 or step == total
+            if log_now or sample_now or save_now:
+                watch.check()  # raises finite.NonFinite: nothing below runs on a diverged state
+            if log_now:
                 values = {k: float(v) for k, v in jax.device_get(metrics).items()}
                 now = time.time()
                 speed = "first step (compile)"
@@ -214,24 +360,17 @@ def train(config, workdir: str):
                 writer.write_scalars(step, values)
                 loss_str = " ".join(f"{k}={v:.3f}" for k, v in values.items() if k != "images_per_sec")
                 _console(f"step {step}/{total} | {loss_str} | {speed}")
-            if config.sample_every and (step % config.sample_every == 0 or step == total):
+            if sample_now:
                 paths = _write_samples(run, state, sample_inputs, step, writer)
                 _console(f"step {step}: samples {', '.join(paths)}")
-            eval_metrics = None
-            if evaluator is not None and step % config.eval_every == 0:
-                eval_metrics = _evaluate(run, evaluator, state, step, writer)
-            if guard.should_stop(step, run.checkpointer.manager):
+            eval_metrics = _evaluate(run, evaluator, state, step, writer) if eval_now else None
+            if stop:
                 run.checkpointer.save(step, state, iterator, config.to_dict(), force=True, metrics=eval_metrics)
                 run.checkpointer.wait()
                 _console(f"step {step}: SIGTERM received; checkpoint saved, exiting")
                 break
-            if step % config.checkpoint_every == 0 or step == total or eval_metrics is not None:
+            if save_now:
                 run.checkpointer.save(step, state, iterator, config.to_dict(), force=True, metrics=eval_metrics)
     finally:
-        iterator.close()
         guard.close()
-        run.checkpointer.close()
-        writer.flush()
-        writer.close()
     return state
-

@@ -154,3 +154,39 @@ def test_a_plain_tf_iterator_checkpoints_its_position_only(stargan_stream, tmp_p
     ckpt.restore(2, {"w": jax.ShapeDtypeStruct((2,), jnp.float32)}, fresh)
     _assert_equal(_numpy(next(fresh)), want)
     ckpt.close()
+
+
+@pytest.fixture(scope="module")
+def element_stream(afhq_samples):
+    """make(batch) -> make_dataset(start_batch) of the StarGAN v2 stream at any batch size."""
+    src = sources.folder_source(str(afhq_samples / "ref"), cache=True)
+    element = pipelines.stargan_v2(src, num_domains=3, img_size=16, randcrop_prob=0.5, seeds=[5, 6, 7, 8])
+    return lambda batch: (lambda start: streams.batches(element, batch, start))
+
+
+def _examples(make, first, count):
+    """Examples first .. first+count-1 of the stream, concatenated (read in batches of 1)."""
+    rows = [_numpy(b) for b in make(1)(first).take(count)]
+    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
+def test_resume_with_another_batch_size_continues_at_the_same_example(element_stream, sharding, tmp_path, capsys):
+    """The position is saved in examples: 3 batches of 4 then batch size 8 continues at example 12
+    (a multiple), and batch size 8 after 5 batches of 4 continues at example 20 (not a multiple)."""
+    for consumed, new_bs in ((3, 8), (5, 8)):
+        data = tmp_path / f"data{consumed}"
+        it = prefetch.DeviceIterator(element_stream(4), sharding, size=2, global_batch=4)
+        for _ in range(consumed):
+            next(it)
+        it.save_state(data)
+        it.close()
+        assert json.loads((data / "process_0-of-1" / prefetch.STATE_FILE).read_text()) == {
+            "next_batch": consumed, "next_example": 4 * consumed, "batch_size": 4}
+        fresh = prefetch.DeviceIterator(element_stream(new_bs), sharding, size=2, global_batch=new_bs)
+        fresh.restore_state(data)
+        assert fresh.example == 4 * consumed
+        assert f"written with batch size 4, this run uses {new_bs}; the data stream continues at example " \
+               f"{4 * consumed}" in capsys.readouterr().out
+        for k in range(2):
+            _assert_equal(_numpy(next(fresh)), _examples(element_stream, 4 * consumed + k * new_bs, new_bs))
+        fresh.close()

@@ -1,9 +1,12 @@
 """Sources: each process reads its own part; the parts are disjoint and cover the split once; clear
 errors for broken folders and datasets."""
 
+import io
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from facejax.errors import FacejaxError
 from facejax.input import sources, streams
@@ -117,3 +120,39 @@ def test_config_errors(coded_folder):
     cfg.data.source = "csv"
     with pytest.raises(FacejaxError, match="expected 'tfds' or 'folder'"):
         sources.load_source(cfg.data, "train")
+
+
+def test_truncated_jpeg_is_named_at_start_up_or_skipped(tmp_path, coded_folder, capsys):
+    # PIL's verify() accepts a JPEG cut short; the start-up check decodes every image, so the file is named
+    # before training instead of stopping the pipeline at the step that reaches it.
+    root = tmp_path / "data"
+    (root / "cat").mkdir(parents=True)
+    (root / "dog").mkdir()
+    for i in range(3):
+        (root / "cat" / f"{i}.png").write_bytes((coded_folder / "a" / "00.png").read_bytes())
+        (root / "dog" / f"{i}.png").write_bytes((coded_folder / "b" / "00.png").read_bytes())
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(buf, "JPEG")
+    (root / "dog" / "cut.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) * 2 // 3])
+    with Image.open(root / "dog" / "cut.jpg") as im:
+        im.verify()  # what the old check did: no complaint
+    for cache in (False, True):
+        with pytest.raises(FacejaxError, match=r"unreadable image .*dog/cut.jpg.*config.data.skip_bad"):
+            sources.folder_source(str(root), cache=cache)
+    src = sources.folder_source(str(root), skip_bad=True, what="config.data.train_dir")
+    assert src.num_examples == 6 and "cut.jpg" not in " ".join(src.table["file_name"])
+    out = capsys.readouterr().out
+    assert "config.data.train_dir: skipped 1 unreadable image(s) of 7 (config.data.skip_bad)" in out
+
+
+def test_eval_split_falling_back_to_train_dir_names_train_dir(tmp_path):
+    from facejax import configs
+
+    (tmp_path / "train" / "cat").mkdir(parents=True)  # a domain without images
+    cfg = configs.load("stargan_v2:synthetic", **{"data.source": "folder", "data.train_dir": str(tmp_path / "train")})
+    for split in ("train", "test"):  # eval_dir is empty: the eval split reads train_dir, and says so
+        with pytest.raises(FacejaxError, match=r"^config.data.train_dir .*'cat' holds no images"):
+            sources.load_source(cfg.data, split)
+    cfg.data.eval_dir = str(tmp_path / "train")
+    with pytest.raises(FacejaxError, match=r"^config.data.eval_dir "):
+        sources.load_source(cfg.data, "test")
