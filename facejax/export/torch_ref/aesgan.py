@@ -15,8 +15,8 @@ the original's TF variable scopes (``e_c1``, ``re_3.conv2``, ``gen_deconv1``, ``
 TF semantics kept: SAME padding (explicit ``F.pad``, the smaller half before), ``conv2d_transpose`` SAME with 2x
 output (ConvTranspose2d with padding 0, cropped), instance norm eps 1e-5 over H, W, LeakyReLU 0.2, spectral norm
 with one power iteration per forward (x / (||x|| + 1e-12)) that the gradient flows through (TF's ops.spectral_norm
-has no stop_gradient; ``Discriminator(grad_through_iteration=False)``: u, v constants), the discriminator's dense layers reading the
-features flattened in TF's (h, w, c) order, slim BatchNorm eps 1e-3. Inputs and outputs are NCHW in [-1, 1].
+has no stop_gradient; ``Discriminator(grad_through_iteration=False)``: u, v constants), the discriminator's dense
+layers reading the features flattened in TF's (h, w, c) order, slim BatchNorm eps 1e-3. Inputs and outputs are NCHW in [-1, 1].
 """
 
 from __future__ import annotations
