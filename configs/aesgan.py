@@ -99,9 +99,19 @@ def _inpainting():
     c.data.train_split = "train"
     c.data.eval_split = "test"
     c.data.selection_chunk = 4  # identity groups per jitted reference-selection call
+    # the original reads images with scipy.misc.imresize on float arrays, which byte-scales each image to its own
+    # minimum and maximum (0..255) before the /127.5 - 1: True does the same (training, sampling, evaluation; the
+    # reference selection reads raw pixels, as the original's cv2.imread); False: the pixels as decoded
+    c.data.bytescale = True
 
     c.model = ConfigDict(dict(g_dim=64, g_res=6, d_dim=64))
+    # D's spectral norm back-propagates through its power iteration as TF's ops.spectral_norm (no stop_gradient);
+    # False: the gradient through W / sigma only, u and v constants (PyTorch's spectral_norm, Miyato et al.)
+    c.model.sn_power_iteration_grad = True
     c.mask_axes = "25,15"  # ellipse semi-axes (x, y) at 256 px
+    # eye masks: "opencv" = the pixels cv2.ellipse fills (the original's get_Mask), "analytic" = pixels whose centre
+    # lies in the ellipse (facejax's earlier masks; scale-free, differs from cv2 on the rim)
+    c.mask_raster = "opencv"
     c.lr = 1e-4
     c.beta1 = 0.5
     c.beta2 = 0.999
@@ -134,6 +144,9 @@ def _inpainting():
     c.eval.targets = "last"
     c.eval.references = "same"  # candidates from the eval split ("same") or the train split ("train")
     c.eval.two_references = True  # the original pairs each test target with its best and second-best reference
+    # the original keeps the second pair even when the second-best walk returns the best reference again (one usable
+    # candidate); True drops that repeated pair
+    c.eval.drop_duplicate_reference = False
     c.eval.inception = "fid"
     c.eval.inception_weights = ""  # pt_inception-2015-12-05-6726825d.pth; empty: no FID
     c.eval.fid_method = "sqrtm"

@@ -7,6 +7,11 @@ are output channels, columns run over (in, kh, kw) in that order):
     v <- normalize(W^T u),  u <- normalize(W v)        (n_power_iterations times, no gradient)
     sigma = u . (W v)                                   (gradient flows through W only)
 
+``grad_through_iteration=True`` instead differentiates sigma through the iteration too (u and v as functions of
+W, only the stored starting vector held constant): what TensorFlow's usual ``spectral_norm`` (a Python loop of
+matmuls and l2-normalisations with no stop_gradient, e.g. AesGAN's ops.py) back-propagates. The forward values are
+the same either way.
+
 ``u`` (out,) and ``v`` (in * kh * kw,) are ``SpectralVector`` variables: state that the forward pass updates,
 never trained (keep them out of the optimizer, e.g. with ``trainable_mask``). A call with ``update=True`` runs
 the iteration and stores the new vectors in the module; ``update=False`` uses the stored ones (PyTorch's
@@ -49,19 +54,23 @@ def _normalize(x: jax.Array, eps: float, norm: str) -> jax.Array:
 
 
 def power_iteration(w_mat: jax.Array, u: jax.Array, v: jax.Array, n: int = 1, eps: float = 1e-12,
-                    norm: str = "max") -> tuple[jax.Array, jax.Array]:
-    """(u, v) after n power iterations on the matrix w_mat (out, k), without gradient; n = 0 returns them as
-    given."""
-    w_mat = jax.lax.stop_gradient(w_mat.astype(jnp.float32))
-    u, v = u.astype(jnp.float32), v.astype(jnp.float32)
+                    norm: str = "max", grad_through_iteration: bool = False) -> tuple[jax.Array, jax.Array]:
+    """(u, v) after n power iterations on the matrix w_mat (out, k), without gradient (``grad_through_iteration``:
+    differentiable in w_mat, TensorFlow's way); n = 0 returns them as given. The starting vectors are constants."""
+    w_mat = w_mat.astype(jnp.float32)
+    if not grad_through_iteration:
+        w_mat = jax.lax.stop_gradient(w_mat)
+    u, v = jax.lax.stop_gradient(u.astype(jnp.float32)), jax.lax.stop_gradient(v.astype(jnp.float32))
     for _ in range(n):
         v = _normalize(jnp.matmul(w_mat.T, u, precision=_HI), eps, norm)
         u = _normalize(jnp.matmul(w_mat, v, precision=_HI), eps, norm)
+    if grad_through_iteration:
+        return u, v
     return jax.lax.stop_gradient(u), jax.lax.stop_gradient(v)
 
 
 def sigma(w_mat: jax.Array, u: jax.Array, v: jax.Array) -> jax.Array:
-    """u . (W v): the spectral-norm estimate, differentiable in W (u, v are constants)."""
+    """u . (W v): the spectral-norm estimate, differentiable in W (and in u, v when they carry gradient)."""
     return jnp.dot(u, jnp.matmul(w_mat.astype(jnp.float32), v, precision=_HI), precision=_HI)
 
 
@@ -87,6 +96,7 @@ class SpectralConv2d(nnx.Module):
     Holds ``kernel`` (HWIO, the unnormalised weight: PyTorch's ``weight_orig`` / ``weight_bar``), ``bias`` (if
     ``use_bias``) and the ``SpectralVector`` state ``u`` (out_features,) and ``v`` (in_features * kh * kw,).
     Default init is PyTorch's (uniform +-1/sqrt(fan_in) for kernel and bias), u and v unit normal draws.
+    ``grad_through_iteration``: back-propagate through the power iteration (TensorFlow's usual code; see above).
     """
 
     def __init__(
@@ -101,6 +111,7 @@ class SpectralConv2d(nnx.Module):
         n_power_iterations: int = 1,
         eps: float = 1e-12,
         norm: str = "max",
+        grad_through_iteration: bool = False,
         dtype: Dtype = jnp.float32,
         param_dtype: Dtype = jnp.float32,
         kernel_init: nnx.Initializer = uniform_fan_in,
@@ -118,6 +129,7 @@ class SpectralConv2d(nnx.Module):
         self.n_power_iterations = n_power_iterations
         self.eps = eps
         self.norm = norm
+        self.grad_through_iteration = grad_through_iteration
         self.dtype = dtype
         kh, kw = self.kernel_size
         fan_in = in_features * kh * kw
@@ -141,9 +153,10 @@ class SpectralConv2d(nnx.Module):
         w_mat = self.weight_matrix()
         u, v = self.u[...], self.v[...]
         if update and self.n_power_iterations > 0:
-            u, v = power_iteration(w_mat, u, v, self.n_power_iterations, self.eps, self.norm)
-            self.u[...] = u
-            self.v[...] = v
+            u, v = power_iteration(w_mat, u, v, self.n_power_iterations, self.eps, self.norm,
+                                   self.grad_through_iteration)
+            self.u[...] = jax.lax.stop_gradient(u)
+            self.v[...] = jax.lax.stop_gradient(v)
         return self.kernel[...].astype(jnp.float32) / sigma(w_mat, u, v)
 
     def __call__(self, x: jax.Array, update: bool = True) -> jax.Array:

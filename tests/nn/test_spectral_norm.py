@@ -72,3 +72,51 @@ def test_state_helpers_single_out_u_and_v():
     assert set(sn["main"][0]) == {"u", "v"} and "other" not in sn
     new = with_spectral_state(tree, {"main": {0: {"u": np.zeros(3), "v": np.zeros(18)}}})
     assert not new["main"][0]["u"].any() and new["main"][0]["kernel"] is tree["main"][0]["kernel"]
+
+
+def _tf_normalized(w_hwio, u):
+    """TensorFlow's usual spectral_norm (e.g. AesGAN's ops.py), one iteration, as TF differentiates it: the kernel
+    reshaped to (kh * kw * in, out), u (1, out) a variable (constant), l2-normalisation x / (||x|| + 1e-12), no
+    stop_gradient on the iteration."""
+    w = w_hwio.reshape(-1, w_hwio.shape[-1])
+    l2n = lambda x: x / (jnp.sum(x ** 2) ** 0.5 + 1e-12)  # noqa: E731
+    v_hat = l2n(jnp.matmul(u, w.T, precision="highest"))
+    u_hat = l2n(jnp.matmul(v_hat, w, precision="highest"))
+    sigma = jnp.matmul(jnp.matmul(v_hat, w, precision="highest"), u_hat.T, precision="highest")
+    return (w / sigma).reshape(w_hwio.shape)
+
+
+def test_grad_through_iteration_is_tensorflows_gradient():
+    """grad_through_iteration=True: the kernel's gradient equals the one through a transcription of TF's code path
+    (and the PyTorch reference hook of AesGAN, which mirrors it); the default (u, v constants) differs from it."""
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.standard_normal((2, 7, 7, 3)), jnp.float32)
+    probe = jnp.asarray(rng.standard_normal((2, 4, 4, 5)), jnp.float32)
+    grads = {}
+    for flag in (True, False):
+        ours = SpectralConv2d(3, 5, 3, 2, 1, norm="add", grad_through_iteration=flag, rngs=nnx.Rngs(3))
+        graphdef, state = nnx.split(ours)
+        pure = nnx.to_pure_dict(state)
+        grads[flag] = jax.grad(lambda k: jnp.sum(nnx.merge(graphdef, nnx.State({**pure, "kernel": k}))(x) * probe))(
+            pure["kernel"])
+
+    def tf_loss(k):
+        y = jax.lax.conv_general_dilated(x, _tf_normalized(k, jnp.asarray(pure["u"])[None]), (2, 2), ((1, 1), (1, 1)),
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision="highest")
+        return jnp.sum((y + pure["bias"]) * probe)
+
+    want = jax.grad(tf_loss)(pure["kernel"])
+    scale = float(jnp.abs(want).max())
+    np.testing.assert_allclose(grads[True], want, atol=1e-5 * scale)
+    assert float(jnp.abs(grads[False] - want).max()) > 1e-2 * scale
+
+    from facejax.export.torch_ref.aesgan import SpectralNorm
+
+    conv = SpectralNorm.apply(torch.nn.Conv2d(3, 5, 3, 2, 1))
+    with torch.no_grad():
+        conv.weight_bar.copy_(torch.from_numpy(np.asarray(pure["kernel"]).transpose(3, 2, 0, 1).copy()))
+        conv.bias.copy_(torch.from_numpy(np.array(pure["bias"])))
+        conv.weight_u.copy_(torch.from_numpy(np.array(pure["u"])))
+    out = conv(_nchw(np.asarray(x)))
+    (out * _nchw(np.asarray(probe))).sum().backward()
+    np.testing.assert_allclose(conv.weight_bar.grad.numpy().transpose(2, 3, 1, 0), want, atol=1e-5 * scale)

@@ -14,8 +14,9 @@ the original's TF variable scopes (``e_c1``, ``re_3.conv2``, ``gen_deconv1``, ``
 
 TF semantics kept: SAME padding (explicit ``F.pad``, the smaller half before), ``conv2d_transpose`` SAME with 2x
 output (ConvTranspose2d with padding 0, cropped), instance norm eps 1e-5 over H, W, LeakyReLU 0.2, spectral norm
-with one power iteration per forward (x / (||x|| + 1e-12)), the discriminator's dense layers reading the
-features flattened in TF's (h, w, c) order, slim BatchNorm eps 1e-3. Inputs and outputs are NCHW in [-1, 1].
+with one power iteration per forward (x / (||x|| + 1e-12)) that the gradient flows through (TF's ops.spectral_norm
+has no stop_gradient; ``Discriminator(grad_through_iteration=False)``: u, v constants), the discriminator's dense
+layers reading the features flattened in TF's (h, w, c) order, slim BatchNorm eps 1e-3. Inputs and outputs are NCHW in [-1, 1].
 """
 
 from __future__ import annotations
@@ -74,10 +75,14 @@ def _l2n(v, eps=1e-12):
 
 
 class SpectralNorm:
-    """Forward pre-hook: weight = weight_bar / sigma after one power iteration (TF ops.spectral_norm)."""
+    """Forward pre-hook: weight = weight_bar / sigma after one power iteration (TF ops.spectral_norm); with
+    ``grad_through_iteration`` sigma is differentiated through the iteration, as TF does."""
+
+    def __init__(self, grad_through_iteration: bool = True):
+        self.grad_through_iteration = grad_through_iteration
 
     @staticmethod
-    def apply(module):
+    def apply(module, grad_through_iteration: bool = True):
         w = module.weight
         height = w.shape[0]
         width = w.view(height, -1).shape[1]
@@ -86,16 +91,23 @@ class SpectralNorm:
         module.register_parameter("weight_bar", Parameter(w.data))
         del module._parameters["weight"]
         module.weight = w.data.clone()
-        module.register_forward_pre_hook(SpectralNorm())
+        module.register_forward_pre_hook(SpectralNorm(grad_through_iteration))
         return module
 
     def __call__(self, module, inputs):
         w = module.weight_bar
         w_mat = w.view(w.shape[0], -1)
-        with torch.no_grad():
-            module.weight_v.data = _l2n(torch.mv(w_mat.t(), module.weight_u.data))
-            module.weight_u.data = _l2n(torch.mv(w_mat, module.weight_v.data))
-        sigma = module.weight_u.dot(w_mat.mv(module.weight_v))
+        if self.grad_through_iteration:
+            v = _l2n(torch.mv(w_mat.t(), module.weight_u.detach()))
+            u = _l2n(torch.mv(w_mat, v))
+            module.weight_v.data = v.detach().clone()
+            module.weight_u.data = u.detach().clone()
+            sigma = u.dot(w_mat.mv(v))
+        else:
+            with torch.no_grad():
+                module.weight_v.data = _l2n(torch.mv(w_mat.t(), module.weight_u.data))
+                module.weight_u.data = _l2n(torch.mv(w_mat, module.weight_v.data))
+            sigma = module.weight_u.dot(w_mat.mv(module.weight_v))
         module.weight = w / sigma
 
 
@@ -139,21 +151,22 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """discriminate: forward(image, ref, local) -> (B,) logits."""
 
-    def __init__(self, img_size: int = 256, dim: int = 64):
+    def __init__(self, img_size: int = 256, dim: int = 64, grad_through_iteration: bool = True):
         super().__init__()
         widths = [min(dim * 2 ** (i + 1), 8 * dim) for i in range(5)]
         flat = (img_size // 32) ** 2 * widths[-1]
+        sn = lambda m: SpectralNorm.apply(m, grad_through_iteration)  # noqa: E731
         cin = 6
         for i, w in enumerate(widths):
-            setattr(self, f"dis_conv_{i}", SpectralNorm.apply(SameConv2d(cin, w, 5, 2)))
+            setattr(self, f"dis_conv_{i}", sn(SameConv2d(cin, w, 5, 2)))
             cin = w
-        self.dis_fully1 = SpectralNorm.apply(nn.Linear(flat, widths[-1]))
+        self.dis_fully1 = sn(nn.Linear(flat, widths[-1]))
         cin = 3
         for i, w in enumerate(widths):
-            setattr(self, f"dis_conv_2_{i}", SpectralNorm.apply(SameConv2d(cin, w, 5, 2)))
+            setattr(self, f"dis_conv_2_{i}", sn(SameConv2d(cin, w, 5, 2)))
             cin = w
-        self.dis_fully2 = SpectralNorm.apply(nn.Linear(flat, widths[-1]))
-        self.dis_fully3 = SpectralNorm.apply(nn.Linear(2 * widths[-1], 1))
+        self.dis_fully2 = sn(nn.Linear(flat, widths[-1]))
+        self.dis_fully3 = sn(nn.Linear(2 * widths[-1], 1))
 
     def _branch(self, prefix, x, fc):
         for i in range(5):

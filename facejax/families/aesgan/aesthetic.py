@@ -100,15 +100,16 @@ class AestheticNet:
                                 self.config.aesthetic.input_size)
 
     def mask_some(self, batch, key):
-        """faces mode with masked_as_low > 0: that fraction of the faces get their eyes erased (AesGAN's ellipse
-        masks, mask_axes) and the low grade: "missing eyes" (the in-painting input) are not aesthetic."""
+        """faces mode with masked_as_low > 0: that fraction of the faces get their eyes erased (ellipse masks,
+        mask_axes, drawn as analytic ellipses: this synthetic grade is facejax's, not the original's) and the low
+        grade: "missing eyes" (the in-painting input) are not aesthetic."""
         p = self.config.data.get("masked_as_low", 0.0)
         if self.config.data.input != "faces" or p <= 0:
             return batch
         s = self.config.img_size
         axes = data_lib.mask_axes(self.config)
         erase = jax.random.bernoulli(key, p, batch["y"].shape)
-        m = data_lib.eye_masks(batch["eyes"], s, axes) * erase[:, None, None, None]
+        m = data_lib.eye_masks(batch["eyes"], s, axes, "analytic") * erase[:, None, None, None]
         return {**batch, "x": batch["x"] * (1 - m), "y": jnp.where(erase, 0, batch["y"])}
 
     def loss(self, params, batch, key):
@@ -241,7 +242,7 @@ class AccuracyEvaluator:
         y = b["y"]
         masked = {}
         if f.config.data.input == "faces" and f.config.data.get("masked_as_low", 0.0) > 0:
-            m = np.asarray(data_lib.eye_masks(b["eyes"], f.config.img_size, data_lib.mask_axes(f.config)))
+            m = np.asarray(data_lib.eye_masks(b["eyes"], f.config.img_size, data_lib.mask_axes(f.config), "analytic"))
             xm = {**b, "x": b["x"] * (1 - m)}
             sm = np.concatenate([np.asarray(f.scores(ema["E"], {k: v[i:i + bs] for k, v in xm.items()}))
                                  for i in range(0, len(y), bs)])

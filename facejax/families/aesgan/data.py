@@ -22,6 +22,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from facejax.errors import FacejaxError
+from facejax.families.aesgan import ellipse as ellipse_lib
 from facejax.input import ops, sources
 
 
@@ -117,16 +118,71 @@ def load_faces(data, split_name: str, *, parsing: bool = False) -> Faces:
                  order=order, file_name=names, parsing=t.get("parsing") if parsing else None, name=name)
 
 
+def bytescale(img) -> tf.Tensor:
+    """scipy.misc.bytescale of one image, as ``scipy.misc.imresize`` applies it to the original's float arrays
+    (utils.transform: ``imresize(imread(path).astype(float), [256, 256]) / 127.5 - 1``): uint8 (H, W, C) ->
+    uint8, the image's own minimum and maximum (over all pixels and channels) stretched to 0 and 255: ``(x - min)
+    * (255 / (max - min))``, clipped to [0, 255], + 0.5, truncated (a constant image: max - min taken as 1, so all
+    0). In float64, as NumPy computes it."""
+    x = tf.cast(img, tf.float64)
+    cmin, cmax = tf.reduce_min(x), tf.reduce_max(x)
+    cscale = cmax - cmin
+    cscale = tf.where(cscale == 0, tf.constant(1.0, tf.float64), cscale)
+    scale = tf.constant(255.0, tf.float64) / cscale
+    out = (x - cmin) * scale
+    return tf.cast(tf.floor(tf.clip_by_value(out, 0.0, 255.0) + 0.5), tf.uint8)
+
+
+def image_transform(img, size: int, minmax: bool) -> tf.Tensor:
+    """The in-painting network's input transform of a decoded uint8 image: with ``minmax`` (config.data.bytescale,
+    the original's) bytescale first, then the resize to size (the original's imresize: bytescale, then PIL's
+    bilinear resize of the uint8 image) and /127.5 - 1."""
+    if minmax:
+        img = bytescale(img)
+    return ops.eval_transform(img, size)
+
+
 _DECODE = {}
 
 
-def decode_images(encoded, size: int) -> np.ndarray:
-    """Encoded images -> float32 (N, size, size, 3) in [-1, 1] (the pipeline's resize)."""
-    if size not in _DECODE:
-        _DECODE[size] = tf.function(lambda b: ops.eval_transform(ops.decode(b, False), size), autograph=False)
+def decode_images(encoded, size: int, minmax: bool = False) -> np.ndarray:
+    """Encoded images -> float32 (N, size, size, 3) in [-1, 1] (the pipeline's resize; ``minmax``: bytescale
+    first, the in-painting input path of config.data.bytescale)."""
+    key = (size, bool(minmax))
+    if key not in _DECODE:
+        _DECODE[key] = tf.function(lambda b: image_transform(ops.decode(b, False), size, bool(minmax)),
+                                   autograph=False)
     if len(encoded) == 0:
         return np.zeros((0, size, size, 3), np.float32)
-    return np.stack([_DECODE[size](tf.constant(e)).numpy() for e in encoded]).astype(np.float32)
+    return np.stack([_DECODE[key](tf.constant(e)).numpy() for e in encoded]).astype(np.float32)
+
+
+def bytescale_np(img: np.ndarray) -> np.ndarray:
+    """``bytescale`` in NumPy (float64), for images read from files."""
+    x = np.asarray(img, np.float64)
+    cscale = x.max() - x.min()
+    out = (x - x.min()) * (255.0 / (cscale if cscale != 0 else 1.0))
+    return np.floor(np.clip(out, 0.0, 255.0) + 0.5).astype(np.uint8)
+
+
+def read_face(path: str, size: int, minmax: bool) -> np.ndarray:
+    """One image file -> float32 (size, size, 3) in [-1, 1] for ``facejax sample --src/--ref``: with ``minmax``
+    the original's imresize (bytescale, then PIL's bilinear resize); without, facejax's read_image. A FacejaxError
+    names the file when it cannot be read."""
+    if not minmax:
+        return sources.read_image(path, size)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("RGB"))
+    except Exception as e:
+        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") \
+            from None
+    im = Image.fromarray(bytescale_np(arr))
+    if im.size != (size, size):
+        im = im.resize((size, size), Image.BILINEAR)
+    return np.asarray(im, np.float32) / 127.5 - 1.0
 
 
 def decode_labels(encoded, size: int) -> np.ndarray:
@@ -134,18 +190,37 @@ def decode_labels(encoded, size: int) -> np.ndarray:
     return np.stack(out).astype(np.int32)
 
 
-def eye_masks(eyes, size: int, axes) -> jnp.ndarray:
-    """(..., 2, 2) [y, x] eye centres in [0, 1] -> (..., size, size, 1) float32 masks: filled ellipses with
+RASTERS = ("opencv", "analytic")
+
+
+def eye_masks(eyes, size: int, axes, raster: str = "opencv") -> jnp.ndarray:
+    """(..., 2, 2) [y, x] eye centres in [0, 1] -> (..., size, size, 1) float32 masks: two filled ellipses with
     semi-axes ``axes`` = (a along x, b along y) in pixels at this size, centred at the truncated pixel position
-    (cv2.ellipse(mask, (int(x), int(y)), (a, b), ...) as AesGAN.get_Mask draws them). A NaN eye draws nothing."""
+    (AesGAN.get_Mask: cv2.ellipse(mask, (int(x), int(y)), (25, 15), 0, 0, 360, 1, -1)). A NaN eye draws nothing.
+
+    raster "opencv": the pixels cv2.ellipse fills (ellipse.py: its 5-degree polygon, fixed-point scan-line fill and
+    outline; fractional semi-axes as cv2.ellipse's 16.16 fixed point); "analytic": the pixels whose centre lies in
+    the ellipse ((dx / a)^2 + (dy / b)^2 <= 1; cv2 differs by a pixel here and there on the rim)."""
+    if raster not in RASTERS:
+        raise ValueError(f"raster={raster!r}: expected one of {RASTERS}")
     eyes = jnp.asarray(eyes, jnp.float32)
     a, b = float(axes[0]), float(axes[1])
     c = jnp.floor(eyes * size)  # (..., 2, 2)
-    yy = jnp.arange(size, dtype=jnp.float32)[:, None]
-    xx = jnp.arange(size, dtype=jnp.float32)[None, :]
-    cy, cx = c[..., 0][..., None, None], c[..., 1][..., None, None]  # (..., 2, 1, 1)
-    inside = ((xx - cx) / a) ** 2 + ((yy - cy) / b) ** 2 <= 1.0
-    inside = jnp.where(jnp.isnan(cy) | jnp.isnan(cx), False, inside)
+    missing = (jnp.isnan(c[..., 0]) | jnp.isnan(c[..., 1]))[..., None, None]  # (..., 2, 1, 1)
+    if raster == "analytic":
+        yy = jnp.arange(size, dtype=jnp.float32)[:, None]
+        xx = jnp.arange(size, dtype=jnp.float32)[None, :]
+        cy, cx = c[..., 0][..., None, None], c[..., 1][..., None, None]  # (..., 2, 1, 1)
+        inside = ((xx - cx) / a) ** 2 + ((yy - cy) / b) ** 2 <= 1.0
+    else:
+        st, r0, c0 = ellipse_lib.stamp(a, b)  # the filled shape around its centre pixel (r0, c0)
+        ci = jnp.where(jnp.isnan(c), 0.0, c).astype(jnp.int32)
+        cy, cx = ci[..., 0][..., None, None], ci[..., 1][..., None, None]
+        ry = jnp.arange(size, dtype=jnp.int32)[:, None] - cy + r0  # (..., 2, size, 1): row in the stamp
+        rx = jnp.arange(size, dtype=jnp.int32)[None, :] - cx + c0  # (..., 2, 1, size)
+        ok = (ry >= 0) & (ry < st.shape[0]) & (rx >= 0) & (rx < st.shape[1])
+        inside = ok & jnp.asarray(st)[jnp.clip(ry, 0, st.shape[0] - 1), jnp.clip(rx, 0, st.shape[1] - 1)]
+    inside = jnp.where(missing, False, inside)
     return jnp.any(inside, axis=-3)[..., None].astype(jnp.float32)
 
 

@@ -64,7 +64,7 @@ class Evaluator:
         for i in range(0, n, b):
             idx = np.arange(i, min(i + b, n))
             pad = np.concatenate([idx, np.repeat(idx[-1:], b - len(idx))])
-            batch = references.batch_of(self.pairs, pad, self.config.img_size)
+            batch = references.batch_of(self.pairs, pad, self.config.img_size, minmax=self.config.data.bytescale)
             out, masked = sample.inpaint(f, ema["G"], batch)
             for k, v in (("x", batch["x"]), ("masked", masked), ("ref", batch["ref"]), ("out", out),
                          ("eyes", batch["eyes"])):

@@ -87,6 +87,9 @@ def validate(config) -> None:
         raise FacejaxError(f"config.eval.targets={c.eval.targets!r}: expected 'last', 'closed' or 'all'")
     if c.eval.references not in ("same", "train"):
         raise FacejaxError(f"config.eval.references={c.eval.references!r}: expected 'same' or 'train'")
+    if c.mask_raster not in data_lib.RASTERS:
+        raise FacejaxError(f"config.mask_raster={c.mask_raster!r}: expected one of {', '.join(data_lib.RASTERS)} "
+                           f"('opencv': the pixels cv2.ellipse fills, the original's)")
     if c.sample.reference not in ("auto", "given"):
         raise FacejaxError(f"config.sample.reference={c.sample.reference!r}: expected 'auto' or 'given'")
     a = c.aesthetic
@@ -117,7 +120,8 @@ class AesGAN:
     def _build(self, rngs):
         c, m = self.config, self.config.model
         kw = dict(dtype=self.dtype, rngs=rngs)
-        return {"G": model.Generator(m.g_dim, m.g_res, **kw), "D": model.Discriminator(c.img_size, m.d_dim, **kw),
+        return {"G": model.Generator(m.g_dim, m.g_res, **kw),
+                "D": model.Discriminator(c.img_size, m.d_dim, sn_grad=m.sn_power_iteration_grad, **kw),
                 "E": EyeNet(c.aesthetic.dim, c.aesthetic.head_dim, c.aesthetic.keep_prob, **kw),
                 "P": ParsingNet(c.parsing.width, c.parsing.num_classes, **kw)}
 
@@ -135,7 +139,8 @@ class AesGAN:
         rngs = common.init_rngs(root_key_data)
         c, m = self.config, self.config.model
         params = {"G": common.pure_state(model.Generator(m.g_dim, m.g_res, dtype=self.dtype, rngs=rngs)),
-                  "D": common.pure_state(model.Discriminator(c.img_size, m.d_dim, dtype=self.dtype, rngs=rngs))}
+                  "D": common.pure_state(model.Discriminator(c.img_size, m.d_dim, sn_grad=m.sn_power_iteration_grad,
+                                                             dtype=self.dtype, rngs=rngs))}
         for k in ("E", "P"):
             params[k] = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract[k])
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
@@ -171,7 +176,7 @@ class AesGAN:
         return common.bind(self.graphdefs[name], params)
 
     def masks(self, eyes):
-        return data_lib.eye_masks(eyes, self.config.img_size, self.axes)
+        return data_lib.eye_masks(eyes, self.config.img_size, self.axes, self.config.mask_raster)
 
     def inpaint(self, g_params, x, eyes, ref, ref_eyes):
         """(composite x~, raw generator output, mask M) for targets x with references ref."""
@@ -319,13 +324,13 @@ class AesGAN:
         elif labels == "folder":
             t["labels"] = tf.constant(self._label_paths(pr))
         order = streams.Epochs(len(pr.target), ops.seeds_for(c.seed, 0, 7)[0], what="the training pairs")
-        s = c.img_size
+        s, minmax = c.img_size, bool(c.data.bytescale)
 
         def element(position):
             i = order(position)
-            out = {"x": ops.eval_transform(ops.decode(tf.gather(t["x"], i), False), s),
+            out = {"x": data_lib.image_transform(ops.decode(tf.gather(t["x"], i), False), s, minmax),
                    "eyes": tf.gather(t["eyes"], i),
-                   "ref": ops.eval_transform(ops.decode(tf.gather(t["ref"], i), False), s),
+                   "ref": data_lib.image_transform(ops.decode(tf.gather(t["ref"], i), False), s, minmax),
                    "ref_eyes": tf.gather(t["ref_eyes"], i)}
             if "labels" in t:
                 lab = ops.decode(tf.gather(t["labels"], i), labels == "folder", channels=1)
@@ -339,7 +344,8 @@ class AesGAN:
 
     def sample_inputs(self, n: int):
         pr = self.pairs("eval")
-        return references.batch_of(pr, np.arange(min(n, len(pr.target))), self.config.img_size)
+        return references.batch_of(pr, np.arange(min(n, len(pr.target))), self.config.img_size,
+                                   minmax=self.config.data.bytescale)
 
     def sample_grids(self, state, inputs) -> dict:
         from facejax.families.aesgan import sample

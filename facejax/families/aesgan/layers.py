@@ -10,7 +10,8 @@
   ``scale`` ~ N(1, 0.02) and ``offset`` 0 (exported as ``weight`` / ``bias``).
 - ``SpectralLinear``: ops.fully_connect with ``spectral_norm``; TF's matrix is (in, out) and its power iteration
   keeps ``u`` (out); facejax keeps ``u`` and ``v`` as facejax.nn.spectral_norm does (norm "add": x / (||x|| +
-  1e-12), as TF's ``_l2normalize``).
+  1e-12), as TF's ``_l2normalize``). ``sn_grad`` (both spectral layers): the gradient flows through the power
+  iteration as in ops.spectral_norm, which has no stop_gradient (False: through W / sigma only, PyTorch's way).
 - ``BatchNorm``: slim's ``batch_norm`` (eps 1e-3, decay 0.999, scale and centre) with PyTorch's names.
 - ``per_image_standardization``, ``crop_resize`` (TF1 ``resize_images`` bilinear, no half-pixel centres).
 """
@@ -65,9 +66,11 @@ class SameConv2d(Conv2d):
 class SameSpectralConv2d(SpectralConv2d):
     """``SpectralConv2d`` (norm "add", one power iteration per call) with TF's SAME padding."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size, stride=1, use_bias: bool = True, **kw):
+    def __init__(self, in_features: int, out_features: int, kernel_size, stride=1, use_bias: bool = True,
+                 sn_grad: bool = False, **kw):
         kw.setdefault("norm", "add")
-        super().__init__(in_features, out_features, kernel_size, stride, 0, use_bias, **kw)
+        super().__init__(in_features, out_features, kernel_size, stride, 0, use_bias, grad_through_iteration=sn_grad,
+                         **kw)
 
     def __call__(self, x: jax.Array, update: bool = True) -> jax.Array:
         return super().__call__(pad_same(x, self.kernel_size, self.stride), update)
@@ -78,8 +81,9 @@ class SpectralLinear(nnx.Module):
     (out,) and ``v`` (in,) are ``SpectralVector`` state, one power iteration per call with ``update``."""
 
     def __init__(self, in_features: int, out_features: int, *, kernel_init=normal_002, eps: float = 1e-12,
-                 dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+                 sn_grad: bool = False, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         self.in_features, self.out_features, self.eps, self.dtype = in_features, out_features, eps, dtype
+        self.sn_grad = sn_grad
         self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype))
         u = jax.random.normal(rngs.params(), (out_features,), jnp.float32)
@@ -91,9 +95,9 @@ class SpectralLinear(nnx.Module):
         w_mat = self.kernel[...].astype(jnp.float32).T  # PyTorch's (out, in)
         u, v = self.u[...], self.v[...]
         if update:
-            u, v = power_iteration(w_mat, u, v, 1, self.eps, "add")
-            self.u[...] = u
-            self.v[...] = v
+            u, v = power_iteration(w_mat, u, v, 1, self.eps, "add", self.sn_grad)
+            self.u[...] = jax.lax.stop_gradient(u)
+            self.v[...] = jax.lax.stop_gradient(v)
         w = self.kernel[...].astype(jnp.float32) / sigma(w_mat, u, v)
         return jnp.dot(x.astype(self.dtype), w.astype(self.dtype)) + self.bias[...].astype(self.dtype)
 

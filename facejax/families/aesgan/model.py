@@ -13,7 +13,8 @@ input (long skip), c7s1-3, tanh. Every conv has a bias (ops.conv2d), weights ~ t
 Discriminator(image, ref, local) -> (B,) logits: a global branch on [image, ref] (6 channels) and a local branch on
 image * M, each five SN-conv5/2 (widths min(d * 2^(i+1), 8d): 128, 256, 512, 512, 512 for d = 64) with LeakyReLU
 0.2, flattened (TF's h, w, c order) into an SN-dense layer of 8d; the two concatenated into an SN-dense logit.
-Every conv and dense layer is spectrally normalised with one power iteration per call (``update``).
+Every conv and dense layer is spectrally normalised with one power iteration per call (``update``); ``sn_grad``
+(the original's, default): the gradient flows through that iteration, as TF's ops.spectral_norm.
 """
 
 from __future__ import annotations
@@ -84,24 +85,24 @@ def d_widths(dim: int) -> list[int]:
 
 
 class Discriminator(nnx.Module):
-    def __init__(self, img_size: int, dim: int = 64, *, dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(self, img_size: int, dim: int = 64, *, sn_grad: bool = True, dtype=jnp.float32, rngs: nnx.Rngs):
         if img_size % 32:
             raise ValueError(f"AesGAN's discriminator needs an image side divisible by 32, got {img_size}")
         self.dtype = dtype
-        sn = dict(kernel_init=trunc_normal_002, dtype=dtype, rngs=rngs)
+        sn = dict(kernel_init=trunc_normal_002, sn_grad=sn_grad, dtype=dtype, rngs=rngs)
         widths = d_widths(dim)
         cin = 6
         for i, w in enumerate(widths):
             setattr(self, f"dis_conv_{i}", SameSpectralConv2d(cin, w, 5, 2, **sn))
             cin = w
         flat = (img_size // 32) ** 2 * widths[-1]
-        self.dis_fully1 = SpectralLinear(flat, widths[-1], dtype=dtype, rngs=rngs)
+        self.dis_fully1 = SpectralLinear(flat, widths[-1], sn_grad=sn_grad, dtype=dtype, rngs=rngs)
         cin = 3
         for i, w in enumerate(widths):
             setattr(self, f"dis_conv_2_{i}", SameSpectralConv2d(cin, w, 5, 2, **sn))
             cin = w
-        self.dis_fully2 = SpectralLinear(flat, widths[-1], dtype=dtype, rngs=rngs)
-        self.dis_fully3 = SpectralLinear(2 * widths[-1], 1, dtype=dtype, rngs=rngs)
+        self.dis_fully2 = SpectralLinear(flat, widths[-1], sn_grad=sn_grad, dtype=dtype, rngs=rngs)
+        self.dis_fully3 = SpectralLinear(2 * widths[-1], 1, sn_grad=sn_grad, dtype=dtype, rngs=rngs)
 
     def _branch(self, prefix, x, fc, update):
         h = x.astype(self.dtype)

@@ -52,7 +52,7 @@ def _select(family, faces, scores, candidate_opened):
         return flat.reshape(idx.shape + flat.shape[1:])
 
     return selection.select_all(load, faces.eyes, candidate_opened, scores, groups, family.axes,
-                                family.config.data.selection_chunk)
+                                family.config.data.selection_chunk, raster=family.config.mask_raster)
 
 
 def train_pairs(family, e_params, faces: data_lib.Faces) -> Pairs:
@@ -117,7 +117,9 @@ def eval_pairs(family, e_params, faces: data_lib.Faces, pool: data_lib.Faces | N
         best, second = picks[r]
         tgt.append(r)
         ref.append(best)
-        if c.two_references and second != best and second != r:
+        # the original appends the second walk's pick even when it is the best one again (an identity with one
+        # usable candidate: the walk falls back to its initial pick); drop_duplicate_reference skips that repeat
+        if c.two_references and second != r and not (c.drop_duplicate_reference and second == best):
             tgt.append(r)
             ref.append(second)
     if not tgt:
@@ -127,10 +129,11 @@ def eval_pairs(family, e_params, faces: data_lib.Faces, pool: data_lib.Faces | N
     return Pairs(combined, np.asarray(tgt, np.int64), np.asarray(ref, np.int64), scores)
 
 
-def batch_of(pairs: Pairs, idx, img_size: int, labels=None) -> dict:
-    """The in-painting inputs of pairs idx: {x, eyes, ref, ref_eyes} (decoded, [-1, 1])."""
+def batch_of(pairs: Pairs, idx, img_size: int, labels=None, minmax: bool = False) -> dict:
+    """The in-painting inputs of pairs idx: {x, eyes, ref, ref_eyes} (decoded, [-1, 1]; ``minmax``: bytescaled
+    first, config.data.bytescale)."""
     f = pairs.faces
     t, r = pairs.target[idx], pairs.reference[idx]
-    out = {"x": data_lib.decode_images(f.images[t], img_size), "eyes": f.eyes[t],
-           "ref": data_lib.decode_images(f.images[r], img_size), "ref_eyes": f.eyes[r]}
+    out = {"x": data_lib.decode_images(f.images[t], img_size, minmax), "eyes": f.eyes[t],
+           "ref": data_lib.decode_images(f.images[r], img_size, minmax), "ref_eyes": f.eyes[r]}
     return jax.tree.map(np.asarray, out)

@@ -19,8 +19,7 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.families.aesgan import selection
-from facejax.input.sources import read_image
+from facejax.families.aesgan import data as data_lib, selection
 from facejax.metrics.preprocess import list_images
 
 
@@ -97,7 +96,8 @@ def choose_references(family, e_params, xs, eyes, refs, ref_eyes) -> np.ndarray:
         valid = np.ones((1, k), bool)
         opened = np.concatenate([[np.nan], np.ones(len(refs))])[None].astype(np.float32)
         sc = np.concatenate([[0.0], scores])[None].astype(np.float32)
-        _, best, _ = selection.select(imgs, e, valid, opened, sc, axes=tuple(float(a) for a in family.axes))
+        _, best, _ = selection.select(imgs, e, valid, opened, sc, axes=tuple(float(a) for a in family.axes),
+                                      raster=family.config.mask_raster)
         picks.append(int(np.asarray(best)[0, 0]) - 1)
     del s
     return np.asarray(picks)
@@ -110,8 +110,8 @@ def translate_folders(family, state, src_dir: str, ref_dir: str, out_dir: str, c
     s = c.img_size
     src_paths, ref_paths = list_images(src_dir, "--src folder"), list_images(ref_dir, "--ref folder")
     default = _default_eyes(c)
-    xs = np.stack([read_image(p, s) for p in src_paths])
-    refs = np.stack([read_image(p, s) for p in ref_paths])
+    xs = np.stack([data_lib.read_face(p, s, c.data.bytescale) for p in src_paths])
+    refs = np.stack([data_lib.read_face(p, s, c.data.bytescale) for p in ref_paths])
     eyes, ref_eyes = _eyes(src_dir, src_paths, s, default), _eyes(ref_dir, ref_paths, s, default)
     stems = [os.path.splitext(os.path.basename(p))[0] for p in src_paths]
     if c.sample.reference == "given":

@@ -70,12 +70,12 @@ def _greedy(ssims, scores, usable, flg):
     return jnp.where(pick == flg, pick2, pick)
 
 
-def masked_ssim(images, eyes, axes):
+def masked_ssim(images, eyes, axes, raster: str = "opencv"):
     """(G, K, K) SSIM of every image k of each group to target j's masked image (both masked with j's eyes):
     images (G, K, S, S, 3) in [-1, 1], eyes (G, K, 2, 2)."""
     g, k, s = images.shape[:3]
     x01 = (images.astype(jnp.float32) + 1.0) / 2.0
-    masks = eye_masks(eyes, s, axes)  # (G, K, S, S, 1): target j's mask
+    masks = eye_masks(eyes, s, axes, raster)  # (G, K, S, S, 1): target j's mask
     keep = 1.0 - masks
     t = (x01 * keep)[:, :, None]  # (G, Kt, 1, S, S, 3)
     c = x01[:, None] * keep[:, :, None]  # (G, Kt, Kc, S, S, 3)
@@ -84,13 +84,13 @@ def masked_ssim(images, eyes, axes):
     return vals.reshape(g, k, k)
 
 
-@functools.partial(jax.jit, static_argnames=("axes",))
-def select(images, eyes, valid, opened, scores, axes):
+@functools.partial(jax.jit, static_argnames=("axes", "raster"))
+def select(images, eyes, valid, opened, scores, axes, raster: str = "opencv"):
     """Best and second-best reference of every image of G identity groups of K slots (padding: valid False).
 
     images (G, K, S, S, 3), eyes (G, K, 2, 2), valid (G, K) bool, opened (G, K), scores (G, K).
     Returns (ssim (G, K, K), best (G, K), second (G, K)): indices into each group's slots."""
-    ssims = masked_ssim(images, eyes, axes)
+    ssims = masked_ssim(images, eyes, axes, raster)
     cand = valid & (opened >= OPEN_THRESHOLD) & ~jnp.isnan(opened)
     k = images.shape[1]
     slots = jnp.arange(k)
@@ -118,7 +118,7 @@ def groups(identity: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def select_all(load, eyes, opened, scores, group_rows: list, axes, chunk: int = 8) -> dict:
+def select_all(load, eyes, opened, scores, group_rows: list, axes, chunk: int = 8, raster: str = "opencv") -> dict:
     """{row: (best row, second row)} for every row of every group with at least 2 images, computed in chunks of
     `chunk` groups padded to the largest group (one compiled shape). load(rows (G, K) int) -> decoded images
     (G, K, S, S, 3); eyes, opened, scores: per row."""
@@ -133,7 +133,7 @@ def select_all(load, eyes, opened, scores, group_rows: list, axes, chunk: int = 
             idx[g, :len(rows)] = rows
             valid[g, :len(rows)] = True
         _, best, second = select(load(idx), eyes[idx], valid, np.where(valid, opened[idx], np.nan),
-                                 np.where(valid, scores[idx], 0.0), axes=tuple(float(a) for a in axes))
+                                 np.where(valid, scores[idx], 0.0), axes=tuple(float(a) for a in axes), raster=raster)
         best, second = np.asarray(best), np.asarray(second)
         for g, rows in enumerate(part):
             for j, row in enumerate(rows):

@@ -73,7 +73,7 @@ def test_masked_ssim_and_select_on_images():
     eyes = np.tile(np.array([[0.45, 0.35], [0.45, 0.65]], np.float32), (1, 3, 1, 1))
     axes = (4.0, 2.75)
     got = np.asarray(selection.masked_ssim(imgs, eyes, axes))
-    m = np.asarray(data.eye_masks(eyes[0, 0], 32, axes))
+    m = np.asarray(data.eye_masks(eyes[0, 0], 32, axes))  # both with the default (cv2's) raster
     x01 = (imgs[0] + 1) / 2 * (1 - m)
     np.testing.assert_allclose(got[0, 0, 2], np.asarray(ssim(x01[:1], x01[2:3], 1.0))[0], rtol=1e-5)
     assert got[0, 1, 1] == pytest.approx(1.0)
@@ -102,7 +102,8 @@ def test_crop_resize_is_tf1_bilinear_and_masks_are_ellipses():
                 out[i, j] = ((crop[y0, x0] * (1 - fx) + crop[y0, x1] * fx) * (1 - fy)
                              + (crop[y1, x0] * (1 - fx) + crop[y1, x1] * fx) * fy)
         np.testing.assert_allclose(got[b, ..., 0], out, atol=1e-6)
-    m = np.asarray(data.eye_masks(np.array([[0.5, 0.25], [0.5, np.nan]], np.float32), 64, (25 / 4, 15 / 4)))[..., 0]
+    m = np.asarray(data.eye_masks(np.array([[0.5, 0.25], [0.5, np.nan]], np.float32), 64, (25 / 4, 15 / 4),
+                                  "analytic"))[..., 0]
     yy, xx = np.mgrid[:64, :64]
     np.testing.assert_array_equal(m, (((xx - 16) / 6.25) ** 2 + ((yy - 32) / 3.75) ** 2 <= 1).astype(np.float32))
 
