@@ -103,18 +103,23 @@ def test_two_processes_equal_one_and_checkpoints_move_between_layouts(tmp_path, 
     for net in ("discriminator", "mapping_network", "style_encoder"):
         for x, y in zip(jax.tree.leaves(a.params[net]), jax.tree.leaves(b.params[net])):
             np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-4)
-    # Generator: compared by what it draws. Its conv biases before instance norm get a gradient that is
-    # zero up to round-off, which Adam scales to +-lr whatever its sign: those biases differ by ~lr
-    # between any two summation orders (as in the PyTorch original) and change no output.
+    # Generator: compared by what it draws. StarGAN v2's Adam has beta1 = 0, so its first step moves every
+    # parameter by +-lr, by the sign of its gradient; where that gradient is a nearly cancelling sum over the
+    # batch (1 example per device here), the round-off of the all-reduce decides the sign. Gloo's cross-process
+    # sum and XLA's in-process one add in different orders, and the processor's vector width changes which
+    # parameters tip: the raw generators' outputs differed by at most 9e-5 on the machine this test was written on
+    # and by 1.3e-2 (EMA: within 5e-4) on an AMD EPYC with AVX2. Its conv biases before instance norm (gradient zero
+    # up to round-off) differ by ~lr in any two summation orders and change no output.
     family = trainer.Run(cfg, str(single)).family
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
     z = rng.normal(size=(4, cfg.model.latent_dim)).astype(np.float32)
     y_trg = np.array([0, 1, 2, 0], np.int32)
-    for nets_a, nets_b in ((a.ema, b.ema), ({k: a.params[k] for k in a.ema}, {k: b.params[k] for k in b.ema})):
+    for (nets_a, nets_b), atol in (((a.ema, b.ema), 2e-3),
+                                   (({k: a.params[k] for k in a.ema}, {k: b.params[k] for k in b.ema}), 3e-2)):
         out_a = np.asarray(family.translate(nets_a, x, ("latent", z), y_trg))
         out_b = np.asarray(family.translate(nets_b, x, ("latent", z), y_trg))
-        np.testing.assert_allclose(out_a, out_b, atol=5e-4)  # measured: 6e-6 (EMA), 9e-5 (raw)
+        np.testing.assert_allclose(out_a, out_b, atol=atol)
 
     # The 2x2 checkpoint resumes on 1 process with 1 device ...
     env = xla_env.env(1, JAX_COMPILATION_CACHE_DIR=CACHE)
