@@ -3,6 +3,11 @@
 A ridge classifier fitted on real synthetic faces (train split) recognises the target domain of
 reference-guided translations of held-out faces (test split) well above chance, and far above
 what the untranslated sources score against the same targets.
+
+Measured per XLA:CPU instruction set (tests/isa_matrix.sh on an AMD EPYC with AVX2; deterministic per ISA), 250
+steps: target domain recognised in 0.910 (native AVX2), 0.969 (SSE4_2), 0.977 (AVX) of the reference-guided outputs
+(the untranslated sources: 0.500; the classifier on real test faces: 1.000). AVX-512 and AMX could not be measured
+here (a cap above the processor's own changes nothing); the suite passed on an AVX-512 Xeon with this test as is.
 """
 
 import os
