@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from facejax.nn.layers import Dtype, _pair, zeros_init
+from facejax.nn.layers import Dtype, _pair
 
 NORMS = ("max", "add")
 _HI = jax.lax.Precision.HIGHEST

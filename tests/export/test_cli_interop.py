@@ -17,6 +17,7 @@ from facejax import configs
 from facejax.export import convert
 from facejax.families.stargan_v2 import torch_layout
 from facejax.train import trainer
+from tests import xla_env
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
@@ -32,7 +33,6 @@ TORCH_SIDE = r"""
 import json, sys
 import torch
 from facejax.export.torch_ref import stargan_v2 as R, wing as W
-from tests import xla_env
 files, out = json.loads(sys.argv[1]), sys.argv[2]
 nets = {"generator": R.Generator(32, 16, 32, 1.0, 16), "mapping_network": R.MappingNetwork(8, 16, 3, 32),
         "style_encoder": R.StyleEncoder(32, 16, 3, 32, 16), "discriminator": R.Discriminator(32, 3, 32, 16),

@@ -10,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow as tf
-from jax.sharding import PartitionSpec as P
 
 from facejax.errors import FacejaxError
 from facejax.input import ops, pipelines, prefetch, sources, streams

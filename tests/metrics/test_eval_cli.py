@@ -1,8 +1,6 @@
 """`facejax eval fid|fid_stats|lpips` on tiny folders, against pytorch-fid's and lpips' own folder pipelines."""
 
 import json
-import os
-import pathlib
 import subprocess
 import sys
 

@@ -2,7 +2,6 @@
 the same statistics, on both hosts, as pytorch-fid's np.mean / np.cov of all features."""
 
 import json
-import os
 import socket
 import subprocess
 import sys

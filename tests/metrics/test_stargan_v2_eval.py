@@ -3,8 +3,6 @@ checkpoint kept besides the newest), then `facejax eval --config --workdir` on t
 with random Inception/AlexNet weights."""
 
 import json
-import os
-import pathlib
 import subprocess
 import sys
 

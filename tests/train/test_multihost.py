@@ -2,7 +2,6 @@
 train exactly what 1 process x 4 devices trains; the checkpoint they write once restores onto 1 process
 with 1 device, and that one's back onto 2 x 2."""
 
-import os
 import pathlib
 import subprocess
 import sys

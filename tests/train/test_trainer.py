@@ -1,7 +1,6 @@
 """The shared trainer: one compilation, sharded batches, checkpoints that must fit, SIGTERM."""
 
 import os
-import pathlib
 import signal
 import subprocess
 import sys

@@ -82,7 +82,7 @@ class Evaluator:
 
     def generate(self, g_params, step: int) -> np.ndarray:
         """uint8 (n_fakes, S, S, 3) fakes (every host gets them all)."""
-        c, e, fam = self.config, self.config.eval, self.family
+        e, fam = self.config.eval, self.family
         level, fade = fam.level_of(step)
         rep, data_sh = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
         gen = jax.jit(lambda g, z, b: fam.render(g, z, b, level, fade), in_shardings=(rep, data_sh, data_sh),

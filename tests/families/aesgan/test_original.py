@@ -15,7 +15,7 @@ from flax import nnx
 from PIL import Image
 
 from facejax import configs, registry
-from facejax.families.aesgan import data as data_lib, model, references, selection
+from facejax.families.aesgan import data as data_lib, model, references
 from facejax.families.aesgan.layers import SameSpectralConv2d, SpectralLinear, same_pads, trunc_normal_002
 
 
