@@ -86,3 +86,16 @@ def hide_accelerators_from_tensorflow() -> None:
         tf.config.set_visible_devices([], "TPU")
     except (ImportError, RuntimeError, ValueError):  # already initialised, or no such device type
         pass
+
+
+def barrier(name: str, timeout_s: int = 3600) -> None:
+    """Waits until every process reaches `name`, on the coordination service (no device collective), so that
+    processes whose compile times differ enter their first collective together: gloo gives a peer only 30 s to set
+    up its context, and a step that took one process a minute longer to compile than the other (a loaded host)
+    failed there. A no-op in a single-process run."""
+    from jax._src import distributed as jax_distributed
+
+    client = jax_distributed.global_state.client
+    if client is None:
+        return
+    client.wait_at_barrier(name, timeout_in_ms=timeout_s * 1000)

@@ -26,6 +26,7 @@ from facejax import images, registry
 from facejax.errors import FacejaxError
 from facejax.input import prefetch
 from facejax.train import finite
+from facejax.train import distributed
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer, flatten_dict
 from facejax.train.lock import WorkdirLock
@@ -304,6 +305,19 @@ def _train(run: Run, skip: set):
             writer.close()
 
 
+def _step_fn(run: Run, step: int, state, batch, compiled: dict):
+    """The step function for `step`. With several processes each phase's step is compiled ahead (AOT) and the
+    processes meet at a barrier before running it, so none enters the step's first collective long before the
+    others (distributed.barrier)."""
+    fn = run.step_for(step)
+    if jax.process_count() == 1:
+        return fn
+    if id(fn) not in compiled:
+        compiled[id(fn)] = fn.lower(state, batch).compile()
+        distributed.barrier(f"facejax-step-compiled-{len(compiled)}")
+    return compiled[id(fn)]
+
+
 def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, skip: set):
     config, family, mesh = run.config, run.family, run.mesh
     progress = periodic_actions.ReportProgress(num_train_steps=total, writer=writer,
@@ -321,6 +335,7 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
     # one to finish step k: a deadlock that XLA ends by aborting the process (seen with 4 virtual devices on 2
     # cores). On CPU the loop therefore waits for each step; accelerators keep asynchronous dispatch.
     sync_each_step = jax.default_backend() == "cpu" and mesh.devices.size > 1
+    compiled = {}
     t_start = time.time()
     t_last, step_last = t_start, start
     t_first = None
@@ -330,7 +345,7 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
                 iterator.seek_example(iterator.example + config.batch_size)
             example = iterator.example
             batch = next(iterator)
-            state, metrics = run.step_for(step)(state, batch)
+            state, metrics = _step_fn(run, step, state, batch, compiled)(state, batch)
             metrics = watch.add(step, example, metrics)
             if sync_each_step:
                 jax.block_until_ready(metrics)

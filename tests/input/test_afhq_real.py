@@ -78,7 +78,8 @@ def test_stargan_v2_trains_on_real_afhq_images(afhq_samples, afhq_dir, tmp_path,
     # A checkpoint of the last step, with the stream position after the 3 consumed batches.
     ckpt = work / "checkpoints" / str(STEPS)
     assert (ckpt / "state").is_dir() and (ckpt / "config").is_dir()
-    assert json.loads((ckpt / "data" / "process_0-of-1" / "position.json").read_text()) == {"next_batch": STEPS}
+    position = json.loads((ckpt / "data" / "process_0-of-1" / "position.json").read_text())
+    assert position == {"next_batch": STEPS, "next_example": STEPS * cfg.batch_size, "batch_size": cfg.batch_size}
 
     # The sample grids, built from the eval split's (src) images.
     for name in ("latent", "reference"):
