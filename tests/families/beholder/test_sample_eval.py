@@ -48,6 +48,21 @@ def _face_file(path, face_size=32, seed=0):
     return sd
 
 
+def _vgg_face_torch(t, sd):
+    """VGG-Face (vgg_face_dag's layers) in torch on an NCHW tensor, from the state dict `sd`: fc8's outputs."""
+    import torch.nn.functional as F
+
+    for name in face_features.CONVS:
+        t = F.relu(F.conv2d(t, sd[f"{name}.weight"], sd[f"{name}.bias"], padding=1))
+        if name.endswith(("1_2", "2_2", "3_3", "4_3", "5_3")):
+            t = F.max_pool2d(t, 2, 2)
+    t = t.flatten(1)
+    for name in ("fc6", "fc7", "fc8"):
+        t = F.linear(t, sd[f"{name}.weight"], sd[f"{name}.bias"])
+        t = F.relu(t) if name != "fc8" else t
+    return t
+
+
 def test_beauty_level_sweep_grid(family_state):
     fam, state = family_state
     inp = fam.sample_inputs(3)
@@ -160,14 +175,7 @@ def test_face_features_match_a_torch_vgg_face(tmp_path):
     got = np.asarray(jax.jit(lambda p, x: face_features.features(p, x, 32, "vgg_face"))(params, x))
     t = F.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), size=32, mode="bilinear", align_corners=False)
     t = (t + 1) * 127.5 - torch.tensor(face_features.MEAN)[None, :, None, None]
-    for name in face_features.CONVS:
-        t = F.relu(F.conv2d(t, sd[f"{name}.weight"], sd[f"{name}.bias"], padding=1))
-        if name.endswith(("1_2", "2_2", "3_3", "4_3", "5_3")):
-            t = F.max_pool2d(t, 2, 2)
-    t = t.flatten(1)
-    for name in ("fc6", "fc7", "fc8"):
-        t = F.linear(t, sd[f"{name}.weight"], sd[f"{name}.bias"])
-        t = F.relu(t) if name != "fc8" else t
+    t = _vgg_face_torch(t, sd)
     np.testing.assert_allclose(got, t.numpy(), rtol=1e-4, atol=1e-4 * np.abs(t.numpy()).max())
     with pytest.raises(FacejaxError, match="vgg_face_dag.pth.*config.beautify.alpha=1"):
         face_features.load(str(tmp_path / "missing.pth"), 224)
@@ -205,7 +213,6 @@ def test_face_features_take_the_originals_input(tmp_path):
     """beautify_image.py feeds G's [-1, 1] images straight into the Keras VGG-Face graph, resized to 224 by TF1's
     tf.image.resize_images (legacy bilinear): no [0, 255] scaling, no mean. A torch transcription of that path."""
     torch = pytest.importorskip("torch")
-    import torch.nn.functional as F
 
     ramp = np.array([0.0, 1.0], np.float32).reshape(1, 1, 2, 1).repeat(2, 1)
     legacy = np.asarray(face_features.resize_bilinear_tf1(jnp.asarray(ramp), 4))[0, 0, :, 0]
@@ -218,14 +225,7 @@ def test_face_features_take_the_originals_input(tmp_path):
     np.testing.assert_allclose(np.asarray(face_features.resize_bilinear_tf1(jnp.asarray(x), 32)), resized,
                                atol=1e-5)
     t = torch.from_numpy(resized.transpose(0, 3, 1, 2).astype(np.float32).copy())  # [-1, 1], straight in
-    for name in face_features.CONVS:
-        t = F.relu(F.conv2d(t, sd[f"{name}.weight"], sd[f"{name}.bias"], padding=1))
-        if name.endswith(("1_2", "2_2", "3_3", "4_3", "5_3")):
-            t = F.max_pool2d(t, 2, 2)
-    t = t.flatten(1)
-    for name in ("fc6", "fc7", "fc8"):
-        t = F.linear(t, sd[f"{name}.weight"], sd[f"{name}.bias"])
-        t = F.relu(t) if name != "fc8" else t
+    t = _vgg_face_torch(t, sd)
     fam = registry.create(gan_config(**{"beautify.alpha": 0.7, "beautify.face_size": 32}))
     assert fam.config.beautify.face_input == "original"
     rec = beautify.Recovery(fam, face_params=params)
