@@ -1,6 +1,12 @@
-"""Family name -> Family class: the one place that lists families."""
+"""Family name -> Family class: the one place that lists families.
+
+A family out of this tree (a research fork, the tests' toy family) is added without editing this file by the
+environment variable FACEJAX_FAMILIES="name=package.module:Class[,name2=...]", which every facejax process
+(and every subprocess it starts) reads.
+"""
 
 import importlib
+import os
 
 from facejax.errors import FacejaxError
 
@@ -16,13 +22,38 @@ FAMILIES = {
     "beholder": "facejax.families.beholder.family:Beholder",
     "beholder_predictor": "facejax.families.beholder.predictor_family:BeholderPredictor",
 }
+ENV = "FACEJAX_FAMILIES"
+
+
+def entries() -> dict:
+    """{name: "module:Class"}: the built-in families and those of FACEJAX_FAMILIES."""
+    out = dict(FAMILIES)
+    for item in filter(None, (s.strip() for s in os.environ.get(ENV, "").split(","))):
+        name, sep, target = item.partition("=")
+        if not sep or ":" not in target or not name.strip():
+            raise FacejaxError(f"{ENV}: entry {item!r}: expected name=package.module:Class")
+        out[name.strip()] = target.strip()
+    return out
+
+
+def names() -> list[str]:
+    return sorted(entries())
 
 
 def family_class(name: str):
-    if name not in FAMILIES:
-        raise FacejaxError(f"unknown family {name!r} (config.family); known: {', '.join(sorted(FAMILIES))}")
-    module, attr = FAMILIES[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    from facejax.families.base import Family
+
+    known = entries()
+    if name not in known:
+        raise FacejaxError(f"unknown family {name!r} (config.family); known: {', '.join(sorted(known))}")
+    module, attr = known[name].split(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise FacejaxError(f"family {name!r}: cannot load {known[name]} ({e})") from None
+    if not (isinstance(cls, type) and issubclass(cls, Family)):
+        raise FacejaxError(f"family {name!r}: {known[name]} is not a facejax.families.base.Family subclass")
+    return cls
 
 
 def create(config):

@@ -18,7 +18,14 @@ class TrainState:
     rng: jax.Array  # uint32 key data of the run's root key; per-step keys are fold_in(root, step)
     params: dict[str, Any]  # net name -> pure dict of parameters
     opt_state: dict[str, Any]  # net name -> optax state
-    ema: dict[str, Any]  # net name -> pure dict of EMA parameters (empty when unused)
+    ema: dict[str, Any]  # net name -> pure dict of EMA parameters (empty when the family keeps no EMA)
+    # net name -> pure dict of a network no optimizer touches (pretrained FAN, VGG, identity, parsing and
+    # aesthetic nets): saved with the run, never updated, never exported as a trained network.
+    frozen: dict[str, Any] = struct.field(default_factory=dict)
+
+    def sampling_params(self) -> dict[str, Any]:
+        """The weights a model is sampled from: frozen nets, then params, each replaced by its EMA where kept."""
+        return {**self.frozen, **self.params, **self.ema}
 
 
 def split_params(module: nnx.Module):
@@ -27,6 +34,12 @@ def split_params(module: nnx.Module):
     if jax.tree.leaves(rest):
         raise ValueError(f"{type(module).__name__} has non-parameter state; the train state keeps Params only")
     return graphdef, nnx.to_pure_dict(params)
+
+
+def split_state(module: nnx.Module):
+    """(graphdef, pure dict of the module's whole state: Params and BatchNorm statistics alike)."""
+    graphdef, state = nnx.split(module)
+    return graphdef, nnx.to_pure_dict(state)
 
 
 def bind(graphdef, params) -> nnx.Module:

@@ -34,6 +34,7 @@ from facejax.families.aesgan import common, data as data_lib
 from facejax.families.aesgan.eyenet import EyeNet
 from facejax.input import ops, streams
 from facejax.train.state import TrainState, step_key
+from facejax.families import base
 from facejax.metrics import report as eval_report
 
 ARCH = ("dim", "head_dim", "input_size")
@@ -65,7 +66,7 @@ def build(a, dtype=jnp.float32, rngs=None):
     return EyeNet(a.dim, a.head_dim, a.keep_prob, dtype=dtype, rngs=rngs or nnx.Rngs(0))
 
 
-class AestheticNet:
+class AestheticNet(base.Family):
     name = "aesgan_aesthetic"
     architecture_fields = ("family", "aesthetic.dim", "aesthetic.head_dim", "aesthetic.input_size")
 

@@ -40,6 +40,7 @@ from facejax.families.aesgan.eyenet import EyeNet
 from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams
+from facejax.families import base
 from facejax.train.state import TrainState, step_key
 
 NETS = ("G", "D")
@@ -98,7 +99,7 @@ def validate(config) -> None:
                            f"expected dims >= 1 and an input size that is a multiple of 4")
 
 
-class AesGAN:
+class AesGAN(base.Family):
     name = "aesgan"
     architecture_fields = ("family", "img_size", "model.g_dim", "model.g_res", "model.d_dim", "aesthetic.dim",
                            "aesthetic.head_dim", "aesthetic.input_size", "parsing.width", "parsing.num_classes")

@@ -29,6 +29,7 @@ from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams
 from facejax.train.state import TrainState
+from facejax.families import base
 from facejax.metrics import report as eval_report
 
 ARCH = ("width", "num_classes")
@@ -63,7 +64,7 @@ PALETTE = (np.random.default_rng(5).integers(0, 256, (256, 3))).astype(np.uint8)
 PALETTE[0] = 0
 
 
-class ParsingNetFamily:
+class ParsingNetFamily(base.Family):
     name = "aesgan_parsing"
     architecture_fields = ("family", "img_size", "parsing.width", "parsing.num_classes")
 

@@ -41,6 +41,7 @@ from facejax.families.beautygan import losses, model
 from facejax.input import ops, pipelines
 from facejax.nn import vgg as vgg_lib
 from facejax.nn.spectral_norm import spectral_state, trainable_mask, with_spectral_state
+from facejax.families import base
 from facejax.train.state import TrainState, count_params
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -96,7 +97,7 @@ def bind(graphdef, state) -> nnx.Module:
     return nnx.merge(graphdef, nnx.State(state))
 
 
-class BeautyGAN:
+class BeautyGAN(base.Family):
     name = "beautygan"
     architecture_fields = ("family", "img_size", "model.g_conv_dim", "model.g_repeat_num", "model.d_conv_dim",
                            "model.d_repeat_num", "vgg_layer")

@@ -50,6 +50,7 @@ from facejax.families.beholder.layers import downscale2d
 from facejax.families.beholder.schedule import Schedule, tf_adam
 from facejax.input import ops, streams
 from facejax.nn.layers import upsample_nearest2
+from facejax.families import base
 from facejax.train.state import TrainState, count_params, ema_update, split_params, step_key
 
 
@@ -109,7 +110,7 @@ def widths(config):
     return f[1:], f[0], (m.latent_size or f[0])
 
 
-class Beholder:
+class Beholder(base.Family):
     name = "beholder"
     architecture_fields = ("family", "img_size", "num_raters", "model.fmap_base", "model.fmap_decay",
                            "model.fmap_max", "model.latent_size", "model.mbstd_group_size", "model.label_groups",

@@ -28,6 +28,7 @@ from flax import nnx
 from facejax.errors import FacejaxError
 from facejax.families.beholder import data, predictor
 from facejax.input import ops, streams
+from facejax.families import base
 from facejax.train.state import TrainState, step_key
 
 
@@ -55,7 +56,7 @@ def validate(config) -> None:
                            "hidden 4096, pool_size 7, input_size 224); set --config.imagenet_init=False for others")
 
 
-class BeholderPredictor:
+class BeholderPredictor(base.Family):
     name = "beholder_predictor"
     architecture_fields = ("family", "num_raters", "model.widths", "model.hidden", "model.pool_size")
 

@@ -42,6 +42,7 @@ from facejax.families.gfc import data, losses, masks, model, pretrained
 from facejax.families.gfc.parsing_family import (DTYPES, abstract_net, bind, init_rngs, parsing_args, split_state,
                                                   validate_parsing)
 from facejax.input import streams
+from facejax.families import base
 from facejax.train.state import TrainState, step_key
 
 NETS = ("G", "D_local", "D_global")
@@ -147,7 +148,7 @@ def d_optimizer(config) -> optax.GradientTransformation:
     return optax.adam(c.d_lr, b1=c.d_beta1, b2=c.d_beta2, eps=1e-8)
 
 
-class GFC:
+class GFC(base.Family):
     name = "gfc"
     architecture_fields = ("family", "img_size", "model.g.widths", "model.g.dec_width", "model.g.fc_dim",
                            "model.d.local_base", "model.d.global_base", "model.d.max_width", "mask.size",

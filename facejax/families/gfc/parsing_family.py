@@ -21,6 +21,7 @@ from flax import nnx
 from facejax.errors import FacejaxError
 from facejax.families.gfc import data, losses, model
 from facejax.input import streams
+from facejax.families import base
 from facejax.train.state import TrainState, step_key
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -97,7 +98,7 @@ def colorize(labels: np.ndarray) -> np.ndarray:
     return PALETTE[np.clip(np.asarray(labels), 0, len(PALETTE) - 1)]
 
 
-class GFCParsing:
+class GFCParsing(base.Family):
     name = "gfc_parsing"
     architecture_fields = ("family", "img_size", "model.parsing.widths", "model.parsing.last_width",
                            "model.parsing.num_classes")

@@ -44,6 +44,7 @@ from flax import nnx
 from facejax.errors import FacejaxError
 from facejax.families.ipmnet import model, preprocess
 from facejax.input import pipelines
+from facejax.families import base
 from facejax.train.state import TrainState, step_key
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -139,7 +140,7 @@ def l1(a, b):
     return jnp.mean(jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32)))
 
 
-class IPMNet:
+class IPMNet(base.Family):
     name = "ipmnet"
     architecture_fields = ("family", "img_size", "model.gen.dim", "model.gen.mlp_dim", "model.gen.style_dim",
                            "model.gen.n_downsample", "model.gen.n_res", "model.dis.dim", "model.dis.n_layer",

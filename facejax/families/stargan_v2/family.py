@@ -34,6 +34,7 @@ from flax import nnx
 from facejax.errors import FacejaxError
 from facejax.families.stargan_v2 import ablation_nets, fan, losses, model
 from facejax.input import ops, pipelines, sources, streams
+from facejax.families import base
 from facejax.train.state import TrainState, bind, count_params, ema_update, split_params, step_key
 
 EMA_NETS = ("generator", "mapping_network", "style_encoder")  # the generator side, where a row has them
@@ -93,7 +94,7 @@ class _Nets:
             setattr(self, name, bind(graphdefs[name], p))
 
 
-class StarGANv2:
+class StarGANv2(base.Family):
     name = "stargan_v2"
     architecture_fields = ("family", "img_size", "model.num_domains", "model.latent_dim",
                            "model.style_dim", "model.hidden_dim", "model.w_hpf", "model.dim_in",

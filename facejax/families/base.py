@@ -1,0 +1,335 @@
+"""The family contract: everything facejax's trainer, commands and tools ask of a family.
+
+A family is one folder, facejax/families/<name>/, a config file configs/<name>.py and one line in
+facejax/registry.py (or, out of tree, in the FACEJAX_FAMILIES environment variable). Its class
+subclasses `Family` (the core every family implements) and, for each optional capability, provides the
+members of that capability's protocol below. Callers ask with `isinstance(family, Capability)` or
+`require(family, Capability)`; a family without a capability gets one line naming both. This module is
+the only place that probes a family for members.
+
+Core (`Family`)                       every command needs it
+  init, train_step, train_dataset, param_counts, sample_inputs, sample_grids, bench_batch
+Capabilities (runtime-checkable protocols)
+  Phased              the iteration changes over a run (loss stages, growing resolutions)
+  LoadsPretrained     frozen networks read from files when a run starts from scratch
+  SamplesFolders      `facejax sample --src [--ref|--mask]` on the user's own folders
+  Evaluates           `facejax eval` / `config.eval_every`: the paper's protocol and headline metrics
+  TorchInterop        `facejax export` / `import`: the original repository's PyTorch files
+  ImportsOwnFiles     import reads files the original names its own way (not <step>_nets*.ckpt)
+  TorchBaseline       `facejax bench --against=torch`: the same iteration in PyTorch eager mode
+  Prepares            `facejax prepare <step>`: preprocessing steps beyond building a TFDS dataset
+  Sweeps              `launch/sweep.py`: the paper's ablation rows and the files evaluation reads
+
+The train state (facejax/train/state.py TrainState) is the same pytree for every family: `params` and
+`opt_state` of the trained networks, `ema` of the ones with an exponential moving average (empty when the
+original keeps none), `frozen` for networks no optimizer touches (pretrained FAN, identity, VGG, parsing,
+aesthetic networks).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable, Hashable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import jax.numpy as jnp
+import numpy as np
+
+from facejax.errors import FacejaxError
+
+# Compute dtypes a config may name (`config.dtype`); parameters and optimizer states stay float32.
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def compute_dtype(config, field: str = "dtype"):
+    """The jnp dtype of config.<field>; one line naming the field otherwise."""
+    value = config[field]
+    if value not in DTYPES:
+        raise FacejaxError(f"config.{field}={value!r}: expected one of {', '.join(sorted(DTYPES))}")
+    return DTYPES[value]
+
+
+class Family(abc.ABC):
+    """The core of a family: a small object the shared trainer drives. It never owns a loop.
+
+    Construct it with a config (`Family(config)`); the constructor validates the family's own fields
+    (facejax/train/trainer.py check_config validates the trainer's) and raises FacejaxError naming the
+    field and what was expected.
+
+    Class attributes:
+      name                 the registry name, equal to config.family.
+      architecture_fields  dotted config fields a checkpoint must agree on to be restored.
+      description          one line for `facejax presets` and error messages.
+    """
+
+    name: ClassVar[str]
+    architecture_fields: ClassVar[tuple[str, ...]]
+    description: ClassVar[str] = ""
+
+    config: Any
+
+    @abc.abstractmethod
+    def init(self, root_key_data) -> Any:
+        """A fresh train state.
+
+        Args:
+          root_key_data: uint32 key data of the run's root key (state.root_key_data(seed)).
+        Returns:
+          TrainState. Pure: the trainer jits it with the state's shardings (out_shardings).
+        """
+
+    @abc.abstractmethod
+    def train_step(self, state, batch) -> tuple[Any, dict]:
+        """One training iteration.
+
+        Args:
+          state: TrainState.
+          batch: a global batch, a dict of arrays shaped as train_dataset's elements (split over the
+            `data` axis). A `Phased` family also takes `phase=` (static).
+        Returns:
+          (new TrainState with step + 1, {metric name: scalar}). Pure; jitted once per phase with the input
+          state donated.
+        """
+
+    @abc.abstractmethod
+    def train_dataset(self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0):
+        """This process's training batches.
+
+        Args:
+          local_batch: rows of each global batch this process feeds.
+          process_index, process_count: this process among all (jax.process_index(), jax.process_count()).
+          start_batch: the position to continue from (batches already trained).
+        Returns:
+          tf.data.Dataset of dicts of local batches from `start_batch` on, a pure function of (config.seed,
+          position) so that resuming continues exactly (facejax/input/streams.py).
+        """
+
+    @abc.abstractmethod
+    def param_counts(self) -> dict[str, int]:
+        """{network name: number of parameters} of the trained networks (`facejax params`)."""
+
+    @abc.abstractmethod
+    def sample_inputs(self, n: int) -> dict:
+        """A fixed batch for the periodic sample grids.
+
+        Args:
+          n: config.num_sample_images, the number of rows or images a grid shows.
+        Returns:
+          dict of numpy arrays, the same at every call (read from the evaluation data or drawn from
+          config.seed).
+        """
+
+    @abc.abstractmethod
+    def sample_grids(self, state, inputs: dict) -> dict[str, np.ndarray]:
+        """Pictures of the current model.
+
+        Args:
+          state: TrainState (the EMA weights where the family keeps them).
+          inputs: sample_inputs(n).
+        Returns:
+          {grid name: uint8 [H, W, 3] image}; written as <step>_<name>.png.
+        """
+
+    @abc.abstractmethod
+    def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
+        """A batch of random numpy arrays shaped and typed like train_dataset's (`facejax bench`)."""
+
+
+# ------------------------------------------------------------------------------------ capabilities
+
+
+@runtime_checkable
+class Phased(Protocol):
+    """The iteration changes over a run. `train_step(state, batch, phase=...)` compiles once per phase."""
+
+    def phase(self, step: int) -> Hashable:
+        """The phase of step number `step` (1-based); equal phases share one compiled step."""
+
+
+@runtime_checkable
+class LoadsPretrained(Protocol):
+    """Frozen networks read from the files the config names (FAN, VGG, identity, parsing, aesthetic nets)."""
+
+    def load_pretrained(self, state):
+        """The state with state.frozen (and any pretrained initialisation) read from files.
+
+        Called once, outside jit, for a run that starts from scratch (not on resume, not on import). A
+        missing file is a FacejaxError naming the config field, the file and where it comes from.
+        """
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderInputs:
+    """What `facejax sample` takes for a family's own folders; the help texts name the family's files.
+
+    src: help of --src (always required).
+    ref: help of --ref, or "" when the family takes no --ref.
+    mask: help of --mask, or "" when the family takes no --mask.
+    ref_required: --ref must be given with --src.
+    """
+
+    src: str
+    ref: str = ""
+    mask: str = ""
+    ref_required: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderRequest:
+    """The user's folders for one `facejax sample` call (None where not given)."""
+
+    src: str
+    ref: str | None = None
+    mask: str | None = None
+
+
+@runtime_checkable
+class SamplesFolders(Protocol):
+    """`facejax sample --src=DIR [--ref=DIR] [--mask=...]`: the model on the user's own images."""
+
+    folder_inputs: FolderInputs
+
+    def sample_folders(self, state, request: FolderRequest, out_dir: str) -> dict:
+        """Writes one PNG per result and a grid of them into out_dir.
+
+        Returns:
+          {"grid": path of the grid PNG, "count": number of results, ...} plus any family-specific entries
+          (paths or counts) that `facejax sample` prints.
+        """
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """One headline number: the key in the evaluator's metrics, its column label and format."""
+
+    key: str
+    label: str
+    fmt: str = "{:.4f}"
+
+
+@runtime_checkable
+class Evaluates(Protocol):
+    """The paper's evaluation protocol (`facejax eval --workdir`, `config.eval_every`)."""
+
+    headline_metrics: tuple[Metric, ...]
+
+    def evaluator(self, mesh=None) -> Callable[[Any, int, str], dict]:
+        """The protocol, with its weight files read now (a missing file stops a run before training).
+
+        Returns:
+          evaluate(state, step, out_dir) -> {"metrics": {key: float}, "table": str, "report": dict,
+          "files": {name: path}}; it writes metrics.json, metrics.md and grids into out_dir.
+        """
+
+
+@runtime_checkable
+class TorchInterop(Protocol):
+    """The original repository's PyTorch files (`facejax export`, `facejax import`).
+
+    The family's folder holds torch_ref.py (PyTorch modules with the original's names, for parity tests)
+    and the layout (facejax/export/convert.py's Layout), which maps the train state to state_dicts."""
+
+    def torch_layout(self):
+        """The layout of this config's networks: export(state), write(...), load(paths), build_state(...),
+        file_networks(kind) (facejax/export/convert.py)."""
+
+
+@runtime_checkable
+class ImportsOwnFiles(Protocol):
+    """`facejax import` of files the original names its own way (BeautyGAN's <epoch>_<iter>_G.pth, TF1 .npz)."""
+
+    def import_files(self, source: str, step: int | None = None):
+        """Reads `source` (a folder or one file; `step` picks one where several are there).
+
+        Returns:
+          (step, TrainState, {kind: path read}, [notes printed to the user]).
+        """
+
+
+@runtime_checkable
+class TorchBaseline(Protocol):
+    """`facejax bench --against=torch`: the same iteration in PyTorch eager mode on the reference modules."""
+
+    def bench_torch_step(self, seed: int = 0):
+        """A runner with .device, .to_torch(bench_batch) and .step(torch_batch). Raises FacejaxError (before
+        anything compiles) when this config has no PyTorch counterpart."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareArgs:
+    """The `facejax prepare` flags a prepare step may read."""
+
+    config: Any = None
+    manual_dir: str | None = None
+    out: str | None = None
+    workdir: str | None = None
+    source: str | None = None
+    data_dir: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareStep:
+    """`facejax prepare <name>`: a preprocessing step of a family.
+
+    help: one line for `facejax prepare --help`.
+    run: run(PrepareArgs) -> result dict (printed as JSON with --json).
+    summary: summary(result) -> the line printed without --json.
+    needs_config: the step reads --config.
+    """
+
+    help: str
+    run: Callable[[PrepareArgs], dict]
+    summary: Callable[[dict], str]
+    needs_config: bool = False
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """Preprocessing steps beyond building a TFDS dataset (IPM-Net's masks, Beholder-GAN's beauty labels)."""
+
+    @classmethod
+    def prepare_steps(cls) -> dict[str, PrepareStep]:
+        """{step name: PrepareStep}; names are unique across families (facejax prepare checks)."""
+
+
+@runtime_checkable
+class Sweeps(Protocol):
+    """Defaults of `launch/sweep.py` for this family."""
+
+    @classmethod
+    def sweep_rows(cls) -> dict[str, str]:
+        """{preset: what the row adds}, in the paper's order: the default presets of a sweep and the labels of
+        its report (StarGAN v2's Table 1 rows A-F)."""
+
+    @classmethod
+    def sweep_eval_files(cls) -> tuple[str, ...]:
+        """Config fields naming the weight files the evaluation reads (a sweep asks for them up front)."""
+
+
+CAPABILITIES = {
+    Phased: "a phased iteration",
+    LoadsPretrained: "pretrained frozen networks",
+    SamplesFolders: "sampling from your own folders (facejax sample --src)",
+    Evaluates: "an evaluation protocol (facejax eval, config.eval_every)",
+    TorchInterop: "PyTorch export/import (facejax export, facejax import)",
+    ImportsOwnFiles: "reading the original's own checkpoint files",
+    TorchBaseline: "a PyTorch baseline (facejax bench --against=torch)",
+    Prepares: "prepare steps (facejax prepare)",
+    Sweeps: "sweep defaults (launch/sweep.py)",
+}
+
+
+def has(family, capability) -> bool:
+    """Whether `family` (an instance, or a class for the class-level Prepares / Sweeps) has the capability."""
+    return isinstance(family, capability)
+
+
+def require(family, capability, *, hint: str = ""):
+    """`family` itself when it has the capability, else FacejaxError naming the family and the capability."""
+    if isinstance(family, capability):
+        return family
+    name = getattr(family, "name", type(family).__name__)
+    what = CAPABILITIES.get(capability, capability.__name__)
+    raise FacejaxError(f"family {name!r} has no {what} ({capability.__name__} in facejax/families/base.py)"
+                       + (f"; {hint}" if hint else ""))

@@ -1,0 +1,106 @@
+"""What every configs/<family>.py shares: the trainer's fields with their defaults, and the preset parser.
+
+    from facejax.train import config as trainer_config
+
+    def _base():
+        c = trainer_config.defaults("beautygan", seed=0, img_size=256, batch_size=1, total_steps=740_700)
+        c.model = ConfigDict(); ...            # the family's own fields
+        return c
+
+    def get_config(preset="synthetic"):
+        return trainer_config.select(preset, {"mt": _mt, "synthetic": _synthetic}, base=_base,
+                                     file="configs/beautygan.py")
+
+The trainer validates these fields (facejax/train/trainer.py check_config); the family validates its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ml_collections import ConfigDict
+
+
+def defaults(family: str, *, seed: int = 0, img_size: int = 256, batch_size: int = 8, total_steps: int = 100_000,
+             **overrides) -> ConfigDict:
+    """A ConfigDict with `family` and every field the shared trainer, input and tools read, at their defaults.
+    `overrides` set top-level fields (e.g. log_every=50)."""
+    c = ConfigDict()
+    c.family = family
+    c.preset = ""
+    c.seed = seed
+    c.img_size = img_size
+    c.batch_size = batch_size  # the global batch, split over every device of every process
+    c.total_steps = total_steps
+    # Compute dtype ("float32" or "bfloat16"); parameters and optimizer state stay float32.
+    c.dtype = "float32"
+    # Kernel paths (facejax/nn/kernels.py): auto = CPU-tuned kernels on a CPU backend, XLA's own elsewhere.
+    c.kernels = "auto"
+    # Parameter sharding (facejax/train/mesh.py): 1 = replicated; > 1 splits large leaves over an `fsdp` axis.
+    c.fsdp = 1
+    c.fsdp_min_size = 2**14
+
+    c.data = ConfigDict()
+    # "tfds": a TFDS builder (name/config); "folder": the original's layout under train_dir / eval_dir.
+    c.data.source = "tfds"
+    c.data.name = "synthetic_faces"
+    c.data.config = ""
+    c.data.data_dir = ""  # TFDS data_dir; empty = TFDS default (~/tensorflow_datasets)
+    c.data.train_split = "train"
+    c.data.eval_split = "test"
+    c.data.train_dir = ""  # for source="folder"
+    c.data.eval_dir = ""
+    c.data.cache = True  # folder source: read the images into memory once (True) or per example
+    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
+    c.data.prefetch_to_device = 2  # global batches formed ahead of the step (0: none)
+    # False: every process holds the whole (encoded) split and takes its rows of one global stream, so a
+    # run's batches do not depend on the number of processes. True: each process holds 1/N of the examples.
+    c.data.split_over_processes = False
+
+    c.log_every = 50
+    c.sample_every = 1000  # 0 = no sample grids
+    c.checkpoint_every = 1000
+    c.keep_checkpoints = 3
+    c.num_sample_images = 8
+    c.eval_every = 0  # 0 = no evaluation during training
+    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
+    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
+    c.nonfinite = "stop"
+    c.nonfinite_retries = 3
+    c.nonfinite_lr_factor = 0.1
+    for key, value in overrides.items():
+        c[key] = value
+    return c
+
+
+Preset = Callable[[ConfigDict], ConfigDict]
+
+
+def select(preset: str | None, presets: dict[str, Preset], *, base: Callable[[], ConfigDict], file: str,
+           default: str = "synthetic", modifiers: dict[str, Preset] | None = None,
+           modifier_base: str | None = None) -> ConfigDict:
+    """The config of `preset`: base() changed by presets[name].
+
+    With `modifiers` (StarGAN v2's Table 1 rows), `preset` may be "NAME,MODIFIER" (either order): the preset,
+    then the modifier on top; a modifier alone applies to `modifier_base`. An unknown or repeated name is a
+    ValueError naming `file` and the known presets (ml_collections reports it as the flag's error).
+    """
+    modifiers = modifiers or {}
+    names = [p.strip() for p in (preset or default).split(",") if p.strip()] or [default]
+    mods = [n for n in names if n in modifiers]
+    scales = [n for n in names if n not in modifiers]
+    for n in scales:
+        if n not in presets:
+            known = ", ".join([*presets, *modifiers])
+            combine = (f" (a row of {', '.join(modifiers)} may be combined with a preset, e.g. "
+                       f"'{next(iter(modifiers))},{default}')" if modifiers else "")
+            raise ValueError(f"unknown preset {n!r} for {file}; expected one of {known}{combine}")
+    if len(scales) > 1 or len(mods) > 1:
+        raise ValueError(f"preset {preset!r} for {file}: give at most one preset"
+                         + (" and one row" if modifiers else ""))
+    scale = scales[0] if scales else (modifier_base or default)
+    c = presets[scale](base())
+    if mods:
+        c = modifiers[mods[0]](c)
+    c.preset = ",".join(names)
+    return c
