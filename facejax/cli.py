@@ -45,8 +45,20 @@ def _config_value():
         raise FacejaxError(" ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())) from None
 
 
-def command_help(command: str, module) -> str:
-    """The command module's docstring, then its own flags and the shared ones with their defaults."""
+def _help_config(argv):
+    """The config of --config=FILE:PRESET among `argv` (for a command's family-specific help), or None."""
+    spec = next((a[len("--config="):] for a in argv if a.startswith("--config=")), None)
+    if spec is None:
+        return None
+    from facejax import configs
+
+    path, _, preset = _resolve_config_arg(f"--config={spec}")[len("--config="):].partition(":")
+    return configs.load_file(path, preset)
+
+
+def command_help(command: str, module, config=None) -> str:
+    """The command module's docstring, then its own flags and the shared ones with their defaults; with a config,
+    what the command takes of that config's family (the module's `family_help(config)`, where it has one)."""
     from facejax.commands import common
 
     lines = [(module.__doc__ or "").strip(), "", "Flags:"]
@@ -60,6 +72,9 @@ def command_help(command: str, module) -> str:
                 default = "" if f.default is None else f" (default: {f.default})"
                 lines.append(f"  --{name}: {f.help}{default}")
     lines.append("  --config.FIELD=VALUE: override any field of the config")
+    family_help = getattr(module, "family_help", None)  # a command module's hook, not a family's
+    if config is not None and family_help is not None:
+        lines += ["", family_help(config)]
     return "\n".join(lines)
 
 
@@ -95,27 +110,6 @@ def _flag_error_message(e: Exception, argv) -> str:
     return "\n".join(lines)
 
 
-def _split_optional_fields(argv):
-    """(argv without them, [(field, value)]): --config.FIELD=VALUE of configs.OPTIONAL_FIELDS, which presets need
-    not declare (config_flags would reject them as unknown); they are applied after the config is loaded."""
-    from facejax.configs import OPTIONAL_FIELDS
-
-    rest, fields, i = [], [], 0
-    while i < len(argv):
-        name, eq, value = argv[i].partition("=")
-        field = name[len("--config."):] if name.startswith("--config.") else None
-        if field in OPTIONAL_FIELDS:
-            if not eq:  # --config.FIELD VALUE
-                if i + 1 >= len(argv):
-                    raise FacejaxError(f"--config.{field} needs a value")
-                i, value = i + 1, argv[i + 1]
-            fields.append((field, value))
-        else:
-            rest.append(argv[i])
-        i += 1
-    return rest, fields
-
-
 def run(argv=None):
     argv = list(sys.argv if argv is None else argv)
     if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
@@ -127,10 +121,14 @@ def run(argv=None):
         sys.exit(2)
     module = importlib.import_module(f"facejax.commands.{COMMANDS[command]}")  # defines its flags
     if any(a in ("-h", "--help", "--helpfull") for a in argv[2:]):
-        print(command_help(command, module))
+        try:
+            print(command_help(command, module, _help_config(argv[2:])))
+        except FacejaxError as e:
+            print(f"facejax {command}: error: {e}", file=sys.stderr)
+            sys.exit(2)
         sys.exit(0)
     try:
-        rest, optional = _split_optional_fields([argv[0]] + [_resolve_config_arg(a) for a in argv[2:]])
+        rest = [argv[0]] + [_resolve_config_arg(a) for a in argv[2:]]
     except FacejaxError as e:
         print(f"facejax {command}: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -146,12 +144,6 @@ def run(argv=None):
         config = _config_value()
         if config is None and getattr(module, "NEEDS_CONFIG", True):
             raise FacejaxError("--config is required, e.g. --config=configs/stargan_v2.py:synthetic")
-        if optional and config is None:
-            raise FacejaxError(f"--config.{optional[0][0]} given without --config")
-        from facejax.configs import override
-
-        for field, value in optional:
-            override(config, field, value)
         module.main(config, args)
     except FacejaxError as e:
         print(f"facejax {command}: error: {e}", file=sys.stderr)

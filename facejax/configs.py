@@ -1,6 +1,7 @@
 """Loading configs/<family>.py presets from Python (tests, sweeps, notebooks).
 
     cfg = configs.load("stargan_v2:synthetic", batch_size=16, **{"model.w_hpf": 0.0})
+    cfg = configs.load_file("path/to/config.py", "synthetic")
 
 The CLI loads the same files through ml_collections' config flags (`--config=configs/x.py:preset`).
 """
@@ -11,10 +12,6 @@ import pathlib
 from facejax.errors import FacejaxError
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
-
-# Top-level fields every config may carry without its preset file declaring them (field -> where it is read).
-# An override adds them; readers use config.get(field, default).
-OPTIONAL_FIELDS = {"kernels": "facejax/nn/kernels.py"}
 
 
 def config_path(family: str) -> pathlib.Path:
@@ -34,18 +31,23 @@ def override(cfg, key: str, value):
             raise FacejaxError(f"unknown config field {key!r}")
         node = node[p]
     if leaf not in node:
-        if parents or leaf not in OPTIONAL_FIELDS:
-            raise FacejaxError(f"unknown config field {key!r}")
-        with node.unlocked():
-            node[leaf] = value
-        return
+        raise FacejaxError(f"unknown config field {key!r}")
     node[leaf] = value
 
 
 def load(spec: str, **overrides):
     """`family:preset` -> the ConfigDict of configs/<family>.py get_config(preset), overridden."""
     family, _, preset = spec.partition(":")
-    module_spec = importlib.util.spec_from_file_location(f"facejax_config_{family}", config_path(family))
+    return load_file(config_path(family), preset, **overrides)
+
+
+def load_file(path, preset: str = "", **overrides):
+    """The ConfigDict of any config file's get_config(preset) (`--config=PATH:PRESET`), overridden; its
+    `family` field names the family (launch/sweep.py finds the family this way)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FacejaxError(f"no config file {path}")
+    module_spec = importlib.util.spec_from_file_location(f"facejax_config_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     try:

@@ -57,9 +57,13 @@ def family_class(name: str):
 
 
 def create(config):
-    """The family object for a config; its constructor validates the config's values. Applies
-    ``config.kernels`` first (facejax/nn/kernels.py), so the networks it builds trace with that choice."""
+    """The family object for a config: the trainer's fields checked (facejax/train/config.py check), then the
+    family's own by its constructor. Applies ``config.kernels`` first (facejax/nn/kernels.py), so the networks it
+    builds trace with that choice."""
     from facejax.nn import kernels
+    from facejax.train import config as trainer_config
 
+    cls = family_class(config.family)
+    trainer_config.check(config)
     kernels.configure(config)
-    return family_class(config.family)(config)
+    return cls(config)

@@ -173,19 +173,18 @@ class TorchBench:
 
     def __init__(self, config, seed: int = 0):
         from facejax import registry
-        from facejax.bench.torch_stargan_v2 import import_torch
+        from facejax.bench.torch_common import import_torch
         from facejax.errors import FacejaxError
+        from facejax.families import base
 
         self.config = config
-        family = registry.create(config)
-        if not hasattr(family, "bench_torch_step"):
-            raise FacejaxError(f"family {config.family!r} has no PyTorch baseline for bench --against=torch")
+        family = base.require(registry.create(config), base.TorchBaseline)
         self.torch = import_torch()
         if jax.default_backend() != "cpu" and not self.torch.cuda.is_available():
             raise FacejaxError(
                 f"bench --against=torch: JAX runs on {jax.default_backend()} but torch {self.torch.__version__} "
                 f"sees no CUDA device (torch.cuda.is_available() is False); a CPU baseline would mean nothing")
-        self.runner = family.bench_torch_step(seed)
+        self.runner = family.bench_torch_step(seed)  # FacejaxError for a config without a PyTorch counterpart
         self.batch = self.runner.to_torch(family.bench_batch(config.batch_size, seed))
 
     def step(self):
@@ -205,11 +204,12 @@ class TorchBench:
 
 def bench_step(config, steps: int, warmup: int, against_torch: bool = False, seed: int = 0) -> dict:
     """Compile and time the jitted step (warm-up counts the first, compiling call); with
-    against_torch also the PyTorch eager iteration, timed in turn with it, and the speedup."""
+    against_torch also the PyTorch eager iteration, timed in turn with it, and the speedup. The PyTorch runner
+    is built first, so a config without a PyTorch counterpart fails before anything compiles."""
+    torch_bench = TorchBench(config, seed) if against_torch else None
     jax_bench = StepBench(config, seed)  # makes the first (compiling) call
     fns = {"jax": jax_bench.step}
     if against_torch:
-        torch_bench = TorchBench(config, seed)
         torch_bench.step()  # the same number of warm-up calls as the jitted step
         fns["torch"] = torch_bench.step
     times = time_calls(fns, steps, max(warmup - 1, 0))

@@ -97,14 +97,7 @@ def main(config, args):
         result = core.bench_input(config, STEPS.value, WARMUP.value)
         lines = input_table(result)
     else:
-        if AGAINST.value == "torch":
-            from facejax import registry
-
-            family = registry.create(config)  # a config the baseline cannot run fails before compiling
-            if not hasattr(family, "bench_torch_step"):
-                raise FacejaxError(f"family {family.name!r} has no PyTorch baseline for --against=torch yet")
-            if hasattr(family, "check_bench_torch"):
-                family.check_bench_torch()
+        # with --against=torch the PyTorch runner is built first: a config it cannot run fails before compiling
         result = core.bench_step(config, STEPS.value, WARMUP.value, against_torch=AGAINST.value == "torch")
         lines = step_table(result)
         if AGAINST.value == "torch":

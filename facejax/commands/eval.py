@@ -10,8 +10,8 @@
   facejax eval lpips --weights=alexnet-owt-7be5be79.pth --a=DIR --b=DIR [--lpips_lin=alex.pth]
       Mean LPIPS (lpips 0.1.4, AlexNet, v0.1 heads) over image pairs with the same file name.
   facejax eval --config=configs/<family>.py:PRESET --workdir=RUN [--eval_checkpoint=latest|best|STEP]
-      The family's protocol (StarGAN v2: FID and LPIPS per task, latent- and reference-guided) on
-      the run's EMA weights; writes RUN/eval/<step>/metrics.json, metrics.md and sample grids.
+      The family's protocol (e.g. StarGAN v2: FID and LPIPS per task, latent- and reference-guided) on
+      the run's checkpoint; writes RUN/eval/<step>/metrics.json, metrics.md and sample grids.
 --json prints one JSON object as the last line of stdout.
 """
 
@@ -197,6 +197,7 @@ def cmd_lpips() -> None:
 
 
 def cmd_protocol(config) -> None:
+    from facejax.families import base
     from facejax.train import trainer
 
     if config is None:
@@ -204,6 +205,7 @@ def cmd_protocol(config) -> None:
                            "--config=configs/<family>.py:PRESET and --workdir=RUN (or use `eval fid` / `eval lpips`)")
     workdir = common.require(common.WORKDIR, "workdir")
     run = trainer.Run(config, workdir)
+    base.require(run.family, base.Evaluates)
     ck = run.checkpointer
     which = EVAL_CHECKPOINT.value
     if which == "latest":
@@ -226,11 +228,9 @@ def cmd_protocol(config) -> None:
                            f"--workdir at a run")
     ck.check_fits(step, config.to_dict(), run.family.architecture_fields)
     state = ck.restore(step, run.abstract_state)
-    if not hasattr(run.family, "evaluator"):
-        raise FacejaxError(f"family {run.family.name!r} has no evaluation protocol yet")
     evaluator = run.family.evaluator(run.mesh)
     out_dir = os.path.join(workdir, "eval", f"{step:06d}")
-    res = evaluator(state.ema, step, out_dir)
+    res = evaluator(state, step, out_dir)
     lines = [res["table"], ""] + [f"{k}: {v}" for k, v in res["files"].items() if k != "grids"]
     lines += [f"grid: {g}" for g in res["files"].get("grids", [])]
     _emit({**res["report"], "files": res["files"]}, lines)

@@ -26,6 +26,7 @@ FORMAT = common.flag(flags.DEFINE_string, "format", "torch", "export: torch (.ck
 def main(config, args):
     del args
     from facejax.export import files
+    from facejax.families import base
     from facejax.train import trainer
 
     workdir, out = common.require(common.WORKDIR, "workdir"), common.require(common.OUT, "out")
@@ -35,9 +36,7 @@ def main(config, args):
     if fmt == "torch":
         files.require_torch("--format=torch")
     run = trainer.Run(config, workdir)
-    layout = run.family.torch_layout() if hasattr(run.family, "torch_layout") else None
-    if layout is None:
-        raise FacejaxError(f"family {run.family.name!r} has no PyTorch layout to export to")
+    layout = base.require(run.family, base.TorchInterop).torch_layout()
     steps = sorted(run.checkpointer.manager.all_steps())
     if not steps:
         raise FacejaxError(f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "

@@ -30,17 +30,16 @@ def main(config, args):
 
     from facejax import registry
     from facejax.export import files
+    from facejax.families import base
     from facejax.train.checkpoint import Checkpointer
     from facejax.train.state import root_key_data
 
     source, workdir = common.require(FROM, "from"), common.require(common.WORKDIR, "workdir")
     # A family whose original names its files otherwise (BeautyGAN's <epoch>_<iter>_G.pth) reads them itself.
-    own_files = hasattr(registry.family_class(config.family), "import_files")
+    own_files = base.has(registry.family_class(config.family), base.ImportsOwnFiles)
     if not own_files:
         step, paths = files.find_checkpoint_files(source, STEP.value)
-    family = registry.create(config)
-    if not hasattr(family, "torch_layout"):
-        raise FacejaxError(f"family {family.name!r} has no PyTorch layout to import from")
+    family = base.require(registry.create(config), base.TorchInterop)
     layout = family.torch_layout()
     ckpt_dir = os.path.join(workdir, "checkpoints")
     if os.path.isdir(ckpt_dir) and any(n.isdigit() for n in os.listdir(ckpt_dir)):

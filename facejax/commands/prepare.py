@@ -1,4 +1,5 @@
 """facejax prepare NAME[/CONFIG] --manual_dir=DIR [--data_dir=DIR] [--skip_bad] [--json]
+facejax prepare STEP [--config=...] [flags]
 
 Builds one of facejax's TFDS datasets (`facejax.datasets.BUILDERS`) into --data_dir (TFDS's default,
 ~/tensorflow_datasets, when not given). Datasets read from a manual download need --manual_dir, the folder
@@ -6,6 +7,9 @@ laid out as the dataset's README.md says; `synthetic_faces` needs none. A wrong 
 image (named; --skip_bad skips and counts such files instead) or an unknown NAME/CONFIG is one line on
 stderr and exit status 2. --json prints {"name": "NAME/CONFIG", "splits": {"train": N, ...},
 "skipped": N, "data_dir": DIR} as the last line of stdout.
+
+A word that names no dataset runs a family's preprocessing step of that name (`base.Prepares`, e.g. a family's
+masks or labels); `facejax prepare` with an unknown word lists the datasets and the families' steps.
 """
 
 import contextlib
@@ -18,14 +22,15 @@ from absl import flags
 from facejax.commands import common
 from facejax.errors import FacejaxError
 
-HELP = "build a TFDS dataset from its manual download (NAME[/CONFIG] --manual_dir=DIR [--data_dir=DIR])"
+HELP = ("build a TFDS dataset from its manual download (NAME[/CONFIG] --manual_dir=DIR [--data_dir=DIR]), or run a "
+        "family's prepare STEP")
 NEEDS_CONFIG = False
 
 MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "prepare: folder holding the manually downloaded dataset")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "prepare: TFDS data_dir to build into (default: TFDS's)")
 SKIP_BAD = flags.DEFINE_bool("skip_bad", False, "prepare: skip and count unreadable images instead of stopping")
 SOURCE = common.flag(flags.DEFINE_string, "source", None,
-                     "prepare beauty_labels: the TFDS dataset NAME[/CONFIG] to label (e.g. celeba_hq/256)")
+                     "prepare STEP: the TFDS dataset NAME[/CONFIG] a family's step reads (e.g. celeba_hq/256)")
 
 
 def resolve(spec: str):
@@ -78,45 +83,56 @@ def prepare(spec: str, *, manual_dir=None, data_dir=None, skip_bad=False) -> dic
     }
 
 
-def prepare_ipmnet_maps(manual_dir, out) -> dict:
-    """`facejax prepare ipmnet_maps --manual_dir=DIR --out=OUT`: IPM-Net's mask and texture files for DIR/images
-    with their MT parsing maps DIR/segs (facejax/families/ipmnet/preprocess.py write_maps)."""
-    from facejax.families.ipmnet import preprocess
+def family_steps() -> dict:
+    """{step name: (family name, base.PrepareStep)} of every registered family with `Prepares`; a name two
+    families claim is an error naming both."""
+    from facejax import registry
+    from facejax.families import base
 
-    if not manual_dir or not os.path.isdir(os.path.join(manual_dir, "images")):
-        raise FacejaxError(f"ipmnet_maps: --manual_dir {manual_dir!r} must hold images/ and segs/ (MT parsing maps "
-                           f"of the same names)")
-    if not out:
-        raise FacejaxError("ipmnet_maps: --out is required (it gets images/, mask/, highcontract/)")
-    return preprocess.write_maps(os.path.join(manual_dir, "images"), os.path.join(manual_dir, "segs"), out)
+    steps = {}
+    for name in registry.names():
+        cls = registry.family_class(name)
+        if not base.has(cls, base.Prepares):
+            continue
+        for step, spec in cls.prepare_steps().items():
+            if step in steps and steps[step][0] != cls.name:
+                raise FacejaxError(f"prepare step {step!r} is defined by families {steps[step][0]!r} and "
+                                   f"{cls.name!r}; rename one")
+            steps[step] = (cls.name, spec)
+    return steps
 
 
-def prepare_beauty_labels(config, workdir, source, out, data_dir) -> dict:
-    """`facejax prepare beauty_labels --config=configs/beholder.py:scut_fbp5500 --workdir=RUN --source=NAME[/CONFIG]
-    --out=NAME`: Beholder-GAN's semi-supervised step, the predictor of RUN labels every image of --source
-    (facejax/families/beholder/labels.py); the GAN trains on the TFDS dataset beauty_labels/NAME."""
-    from facejax.families.beholder import labels
+def run_step(word: str, step, config) -> None:
+    """Runs a family's prepare step with the flags; prints its summary (or its result as JSON)."""
+    from facejax.families import base
 
-    return labels.prepare(config, workdir, source, out, data_dir)
+    if step.needs_config and config is None:
+        raise FacejaxError(f"prepare {word}: --config is required ({step.help})")
+    result = step.run(base.PrepareArgs(config=config, manual_dir=MANUAL_DIR.value, out=common.OUT.value,
+                                       workdir=common.WORKDIR.value, source=SOURCE.value, data_dir=DATA_DIR.value))
+    print(json.dumps(result) if common.JSON.value else step.summary(result))
+
+
+def _known(steps) -> str:
+    from facejax.datasets import BUILDERS
+
+    return (f"datasets: {', '.join(sorted(BUILDERS))}; family steps: "
+            + (", ".join(f"{k} ({fam})" for k, (fam, _) in sorted(steps.items())) or "none"))
 
 
 def main(config, args):
-    if len(args) == 1 and args[0] == "beauty_labels":
-        result = prepare_beauty_labels(config, common.WORKDIR.value, SOURCE.value, common.OUT.value, DATA_DIR.value)
-        print(json.dumps(result) if common.JSON.value else f"{result['name']} prepared in {result['path']}: "
-              + ", ".join(f"{k} {v}" for k, v in result["splits"].items()))
-        return
-    del config
-    if len(args) == 1 and args[0] == "ipmnet_maps":
-        result = prepare_ipmnet_maps(MANUAL_DIR.value, common.OUT.value)
-        print(json.dumps(result) if common.JSON.value else f"wrote {result['images']} image(s) with mask/ and "
-              f"highcontract/ into {result['out']}")
-        return
-    if len(args) != 1:
-        from facejax.datasets import BUILDERS
+    from facejax.datasets import BUILDERS
 
+    if len(args) != 1:
         got = f"got {' '.join(args)!r}" if args else "got none"
-        raise FacejaxError(f"give one dataset as NAME or NAME/CONFIG ({got}); known: {', '.join(sorted(BUILDERS))}")
+        raise FacejaxError(f"give one dataset as NAME or NAME/CONFIG, or a family's prepare step ({got}); "
+                           f"known: {_known(family_steps())}")
+    if args[0].partition("/")[0] not in BUILDERS:  # not a TFDS dataset: a family's step
+        steps = family_steps()
+        if args[0] not in steps:
+            raise FacejaxError(f"unknown dataset or prepare step {args[0]!r}; known: {_known(steps)}")
+        return run_step(args[0], steps[args[0]][1], config)
+    del config
     if common.JSON.value or not sys.stderr.isatty():
         import tensorflow_datasets as tfds
 

@@ -1,6 +1,7 @@
-"""facejax sample --config=... --workdir=DIR --out=DIR [--src=DIR --ref=DIR]: grids from the EMA weights
-of DIR's newest checkpoint; with --src/--ref, every source translated with every reference (the family's
-translate_folders where it has one: BeautyGAN's makeup and de-makeup pairs)."""
+"""facejax sample --config=... --workdir=DIR --out=DIR [--src=DIR [--ref=DIR] [--mask=...]]: the sample grids of
+DIR's newest checkpoint (from the EMA weights where the family keeps them); with --src, the model on your own
+images (a family with `SamplesFolders`: which of --src/--ref/--mask it takes and what each folder holds is the
+family's; `facejax sample --config=FILE:PRESET --help` lists them)."""
 
 import json
 import os
@@ -10,15 +11,54 @@ from absl import flags
 from facejax.commands import common
 from facejax.errors import FacejaxError
 
-HELP = "sample grids from --workdir's EMA weights into --out; --src/--ref translate folders"
+HELP = "sample grids from --workdir's checkpoint into --out; --src [--ref|--mask]: the model on your own folders"
 NEEDS_CONFIG = True
 
-SRC = flags.DEFINE_string("src", None, "sample: folder of source images (StarGAN v2: <domain>/<image>; "
-                                        "BeautyGAN: faces without makeup)")
-REF = flags.DEFINE_string("ref", None, "sample: folder of reference images (StarGAN v2: <domain>/<image>; "
-                                        "BeautyGAN: made-up faces)")
-MASK = flags.DEFINE_string("mask", None, "sample (GFC): the hole to complete in every --src image: a mask image "
-                                          "(white = hole) or a mask type of config.masks (eyes, mouth, ...)")
+_FAMILY = " (what the folder holds is the family's: `facejax sample --config=FILE:PRESET --help` says)"
+SRC = flags.DEFINE_string("src", None, "sample: folder of your source images" + _FAMILY)
+REF = flags.DEFINE_string("ref", None, "sample: folder of your reference images, for a family that takes them"
+                          + _FAMILY)
+MASK = flags.DEFINE_string("mask", None, "sample: what to fill in every --src image, for a family that takes it"
+                           + _FAMILY)
+
+
+def family_help(config) -> str:
+    """The family's own --src/--ref/--mask (`facejax sample --config=... --help`)."""
+    from facejax import registry
+    from facejax.families import base
+
+    family = registry.create(config)
+    if not base.has(family, base.SamplesFolders):
+        return f"Family {family.name!r}: sample grids only (it takes no --src)."
+    fi = family.folder_inputs
+    lines = [f"Family {family.name!r} takes:", f"  --src: {fi.src}"]
+    if fi.ref:
+        lines.append(f"  --ref: {fi.ref}" + (" (required with --src)" if fi.ref_required else ""))
+    if fi.mask:
+        lines.append(f"  --mask: {fi.mask}")
+    return "\n".join(lines)
+
+
+def check_folders(family, src, ref, mask):
+    """The FolderRequest of the flags, or None without --src; one line when the family does not take them."""
+    from facejax.families import base
+
+    if not (src or ref or mask):
+        return None
+    base.require(family, base.SamplesFolders, hint="drop --src/--ref/--mask to write the sample grids")
+    fi = family.folder_inputs
+    usage = "--src=FOLDER" + (" --ref=FOLDER" if fi.ref_required else " [--ref=FOLDER]" if fi.ref else "") + (
+        " [--mask=...]" if fi.mask else "")
+    if ref and not fi.ref:
+        raise FacejaxError(f"family {family.name}: give {usage}; it takes no --ref")
+    if mask and not fi.mask:
+        raise FacejaxError(f"family {family.name}: give {usage}; it takes no --mask")
+    if not src:
+        raise FacejaxError(f"family {family.name}: --ref/--mask need --src; give {usage}")
+    if fi.ref_required and not ref:
+        raise FacejaxError(f"--src and --ref go together: give both folders or neither (family {family.name}: "
+                           f"{usage})")
+    return base.FolderRequest(src=src, ref=ref or None, mask=mask or None)
 
 
 def main(config, args):
@@ -28,12 +68,7 @@ def main(config, args):
 
     workdir, out = common.require(common.WORKDIR, "workdir"), common.require(common.OUT, "out")
     run = trainer.Run(config, workdir)
-    complete = getattr(run.family, "complete_folder", None)  # in-painting families: --src [--mask], no --ref
-    complete = complete or getattr(run.family, "beautify_folder", None)  # Beholder-GAN: --src faces to beautify
-    if complete is None and (bool(SRC.value) != bool(REF.value) or MASK.value):
-        raise FacejaxError("--src and --ref go together: give both folders or neither (--mask is for GFC)")
-    if complete is not None and (REF.value or (MASK.value and not SRC.value)):
-        raise FacejaxError(f"family {config.family}: give --src=FOLDER [--mask=FILE|TYPE]; it takes no --ref")
+    request = check_folders(run.family, SRC.value, REF.value, MASK.value)
     state = run.restore_state()
     if state is None:
         raise FacejaxError(f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
@@ -42,21 +77,11 @@ def main(config, args):
     written = {}
     for name, grid in run.family.sample_grids(state, run.family.sample_inputs(config.num_sample_images)).items():
         written[name] = images.save_png(os.path.join(out, f"{step:06d}_{name}.png"), grid)
-    if SRC.value and complete is not None:
-        res = complete(state, SRC.value, MASK.value, out)
-        written["completion_grid"] = res.pop("grid")
+    if request is not None:
+        res = dict(run.family.sample_folders(state, request, out))
+        # pairs of --src and --ref images, or each --src image completed alone
+        written["pairs_grid" if run.family.folder_inputs.ref else "completion_grid"] = res.pop("grid")
         written.update(res)
-    elif SRC.value:
-        translate = getattr(run.family, "translate_folders", None)  # the family's own pairs (BeautyGAN)
-        if translate is None:
-            from facejax.families.stargan_v2 import sample
-
-            res = sample.translate_folders(run.family, state.ema, SRC.value, REF.value, out)
-        else:
-            res = translate(state, SRC.value, REF.value, out)
-        written["pairs_grid"] = res["grid"]
-        written["pairs"] = res["pairs"]
-        written.update({k: v for k, v in res.items() if k not in ("grid", "pairs")})
     if common.JSON.value:
         print(json.dumps(written))
     else:

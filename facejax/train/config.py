@@ -11,7 +11,8 @@
         return trainer_config.select(preset, {"mt": _mt, "synthetic": _synthetic}, base=_base,
                                      file="configs/beautygan.py")
 
-The trainer validates these fields (facejax/train/trainer.py check_config); the family validates its own.
+`check(config)` validates these fields (registry.create calls it, so every command does); the family validates
+its own fields in its constructor.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ml_collections import ConfigDict
+
+from facejax.errors import FacejaxError
 
 
 def defaults(family: str, *, seed: int = 0, img_size: int = 256, batch_size: int = 8, total_steps: int = 100_000,
@@ -104,3 +107,42 @@ def select(preset: str | None, presets: dict[str, Preset], *, base: Callable[[],
         c = modifiers[mods[0]](c)
     c.preset = ",".join(names)
     return c
+
+
+KERNELS = ("auto", "native", "cpu_tuned")  # facejax/nn/kernels.py CHOICES
+
+
+def check(config) -> None:
+    """The trainer's own fields in range, and the learning rates (`lr`, `*_lr`, `lr_overrides`, > 0) and loss
+    weights (`lambda_*`, `*_w`, >= 0) every family names alike; one line naming the field otherwise. A field the
+    config lacks is not checked (a family's auxiliary configs carry only some)."""
+    from facejax.families import base
+    from facejax.train import finite
+
+    def need(name, ok, expected):
+        if name in config and not ok(config[name]):
+            raise FacejaxError(f"config.{name}={config[name]!r}: expected {expected}")
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def integer(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    for name in ("total_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
+        need(name, lambda v: integer(v) and v >= 1, "an integer >= 1")
+    for name in ("sample_every", "eval_every", "num_sample_images"):
+        need(name, lambda v: integer(v) and v >= 0, "an integer >= 0")
+    need("dtype", lambda v: v in base.DTYPES, f"one of {', '.join(sorted(base.DTYPES))}")
+    need("kernels", lambda v: v in KERNELS,
+         f"one of {', '.join(repr(k) for k in KERNELS)} (auto: cpu_tuned on a CPU backend, native on GPU/TPU)")
+    for name, value in config.items():
+        if finite.is_lr_field(name):
+            need(name, lambda v: number(v) and v > 0, "a learning rate > 0")
+        elif name == "lr_overrides" and hasattr(value, "items"):
+            for k, v in value.items():
+                if not (number(v) and v > 0):
+                    raise FacejaxError(f"config.lr_overrides[{k!r}]={v!r}: expected a learning rate > 0")
+        elif name.startswith("lambda_") or name.endswith("_w"):
+            need(name, lambda v: not number(v) or v >= 0, "a loss weight >= 0")
+    finite.check_policy(config)

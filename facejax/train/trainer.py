@@ -7,7 +7,7 @@ config), runs jitted steps sharded over the `data` axis, logs progress (step, lo
 to the console and TensorBoard, writes sample grids, checkpoints periodically and on SIGTERM.
 
 What keeps the last good checkpoint safe (README "When things go wrong"): one run per workdir
-(lock.py); config values out of range refused before anything starts (`check_config`); a non-finite
+(lock.py); config values out of range refused before anything starts (facejax/train/config.py `check`); a non-finite
 state never saved (finite.py: stop, or roll back and skip the batch / lower the learning rate);
 checkpoints checksummed and a damaged newest one set aside for the previous one (`Run.restore_or_init`);
 a full disk reported in one line (checkpoint.py).
@@ -24,9 +24,10 @@ from etils import epath
 
 from facejax import images, registry
 from facejax.errors import FacejaxError
+from facejax.families import base
 from facejax.input import prefetch
-from facejax.train import finite
-from facejax.train import distributed
+from facejax.train import config as trainer_config
+from facejax.train import distributed, finite
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer, flatten_dict
 from facejax.train.lock import WorkdirLock
@@ -53,8 +54,8 @@ def jit_train_step(family, mesh, phase=None, *, check_finite: bool = False):
     them: state replicated (or split over `fsdp`, mesh.py), batch split over every device, the input
     state donated to the step.
 
-    Families whose iteration changes over a run (GFC's loss stages, Beholder-GAN's resolutions) define
-    ``phase(step) -> hashable`` and ``train_step(state, batch, phase)``; `phase` is static, so each phase
+    Families whose iteration changes over a run (GFC's loss stages, Beholder-GAN's resolutions) are
+    `base.Phased`: ``phase(step) -> hashable`` and ``train_step(state, batch, phase)``; `phase` is static, so each phase
     compiles its own step (pass the phase to jit here; `Run.step_for` caches one per phase).
 
     `check_finite`: the step's metrics also hold finite.FINITE, whether every loss and updated parameter
@@ -65,7 +66,7 @@ def jit_train_step(family, mesh, phase=None, *, check_finite: bool = False):
     state_shardings = jax.tree.map(lambda a: mesh_lib.state_sharding(a, mesh, min_size), abstract)
     init_fn = jax.jit(family.init, out_shardings=state_shardings)
     fn = family.train_step
-    if hasattr(family, "phase"):
+    if base.has(family, base.Phased):
         if phase is None:  # the last phase: the full iteration (what bench times)
             phase = family.phase(int(family.config.total_steps))
         fn = functools.partial(family.train_step, phase=phase)
@@ -85,7 +86,7 @@ class Run:
         self.workdir = epath.Path(workdir)
         self.family = registry.create(config)
         self.mesh = mesh_lib.make_mesh(devices, fsdp=config.get("fsdp", 1))
-        first = self.family.phase(1) if hasattr(self.family, "phase") else None
+        first = self.family.phase(1) if base.has(self.family, base.Phased) else None
         self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh, first,
                                                                           check_finite=True)
         self._step_fns = {first: self.step_fn}
@@ -101,7 +102,7 @@ class Run:
 
     def step_for(self, step: int):
         """The jitted train step that runs step number `step` (1-based): one per phase, compiled on first use."""
-        if not hasattr(self.family, "phase"):
+        if not base.has(self.family, base.Phased):
             return self.step_fn
         phase = self.family.phase(step)
         if phase not in self._step_fns:
@@ -140,9 +141,10 @@ class Run:
             step = self.checkpointer.latest_step()
             if step is None:
                 state = self.init_fn(root_key_data(self.config.seed))
-                # Frozen pretrained sub-networks (StarGAN v2's FAN) are read from files, outside jit.
-                load = getattr(self.family, "load_pretrained", None)
-                return jax.device_put(load(state), self.state_shardings) if load else state
+                # Frozen pretrained networks (state.frozen) are read from files, outside jit.
+                if base.has(self.family, base.LoadsPretrained):
+                    return jax.device_put(self.family.load_pretrained(state), self.state_shardings)
+                return state
             self.check_checkpoint_fits()
             _console(f"resuming from {self.checkpointer.directory / str(step)}")
             state = self.checkpointer.restore(step, self.abstract_state, iterator)
@@ -162,32 +164,6 @@ class Run:
 _all_finite = jax.jit(finite.all_finite)  # one program over the whole tree (op by op, it compiles per leaf)
 
 
-def check_config(config) -> None:
-    """The trainer's own fields in range, and the learning rates (`lr`, `*_lr`, `lr_overrides`, > 0) and
-    loss weights (`lambda_*`, `*_w`, >= 0) every family names alike; one line naming the field otherwise."""
-    def need(name, ok, expected):
-        if name in config and not ok(config[name]):
-            raise FacejaxError(f"config.{name}={config[name]!r}: expected {expected}")
-
-    def number(v):
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-    for name in ("total_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
-        need(name, lambda v: isinstance(v, int) and v >= 1, "an integer >= 1")
-    for name in ("sample_every", "eval_every", "num_sample_images"):
-        need(name, lambda v: isinstance(v, int) and v >= 0, "an integer >= 0")
-    for name, value in config.items():
-        if finite.is_lr_field(name):
-            need(name, lambda v: number(v) and v > 0, "a learning rate > 0")
-        elif name == "lr_overrides" and hasattr(value, "items"):
-            for k, v in value.items():
-                if not (number(v) and v > 0):
-                    raise FacejaxError(f"config.lr_overrides[{k!r}]={v!r}: expected a learning rate > 0")
-        elif name.startswith("lambda_") or name.endswith("_w"):
-            need(name, lambda v: not number(v) or v >= 0, "a loss weight >= 0")
-    finite.check_policy(config)
-
-
 def best_metric(config):
     """The evaluation metric whose best (lowest) checkpoint is kept besides the newest ones, if any."""
     return config.eval.get("best_metric") or None if "eval" in config else None
@@ -200,16 +176,15 @@ def make_evaluator(run: Run):
         return None
     if every < 0:
         raise FacejaxError(f"config.eval_every={every}: expected >= 0 (0 = no evaluation during training)")
-    if not hasattr(run.family, "evaluator"):
-        raise FacejaxError(f"config.eval_every={run.config.eval_every}: family {run.family.name!r} has no "
-                           f"evaluation protocol yet; set --config.eval_every=0")
+    base.require(run.family, base.Evaluates, hint=f"set --config.eval_every=0 (it is {every})")
     return run.family.evaluator(run.mesh)
 
 
 def _evaluate(run: Run, evaluator, state, step: int, writer) -> dict:
-    """Runs the protocol on the EMA weights, logs its numbers; returns them (checkpoint metrics)."""
+    """Runs the protocol on the state (the family picks its EMA weights where it keeps them), logs its numbers;
+    returns them (checkpoint metrics)."""
     t0 = time.time()
-    res = evaluator(state.ema, step, run.workdir / "eval" / f"{step:06d}")
+    res = evaluator(state, step, run.workdir / "eval" / f"{step:06d}")
     metrics = {k: float(v) for k, v in res["metrics"].items()}
     writer.write_scalars(step, metrics)
     means = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k.endswith("/mean"))
@@ -232,7 +207,7 @@ def train(config, workdir: str):
     Holds the workdir's lock throughout. A non-finite step stops the run at its last good checkpoint
     (FacejaxError), or with config.nonfinite=skip_batch|lower_lr rolls back to it and continues, at most
     config.nonfinite_retries times."""
-    check_config(config)
+    trainer_config.check(config)
     policy, retries, factor = finite.check_policy(config)
     with WorkdirLock(workdir):
         skip, tries, run = set(), 0, None
