@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Ablation sweeps: train a list of presets (and config overrides), evaluate each, write a report.
 
-    python launch/sweep.py --workdir=runs/table1 --scale=synthetic \
+    python launch/sweep.py --config=configs/stargan_v2.py --workdir=runs/table1 --scale=synthetic \
         --set eval.inception_weights=inception_v3_google-0cc3c7bd.pth \
         --set eval.alexnet_weights=alexnet-owt-7be5be79.pth
 
-runs the paper's Table 1 rows A-F (configs/stargan_v2.py) one after another, each in
-WORKDIR/<name>, evaluates each with `facejax eval`, and writes WORKDIR/report/: report.md (a table
-like the paper's Table 1: FID and LPIPS, latent- and reference-guided, per configuration), curves.png
-(the training losses of every run) and samples/<name>.png (each run's newest sample grid).
+runs the family's sweep rows (its `sweep_rows()`, facejax/families/base.py Sweeps; e.g. StarGAN v2's Table 1
+rows A-F) one after another, each in WORKDIR/<name>, evaluates each with `facejax eval`, and writes
+WORKDIR/report/: report.md (a table of the family's headline metrics per configuration, like the paper's),
+curves.png (the training losses of every run) and samples/<name>.png (each run's newest sample grid). The
+family is the one the config file names (its `family` field).
 
-  --presets=A,B,...      presets of --config (default: the Table 1 rows A-F); an ablation row is
+  --presets=A,B,...      presets of --config (default: the family's sweep rows); a row is
                          combined with --scale (`C,synthetic`)
   --vary FIELD=V1,V2     one run per value (repeatable: the product of all); run names F__FIELD=V1
   --set FIELD=VALUE      a config override for every run, training and evaluation (repeatable)
@@ -40,8 +41,6 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TABLE1 = "A,B,C,D,E,F"
-EVAL_WEIGHTS = ("eval.inception_weights", "eval.alexnet_weights")
 
 
 class SweepError(Exception):
@@ -51,8 +50,8 @@ class SweepError(Exception):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--config", default="configs/stargan_v2.py", help="config file (presets come from --presets)")
-    p.add_argument("--presets", default=TABLE1, help="comma-separated presets of --config")
+    p.add_argument("--config", required=True, help="config file, e.g. configs/stargan_v2.py (presets: --presets)")
+    p.add_argument("--presets", default="", help="comma-separated presets of --config (default: the family's rows)")
     p.add_argument("--scale", default="", help="dataset preset joined to each ablation row, e.g. synthetic")
     p.add_argument("--workdir", required=True, help="one sub-folder per run, and report/")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override for every run")
@@ -72,11 +71,43 @@ def _field_value(text: str, what: str) -> tuple[str, str]:
     return field, value
 
 
+def family_of(config_path: str):
+    """The family class the config file names (its default preset's `family` field)."""
+    from facejax import configs, registry
+    from facejax.errors import FacejaxError
+
+    try:
+        return registry.family_class(configs.load_file(config_path).family)
+    except FacejaxError as e:
+        raise SweepError(f"--config={config_path}: {e}") from None
+
+
+def sweep_rows(family) -> dict:
+    """{preset: label} of the family's sweep rows ({} without `Sweeps`)."""
+    from facejax.families import base
+
+    return dict(family.sweep_rows()) if base.has(family, base.Sweeps) else {}
+
+
+def presets_of(args, family) -> str:
+    """--presets, or the family's sweep rows."""
+    if args.presets:
+        return args.presets
+    from facejax.errors import FacejaxError
+    from facejax.families import base
+
+    try:
+        base.require(family, base.Sweeps, hint="give --presets=P1,P2,...")
+    except FacejaxError as e:
+        raise SweepError(str(e)) from None
+    return ",".join(sweep_rows(family))
+
+
 def plan(args) -> list[dict]:
     """The runs: [{"name", "preset", "overrides": [(field, value)], "label"}] in order."""
-    from facejax.train import report
-
-    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    family = family_of(args.config)
+    rows = sweep_rows(family)
+    presets = [p.strip() for p in presets_of(args, family).split(",") if p.strip()]
     if not presets:
         raise SweepError("--presets is empty")
     common = [_field_value(s, "--set") for s in args.set]
@@ -92,7 +123,7 @@ def plan(args) -> list[dict]:
         full = preset if not args.scale or args.scale in preset.split(",") else f"{preset},{args.scale}"
         for combo in itertools.product(*axes) if axes else [()]:
             name = preset + "".join(f"__{f}={v}" for f, v in combo)
-            label = report.ROW_NAMES.get(preset, "") if "stargan_v2" in args.config else ""
+            label = rows.get(preset, "")
             if combo:
                 label = (label + "; " if label else "") + ", ".join(f"{f}={v}" for f, v in combo)
             runs.append({"name": re.sub(r"[^\w.=+-]", "_", name), "preset": full,
@@ -196,7 +227,7 @@ def run_slurm(runs, args) -> list[str]:
             waits.append(submit(["sbatch", "--parsable", f"--job-name=eval-{run['name']}", out,
                                  f"--dependency=afterok:{train}", *extra, sbatch, *facejax_cmd("eval", run, args)]))
     report_cmd = [sys.executable, os.path.abspath(__file__), "--report_only", f"--config={args.config}",
-                  f"--presets={args.presets}", f"--scale={args.scale}", f"--workdir={args.workdir}"]
+                  f"--presets={presets_of(args, family_of(args.config))}", f"--scale={args.scale}", f"--workdir={args.workdir}"]
     report_cmd += [f"--vary={v}" for v in args.vary]
     submit(["sbatch", "--parsable", "--job-name=sweep-report", "--nodes=1", "--ntasks=1",
             f"--output={os.path.join(args.workdir, 'report-%j.out')}", f"--dependency=afterany:{':'.join(waits)}",
@@ -204,16 +235,24 @@ def run_slurm(runs, args) -> list[str]:
     return ids
 
 
+def headline_metrics(family) -> tuple:
+    """The family's headline metrics (the report's columns), or () for every numeric metric."""
+    from facejax.families import base
+
+    return tuple(family.headline_metrics) if base.has(family, base.Evaluates) else ()
+
+
 def write_report(runs, args) -> dict:
     from facejax.train import report
 
+    metrics = headline_metrics(family_of(args.config))
     results = [report.collect(r["name"], os.path.join(args.workdir, r["name"]), r["label"]) for r in runs]
     missing = [r.name for r in results if not os.path.isdir(r.workdir)]
     if len(missing) == len(results):
         raise SweepError(f"{args.workdir} holds none of the runs ({', '.join(missing)}); run the sweep first")
-    title = f"facejax sweep: {args.config} {args.presets}" + (f" at {args.scale}" if args.scale else "")
-    files = report.write(results, os.path.join(args.workdir, "report"), title)
-    print(report.markdown_table(results))
+    title = f"facejax sweep: {args.config} {presets_of(args, family_of(args.config))}" + (f" at {args.scale}" if args.scale else "")
+    files = report.write(results, os.path.join(args.workdir, "report"), title, metrics)
+    print(report.markdown_table(results, metrics))
     print(f"report: {files['report']}\ncurves: {files['curves']}")
     for name, path in files["samples"].items():
         print(f"samples {name}: {path}")
@@ -229,8 +268,12 @@ def main(argv=None) -> int:
             raise SweepError(f"--config={args.config}: no such config file")
         runs = plan(args)
         if not args.skip_eval and not args.report_only:
+            from facejax.families import base
+
+            family = family_of(args.config)
             given = {f for f, _ in (_field_value(s, "--set") for s in args.set)}
-            lacking = [f for f in EVAL_WEIGHTS if f not in given] if "stargan_v2" in args.config else []
+            needed = family.sweep_eval_files() if base.has(family, base.Sweeps) else ()
+            lacking = [f for f in needed if f not in given]
             if lacking:
                 raise SweepError("evaluation needs the metric weight files: " + " ".join(
                     f"--set {f}=FILE" for f in lacking) + " (README, Evaluation), or --skip_eval")

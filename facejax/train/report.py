@@ -2,7 +2,9 @@
 sample grid per run (launch/sweep.py writes them; any list of facejax run directories works).
 
 Everything is read back from what runs write anyway: `RUN/eval/<step>/metrics.json` (facejax eval),
-TensorBoard event files (the trainer's clu writer) and `RUN/samples/<step>_<kind>.png`.
+TensorBoard event files (the trainer's clu writer) and `RUN/samples/<step>_<kind>.png`. The table's columns
+are the family's headline metrics (`base.Evaluates.headline_metrics`, passed in by the caller), else every
+numeric metric the runs' metrics.json hold; its row labels are the caller's (`base.Sweeps.sweep_rows`).
 """
 
 from __future__ import annotations
@@ -16,20 +18,15 @@ import os
 import re
 import shutil
 
-# The paper's Table 1 columns (StarGAN v2, arXiv:1912.01865v2): FID and LPIPS, latent- and reference-guided.
-COLUMNS = (("FID_latent/mean", "FID latent", "{:.2f}"), ("LPIPS_latent/mean", "LPIPS latent", "{:.4f}"),
-           ("FID_reference/mean", "FID reference", "{:.2f}"), ("LPIPS_reference/mean", "LPIPS reference", "{:.4f}"))
-# What each Table 1 row adds (configs/stargan_v2.py ABLATIONS).
-ROW_NAMES = {"A": "Baseline StarGAN", "B": "+ Multi-task discriminator", "C": "+ Tuning",
-             "D": "+ Latent code injection", "E": "+ Replace (D) with style code",
-             "F": "+ Diversity regularization (StarGAN v2)"}
+# A column of the table: (metrics key, label, format), as base.Metric holds them.
+Column = tuple[str, str, str]
 
 
 @dataclasses.dataclass
 class RunResult:
     name: str  # the sweep's name for the run (e.g. "C" or "F__lambda_ds=2")
     workdir: str
-    label: str = ""  # what the run is (the Table 1 row's description), for the table
+    label: str = ""  # what the run is (the family's sweep row label), for the table
     metrics: dict | None = None  # {"FID_latent/mean": ...} of the newest evaluation, None if none
     eval_step: int | None = None
     curves: dict = dataclasses.field(default_factory=dict)  # tag -> ([steps], [values])
@@ -103,12 +100,27 @@ def collect(name: str, workdir: str, label: str = "") -> RunResult:
                      curves=read_scalars(workdir), sample=latest_sample(workdir))
 
 
-def markdown_table(results: list[RunResult]) -> str:
-    lines = ["| run | configuration | " + " | ".join(c[1] for c in COLUMNS) + " | evaluated at step |",
-             "|---|---|" + "---:|" * (len(COLUMNS) + 1)]
+def columns_of(results: list[RunResult], metrics=None) -> list[Column]:
+    """The table's columns: `metrics` (base.Metric or (key, label, fmt) tuples, the family's headline metrics) or,
+    without them, every numeric metric of the runs' metrics.json in the order first seen."""
+    if metrics:
+        return [tuple(m) if isinstance(m, tuple) else (m.key, m.label, m.fmt) for m in metrics]
+    keys = []
+    for r in results:
+        for k, v in (r.metrics or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in keys:
+                keys.append(k)
+    return [(k, k, "{:.4g}") for k in keys]
+
+
+def markdown_table(results: list[RunResult], metrics=None) -> str:
+    """The runs' table; `metrics`: the columns (columns_of)."""
+    columns = columns_of(results, metrics)
+    lines = ["| run | configuration | " + " | ".join(c[1] for c in columns) + " | evaluated at step |",
+             "|---|---|" + "---:|" * (len(columns) + 1)]
     for r in results:
         cells = []
-        for key, _, fmt in COLUMNS:
+        for key, _, fmt in columns:
             v = None if r.metrics is None else r.metrics.get(key)
             cells.append("n/a" if v is None or not math.isfinite(v) else fmt.format(v))
         step = "not evaluated" if r.eval_step is None else str(r.eval_step)
@@ -170,8 +182,9 @@ def plot_curves(results: list[RunResult], path: str, max_panels: int = 12) -> li
     return tags
 
 
-def write(results: list[RunResult], out_dir: str, title: str = "facejax sweep") -> dict:
-    """report.md (table, curves, samples), curves.png, samples/<run>.png, results.json; returns paths."""
+def write(results: list[RunResult], out_dir: str, title: str = "facejax sweep", metrics=None) -> dict:
+    """report.md (table, curves, samples), curves.png, samples/<run>.png, results.json; returns paths.
+    `metrics`: the table's columns (columns_of)."""
     os.makedirs(os.path.join(out_dir, "samples"), exist_ok=True)
     curves = os.path.join(out_dir, "curves.png")
     tags = plot_curves(results, curves)
@@ -181,10 +194,10 @@ def write(results: list[RunResult], out_dir: str, title: str = "facejax sweep") 
             dst = os.path.join(out_dir, "samples", f"{r.name}.png")
             shutil.copyfile(r.sample, dst)
             samples[r.name] = dst
-    md = [f"# {title}", "", markdown_table(results), "",
-          "FID and LPIPS are means over the source->target tasks of the StarGAN v2 protocol "
-          "(`facejax eval`); each run's `eval/<step>/metrics.md` has the per-task numbers and the "
-          "Inception variant used.", "", "## Training curves", "", f"![training curves](curves.png)", "",
+    md = [f"# {title}", "", markdown_table(results, metrics), "",
+          "The columns are the family's headline metrics of its evaluation protocol (`facejax eval`); each run's "
+          "`eval/<step>/metrics.md` has every number and how it was computed.", "", "## Training curves", "",
+          "![training curves](curves.png)", "",
           "Panels: " + ", ".join(f"`{t}`" for t in tags) + ".", "", "## Samples", ""]
     for r in results:
         md.append(f"### {r.name}" + (f": {r.label}" if r.label else ""))

@@ -21,12 +21,14 @@ ENV = xla_env.env(2)
 
 
 def _sweep(*args, env=ENV, timeout=1200):
+    if not any(a.startswith("--config=") for a in args):  # the StarGAN v2 sweeps below
+        args = ("--config=configs/stargan_v2.py", *args)
     return subprocess.run([sys.executable, str(SWEEP), *args], capture_output=True, text=True, env=env,
                           timeout=timeout, cwd=REPO)
 
 
 def test_plan_crosses_presets_with_varied_fields():
-    args = sweep.parse_args(["--workdir=w", "--presets=C,F", "--scale=synthetic", "--set", "total_steps=10",
+    args = sweep.parse_args(["--config=configs/stargan_v2.py", "--workdir=w", "--presets=C,F", "--scale=synthetic", "--set", "total_steps=10",
                              "--vary", "lambda_ds=1,2", "--vary", "lr=1e-4,3e-4"])
     runs = sweep.plan(args)
     assert [r["name"] for r in runs][:4] == ["C__lambda_ds=1__lr=1e-4", "C__lambda_ds=1__lr=3e-4",
