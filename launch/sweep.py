@@ -227,7 +227,8 @@ def run_slurm(runs, args) -> list[str]:
             waits.append(submit(["sbatch", "--parsable", f"--job-name=eval-{run['name']}", out,
                                  f"--dependency=afterok:{train}", *extra, sbatch, *facejax_cmd("eval", run, args)]))
     report_cmd = [sys.executable, os.path.abspath(__file__), "--report_only", f"--config={args.config}",
-                  f"--presets={presets_of(args, family_of(args.config))}", f"--scale={args.scale}", f"--workdir={args.workdir}"]
+                  f"--presets={presets_of(args, family_of(args.config))}", f"--scale={args.scale}",
+                  f"--workdir={args.workdir}"]
     report_cmd += [f"--vary={v}" for v in args.vary]
     submit(["sbatch", "--parsable", "--job-name=sweep-report", "--nodes=1", "--ntasks=1",
             f"--output={os.path.join(args.workdir, 'report-%j.out')}", f"--dependency=afterany:{':'.join(waits)}",
@@ -250,7 +251,8 @@ def write_report(runs, args) -> dict:
     missing = [r.name for r in results if not os.path.isdir(r.workdir)]
     if len(missing) == len(results):
         raise SweepError(f"{args.workdir} holds none of the runs ({', '.join(missing)}); run the sweep first")
-    title = f"facejax sweep: {args.config} {presets_of(args, family_of(args.config))}" + (f" at {args.scale}" if args.scale else "")
+    title = (f"facejax sweep: {args.config} {presets_of(args, family_of(args.config))}"
+             + (f" at {args.scale}" if args.scale else ""))
     files = report.write(results, os.path.join(args.workdir, "report"), title, metrics)
     print(report.markdown_table(results, metrics))
     print(f"report: {files['report']}\ncurves: {files['curves']}")

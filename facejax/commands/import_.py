@@ -21,7 +21,8 @@ from facejax.errors import FacejaxError
 HELP = "read the original PyTorch checkpoint files (--from) into a new run in --workdir"
 NEEDS_CONFIG = True
 
-FROM = common.flag(flags.DEFINE_string, "from", None, "import: a folder of <step>_nets_ema.ckpt files, or one such file")
+FROM = common.flag(flags.DEFINE_string, "from", None,
+                   "import: a folder of <step>_nets_ema.ckpt files, or one such file")
 
 
 def main(config, args):

@@ -10,12 +10,12 @@ import sys
 
 import jax
 import pytest
+from tests import xla_env
 
 from facejax import configs
 from facejax.bench import core
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
-from tests import xla_env
 
 # Tiny widths: each subprocess compiles the step in seconds. The subprocesses and this process
 # share a persistent compilation cache, so the step compiles once for the whole file.

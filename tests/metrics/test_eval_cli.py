@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from tests import xla_env
 
 from facejax.metrics import fid
-from tests import xla_env
 
 torch = pytest.importorskip("torch", reason="parity tests need torch")
 fid_score = pytest.importorskip("pytorch_fid.fid_score", reason="FID parity needs pytorch-fid")

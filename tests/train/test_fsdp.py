@@ -5,10 +5,10 @@ import jax
 import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
+from tests.train.helpers import tiny_config
 
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
-from tests.train.helpers import tiny_config
 
 
 def _run(tmp_path, name, **over):

@@ -9,11 +9,11 @@ import sys
 import jax
 import numpy as np
 import pytest
+from tests import xla_env
+from tests.train.helpers import tiny_config
 
 from facejax.input import streams
 from facejax.train import distributed, trainer
-from tests.train.helpers import tiny_config
-from tests import xla_env
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CACHE = str(pathlib.Path.home() / ".cache" / "facejax-test-xla")

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.train.helpers import tiny_config
 
 from facejax import registry
 from facejax.errors import FacejaxError
@@ -24,7 +25,6 @@ from facejax.families.stargan_v2.family import StarGANv2
 from facejax.input import prefetch
 from facejax.train import checkpoint, finite, trainer
 from facejax.train.lock import WorkdirLock
-from tests.train.helpers import tiny_config
 
 
 @pytest.fixture(scope="module")

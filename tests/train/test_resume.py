@@ -3,9 +3,9 @@
 import jax
 import numpy as np
 import pytest
+from tests.train.helpers import tiny_config
 
 from facejax.train import trainer
-from tests.train.helpers import tiny_config
 
 
 def _leaves(state):

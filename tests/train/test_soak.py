@@ -11,10 +11,10 @@ import time
 import jax
 import numpy as np
 import pytest
-
-from facejax.train import checkpoint, trainer
 from tests import xla_env
 from tests.train.helpers import tiny_config
+
+from facejax.train import checkpoint, trainer
 
 TOTAL = 10
 KILLS = 3

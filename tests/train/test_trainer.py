@@ -9,14 +9,14 @@ import time
 import jax
 import numpy as np
 import pytest
+from tests import xla_env
+from tests.train.helpers import tiny_config
 
 from facejax import registry
 from facejax.errors import FacejaxError
 from facejax.families.stargan_v2.family import StarGANv2
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
-from tests.train.helpers import tiny_config
-from tests import xla_env
 
 
 @pytest.fixture(scope="module")
