@@ -1,0 +1,196 @@
+"""Item 5 of issue 20: a family that lives only in the tests (tests/toyfamily/: a folder, a config file, and a
+registry entry through FACEJAX_FAMILIES) is served by every command with no change outside its folder: train,
+sample (grids and the user's folders), eval, export/import, bench (and --against=torch), params, and a 2-run
+launch/sweep.py with its report."""
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests import xla_env
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CONFIG = REPO / "tests" / "toyfamily" / "config.py"
+ENTRY = "toy=tests.toyfamily.family:Toy"
+
+
+def command(name, config, args=(), **values):
+    """`facejax <name>` in this process (its absl flags set to `values`, reset afterwards); its stdout."""
+    from absl import flags
+
+    from facejax.cli import COMMANDS
+
+    module = importlib.import_module(f"facejax.commands.{COMMANDS[name]}")
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+    out = io.StringIO()
+    try:
+        for k, v in values.items():
+            flags.FLAGS[k].value = v
+        with contextlib.redirect_stdout(out):
+            module.main(config, list(args))
+    finally:
+        for k in values:
+            flags.FLAGS[k].value = flags.FLAGS[k].default
+    return out.getvalue()
+
+
+def last_json(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """(data_dir of synthetic_faces/gender_32, config factory, trained workdir): the toy family registered, one
+    2-step run trained through `facejax train`."""
+    import tensorflow_datasets as tfds
+
+    import facejax.datasets  # noqa: F401
+    from facejax import configs
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FACEJAX_FAMILIES", ENTRY)
+        data_dir = str(tmp_path_factory.mktemp("tfds"))
+        tfds.builder("synthetic_faces", config="gender_32", data_dir=data_dir).download_and_prepare()
+
+        def cfg(preset="small", **overrides):
+            c = configs.load_file(CONFIG, preset, **{"data.data_dir": data_dir, **overrides})
+            c.lock()
+            return c
+
+        work = tmp_path_factory.mktemp("toy") / "run"
+        out = command("train", cfg(), workdir=str(work))
+        yield data_dir, cfg, work, out
+
+
+def test_train_writes_checkpoints_and_grids(toy):
+    _, _, work, out = toy
+    assert "trained to step 2" in out
+    assert (work / "checkpoints" / "2").is_dir()
+    grid = np.asarray(Image.open(work / "samples" / "000002_fake.png"))
+    assert grid.shape == (16, 4 * 16, 3)  # num_sample_images=4 faces of 16 px in a row
+
+
+def test_params(toy):
+    _, cfg, _, _ = toy
+    counts = last_json(command("params", cfg(), json=True))
+    ch, z, k = 8, 8, 2
+    assert counts == {"G": (z + k) * 16 * ch + 16 * ch + ch * 3 * 9 + 3,
+                      "D": 3 * ch * 16 + ch + ch * ch * 16 + ch + ch * k + k}
+    assert sum(counts.values()) < 5000
+
+
+def test_sample_grids_and_folders(toy, tmp_path):
+    from facejax.errors import FacejaxError
+
+    _, cfg, work, _ = toy
+    for folder, names in (("src", ("a", "b")), ("ref", ("r",))):
+        (tmp_path / folder).mkdir()
+        for n in names:
+            Image.new("RGB", (20, 24), (200, 10, 10)).save(tmp_path / folder / f"{n}.png")
+    out = tmp_path / "out"
+    res = last_json(command("sample", cfg(), workdir=str(work), out=str(out), src=str(tmp_path / "src"),
+                            ref=str(tmp_path / "ref"), json=True))
+    assert res["pairs"] == res["count"] == 2 and os.path.isfile(res["pairs_grid"])
+    assert np.asarray(Image.open(res["fake"])).shape == (16, 64, 3)
+    pair = np.asarray(Image.open(out / "a__r.png"))
+    assert pair.shape == (16, 32, 3) and tuple(pair[0, 0]) == (200, 10, 10)  # the user's image, then G's
+    assert np.asarray(Image.open(res["pairs_grid"])).shape == (32, 32, 3)
+    res = last_json(command("sample", cfg(), workdir=str(work), out=str(tmp_path / "o2"), src=str(tmp_path / "src"),
+                            json=True))  # --ref is optional for this family
+    assert res["pairs"] == 2 and sorted(os.listdir(tmp_path / "o2"))[:2] == ["000002_fake.png", "a.png"]
+    with pytest.raises(FacejaxError, match="family toy: give --src=FOLDER \\[--ref=FOLDER\\]; it takes no --mask"):
+        command("sample", cfg(), workdir=str(work), out=str(tmp_path / "x"), src=str(tmp_path / "src"), mask="eyes")
+
+
+def test_eval_writes_the_headline_metrics(toy):
+    _, cfg, work, _ = toy
+    res = last_json(command("eval", cfg(), workdir=str(work), json=True))
+    saved = json.loads((work / "eval" / "000002" / "metrics.json").read_text())
+    assert 0 < res["metrics"]["l1/mean"] == saved["metrics"]["l1/mean"] < 2
+    assert (work / "eval" / "000002" / "metrics.md").read_text().startswith("| metric | value |")
+    assert np.asarray(Image.open(res["files"]["grids"][0])).shape == (16, 8 * 16, 3)
+
+
+def test_export_then_import_round_trip(toy, tmp_path):
+    from facejax.export import files
+    from facejax.train import trainer
+
+    _, cfg, work, _ = toy
+    fmt = "torch" if files.EXTENSIONS and _has_torch() else "safetensors"
+    out = tmp_path / "export"
+    written = last_json(command("export", cfg(), workdir=str(work), out=str(out), format=fmt, json=True))
+    assert written["step"] == 2 and os.path.isfile(written["nets"])
+    work2 = tmp_path / "imported"
+    res = last_json(command("import", cfg(), workdir=str(work2), json=True, **{"from": str(out)}))
+    assert res["step"] == 2 and res["read"] == {"nets": written["nets"]}
+    a = trainer.Run(cfg(), str(work)).restore_state()
+    b = trainer.Run(cfg(), str(work2)).restore_state()
+    assert int(b.step) == 2
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(a.params), jax.device_get(b.params))
+    if fmt == "torch":  # the original's modules load the file strictly and draw what facejax draws
+        import torch
+
+        from tests.toyfamily import family as toy_family, torch_ref
+
+        sd = torch.load(written["nets"], weights_only=True)
+        g = torch_ref.Generator()
+        g.load_state_dict(sd["G"], strict=True)
+        d = torch_ref.Discriminator()
+        d.load_state_dict(sd["D"], strict=True)
+        fam = toy_family.Toy(cfg())
+        inputs = fam.sample_inputs(3)
+        want = np.asarray(fam.generate(jax.device_get(a.params), inputs["z"], inputs["y"]))
+        with torch.no_grad():
+            got = g(torch.from_numpy(inputs["z"]), torch.from_numpy(inputs["y"]).long()).permute(0, 2, 3, 1).numpy()
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_bench_and_the_torch_baseline(toy):
+    from facejax.bench import core
+    from facejax.errors import FacejaxError
+
+    _, cfg, _, _ = toy
+    against = _has_torch()
+    r = core.bench_step(cfg(), 2, 1, against_torch=against)
+    assert r["family"] == "toy" and r["images_per_s"] > 0 and r["losses_finite"] and r["donated"]
+    if against:
+        assert r["torch_images_per_s"] > 0 and r["speedup"] > 0
+        with pytest.raises(FacejaxError, match="toy PyTorch baseline runs float32 only"):
+            core.bench_step(cfg(dtype="bfloat16"), 1, 0, against_torch=True)  # before anything compiles
+
+
+def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path):
+    data_dir = toy[0]
+    env = dict(xla_env.env(1), FACEJAX_FAMILIES=ENTRY)
+    work = tmp_path / "sweep"
+    res = subprocess.run(
+        [sys.executable, str(REPO / "launch" / "sweep.py"), f"--config={CONFIG}", f"--workdir={work}",
+         "--set", f"data.data_dir={data_dir}", "--set", "total_steps=1", "--set", "sample_every=1",
+         "--set", "checkpoint_every=1"], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "[sweep] 1/2 small (Toy baseline)" in res.stdout and "[sweep] 2/2 wide" in res.stdout
+    md = (work / "report" / "report.md").read_text()
+    assert "| run | configuration | L1 to eval images | evaluated at step |" in md
+    assert "| small | Toy baseline | " in md and "| wide | + wider networks | " in md
+    results = json.loads((work / "report" / "results.json").read_text())
+    assert [r["label"] for r in results] == ["Toy baseline", "+ wider networks"]
+    assert all(r["eval_step"] == 1 and 0 < r["metrics"]["l1/mean"] < 2 for r in results)
