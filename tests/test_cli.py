@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -12,9 +13,9 @@ from tests import xla_env
 ENV = xla_env.env(1)
 
 
-def facejax(*args, timeout=600):
+def facejax(*args, timeout=600, env=None):
     return subprocess.run([sys.executable, "-m", "facejax.cli", *args], capture_output=True, text=True,
-                          env=ENV, timeout=timeout)
+                          env=env or ENV, timeout=timeout)
 
 
 def test_params_match_the_original_counts(repo_root):
@@ -99,3 +100,18 @@ def test_each_command_has_help(command, flag):
     res = facejax(command, "--help")
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith(f"facejax {command}") and f"  {flag}: " in res.stdout
+
+
+def test_config_kernels_is_a_declared_field_checked_by_every_command():
+    """Every config declares `kernels` (facejax/train/config.py defaults) and registry.create checks the trainer's
+    fields (facejax/train/config.py check), so `facejax params` refuses a bad value in one line."""
+    env = dict(ENV, FACEJAX_FAMILIES="toy=tests.toyfamily.family:Toy")
+    toy = f"--config={pathlib.Path(__file__).parent / 'toyfamily' / 'config.py'}:small"
+    res = facejax("params", toy, "--config.kernels=native", "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    assert set(json.loads(res.stdout.strip().splitlines()[-1])) == {"G", "D"}
+    res = facejax("params", toy, "--config.kernels=fast", "--config.batch_size=0", env=env)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == "facejax params: error: config.batch_size=0: expected an integer >= 1"
+    res = facejax("sample", toy, "--help", env=env)
+    assert res.returncode == 0 and "Family 'toy' takes:\n  --src: images to draw beside" in res.stdout

@@ -9,15 +9,12 @@ import io
 import json
 import os
 import pathlib
-import subprocess
 import sys
 
 import jax
 import numpy as np
 import pytest
 from PIL import Image
-
-from tests import xla_env
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tests" / "toyfamily" / "config.py"
@@ -140,8 +137,8 @@ def test_export_then_import_round_trip(toy, tmp_path):
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(a.params), jax.device_get(b.params))
     if fmt == "torch":  # the original's modules load the file strictly and draw what facejax draws
         import torch
-
-        from tests.toyfamily import family as toy_family, torch_ref
+        from tests.toyfamily import family as toy_family
+        from tests.toyfamily import torch_ref
 
         sd = torch.load(written["nets"], weights_only=True)
         g = torch_ref.Generator()
@@ -178,16 +175,44 @@ def test_bench_and_the_torch_baseline(toy):
             core.bench_step(cfg(dtype="bfloat16"), 1, 0, against_torch=True)  # before anything compiles
 
 
-def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path):
+def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypatch, capsys):
+    """launch/sweep.py's main (plan, train and eval of each row, report), its `facejax` commands run in this
+    process (their --config and --config.FIELD arguments read as the CLI reads them) instead of a subprocess each
+    (what a subprocess adds is tested in tests/launch/test_sweep.py)."""
+    import ast
+
+    from facejax import configs
+
+    sys.path.insert(0, str(REPO / "launch"))
+    import sweep
+
     data_dir = toy[0]
-    env = dict(xla_env.env(1), FACEJAX_FAMILIES=ENTRY)
+    ran = []
+
+    def run_in_process(cmd, dry, log=None):
+        assert cmd[1:3] == ["-m", "facejax.cli"], cmd
+        ran.append(cmd[3])
+        args = dict(a[2:].split("=", 1) for a in cmd[4:])
+        path, _, preset = args.pop("config").partition(":")
+        overrides = {}
+        for k, v in args.items():
+            if k.startswith("config."):
+                try:
+                    overrides[k[len("config."):]] = ast.literal_eval(v)
+                except (ValueError, SyntaxError):
+                    overrides[k[len("config."):]] = v
+        c = configs.load_file(path, preset, **overrides)
+        c.lock()
+        print(command(cmd[3], c, workdir=args["workdir"]))
+
+    monkeypatch.setenv("FACEJAX_FAMILIES", ENTRY)
+    monkeypatch.setattr(sweep, "_run", run_in_process)
     work = tmp_path / "sweep"
-    res = subprocess.run(
-        [sys.executable, str(REPO / "launch" / "sweep.py"), f"--config={CONFIG}", f"--workdir={work}",
-         "--set", f"data.data_dir={data_dir}", "--set", "total_steps=1", "--set", "sample_every=1",
-         "--set", "checkpoint_every=1"], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "[sweep] 1/2 small (Toy baseline)" in res.stdout and "[sweep] 2/2 wide" in res.stdout
+    rc = sweep.main([f"--config={CONFIG}", f"--workdir={work}", "--set", f"data.data_dir={data_dir}",
+                     "--set", "total_steps=1", "--set", "sample_every=1", "--set", "checkpoint_every=1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and ran == ["train", "eval", "train", "eval"], out[-3000:]
+    assert "[sweep] 1/2 small (Toy baseline)" in out and "[sweep] 2/2 wide" in out
     md = (work / "report" / "report.md").read_text()
     assert "| run | configuration | L1 to eval images | evaluated at step |" in md
     assert "| small | Toy baseline | " in md and "| wide | + wider networks | " in md

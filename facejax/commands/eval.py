@@ -27,7 +27,8 @@ HELP = "FID/LPIPS between folders (eval fid|fid_stats|lpips), or the family's pr
 NEEDS_CONFIG = False
 
 
-WEIGHTS = common.flag(flags.DEFINE_string, "weights", None, "eval: metric network weight file (.pth as released, or .npz)")
+WEIGHTS = common.flag(flags.DEFINE_string, "weights", None,
+                      "eval: metric network weight file (.pth as released, or .npz)")
 A = common.flag(flags.DEFINE_string, "a", None, "eval: first image folder (or pytorch-fid .npz statistics for fid)")
 B = common.flag(flags.DEFINE_string, "b", None, "eval: second image folder (or pytorch-fid .npz statistics for fid)")
 LPIPS_LIN = common.flag(flags.DEFINE_string, "lpips_lin", None,
@@ -38,7 +39,8 @@ FID_METHOD = common.flag(flags.DEFINE_string, "fid_method", "sqrtm",
                           "eval fid: sqrtm (pytorch-fid's scipy.linalg.sqrtm) or eigh (same value, much faster)")
 EVAL_BATCH = common.flag(flags.DEFINE_integer, "eval_batch_size", 50, "eval fid/lpips: images per global batch")
 EVAL_CHECKPOINT = common.flag(flags.DEFINE_string, "eval_checkpoint", "latest",
-                               "eval --workdir: which checkpoint: latest, best (lowest config.eval.best_metric) or a step")
+                              "eval --workdir: which checkpoint: latest, best (lowest config.eval.best_metric) "
+                              "or a step")
 INCEPTION = common.flag(flags.DEFINE_enum, "inception", "auto",
                          "eval fid: Inception variant (auto: from the weight file's classifier size)",
                          enum_values=["auto", "fid", "imagenet"])

@@ -176,20 +176,3 @@ def test_fused_conv_pool_and_upsample_conv_match_torch(op, path):
     _close(gx, tgx, atol=5e-4)
     _close(gconv.kernel[...], tgk, atol=5e-4, kernel=True)
     np.testing.assert_allclose(np.asarray(gconv.bias[...]), tgb.numpy(), atol=5e-4, rtol=1e-4)
-
-
-def test_cli_takes_config_kernels_without_a_preset_field():
-    from facejax import cli
-
-    argv = ["facejax", "--config=configs/stargan_v2.py:synthetic", "--config.kernels=native", "--config.seed=1",
-            "--config.kernels", "cpu_tuned", "--steps=2"]
-    rest, optional = cli._split_optional_fields(argv)
-    assert rest == ["facejax", "--config=configs/stargan_v2.py:synthetic", "--config.seed=1", "--steps=2"]
-    assert optional == [("kernels", "native"), ("kernels", "cpu_tuned")]  # the last one wins, as for flags
-    cfg = configs.load("stargan_v2:synthetic")
-    cfg.lock()  # as the CLI's config flag gives it
-    for field, value in optional:
-        configs.override(cfg, field, value)
-    assert cfg.kernels == "cpu_tuned" and kernels.validate(cfg.get("kernels")) == "cpu_tuned"
-    with pytest.raises(FacejaxError, match="--config.kernels needs a value"):
-        cli._split_optional_fields(["facejax", "--config.kernels"])

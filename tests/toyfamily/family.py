@@ -291,8 +291,9 @@ class TorchRunner:
     """The toy iteration in PyTorch eager mode on tests/toyfamily/torch_ref.py."""
 
     def __init__(self, family, seed):
-        from facejax.bench.torch_common import import_torch
         from tests.toyfamily import torch_ref
+
+        from facejax.bench.torch_common import import_torch
 
         self.torch = torch = import_torch()
         torch.manual_seed(seed)
@@ -321,4 +322,4 @@ class TorchRunner:
         lg = F.softplus(-self.d(self.g(z, y), y)).mean()
         lg.backward()
         self.opt_g.step()
-        return float(lg)
+        return float(lg.detach())
