@@ -1,4 +1,4 @@
-"""AesGAN's PyTorch layout: facejax/export/torch_ref/aesgan.py's modules (the original is TF1 and ships no PyTorch
+"""AesGAN's PyTorch layout: facejax/families/aesgan/torch_ref.py's modules (the original is TF1 and ships no PyTorch
 code; that module's docstring documents the tensor names, taken from the original's TF variable scopes).
 
 Files, each a plain ``torch.save(module.state_dict())`` (or ``--format=safetensors``), named by step:
