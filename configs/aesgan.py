@@ -32,6 +32,8 @@ the in-painting run checks that the checkpoint it reads was trained with the sam
 
 from ml_collections import ConfigDict
 
+from facejax.train import config as trainer_config
+
 
 def _aesthetic(dim=64, head_dim=1024, input_size=128):
     a = ConfigDict()
@@ -62,34 +64,13 @@ def _parsing(width=64, num_classes=11, crop_size=128):
     return p
 
 
-def _common():
-    c = ConfigDict()
-    c.preset = ""
-    c.seed = 0
-    c.dtype = "float32"
-    c.fsdp = 1
-    c.fsdp_min_size = 2**14
-    c.log_every = 50
-    c.sample_every = 400
-    c.checkpoint_every = 400
-    c.keep_checkpoints = 3
-    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
-    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
-    c.nonfinite = "stop"
-    c.nonfinite_retries = 3
-    c.nonfinite_lr_factor = 0.1
-    c.num_sample_images = 4
-    c.eval_every = 0
-    c.data = ConfigDict()
-    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
-    c.data.source = "tfds"
-    c.data.data_dir = ""
-    c.data.prefetch_to_device = 2
-    return c
+def _base():
+    """The trainer's fields (facejax/train/config.py) at the values every AesGAN preset shares; each preset sets
+    its family (the in-painting network or one of its two frozen networks) and sizes."""
+    return trainer_config.defaults("aesgan", sample_every=400, checkpoint_every=400, num_sample_images=4)
 
 
-def _inpainting():
-    c = _common()
+def _inpainting(c):
     c.family = "aesgan"
     c.img_size = 256
     c.batch_size = 4
@@ -190,8 +171,7 @@ def _synthetic(c):
     return c
 
 
-def _aesthetic_family(synthetic: bool):
-    c = _common()
+def _aesthetic_family(c, synthetic: bool):
     c.family = "aesgan_aesthetic"
     c.lr = 1e-4
     c.beta1 = 0.9
@@ -230,8 +210,7 @@ def _aesthetic_family(synthetic: bool):
     return c
 
 
-def _parsing_family(synthetic: bool):
-    c = _common()
+def _parsing_family(c, synthetic: bool):
     c.family = "aesgan_parsing"
     c.lr = 1e-4
     c.beta1 = 0.9
@@ -259,19 +238,14 @@ def _parsing_family(synthetic: bool):
 
 
 PRESETS = {
-    "celeb_id": lambda: _celeb_id(_inpainting()),
-    "synthetic": lambda: _synthetic(_inpainting()),
-    "aesthetic": lambda: _aesthetic_family(False),
-    "aesthetic_synthetic": lambda: _aesthetic_family(True),
-    "parsing": lambda: _parsing_family(False),
-    "parsing_synthetic": lambda: _parsing_family(True),
+    "celeb_id": lambda c: _celeb_id(_inpainting(c)),
+    "synthetic": lambda c: _synthetic(_inpainting(c)),
+    "aesthetic": lambda c: _aesthetic_family(c, False),
+    "aesthetic_synthetic": lambda c: _aesthetic_family(c, True),
+    "parsing": lambda c: _parsing_family(c, False),
+    "parsing_synthetic": lambda c: _parsing_family(c, True),
 }
 
 
 def get_config(preset="synthetic"):
-    preset = (preset or "synthetic").strip()
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r} for configs/aesgan.py; expected one of {', '.join(PRESETS)}")
-    c = PRESETS[preset]()
-    c.preset = preset
-    return c
+    return trainer_config.select(preset, PRESETS, base=_base, file="configs/aesgan.py")

@@ -110,7 +110,7 @@ def test_grad_through_iteration_is_tensorflows_gradient():
     np.testing.assert_allclose(grads[True], want, atol=1e-5 * scale)
     assert float(jnp.abs(grads[False] - want).max()) > 1e-2 * scale
 
-    from facejax.export.torch_ref.aesgan import SpectralNorm
+    from facejax.families.aesgan.torch_ref import SpectralNorm
 
     conv = SpectralNorm.apply(torch.nn.Conv2d(3, 5, 3, 2, 1))
     with torch.no_grad():

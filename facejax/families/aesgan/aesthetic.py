@@ -16,7 +16,7 @@ Data (``config.data.input``):
 ``config.data.eval_split = "holdout"`` keeps a seeded ``holdout_fraction`` of the train split out of training
 (eye_aesthetics often has one split); any other value names a split of the dataset.
 
-State: params {E}, opt_state {E}, ema {E} = the current weights (what AesGAN reads).
+State: params {E}, opt_state {E}, ema {} (no average: AesGAN reads params["E"] of the newest checkpoint).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from flax import nnx
 
 from facejax import images as images_lib
 from facejax.errors import FacejaxError
-from facejax.families.aesgan import common, data as data_lib
+from facejax.families import base
+from facejax.families.aesgan import common, data as data_lib, torch_layout
 from facejax.families.aesgan.eyenet import EyeNet
 from facejax.input import ops, streams
-from facejax.train.state import TrainState, step_key
-from facejax.families import base
 from facejax.metrics import report as eval_report
+from facejax.train.state import TrainState, bind, split_state, step_key
 
 ARCH = ("dim", "head_dim", "input_size")
 
@@ -54,11 +54,6 @@ def validate(config) -> None:
                            f"'faces' (synthetic_faces eye crops)")
     if not 0 < config.data.holdout_fraction < 1:
         raise FacejaxError(f"config.data.holdout_fraction={config.data.holdout_fraction}: expected in (0, 1)")
-    for f in ("batch_size", "log_every", "checkpoint_every"):
-        if config[f] < 1:
-            raise FacejaxError(f"config.{f}={config[f]}: expected >= 1")
-    if config.dtype not in common.DTYPES:
-        raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(common.DTYPES)}")
     common.parse_box(config.aes_box, "aes_box")
 
 
@@ -67,17 +62,24 @@ def build(a, dtype=jnp.float32, rngs=None):
 
 
 class AestheticNet(base.Family):
+    """AesGAN's frozen eye aesthetic network, trained on its own. Capabilities: Evaluates (held-out accuracy),
+    TorchInterop and ImportsOwnFiles (<step>_eyenet.pth)."""
+
     name = "aesgan_aesthetic"
     architecture_fields = ("family", "aesthetic.dim", "aesthetic.head_dim", "aesthetic.input_size")
+    description = "AesGAN's eye aesthetic network (high / low eye crops), read frozen by aesgan"
+    headline_metrics = (base.Metric("accuracy", "accuracy"), base.Metric("accuracy/high", "high correct"),
+                        base.Metric("accuracy/low", "low correct"))
 
     def __init__(self, config):
         validate(config)
         self.config = config
-        self.dtype = common.DTYPES[config.dtype]
-        self.graphdef, self._abstract = common.split_state(nnx.eval_shape(lambda: build(config.aesthetic,
+        self.dtype = base.compute_dtype(config)
+        self.graphdef, self._abstract = split_state(nnx.eval_shape(lambda: build(config.aesthetic,
                                                                                          self.dtype)))
         self.optimizers = {"E": common.masked_adam(config.lr, config.beta1, config.beta2)}
         self.box = common.parse_box(config.aes_box, "aes_box")
+        self._score_fn = jax.jit(lambda p, b: self.net(p).score(self.crops(b)))
         self._tables = {}
 
     def param_counts(self) -> dict:
@@ -86,10 +88,10 @@ class AestheticNet(base.Family):
     def init(self, root_key_data) -> TrainState:
         params = {"E": common.pure_state(build(self.config.aesthetic, self.dtype, common.init_rngs(root_key_data)))}
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state={"E": self.optimizers["E"].init(params["E"])}, ema={"E": params["E"]})
+                          opt_state={"E": self.optimizers["E"].init(params["E"])}, ema={})
 
     def net(self, params) -> EyeNet:
-        return common.bind(self.graphdef, params)
+        return bind(self.graphdef, params)
 
     # ---------------------------------------------------------------- the training step
 
@@ -129,7 +131,7 @@ class AestheticNet(base.Family):
         updates, opt = self.optimizers["E"].update(grads, state.opt_state["E"], state.params["E"])
         new = optax.apply_updates(state.params["E"], updates)
         metrics["E/total"] = total
-        return state.replace(step=state.step + 1, params={"E": new}, opt_state={"E": opt}, ema={"E": new}), metrics
+        return state.replace(step=state.step + 1, params={"E": new}, opt_state={"E": opt}), metrics
 
     # ---------------------------------------------------------------- input
 
@@ -190,8 +192,6 @@ class AestheticNet(base.Family):
     # ---------------------------------------------------------------- scores, pictures, evaluation
 
     def scores(self, params, batch) -> jax.Array:
-        if not hasattr(self, "_score_fn"):
-            self._score_fn = jax.jit(lambda p, b: self.net(p).score(self.crops(b)))
         return self._score_fn(params, batch)
 
     def sample_inputs(self, n: int):
@@ -199,7 +199,7 @@ class AestheticNet(base.Family):
 
     def sample_grids(self, state, inputs) -> dict:
         """Held-out crops sorted by score (highest first), each above its reconstruction."""
-        e = state.ema["E"]
+        e = state.params["E"]
         s = np.asarray(self.scores(e, inputs))
         x = np.asarray(jax.jit(self.crops)(inputs))
         rec = np.asarray(jax.jit(lambda p, x: self.net(p)(x)[1])(e, x))
@@ -217,27 +217,24 @@ class AestheticNet(base.Family):
                 "y": rng.integers(0, 2, batch_size).astype(np.int32)}
 
     def torch_layout(self):
-        from facejax.families.aesgan import torch_layout
-
         return torch_layout.TorchLayout(self, {"eyenet": ("E", nnx.eval_shape(lambda: build(self.config.aesthetic)))})
 
     def import_files(self, source: str, step=None):
-        from facejax.families.aesgan import torch_layout
-
         return torch_layout.import_files(self, source, step)
 
 
 class AccuracyEvaluator:
-    """`evaluator(ema, step, out_dir)`: accuracy of the high/low prediction on the held-out examples."""
+    """`evaluator(state, step, out_dir)`: accuracy of the high/low prediction on the held-out examples."""
 
     def __init__(self, family: AestheticNet):
         self.family = family
         self.batch = family.eval_batch()
 
-    def __call__(self, ema, step: int, out_dir) -> dict:
+    def __call__(self, state, step: int, out_dir) -> dict:
         f, b = self.family, self.batch
+        e = state.params["E"]
         bs = max(1, int(f.config.eval.batch_size))
-        scores = np.concatenate([np.asarray(f.scores(ema["E"], {k: v[i:i + bs] for k, v in b.items()}))
+        scores = np.concatenate([np.asarray(f.scores(e, {k: v[i:i + bs] for k, v in b.items()}))
                                  for i in range(0, len(b["y"]), bs)])
         pred = (scores > 0.5).astype(np.int32)
         y = b["y"]
@@ -245,7 +242,7 @@ class AccuracyEvaluator:
         if f.config.data.input == "faces" and f.config.data.get("masked_as_low", 0.0) > 0:
             m = np.asarray(data_lib.eye_masks(b["eyes"], f.config.img_size, data_lib.mask_axes(f.config), "analytic"))
             xm = {**b, "x": b["x"] * (1 - m)}
-            sm = np.concatenate([np.asarray(f.scores(ema["E"], {k: v[i:i + bs] for k, v in xm.items()}))
+            sm = np.concatenate([np.asarray(f.scores(e, {k: v[i:i + bs] for k, v in xm.items()}))
                                  for i in range(0, len(y), bs)])
             masked = {"masked/accuracy": float(np.mean(sm <= 0.5)), "score/masked": float(np.mean(sm))}
         metrics = {"accuracy": float(np.mean(pred == y)),

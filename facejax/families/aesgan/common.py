@@ -1,5 +1,6 @@
 """Pieces the three AesGAN families share: module state as pure dicts, the eye crop of the aesthetic loss, and
-reading a frozen network from another family's facejax checkpoint."""
+reading a frozen network from another family's facejax checkpoint. Splitting and binding modules is
+facejax.train.state's (split_state, bind); compute dtypes are facejax.families.base's."""
 
 from __future__ import annotations
 
@@ -11,19 +12,11 @@ import optax
 from flax import nnx
 from ml_collections import ConfigDict
 
+from facejax import registry
 from facejax.errors import FacejaxError
 from facejax.families.aesgan.layers import crop_resize, trained_mask
-
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-
-
-def split_state(module):
-    graphdef, state = nnx.split(module)
-    return graphdef, nnx.to_pure_dict(state)
-
-
-def bind(graphdef, state) -> nnx.Module:
-    return nnx.merge(graphdef, nnx.State(state))
+from facejax.train.checkpoint import Checkpointer, flatten_dict
+from facejax.train import state as state_lib
 
 
 def pure_state(module) -> dict:
@@ -88,11 +81,8 @@ def load_frozen(sub: ConfigDict, family_name: str, net: str, field: str, fields:
     """The params of network `net` from the newest checkpoint of the `family_name` run in ``sub.checkpoint``.
 
     The run's saved config must agree with ``sub`` on `fields` (the architecture); every problem is one
-    FacejaxError naming config.<field>.checkpoint and what was expected."""
-    from facejax import registry
-    from facejax.train.checkpoint import Checkpointer, flatten_dict
-    from facejax.train.state import root_key_data
-
+    FacejaxError naming config.<field>.checkpoint and what was expected. The aesthetic and parsing families keep
+    no EMA: the network is the run's trained params."""
     workdir = sub.checkpoint
     what = f"config.{field}.checkpoint"
     if not workdir:
@@ -117,8 +107,8 @@ def load_frozen(sub: ConfigDict, family_name: str, net: str, field: str, fields:
         if bad:
             raise FacejaxError(f"{what}={workdir} (step {step}) does not fit the config: " + "; ".join(bad))
         family = registry.create(ConfigDict(saved))
-        abstract = jax.eval_shape(family.init, root_key_data(0))
+        abstract = jax.eval_shape(family.init, state_lib.root_key_data(0))
         state = ck.restore(step, abstract)
     finally:
         ck.close()
-    return jax.device_get(state.ema[net])
+    return jax.device_get(state.params[net])

@@ -18,15 +18,21 @@ import jax
 import numpy as np
 
 from facejax import images as images_lib
+from facejax.families import base
 from facejax.families.aesgan import references, sample
 from facejax.metrics import fid, inception, preprocess, ssim as ssim_lib
 from facejax.train import mesh as mesh_lib
 from facejax.metrics import report as eval_report
 
 
+HEADLINE = (base.Metric("FID", "FID", "{:.2f}"), base.Metric("PSNR", "PSNR", "{:.2f}"),
+            base.Metric("SSIM", "SSIM"), base.Metric("MS-SSIM", "MS-SSIM"),
+            base.Metric("aesthetic/outputs", "aesthetic out"), base.Metric("aesthetic/gain", "aesthetic gain"))
+
+
 class Evaluator:
-    """`evaluator(ema, step, out_dir)` -> {"metrics", "report", "files", "table"}. E comes from the config's
-    aesthetic checkpoint (the network the run was trained with)."""
+    """`evaluator(state, step, out_dir)` -> {"metrics", "report", "files", "table"}: the generator of state.params
+    (AesGAN keeps no EMA). E comes from the config's aesthetic checkpoint (the network the run was trained with)."""
 
     def __init__(self, family, mesh=None, *, features=None):
         self.family, self.config = family, family.config
@@ -57,15 +63,15 @@ class Evaluator:
 
         return fid.stats_of(len(imgs_uint8), load, self.extractor, self._fid_batch, self.feature_dim)
 
-    def outputs(self, ema) -> dict:
-        """{x, masked, ref, out, eyes} over every pair (numpy, [-1, 1])."""
+    def outputs(self, params) -> dict:
+        """{x, masked, ref, out, eyes} over every pair (numpy, [-1, 1]) from the generator params["G"]."""
         f, n, b = self.family, len(self.pairs.target), self.batch
         parts = {k: [] for k in ("x", "masked", "ref", "out", "eyes")}
         for i in range(0, n, b):
             idx = np.arange(i, min(i + b, n))
             pad = np.concatenate([idx, np.repeat(idx[-1:], b - len(idx))])
             batch = references.batch_of(self.pairs, pad, self.config.img_size, minmax=self.config.data.bytescale)
-            out, masked = sample.inpaint(f, ema["G"], batch)
+            out, masked = f.sampler.inpaint(params["G"], batch)
             for k, v in (("x", batch["x"]), ("masked", masked), ("ref", batch["ref"]), ("out", out),
                          ("eyes", batch["eyes"])):
                 parts[k].append(np.asarray(v)[:len(idx)])
@@ -81,10 +87,10 @@ class Evaluator:
             out.append(np.asarray(self.family.eye_scores(self.e_params, x, e))[:b - pad])
         return np.concatenate(out)
 
-    def __call__(self, ema, step: int, out_dir) -> dict:
+    def __call__(self, state, step: int, out_dir) -> dict:
         c = self.config
         out_dir = str(out_dir)
-        r = self.outputs(jax.device_get(ema))
+        r = self.outputs({"G": jax.device_get(state.params["G"])})
         x, out = r["x"], r["out"]
         metrics = {"PSNR": float(np.mean(np.asarray(ssim_lib.psnr(out, x, 2.0)))),
                    "SSIM": float(np.mean(np.asarray(ssim_lib.ssim(out, x, 2.0))))}

@@ -12,9 +12,10 @@ M its eye mask (two ellipses), r the reference and M_r the reference's eye mask:
            third time
 Adam (lr * lr_mult, beta1 0.5, beta2 0.999) for G and D; lr_mult the original's decay (losses.lr_multiplier).
 
-State: params {G, D, E (aesthetic net, frozen), P (parsing net, frozen)}, opt_state {G, D}, ema {G} = the current
-generator (the original keeps no average). E and P are read from the facejax checkpoints of an ``aesgan_aesthetic``
-and an ``aesgan_parsing`` run (config.aesthetic.checkpoint, config.parsing.checkpoint) by ``load_pretrained``.
+State: params {G, D}, opt_state {G, D}, ema {} (the original keeps no average: sampling, evaluation and export use
+params), frozen {E (aesthetic net), P (parsing net)}. E and P are read from the facejax checkpoints of an
+``aesgan_aesthetic`` and an ``aesgan_parsing`` run (config.aesthetic.checkpoint, config.parsing.checkpoint) by
+``load_pretrained``; P stays zeros when lambda_parsing = 0.
 
 Parsing loss inputs (config.parsing): the composite's random crop_size crop (tf.random_crop), per-image
 standardised, through the parsing net with batch-statistics BatchNorm (``bn_train``); labels from the dataset
@@ -34,14 +35,14 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.aesgan import aesthetic as aes_lib, common, data as data_lib, losses, model
-from facejax.families.aesgan import parsing as parsing_lib, references
+from facejax.families import base
+from facejax.families.aesgan import aesthetic as aes_lib, common, data as data_lib, evaluate, losses, model
+from facejax.families.aesgan import parsing as parsing_lib, references, sample, torch_layout
 from facejax.families.aesgan.eyenet import EyeNet
 from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams
-from facejax.families import base
-from facejax.train.state import TrainState, step_key
+from facejax.train.state import TrainState, bind, split_state, step_key
 
 NETS = ("G", "D")
 LABEL_SOURCES = ("dataset", "folder", "pseudo")
@@ -57,17 +58,12 @@ def validate(config) -> None:
             raise FacejaxError(f"config.model.{f}={m[f]}: expected >= 2")
     if m.g_res < 0:
         raise FacejaxError(f"config.model.g_res={m.g_res}: expected >= 0")
-    for f in ("batch_size", "log_every", "checkpoint_every", "n_critic"):
-        if c[f] < 1:
-            raise FacejaxError(f"config.{f}={c[f]}: expected >= 1")
     if c.n_critic != 1:
         raise FacejaxError(f"config.n_critic={c.n_critic}: AesGAN trains D then G once per iteration (1); other "
                            f"values are not supported")
-    for f in ("lr", "lambda_recon", "lambda_parsing", "lambda_aesthetic", "total_steps"):
+    for f in ("lr", "lambda_recon", "lambda_parsing", "lambda_aesthetic"):
         if c[f] < 0:
             raise FacejaxError(f"config.{f}={c[f]}: expected >= 0")
-    if c.dtype not in common.DTYPES:
-        raise FacejaxError(f"config.dtype={c.dtype!r}: expected one of {sorted(common.DTYPES)}")
     if c.aes_crop not in ("fixed", "eyes"):
         raise FacejaxError(f"config.aes_crop={c.aes_crop!r}: expected 'fixed' (the original's box) or 'eyes'")
     common.parse_box(c.aes_box, "aes_box")
@@ -100,21 +96,28 @@ def validate(config) -> None:
 
 
 class AesGAN(base.Family):
+    """The eye in-painting network. Capabilities: LoadsPretrained (E and P into state.frozen), SamplesFolders
+    (--src faces, --ref references), Evaluates, TorchInterop and ImportsOwnFiles (<step>_G.pth / <step>_D.pth)."""
+
     name = "aesgan"
+    description = "AesGAN (CVPR 2020): eye in-painting with a reference, aesthetic and parsing losses"
+    headline_metrics = evaluate.HEADLINE
+    folder_inputs = sample.FOLDER_INPUTS
     architecture_fields = ("family", "img_size", "model.g_dim", "model.g_res", "model.d_dim", "aesthetic.dim",
                            "aesthetic.head_dim", "aesthetic.input_size", "parsing.width", "parsing.num_classes")
 
     def __init__(self, config):
         validate(config)
         self.config = config
-        self.dtype = common.DTYPES[config.dtype]
+        self.dtype = base.compute_dtype(config)
         self.axes = data_lib.mask_axes(config)
         self.box = common.parse_box(config.aes_box, "aes_box")
         abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
         self.graphdefs, self._abstract = {}, {}
         for k, mod in abstract.items():
-            self.graphdefs[k], self._abstract[k] = common.split_state(mod)
+            self.graphdefs[k], self._abstract[k] = split_state(mod)
         self.optimizers = {k: common.masked_adam(1.0, config.beta1, config.beta2) for k in NETS}
+        self.sampler = sample.Sampler(self)
         self._frozen = {}
         self._pairs = {}
 
@@ -142,10 +145,9 @@ class AesGAN(base.Family):
         params = {"G": common.pure_state(model.Generator(m.g_dim, m.g_res, dtype=self.dtype, rngs=rngs)),
                   "D": common.pure_state(model.Discriminator(c.img_size, m.d_dim, sn_grad=m.sn_power_iteration_grad,
                                                              dtype=self.dtype, rngs=rngs))}
-        for k in ("E", "P"):
-            params[k] = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract[k])
+        frozen = {k: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract[k]) for k in ("E", "P")}
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state={k: self.optimizers[k].init(params[k]) for k in NETS}, ema={"G": params["G"]})
+                          opt_state={k: self.optimizers[k].init(params[k]) for k in NETS}, ema={}, frozen=frozen)
 
     # ---------------------------------------------------------------- frozen networks
 
@@ -166,15 +168,15 @@ class AesGAN(base.Family):
         return self._frozen[name]
 
     def load_pretrained(self, state: TrainState) -> TrainState:
-        params = {**state.params, "E": jax.tree.map(jnp.asarray, self.frozen("E"))}
+        frozen = {**state.frozen, "E": jax.tree.map(jnp.asarray, self.frozen("E"))}
         if self.uses_parsing_net():
-            params["P"] = jax.tree.map(jnp.asarray, self.frozen("P"))
-        return state.replace(params=params)
+            frozen["P"] = jax.tree.map(jnp.asarray, self.frozen("P"))
+        return state.replace(frozen=frozen)
 
     # ---------------------------------------------------------------- networks in use
 
     def net(self, name, params):
-        return common.bind(self.graphdefs[name], params)
+        return bind(self.graphdefs[name], params)
 
     def masks(self, eyes):
         return data_lib.eye_masks(eyes, self.config.img_size, self.axes, self.config.mask_raster)
@@ -191,15 +193,13 @@ class AesGAN(base.Family):
         return common.eye_crops(x, eyes, self.box, c.aes_crop, c.img_size, c.aesthetic.input_size)
 
     def eye_scores(self, e_params, x, eyes):
-        """(B,) aesthetic score of the images' eye crops."""
-        if not hasattr(self, "_score_fn"):
-            self._score_fn = jax.jit(lambda p, x, e: self.net("E", p).score(self.eye_crops(x, e)))
-        return self._score_fn(e_params, x, eyes)
+        """(B,) aesthetic score of the images' eye crops (compiled by the sampler)."""
+        return self.sampler.eye_scores(e_params, x, eyes)
 
-    def parsing_labels(self, params, batch, x_crop_real, offsets):
+    def parsing_labels(self, p_params, batch, x_crop_real, offsets):
         p, s = self.config.parsing, self.config.parsing.crop_size
         if p.labels == "pseudo":
-            net = self.net("P", params["P"])
+            net = self.net("P", p_params)
             return jax.lax.stop_gradient(jnp.argmax(net(per_image_standardization(x_crop_real), p.bn_train), -1))
         labels = batch["labels"]
         if p.crop_labels:
@@ -227,7 +227,7 @@ class AesGAN(base.Family):
         return loss, (common.pure_state(d), {"D/loss": loss, "D/real": jnp.mean(logits[:n]),
                                              "D/fake": jnp.mean(logits[n:])})
 
-    def g_loss(self, g_params, params, batch, key):
+    def g_loss(self, g_params, params, frozen, batch, key):
         c = self.config
         x, ref = batch["x"], batch["ref"]
         x_tilde, _, m3 = self.inpaint(g_params, x, batch["eyes"], ref, batch["ref_eyes"])
@@ -238,14 +238,14 @@ class AesGAN(base.Family):
             crop, offsets = losses.random_crops(jnp.concatenate([x_tilde, x], -1), key, c.parsing.crop_size,
                                                 c.parsing.random_crop)
             fake_crop, real_crop = crop[..., :3], crop[..., 3:]
-            labels = self.parsing_labels(params, batch, real_crop, offsets)
-            logits = self.net("P", params["P"])(per_image_standardization(fake_crop), c.parsing.bn_train)
+            labels = self.parsing_labels(frozen["P"], batch, real_crop, offsets)
+            logits = self.net("P", frozen["P"])(per_image_standardization(fake_crop), c.parsing.bn_train)
             ce = losses.parsing_ce(logits, labels)
             terms["parsing"] = c.lambda_parsing * ce / (x.shape[0] if c.parsing_per_batch else 1)
         if c.lambda_aesthetic > 0:
             # one pass over both crop batches (instance norm is per example, so this is the same as two)
             crops = jnp.concatenate([self.eye_crops(x_tilde, batch["eyes"]), self.eye_crops(ref, batch["ref_eyes"])])
-            feats = self.net("E", params["E"]).features(crops)
+            feats = self.net("E", frozen["E"]).features(crops)
             n = x.shape[0]
             terms["aesthetic"] = c.lambda_aesthetic * losses.aesthetic(feats[:n], jax.lax.stop_gradient(feats[n:]))
         return sum(terms.values()), (terms, common.pure_state(d), x_tilde, m3)
@@ -261,7 +261,7 @@ class AesGAN(base.Family):
         p, o = self._apply("D", p, o, grads, lr)
         p = {**p, "D": common.with_state(p["D"], d_state)}
         (g_total, (terms, d_state, x_tilde, m3)), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
-            p["G"], p, batch, step_key(state))
+            p["G"], p, state.frozen, batch, step_key(state))
         p = {**p, "D": common.with_state(p["D"], d_state)}
         p, o = self._apply("G", p, o, grads, lr)
         if c.summary_power_iteration:
@@ -273,7 +273,7 @@ class AesGAN(base.Family):
         metrics.update({f"G/{k}": v for k, v in terms.items()})
         metrics["G/total"] = g_total
         metrics["lr"] = lr
-        return state.replace(step=state.step + 1, params=p, opt_state=o, ema={"G": p["G"]}), metrics
+        return state.replace(step=state.step + 1, params=p, opt_state=o), metrics
 
     # ---------------------------------------------------------------- input
 
@@ -349,18 +349,13 @@ class AesGAN(base.Family):
                                    minmax=self.config.data.bytescale)
 
     def sample_grids(self, state, inputs) -> dict:
-        from facejax.families.aesgan import sample
-
         return sample.grids(self, state, inputs)
 
-    def translate_folders(self, state, src_dir: str, ref_dir: str, out_dir: str) -> dict:
-        from facejax.families.aesgan import sample
-
-        return sample.translate_folders(self, state, src_dir, ref_dir, out_dir)
+    def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
+        return sample.sample_folders(self, state, request, out_dir)
 
     def evaluator(self, mesh=None, *, features=None):
-        from facejax.families.aesgan import evaluate
-
+        """evaluate(state, step, out_dir); `features` stands in for Inception (tests)."""
         return evaluate.Evaluator(self, mesh, features=features)
 
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
@@ -373,12 +368,8 @@ class AesGAN(base.Family):
         return out
 
     def torch_layout(self):
-        from facejax.families.aesgan import torch_layout
-
         return torch_layout.TorchLayout(self, {"G": ("G", nnx.eval_shape(lambda: self._build(nnx.Rngs(0))["G"])),
                                                "D": ("D", nnx.eval_shape(lambda: self._build(nnx.Rngs(0))["D"]))})
 
     def import_files(self, source: str, step=None):
-        from facejax.families.aesgan import torch_layout
-
         return torch_layout.import_files(self, source, step)

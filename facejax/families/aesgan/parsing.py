@@ -10,7 +10,7 @@ sparse_softmax_cross_entropy_with_logits, mean); BatchNorm in training mode, its
 Evaluation (``facejax eval``): pixel accuracy and mean IoU on the eval split, BatchNorm in the original's train
 mode (batch statistics; what AesGAN uses) and in eval mode (running statistics).
 
-State: params {P}, opt_state {P}, ema {P} = the current weights.
+State: params {P}, opt_state {P}, ema {} (no average: AesGAN reads params["P"] of the newest checkpoint).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from flax import nnx
 
 from facejax import images as images_lib
 from facejax.errors import FacejaxError
-from facejax.families.aesgan import common, data as data_lib
+from facejax.families import base
+from facejax.families.aesgan import common, data as data_lib, torch_layout
 from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams
-from facejax.train.state import TrainState
-from facejax.families import base
 from facejax.metrics import report as eval_report
+from facejax.train.state import TrainState, bind, split_state
 
 ARCH = ("width", "num_classes")
 
@@ -42,11 +42,6 @@ def validate(config) -> None:
     if config.img_size % 32:
         raise FacejaxError(f"config.img_size={config.img_size}: the parsing network pools 5 times; expected a "
                            f"multiple of 32")
-    for f in ("batch_size", "log_every", "checkpoint_every"):
-        if config[f] < 1:
-            raise FacejaxError(f"config.{f}={config[f]}: expected >= 1")
-    if config.dtype not in common.DTYPES:
-        raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(common.DTYPES)}")
 
 
 def build(p, dtype=jnp.float32, rngs=None):
@@ -65,14 +60,22 @@ PALETTE[0] = 0
 
 
 class ParsingNetFamily(base.Family):
+    """AesGAN's frozen face-parsing network, trained on its own. Capabilities: Evaluates (pixel accuracy, mean
+    IoU), TorchInterop and ImportsOwnFiles (<step>_parsing.pth)."""
+
     name = "aesgan_parsing"
     architecture_fields = ("family", "img_size", "parsing.width", "parsing.num_classes")
+    description = "AesGAN's face-parsing network (Helen), read frozen by aesgan"
+    headline_metrics = (base.Metric("batch_stats/pixel_accuracy", "pixel accuracy (batch stats)"),
+                        base.Metric("batch_stats/mean_iou", "mean IoU (batch stats)"),
+                        base.Metric("running_stats/pixel_accuracy", "pixel accuracy (running stats)"),
+                        base.Metric("running_stats/mean_iou", "mean IoU (running stats)"))
 
     def __init__(self, config):
         validate(config)
         self.config = config
-        self.dtype = common.DTYPES[config.dtype]
-        self.graphdef, self._abstract = common.split_state(nnx.eval_shape(lambda: build(config.parsing, self.dtype)))
+        self.dtype = base.compute_dtype(config)
+        self.graphdef, self._abstract = split_state(nnx.eval_shape(lambda: build(config.parsing, self.dtype)))
         self.optimizers = {"P": common.masked_adam(config.lr, config.beta1, config.beta2)}
         self._tables = {}
 
@@ -84,14 +87,14 @@ class ParsingNetFamily(base.Family):
     def init(self, root_key_data) -> TrainState:
         params = {"P": common.pure_state(build(self.config.parsing, self.dtype, common.init_rngs(root_key_data)))}
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state={"P": self.optimizers["P"].init(params["P"])}, ema={"P": params["P"]})
+                          opt_state={"P": self.optimizers["P"].init(params["P"])}, ema={})
 
     def logits(self, params, x, train: bool = True):
-        return common.bind(self.graphdef, params)(per_image_standardization(x), train, False)
+        return bind(self.graphdef, params)(per_image_standardization(x), train, False)
 
     def train_step(self, state: TrainState, batch):
         def loss(p):
-            net = common.bind(self.graphdef, p)
+            net = bind(self.graphdef, p)
             logits = net(per_image_standardization(batch["x"]), True, True)
             return cross_entropy(logits, batch["labels"]), (logits, common.pure_state(net))
 
@@ -100,7 +103,7 @@ class ParsingNetFamily(base.Family):
         updates, opt = self.optimizers["P"].update(grads, state.opt_state["P"], state.params["P"])
         new = common.with_state(optax.apply_updates(state.params["P"], updates), new_state)
         acc = jnp.mean((jnp.argmax(logits, -1) == batch["labels"]).astype(jnp.float32))
-        return (state.replace(step=state.step + 1, params={"P": new}, opt_state={"P": opt}, ema={"P": new}),
+        return (state.replace(step=state.step + 1, params={"P": new}, opt_state={"P": opt}),
                 {"P/ce": ce, "P/pixel_accuracy": acc})
 
     # ---------------------------------------------------------------- input
@@ -157,7 +160,7 @@ class ParsingNetFamily(base.Family):
 
     def sample_grids(self, state, inputs) -> dict:
         """Rows: image, true map, predicted map (BatchNorm with batch statistics, as AesGAN uses the net)."""
-        pred = np.asarray(jnp.argmax(jax.jit(self.logits)(state.ema["P"], inputs["x"]), -1))
+        pred = np.asarray(jnp.argmax(jax.jit(self.logits)(state.params["P"], inputs["x"]), -1))
         x = images_lib.to_uint8(inputs["x"])
         tiles = np.concatenate([x, PALETTE[inputs["labels"]], PALETTE[pred]])
         return {"parsing": images_lib.make_grid(tiles, ncol=len(x))}
@@ -171,29 +174,27 @@ class ParsingNetFamily(base.Family):
                 "labels": rng.integers(0, self.config.parsing.num_classes, (batch_size, s, s)).astype(np.int32)}
 
     def torch_layout(self):
-        from facejax.families.aesgan import torch_layout
-
         return torch_layout.TorchLayout(self, {"parsing": ("P", nnx.eval_shape(lambda: build(self.config.parsing)))})
 
     def import_files(self, source: str, step=None):
-        from facejax.families.aesgan import torch_layout
-
         return torch_layout.import_files(self, source, step)
 
 
 class ParsingEvaluator:
+    """`evaluator(state, step, out_dir)`: pixel accuracy and mean IoU on the eval split, in both BatchNorm modes."""
+
     def __init__(self, family: ParsingNetFamily):
         self.family = family
         self.batch = family.eval_batch()
         self._fn = {m: jax.jit(lambda p, x, m=m: jnp.argmax(family.logits(p, x, m), -1)) for m in (True, False)}
 
-    def __call__(self, ema, step: int, out_dir) -> dict:
+    def __call__(self, state, step: int, out_dir) -> dict:
         f, b = self.family, self.batch
         bs = max(2, int(f.config.eval.batch_size))
         n_cls = f.config.parsing.num_classes
         metrics = {}
         for mode, name in ((True, "batch_stats"), (False, "running_stats")):
-            pred = np.concatenate([np.asarray(self._fn[mode](ema["P"], b["x"][i:i + bs]))
+            pred = np.concatenate([np.asarray(self._fn[mode](state.params["P"], b["x"][i:i + bs]))
                                    for i in range(0, len(b["x"]), bs)])
             y = b["labels"]
             ious = [np.sum((pred == c) & (y == c)) / np.sum((pred == c) | (y == c))

@@ -19,20 +19,27 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
+from facejax.families import base
 from facejax.families.aesgan import data as data_lib, selection
 from facejax.metrics.preprocess import list_images
 
 
-def _fn(family):
-    if not hasattr(family, "_inpaint_fn"):
-        family._inpaint_fn = jax.jit(lambda g, x, e, r, re: family.inpaint(g, x, e, r, re))
-    return family._inpaint_fn
+class Sampler:
+    """AesGAN's compiled functions outside the train step, created once by the family (``family.sampler``): the
+    in-painting of a batch and the frozen aesthetic network's eye scores. Each compiles on first use."""
 
+    def __init__(self, family):
+        self._inpaint = jax.jit(lambda g, x, e, r, re: family.inpaint(g, x, e, r, re))
+        self._scores = jax.jit(lambda p, x, e: family.net("E", p).score(family.eye_crops(x, e)))
 
-def inpaint(family, g_params, batch) -> tuple[np.ndarray, np.ndarray]:
-    """(composite, masked input) of a batch {x, eyes, ref, ref_eyes}."""
-    out, _, m3 = _fn(family)(g_params, batch["x"], batch["eyes"], batch["ref"], batch["ref_eyes"])
-    return np.asarray(out), np.asarray(batch["x"]) * (1 - np.asarray(m3))
+    def inpaint(self, g_params, batch) -> tuple[np.ndarray, np.ndarray]:
+        """(composite, masked input) of a batch {x, eyes, ref, ref_eyes}."""
+        out, _, m3 = self._inpaint(g_params, batch["x"], batch["eyes"], batch["ref"], batch["ref_eyes"])
+        return np.asarray(out), np.asarray(batch["x"]) * (1 - np.asarray(m3))
+
+    def eye_scores(self, e_params, x, eyes):
+        """(B,) aesthetic score of the images' eye crops."""
+        return self._scores(e_params, x, eyes)
 
 
 def grid(x, masked, ref, out) -> np.ndarray:
@@ -42,7 +49,8 @@ def grid(x, masked, ref, out) -> np.ndarray:
 
 
 def grids(family, state, inputs) -> dict:
-    out, masked = inpaint(family, state.ema["G"], inputs)
+    """The periodic grid, from the current generator (AesGAN keeps no EMA)."""
+    out, masked = family.sampler.inpaint(state.params["G"], inputs)
     return {"inpainting": grid(inputs["x"], masked, inputs["ref"], out)}
 
 
@@ -103,9 +111,20 @@ def choose_references(family, e_params, xs, eyes, refs, ref_eyes) -> np.ndarray:
     return np.asarray(picks)
 
 
-def translate_folders(family, state, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
+FOLDER_INPUTS = base.FolderInputs(
+    src="AesGAN: faces whose eyes are in-painted (eye positions from an optional eyes.json in the folder)",
+    ref="AesGAN: reference faces with open eyes (each --src face's chosen automatically, or the --ref image with "
+        "the same file stem: config.sample.reference='given')",
+    ref_required=True)
+
+
+def sample_folders(family, state, request: base.FolderRequest, out_dir: str, chunk: int = 8) -> dict:
     """In-paints every --src face with its reference from --ref; writes ``inpainted/<src stem>.png`` and the grid
-    ``inpainting.png`` (input / masked / reference / output) at img_size."""
+    ``inpainting.png`` (input / masked / reference / output) at img_size. Returns {"grid", "count", "pairs" (the
+    same count), "references" {src stem: ref file}, "inpainted_dir"}."""
+    src_dir, ref_dir = request.src, request.ref
+    if not ref_dir:
+        raise FacejaxError("family 'aesgan': --src needs --ref (the reference faces whose open eyes are copied)")
     c = family.config
     s = c.img_size
     src_paths, ref_paths = list_images(src_dir, "--src folder"), list_images(ref_dir, "--ref folder")
@@ -122,12 +141,12 @@ def translate_folders(family, state, src_dir: str, ref_dir: str, out_dir: str, c
                                f"no {missing[0]!r} (and {len(missing) - 1} more); use reference='auto' to choose")
         pick = np.asarray([ref_stems[st] for st in stems])
     else:
-        pick = choose_references(family, state.params["E"], xs, eyes, refs, ref_eyes)
+        pick = choose_references(family, state.frozen["E"], xs, eyes, refs, ref_eyes)
     outs, masked = [], []
     for i in range(0, len(xs), chunk):
         idx = np.arange(i, min(i + chunk, len(xs)))
         pad = np.concatenate([idx, np.repeat(idx[-1:], chunk - len(idx))])
-        o, m = inpaint(family, state.ema["G"], {"x": xs[pad], "eyes": eyes[pad], "ref": refs[pick[pad]],
+        o, m = family.sampler.inpaint(state.params["G"], {"x": xs[pad], "eyes": eyes[pad], "ref": refs[pick[pad]],
                                                 "ref_eyes": ref_eyes[pick[pad]]})
         outs.append(o[:len(idx)])
         masked.append(m[:len(idx)])
@@ -136,7 +155,7 @@ def translate_folders(family, state, src_dir: str, ref_dir: str, out_dir: str, c
     for st, o in zip(stems, images.to_uint8(outs)):
         images.save_png(os.path.join(out_dir, "inpainted", f"{st}.png"), o)
     written["grid"] = images.save_png(os.path.join(out_dir, "inpainting.png"), grid(xs, masked, refs[pick], outs))
-    written["pairs"] = len(stems)
+    written["count"] = written["pairs"] = len(stems)
     written["references"] = {st: os.path.basename(ref_paths[j]) for st, j in zip(stems, pick)}
     written["inpainted_dir"] = os.path.join(out_dir, "inpainted")
     return written

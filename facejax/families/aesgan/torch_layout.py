@@ -1,4 +1,4 @@
-"""AesGAN's PyTorch layout: facejax/export/torch_ref/aesgan.py's modules (the original is TF1 and ships no PyTorch
+"""AesGAN's PyTorch layout: facejax/families/aesgan/torch_ref.py's modules (the original is TF1 and ships no PyTorch
 code; that module's docstring documents the tensor names, taken from the original's TF variable scopes).
 
 Files, each a plain ``torch.save(module.state_dict())`` (or ``--format=safetensors``), named by step:
@@ -27,8 +27,10 @@ from flax import nnx
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import DEFAULT_LEAF_NAMES, LayoutSpec
+from facejax.families import base
 from facejax.families.aesgan import parsing_net
 from facejax.families.aesgan.eyenet import N_RES
+from facejax.train.state import root_key_data
 
 _G = ["e_c1", "e_in1", "e_c2", "e_in2", "e_c3", "e_in3"]
 _EYE = ["g_e0_c", "g_e0_bn", "g_e1_c", "g_e1_bn", "g_e2_c", "g_e2_bn"] + [
@@ -111,17 +113,17 @@ class TorchLayout:
 
 
 def import_files(family, source: str, step: int | None = None):
-    """(step, state, {kind: path}, notes): a train state from the files; networks without a file stay fresh."""
-    from facejax.train.state import root_key_data
-
+    """(step, state, {kind: path}, notes): a train state from the files; networks without a file stay fresh, and
+    the in-painting network's frozen aesthetic / parsing networks are read from its config (as training does)."""
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded = layout.load(paths)
-    base = family.load_pretrained(jax.jit(family.init)(root_key_data(family.config.seed)))
-    params = dict(jax.device_get(base.params))
+    start = jax.jit(family.init)(root_key_data(family.config.seed))
+    if base.has(family, base.LoadsPretrained):
+        start = family.load_pretrained(start)
+    params = dict(jax.device_get(start.params))
     params.update(loaded)
     notes = [f"no {k} file for step {step}: {n} starts freshly initialised"
              for k, n in layout.kinds.items() if k not in paths]
     notes.append("the PyTorch layout holds no optimizer states: the Adam optimizers start fresh")
-    ema = {k: params[k] for k in base.ema}
-    return step, base.replace(params=params, ema=ema), paths, notes
+    return step, start.replace(params=params), paths, notes

@@ -32,7 +32,6 @@ import pytest
 
 import jax
 
-from facejax.families.aesgan import sample
 from tests.families.aesgan.conftest import GAN_STEPS as STEPS
 
 
@@ -48,7 +47,7 @@ def test_inpainted_eyes_score_higher_and_take_the_reference_colour(gan_run):
     family = gan_run.run.family
     assert gan_run.trained_steps == STEPS and int(gan_run.state.step) == STEPS
     ev = family.evaluator(gan_run.run.mesh)
-    pairs = ev.outputs(jax.device_get(gan_run.init.ema))
+    pairs = ev.outputs(jax.device_get(gan_run.init.params))
     m_t = np.asarray(family.masks(pairs["eyes"]))
     ref_eyes = family.pairs("eval").faces.eyes[family.pairs("eval").reference]
     m_r = np.asarray(family.masks(ref_eyes))
@@ -62,8 +61,8 @@ def test_inpainted_eyes_score_higher_and_take_the_reference_colour(gan_run):
     s_masked, d_masked = numbers(pairs["masked"])
     s_inputs, d_inputs = numbers(pairs["x"])
     s_before, d_before = numbers(pairs["out"])
-    out, _ = sample.inpaint(family, jax.device_get(gan_run.state.ema["G"]),
-                            {k: pairs[k] for k in ("x", "eyes", "ref")} | {"ref_eyes": ref_eyes})
+    out, _ = family.sampler.inpaint(jax.device_get(gan_run.state.params["G"]),
+                                    {k: pairs[k] for k in ("x", "eyes", "ref")} | {"ref_eyes": ref_eyes})
     s_after, d_after = numbers(out)
     print(f"learning: {STEPS} steps, {len(out)} eval pairs; aesthetic score masked {s_masked:.3f}, inputs "
           f"{s_inputs:.3f}, outputs {s_before:.3f} -> {s_after:.3f}; eye-region colour distance to the reference's "

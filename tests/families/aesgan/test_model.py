@@ -1,4 +1,4 @@
-"""AesGAN's networks against the project's PyTorch reference modules (facejax/export/torch_ref/aesgan.py):
+"""AesGAN's networks against the project's PyTorch reference modules (facejax/families/aesgan/torch_ref.py):
 every key and shape at the original's size, strict loading with equal outputs (TF SAME padding, the SAME
 transposed conv, spectral-norm power iterations, SegNet unpooling, batch-statistics BatchNorm), and
 torch -> facejax -> torch identical through the export layout."""
@@ -13,7 +13,7 @@ from facejax.errors import FacejaxError
 from facejax.families.aesgan import eyenet, model, parsing_net, torch_layout as tl
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import aesgan as ref  # noqa: E402
+from facejax.families.aesgan import torch_ref as ref  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

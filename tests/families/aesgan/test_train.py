@@ -13,6 +13,7 @@ from PIL import Image
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError
+from facejax.families import base
 from facejax.families.aesgan import data as data_lib
 from facejax.train import trainer
 from tests.families.aesgan.conftest import GAN_STEPS, QUIET, gan_config
@@ -25,7 +26,7 @@ def test_frozen_networks_evaluate_on_held_out_data(synthetic_tfds, aux_runs):
         cfg = configs.load(f"aesgan:{name}_synthetic", **QUIET, **{"data.data_dir": synthetic_tfds})
         run = trainer.Run(cfg, aux_runs[name])
         state = run.restore_state()
-        res = run.family.evaluator(run.mesh)(state.ema, int(state.step), os.path.join(aux_runs[name], "eval"))
+        res = run.family.evaluator(run.mesh)(state, int(state.step), os.path.join(aux_runs[name], "eval"))
         run.checkpointer.close()
         print(name, res["metrics"])
         assert key in res["metrics"] and res["table"]
@@ -45,9 +46,10 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
     run, state = gan_run.run, gan_run.state
     assert int(state.step) == n
     family = run.family
-    # the frozen networks are the aux runs' weights
+    # the frozen networks are the aux runs' weights, in state.frozen (no EMA: the original keeps none)
     e = family.frozen("E")
-    np.testing.assert_array_equal(np.asarray(state.params["E"]["g_e0_c"]["kernel"]), e["g_e0_c"]["kernel"])
+    np.testing.assert_array_equal(np.asarray(state.frozen["E"]["g_e0_c"]["kernel"]), e["g_e0_c"]["kernel"])
+    assert set(state.params) == {"G", "D"} and set(state.frozen) == {"E", "P"} and state.ema == {}
     grids = family.sample_grids(state, family.sample_inputs(3))
     assert grids["inpainting"].shape == (3 * 34 + 2, 4 * 34 + 2, 3)
 
@@ -63,19 +65,19 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
         Image.fromarray(u8[:, ::-1]).save(ref / f"f{i}.png")
         eyes[f"f{i}.png"] = (pairs.faces.eyes[i] * 32).tolist()
     (src / "eyes.json").write_text(json.dumps(eyes))
-    res = family.translate_folders(state, str(src), str(ref), str(tmp_path / "out"))
-    assert res["pairs"] == 4 and os.path.isfile(res["grid"]) and len(os.listdir(res["inpainted_dir"])) == 4
+    res = family.sample_folders(state, base.FolderRequest(str(src), str(ref)), str(tmp_path / "out"))
+    assert res["pairs"] == res["count"] == 4 and os.path.isfile(res["grid"]) and len(os.listdir(res["inpainted_dir"])) == 4
     assert set(res["references"]) == {"f0", "f1", "f2", "f3"}
     given = registry.create(gan_config(synthetic_tfds, aux_runs, **{"sample.reference": "given"}))
-    res = given.translate_folders(state, str(src), str(ref), str(tmp_path / "out2"))
+    res = given.sample_folders(state, base.FolderRequest(str(src), str(ref)), str(tmp_path / "out2"))
     assert res["references"] == {f"f{i}": f"f{i}.png" for i in range(4)}
     (src / "eyes.json").write_text("{not json")
     with pytest.raises(FacejaxError, match="eyes.json is not readable JSON"):
-        family.translate_folders(state, str(src), str(ref), str(tmp_path / "out3"))
+        family.sample_folders(state, base.FolderRequest(str(src), str(ref)), str(tmp_path / "out3"))
 
     # the evaluation protocol (FID with stand-in features: no Inception file in tests)
     ev = family.evaluator(run.mesh, features=lambda x: jax.numpy.mean(x, axis=(1, 2)))
-    out = ev(state.ema, n, str(tmp_path / "eval"))
+    out = ev(state, n, str(tmp_path / "eval"))
     m = out["metrics"]
     for k in ("FID", "PSNR", "SSIM", "aesthetic/outputs", "aesthetic/inputs", "aesthetic/masked"):
         assert np.isfinite(m[k]), k
