@@ -1,7 +1,7 @@
-"""Beholder-GAN's PyTorch layout: facejax's reference modules (facejax/export/torch_ref/beholder.py).
+"""Beholder-GAN's PyTorch layout: facejax's reference modules (facejax/families/beholder/torch_ref.py).
 
 The GAN's original is TF1 and released no checkpoint (Beholder-GAN issues #2, #4), so its PyTorch layout is the
-one documented in torch_ref/beholder.py: PGGAN's variable scopes as module names, equalized-LR weights stored
+one documented in torch_ref.py: PGGAN's variable scopes as module names, equalized-LR weights stored
 unscaled, PyTorch tensor layouts (Conv2d OIHW, ConvTranspose2d [in, out, k, k] for the fused Conv0_up, Linear
 [out, in]). Files, as facejax's other families (``facejax export`` / ``facejax import``):
 
@@ -9,7 +9,7 @@ unscaled, PyTorch tensor layouts (Conv2d OIHW, ConvTranspose2d [in, out, k, k] f
   {step:06d}_nets_ema.ckpt  {"generator": Gs.state_dict()} (the EMA generator: sampling, beautification)
   (.safetensors: the same tensors with "generator." / "discriminator." prefixes)
 
-    G = torch_ref.beholder.Generator(resolution, num_raters, fmap_base, fmap_decay, fmap_max, latent_size)
+    G = torch_ref.Generator(resolution, num_raters, fmap_base, fmap_decay, fmap_max, latent_size)
     G.load_state_dict(torch.load("000100_nets_ema.ckpt")["generator"], strict=True)
     images = G(z, beta, lod_in=0.0)  # NCHW in [-1, 1]
 

@@ -1,4 +1,4 @@
-"""GFC's PyTorch layout: facejax's reference modules (facejax/export/torch_ref/gfc.py), whose state_dict keys are
+"""GFC's PyTorch layout: facejax's reference modules (facejax/families/gfc/torch_ref.py), whose state_dict keys are
 the Caffe prototxts' layer names with Caffe's blob shapes, and Caffe-style snapshot names.
 
 Files, each a plain ``torch.save(net.state_dict())`` (``--format=safetensors``: the same tensors in

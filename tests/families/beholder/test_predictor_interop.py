@@ -14,7 +14,7 @@ from facejax.train.state import root_key_data
 from tests.families.beholder.conftest import gan_config
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import beholder as ref  # noqa: E402
+from facejax.families.beholder import torch_ref as ref  # noqa: E402
 
 
 def _nchw(a):

@@ -17,7 +17,7 @@ from facejax.nn import vgg
 from facejax.train.state import root_key_data
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import gfc as ref  # noqa: E402
+from facejax.families.gfc import torch_ref as ref  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
