@@ -65,9 +65,9 @@ class PredictorEvaluator:
             raise FacejaxError(f"the predictor's evaluation needs at least 2 faces in the eval split "
                                f"({c.data.eval_split!r}); it has {n}")
 
-    def __call__(self, ema, step: int, out_dir: str) -> dict:
+    def __call__(self, state, step: int, out_dir: str) -> dict:
         c = self.family.config
-        pred = Predict(self.family, ema["net"], c.eval.batch_size)(self.x)
+        pred = Predict(self.family, state.sampling_params()["net"], c.eval.batch_size)(self.x)
         scale = c.data.score_scale
         metrics = {"pearson_mean_score": pearson(pred.mean(1), self.beta.mean(1)),
                    "pearson_per_rater": float(np.mean([pearson(pred[:, r], self.beta[:, r])
@@ -129,8 +129,7 @@ def import_predictor(family, source: str, step=None):
         path = os.path.join(source, cands[0])
     params = jax.tree.map(jnp.asarray, PredictorFile(family).load(path))
     base = jax.jit(family.init)(root_key_data(family.config.seed))
-    state = base.replace(params={"net": params}, opt_state={"net": family.optimizer.init(params)},
-                         ema={"net": params})
+    state = base.replace(params={"net": params}, opt_state={"net": family.optimizer.init(params)})
     return int(step or 0), state, {"predictor": path}, ["the original saves no optimizer state: Adam starts fresh"]
 
 
@@ -213,7 +212,7 @@ def prepare(config, workdir: str, source: str, out_name: str, data_dir: str | No
         raise FacejaxError("beauty_labels: --source=NAME[/CONFIG] is required (the TFDS dataset to label, e.g. "
                            "celeba_hq/256)")
     step, state, family = restore_predictor(config, workdir)
-    out = label_dataset(family, state.ema["net"], source, out_name, data_dir, config.data.data_dir or None)
+    out = label_dataset(family, state.params["net"], source, out_name, data_dir, config.data.data_dir or None)
     return {**out, "predictor_step": step}
 
 

@@ -23,7 +23,6 @@ import os
 
 import jax
 import numpy as np
-from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
@@ -45,13 +44,11 @@ def module_layout(module, name: str = "") -> convert.NetLayout:
 
 
 class GanLayout:
-    def __init__(self, config):
-        from facejax.families.beholder.family import Beholder
+    """`abstract_nets`: {"G": module, "D": module} with shapes only (the family's ``abstract_nets()``)."""
 
+    def __init__(self, config, abstract_nets: dict):
         self.config = config
-        fam = Beholder(config)
-        abstract = nnx.eval_shape(lambda: fam._build(nnx.Rngs(0)))
-        self.nets = {k: module_layout(m, k) for k, m in abstract.items()}
+        self.nets = {k: module_layout(m, k) for k, m in abstract_nets.items()}
 
     def file_networks(self, kind: str):
         return tuple(FILE_NETS[kind])
