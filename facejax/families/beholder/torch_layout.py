@@ -27,6 +27,7 @@ import numpy as np
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import LayoutSpec
+from facejax.train.state import root_key_data
 
 _LEAF = ("kernel", "bias")
 SPEC = convert.BASE_SPEC.merged(LayoutSpec(order={
@@ -98,8 +99,6 @@ class GanLayout:
 
 def import_gan(family, source: str, step=None):
     """(step, state, {kind: path}, notes) from facejax's exported GAN files."""
-    from facejax.train.state import root_key_data
-
     step, paths = files.find_checkpoint_files(source, step)
     layout = family.torch_layout()
     loaded = layout.load(paths)

@@ -28,7 +28,9 @@ import numpy as np
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import LayoutSpec
-from facejax.families.gfc import model, nets as nets_lib
+from facejax.families.gfc import model
+from facejax.families.gfc import nets as nets_lib
+from facejax.train.state import root_key_data
 
 G_ORDER = ("conv0_1", "conv0_2", "conv1_1_new", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
            "conv3_4", "fc3", "defc3", "conv_decode3_4", "conv_decode3_3", "conv_decode3_2", "conv_decode3_1",
@@ -126,8 +128,6 @@ def import_files(family, source: str, step: int | None = None, missing=None):
     """(step, state, {kind: path}, notes) from Caffe-named snapshot files. Each network read goes where the family's
     fresh state keeps it (params, or frozen: a completion run's P). ``missing(net)`` -> (pure params or None, note)
     gives a network with no file for this step (None: it starts freshly initialised)."""
-    from facejax.train.state import root_key_data
-
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded = layout.load(paths)
