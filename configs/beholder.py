@@ -34,37 +34,17 @@ Presets:
 
 from ml_collections import ConfigDict
 
+from facejax.train import config as trainer_config
+
 SYNTHETIC_DATA = "gender_32"
 
 
-def _common(c):
-    c.preset = ""
-    c.seed = 0
-    c.dtype = "float32"
-    c.fsdp = 1
-    c.fsdp_min_size = 2**14
-    c.log_every = 100
-    c.sample_every = 5000
-    c.checkpoint_every = 5000
-    c.keep_checkpoints = 3
-    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
-    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
-    c.nonfinite = "stop"
-    c.nonfinite_retries = 3
-    c.nonfinite_lr_factor = 0.1
-    c.num_sample_images = 8
-    c.eval_every = 0
-    c.data = ConfigDict()
-    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
-    c.data.source = "tfds"
+def _common(family: str, **fields):
+    c = trainer_config.defaults(family, seed=0, log_every=100, sample_every=5000, checkpoint_every=5000, **fields)
     c.data.name = "synthetic_faces"
     c.data.config = SYNTHETIC_DATA
-    c.data.data_dir = ""
-    c.data.train_split = "train"
-    c.data.eval_split = "test"
     c.data.scores_feature = "scores"  # per-rater ratings on the 1..5 scale; beta = scores / score_scale
     c.data.score_scale = 5.0
-    c.data.prefetch_to_device = 2
     return c
 
 
@@ -72,12 +52,9 @@ def _common(c):
 
 
 def _gan():
-    c = _common(ConfigDict())
-    c.family = "beholder"
-    c.img_size = 128
+    c = _common("beholder", img_size=128, batch_size=16,
+                total_steps=12_000 * 1000 // 16)  # total_kimg 12000 at batch 16
     c.num_raters = 60  # label_size: the length of beta
-    c.batch_size = 16
-    c.total_steps = 12_000 * 1000 // 16  # total_kimg 12000 at batch 16
     c.data.name = "beauty_labels"
     c.data.config = "celeba_hq_128"
     c.data.train_split = "train"
@@ -217,11 +194,9 @@ def _synthetic(c):
 
 
 def _predictor():
-    c = _common(ConfigDict())
-    c.family = "beholder_predictor"
+    c = _common("beholder_predictor", batch_size=32,
+                total_steps=10 * 3300 // 32)  # 10 epochs of the 60% train split (3,300 faces)
     c.num_raters = 60
-    c.batch_size = 32
-    c.total_steps = 10 * 3300 // 32  # 10 epochs of the 60% train split (3,300 faces)
     c.data.name = "scut_fbp5500"
     c.data.config = "original"  # the released 350 px images, as train_beauty_prediction.py reads them
     c.data.flip = True
@@ -282,16 +257,12 @@ def _predictor_synthetic(c):
 
 
 def get_config(preset="synthetic"):
-    preset = (preset or "synthetic").strip()
     presets = {
-        "celeba_hq": lambda: _gan(),
-        "scut_gan": lambda: _scut_gan(_gan()),
-        "synthetic": lambda: _synthetic(_gan()),
-        "scut_fbp5500": lambda: _predictor(),
-        "predictor_synthetic": lambda: _predictor_synthetic(_predictor()),
+        "celeba_hq": lambda c: _gan(),
+        "scut_gan": lambda c: _scut_gan(_gan()),
+        "synthetic": lambda c: _synthetic(_gan()),
+        "scut_fbp5500": lambda c: _predictor(),
+        "predictor_synthetic": lambda c: _predictor_synthetic(_predictor()),
     }
-    if preset not in presets:
-        raise ValueError(f"unknown preset {preset!r} for configs/beholder.py; expected one of {', '.join(presets)}")
-    c = presets[preset]()
-    c.preset = preset
-    return c
+    # two bases (the GAN's and the predictors'): each preset builds its own, select's base is unused
+    return trainer_config.select(preset, presets, base=lambda: None, file="configs/beholder.py")

@@ -28,6 +28,8 @@ Presets:
 
 from ml_collections import ConfigDict
 
+from facejax.train import config as trainer_config
+
 # Named masks: (top, left, height, width) as fractions of the image side. "left"/"right" are the image's sides.
 # celeba: from CelebA's mean aligned landmarks mapped through the gfc_128 crop (eyes near y 0.51, x 0.28 / 0.57,
 # mouth near y 0.81, x 0.43). The paper's six masks O1-O6 cover key parts; their exact geometry was not published
@@ -46,29 +48,10 @@ SYNTHETIC_MASKS = {
 
 
 def _base():
-    c = ConfigDict()
-    c.family = "gfc"
-    c.preset = ""
-    c.seed = 0
-    c.img_size = 128
-    c.batch_size = 2  # GFC_Init.m: one image and its horizontal flip
-    c.total_steps = 300_000
-    c.dtype = "float32"
-    c.fsdp = 1
-    c.fsdp_min_size = 2**14
-
-    c.data = ConfigDict()
-    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
-    c.data.source = "tfds"
+    c = trainer_config.defaults("gfc", seed=0, img_size=128, batch_size=2,  # GFC_Init.m: an image and its flip
+                                total_steps=300_000, log_every=100, sample_every=5000, checkpoint_every=5000)
     c.data.name = "celeba"
     c.data.config = "gfc_128"
-    c.data.data_dir = ""
-    c.data.train_split = "train"
-    c.data.eval_split = "test"
-    c.data.train_dir = ""
-    c.data.eval_dir = ""
-    c.data.cache = True
-    c.data.prefetch_to_device = 2
     c.data.flip_pairs = True  # each image followed by its mirror image, the mask at the same place (the original)
     c.data.augment = True  # random shift (+-S/20 px) and rotation (+-5 deg), fill level 127 (GFC_Gen_training_*.m)
     c.data.max_shift = 0.05  # fraction of the side: floor(S * (U - 0.5) / 10)
@@ -139,21 +122,10 @@ def _base():
     # real). False: every image of the batch (both mirror images) goes to the discriminators.
     c.d_first_of_pair = True
 
-    c.log_every = 100
-    c.sample_every = 5000
-    c.checkpoint_every = 5000
-    c.keep_checkpoints = 3
-    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
-    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
-    c.nonfinite = "stop"
-    c.nonfinite_retries = 3
-    c.nonfinite_lr_factor = 0.1
-    c.num_sample_images = 8
 
     c.sample = ConfigDict()
     c.sample.mask_type = "center"  # the trainer's grids and `facejax sample` without --mask
 
-    c.eval_every = 0
     c.eval = ConfigDict()
     c.eval.mask_types = "center,left_half,right_half,eyes,left_eye,right_eye,mouth,lower_half"
     c.eval.max_images = 0  # eval-split faces used (0 = all)
@@ -236,11 +208,6 @@ def _parsing_synthetic(c):
 
 
 def get_config(preset="synthetic"):
-    preset = (preset or "synthetic").strip()
     presets = {"celeba": lambda c: c, "synthetic": _synthetic, "parsing": _parsing,
                "parsing_synthetic": _parsing_synthetic}
-    if preset not in presets:
-        raise ValueError(f"unknown preset {preset!r} for configs/gfc.py; expected one of {', '.join(presets)}")
-    c = presets[preset](_base())
-    c.preset = preset
-    return c
+    return trainer_config.select(preset, presets, base=_base, file="configs/gfc.py")

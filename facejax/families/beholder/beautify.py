@@ -194,8 +194,9 @@ def folder(family, state, src_dir: str, out_dir: str) -> dict:
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     faces = np.stack([read_face(p, size, family.config.beautify.resize_filter) for p in paths])
     rec = Recovery(family)
-    z, beta, loss = rec.recover(state.ema["G"], faces, int(state.step))
-    sweep = rec.render(state.ema["G"], z, beta, int(state.step))
+    g = state.sampling_params()["G"]  # Gs, the EMA generator
+    z, beta, loss = rec.recover(g, faces, int(state.step))
+    sweep = rec.render(g, z, beta, int(state.step))
     deltas = family.config.beautify.deltas
     u8 = images.to_uint8(sweep)
     for i, s in enumerate(stems):
@@ -206,5 +207,5 @@ def folder(family, state, src_dir: str, out_dir: str) -> dict:
         images.to_uint8(rows.reshape((-1,) + rows.shape[2:])), ncol=len(deltas) + 1))
     latents = os.path.join(out_dir, "latents.npz")
     np.savez(latents, file_name=np.array(stems), z=z, beta=beta, loss=loss)
-    return {"grid": grid, "pairs": len(stems) * len(deltas), "latents": latents,
+    return {"grid": grid, "count": len(stems) * len(deltas), "pairs": len(stems) * len(deltas), "latents": latents,
             "beautify_dir": os.path.join(out_dir, "beautify")}

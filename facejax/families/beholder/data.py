@@ -28,6 +28,7 @@ import tensorflow_datasets as tfds
 
 from facejax.errors import FacejaxError
 from facejax.input import ops, streams
+from facejax.input.sources import tfds_builder
 
 LABELS_NAME = "beauty_labels"
 LABELS_VERSION = "1.0.0"
@@ -50,8 +51,6 @@ def builder(data):
                                f"beauty_labels --config=configs/beholder.py:scut_fbp5500 --workdir=PREDICTOR_RUN "
                                f"--source=celeba_hq/256 --out={data.config}`")
         return tfds.builder_from_directory(path)
-    from facejax.input.sources import tfds_builder
-
     return tfds_builder(data.name, data.config, data.data_dir)
 
 

@@ -29,9 +29,10 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
+from facejax.families.beholder import data
 from facejax.metrics import fid, inception, pggan, preprocess
-from facejax.train import mesh as mesh_lib
 from facejax.metrics import report as eval_report
+from facejax.train import mesh as mesh_lib
 
 PAPER = {"PGGAN": ([5.13, 2.02, 3.04, 4.06], 3.56, 0.284), "Beholder-GAN": ([8.72, 4.26, 6.23, 11.75], 7.74, 0.274)}
 
@@ -68,8 +69,6 @@ class Evaluator:
                 s = self.config.img_size
                 self.feature_dim = jax.eval_shape(features, jax.ShapeDtypeStruct((1, s, s, 3), np.float32)).shape[1]
         table = family.read_split("eval")
-        from facejax.families.beholder import data
-
         self.n_reals = max(e.num_images if e.fid else 0, e.swd_images if e.swd else 0)
         self.n_fakes = max(self.n_reals, e.ms_ssim_images if e.ms_ssim else 0)
         rows = np.arange(self.n_reals) % len(table["scores"])
@@ -104,9 +103,10 @@ class Evaluator:
 
         return fid.stats_of(len(imgs), load, self.extractor, self.batch, self.feature_dim)
 
-    def __call__(self, ema, step: int, out_dir: str) -> dict:
+    def __call__(self, state, step: int, out_dir: str) -> dict:
+        """The protocol on the EMA generator Gs (state.ema["G"])."""
         c, e = self.config, self.config.eval
-        fakes = self.generate(ema["G"], step)
+        fakes = self.generate(state.sampling_params()["G"], step)
         metrics = {}
         rng = np.random.default_rng([e.seed, 2])
         if e.swd:

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from facejax.errors import FacejaxError
+from facejax.families.beholder.torch_layout import read_state_dict
 from facejax.nn.layers import resize_bilinear
 
 CONVS = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2", "conv4_3",
@@ -47,8 +48,6 @@ def load(path: str, face_size: int, field: str = "config.beautify.face_weights")
         raise FacejaxError(f"VGG-Face weights ({field}): {given}; expected {FILE} (the PyTorch VGG-Face from "
                            f"{SOURCE}), the face-feature network of Beholder-GAN's beautification loss (the original's "
                            f"vgg_tf.pb); facejax does not download weights. Or set config.beautify.alpha=1 (pixels only)")
-    from facejax.families.beholder.torch_layout import read_state_dict
-
     sd = read_state_dict(path, field)
     sd = {k[len("module."):] if k.startswith("module.") else k: np.asarray(v, np.float32) for k, v in sd.items()}
     missing = [f"{n}.{p}" for n in CONVS + FCS for p in ("weight", "bias") if f"{n}.{p}" not in sd]

@@ -45,12 +45,12 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.beholder import data, model
+from facejax.families import base
+from facejax.families.beholder import beautify, data, evaluate, labels, model, sample, torch_layout
 from facejax.families.beholder.layers import downscale2d
 from facejax.families.beholder.schedule import Schedule, tf_adam
 from facejax.input import ops, streams
 from facejax.nn.layers import upsample_nearest2
-from facejax.families import base
 from facejax.train.state import TrainState, count_params, ema_update, split_params, step_key
 
 
@@ -89,9 +89,6 @@ def validate(config) -> None:
                            f"out), 'softmax_ce' (PGGAN's AC-GAN term) or 'mse' (a regression of beta)")
     if c.dtype != "float32":
         raise FacejaxError(f"config.dtype={c.dtype!r}: Beholder-GAN runs in float32 (as the original)")
-    for name in ("log_every", "checkpoint_every"):
-        if c[name] < 1:
-            raise FacejaxError(f"config.{name}={c[name]}: expected >= 1")
     if c.data.score_scale <= 0:
         raise FacejaxError(f"config.data.score_scale={c.data.score_scale}: expected > 0 (5 for 1..5 ratings)")
 
@@ -110,11 +107,33 @@ def widths(config):
     return f[1:], f[0], (m.latent_size or f[0])
 
 
+def _beauty_labels(args: base.PrepareArgs) -> dict:
+    return labels.prepare(args.config, args.workdir, args.source, args.out, args.data_dir)
+
+
+def _beauty_labels_summary(result: dict) -> str:
+    return (f"{result['name']} prepared in {result['path']}: "
+            + ", ".join(f"{k} {v}" for k, v in result["splits"].items()))
+
+
 class Beholder(base.Family):
+    """Beholder-GAN. Capabilities: Phased (PGGAN's levels of detail), SamplesFolders (beautification of --src faces),
+    Evaluates (SWD, MS-SSIM, FID), TorchInterop, ImportsOwnFiles, Prepares (beauty_labels)."""
+
     name = "beholder"
     architecture_fields = ("family", "img_size", "num_raters", "model.fmap_base", "model.fmap_decay",
                            "model.fmap_max", "model.latent_size", "model.mbstd_group_size", "model.label_groups",
                            "model.normalize_latents")
+    headline_metrics = (base.Metric("SWDx1e3_avg", "SWD x1e3 avg", "{:.3f}"),
+                        base.Metric("MS-SSIM", "MS-SSIM", "{:.4f}"), base.Metric("FID", "FID", "{:.2f}"))
+    folder_inputs = base.FolderInputs(src="folder of faces to beautify (latent recovery, then a sweep of beta)")
+
+    @classmethod
+    def prepare_steps(cls) -> dict[str, base.PrepareStep]:
+        return {"beauty_labels": base.PrepareStep(
+            help="label a TFDS dataset with the beauty predictor of --workdir (--config=configs/beholder.py:"
+                 "scut_fbp5500 --workdir=RUN --source=NAME[/CONFIG] --out=NAME [--data_dir=DIR])",
+            run=_beauty_labels, summary=_beauty_labels_summary, needs_config=True)}
 
     def __init__(self, config):
         validate(config)
@@ -122,7 +141,7 @@ class Beholder(base.Family):
         self.R = int(math.log2(config.img_size))
         self.schedule = Schedule(config)
         self.widths, self.c0, self.latent_size = widths(config)
-        abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
+        abstract = self.abstract_nets()
         self.graphdefs, self._abstract = {}, {}
         for k, m in abstract.items():
             self.graphdefs[k], self._abstract[k] = split_params(m)
@@ -130,6 +149,7 @@ class Beholder(base.Family):
         # The minibatch stddev groups within each device's part of the batch (the original's multi-GPU split).
         self.shards = shards_for(config.batch_size, config.model.mbstd_group_size)
         self.optimizers = {"G": self.optimizer, "D": self.optimizer}
+        self.renderer = sample.Renderer(self)
 
     def _build(self, rngs):
         c, m = self.config, self.config.model
@@ -137,6 +157,10 @@ class Beholder(base.Family):
                                      normalize_latents=m.normalize_latents, rngs=rngs),
                 "D": model.Discriminator(self.R, c.num_raters, self.widths, self.c0, label_groups=m.label_groups,
                                          mbstd_group_size=m.mbstd_group_size, rngs=rngs)}
+
+    def abstract_nets(self) -> dict:
+        """{"G", "D"}: the networks with shapes only."""
+        return nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
 
     def param_counts(self) -> dict:
         return {k: count_params(v) for k, v in self._abstract.items()}
@@ -295,39 +319,29 @@ class Beholder(base.Family):
         return level, (float(self.schedule.fade(jnp.int32(int(step) + 1))) if fading else None)
 
     def sample_inputs(self, n: int):
-        from facejax.families.beholder import sample
-
         return sample.inputs(self, n)
 
     def sample_grids(self, state, inputs) -> dict:
-        from facejax.families.beholder import sample
-
         return sample.grids(self, state, inputs)
 
-    def beautify_folder(self, state, src_dir: str, mask, out_dir: str) -> dict:
+    def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
         """facejax sample --src: latent recovery of every face in src_dir and its beauty sweep (no --mask)."""
-        from facejax.families.beholder import beautify
-
-        if mask:
+        if request.mask:
             raise FacejaxError("--mask is for in-painting families; Beholder-GAN's sample takes --src=FACES alone")
-
-        return beautify.folder(self, state, src_dir, out_dir)
+        if request.ref:
+            raise FacejaxError(f"family {self.name}: give --src=FOLDER; it takes no --ref")
+        return beautify.folder(self, state, request.src, out_dir)
 
     # ---------------------------------------------------------------- evaluation and export
 
     def evaluator(self, mesh=None, *, features=None):
-        from facejax.families.beholder import evaluate
-
         return evaluate.Evaluator(self, mesh, features=features)
 
     def torch_layout(self):
-        from facejax.families.beholder import torch_layout
-
-        return torch_layout.GanLayout(self.config)
+        """{step:06d}_nets.ckpt and _nets_ema.ckpt for torch_ref.py's modules (torch_layout.py)."""
+        return torch_layout.GanLayout(self.config, self.abstract_nets())
 
     def import_files(self, source: str, step=None):
-        from facejax.families.beholder import torch_layout
-
         return torch_layout.import_gan(self, source, step)
 
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
@@ -336,7 +350,3 @@ class Beholder(base.Family):
         return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
                 "beta": rng.uniform(0.2, 1, (batch_size, r)).astype(np.float32),
                 "beta_g": rng.uniform(0.2, 1, (batch_size, r)).astype(np.float32)}
-
-    def check_bench_torch(self) -> None:
-        raise FacejaxError("facejax bench --against=torch has no PyTorch baseline for beholder; run bench without "
-                           "--against")

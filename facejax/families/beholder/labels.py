@@ -20,6 +20,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -27,6 +28,9 @@ from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.families.beholder import data
 from facejax.families.beholder.torch_layout import PREDICTOR_FILE, predictor_layout, read_state_dict
+from facejax.input.sources import tfds_builder
+from facejax.train import trainer
+from facejax.train.state import root_key_data
 
 
 def pearson(a, b) -> float:
@@ -65,9 +69,9 @@ class PredictorEvaluator:
             raise FacejaxError(f"the predictor's evaluation needs at least 2 faces in the eval split "
                                f"({c.data.eval_split!r}); it has {n}")
 
-    def __call__(self, ema, step: int, out_dir: str) -> dict:
+    def __call__(self, state, step: int, out_dir: str) -> dict:
         c = self.family.config
-        pred = Predict(self.family, ema["net"], c.eval.batch_size)(self.x)
+        pred = Predict(self.family, state.sampling_params()["net"], c.eval.batch_size)(self.x)
         scale = c.data.score_scale
         metrics = {"pearson_mean_score": pearson(pred.mean(1), self.beta.mean(1)),
                    "pearson_per_rater": float(np.mean([pearson(pred[:, r], self.beta[:, r])
@@ -117,10 +121,6 @@ class PredictorFile:
 
 def import_predictor(family, source: str, step=None):
     """(step, state, paths, notes) from a VGG16_beauty_rates.pt (a file, or a folder holding one)."""
-    import jax.numpy as jnp
-
-    from facejax.train.state import root_key_data
-
     path = source
     if os.path.isdir(source):
         cands = [n for n in sorted(os.listdir(source)) if n.startswith("VGG16_beauty_rates")]
@@ -129,8 +129,7 @@ def import_predictor(family, source: str, step=None):
         path = os.path.join(source, cands[0])
     params = jax.tree.map(jnp.asarray, PredictorFile(family).load(path))
     base = jax.jit(family.init)(root_key_data(family.config.seed))
-    state = base.replace(params={"net": params}, opt_state={"net": family.optimizer.init(params)},
-                         ema={"net": params})
+    state = base.replace(params={"net": params}, opt_state={"net": family.optimizer.init(params)})
     return int(step or 0), state, {"predictor": path}, ["the original saves no optimizer state: Adam starts fresh"]
 
 
@@ -152,8 +151,6 @@ class _LabelsBuilder(tfds.dataset_builders.AdhocBuilder, skip_registration=True)
 def label_dataset(family, params, source: str, out_name: str, data_dir: str | None = None,
                   source_data_dir: str | None = None) -> dict:
     """Writes beauty_labels/<out_name> from the TFDS dataset `source` (NAME or NAME/CONFIG); returns a summary."""
-    from facejax.input.sources import tfds_builder
-
     c = family.config
     if not out_name or "/" in out_name:
         raise FacejaxError(f"beauty_labels: --out={out_name!r}: expected a name for the labelled dataset (its TFDS "
@@ -213,7 +210,7 @@ def prepare(config, workdir: str, source: str, out_name: str, data_dir: str | No
         raise FacejaxError("beauty_labels: --source=NAME[/CONFIG] is required (the TFDS dataset to label, e.g. "
                            "celeba_hq/256)")
     step, state, family = restore_predictor(config, workdir)
-    out = label_dataset(family, state.ema["net"], source, out_name, data_dir, config.data.data_dir or None)
+    out = label_dataset(family, state.params["net"], source, out_name, data_dir, config.data.data_dir or None)
     return {**out, "predictor_step": step}
 
 
@@ -223,8 +220,6 @@ def restore_predictor(config, workdir: str):
     the lowest config.eval.best_metric when config.label.checkpoint = "best" and the run has evaluated ones;
     the newest otherwise (a run trained without eval_every, or an imported VGG16_beauty_rates.pt, which is the
     original's best already)."""
-    from facejax.train import trainer
-
     which = config.label.get("checkpoint", "best")
     if which not in ("best", "latest"):
         raise FacejaxError(f"config.label.checkpoint={which!r}: expected 'best' (the lowest validation "

@@ -13,7 +13,7 @@ config.eval_every steps, and keeps the checkpoint with the lowest held-out MSE (
 ``facejax eval`` reports the Pearson correlation between the predicted and the human mean score of the held-out
 faces (and per rater); ``facejax prepare beauty_labels`` labels an unlabeled dataset with it (labels.py).
 
-State: params {net} (BatchNorm statistics included), opt_state {net}, ema {net} = the current weights.
+State: params {net} (BatchNorm statistics included), opt_state {net}, ema {} (the original keeps no EMA).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.beholder import data, predictor
-from facejax.input import ops, streams
 from facejax.families import base
+from facejax.families.beholder import data, labels, predictor, torch_layout
+from facejax.input import ops, streams
 from facejax.train.state import TrainState, step_key
 
 
@@ -45,9 +45,8 @@ def validate(config) -> None:
             raise FacejaxError(f"config.model.{name}={m[name]}: expected >= {low}")
     if not 0 <= m.dropout < 1:
         raise FacejaxError(f"config.model.dropout={m.dropout}: expected in [0, 1)")
-    for name in ("batch_size", "num_raters", "log_every", "checkpoint_every"):
-        if c[name] < 1:
-            raise FacejaxError(f"config.{name}={c[name]}: expected >= 1")
+    if c.num_raters < 1:
+        raise FacejaxError(f"config.num_raters={c.num_raters}: expected >= 1")
     if c.lr <= 0:
         raise FacejaxError(f"config.lr={c.lr}: expected > 0")
     if c.imagenet_init and (m.input_size, tuple(m.widths), m.hidden, m.pool_size) != (224, (64, 128, 256, 512, 512),
@@ -57,8 +56,14 @@ def validate(config) -> None:
 
 
 class BeholderPredictor(base.Family):
+    """Beholder-GAN's rater predictors. Capabilities: LoadsPretrained (ImageNet VGG-16-BN init), Evaluates (Pearson
+    correlation), TorchInterop and ImportsOwnFiles (VGG16_beauty_rates.pt)."""
+
     name = "beholder_predictor"
     architecture_fields = ("family", "num_raters", "model.widths", "model.hidden", "model.pool_size")
+    headline_metrics = (base.Metric("pearson_mean_score", "Pearson r (mean score)", "{:.4f}"),
+                        base.Metric("pearson_per_rater", "Pearson r (per rater)", "{:.4f}"),
+                        base.Metric("mse", "MSE", "{:.5f}"))
 
     def __init__(self, config):
         validate(config)
@@ -87,21 +92,19 @@ class BeholderPredictor(base.Family):
         key = jax.random.wrap_key_data(root_key_data)
         params = nnx.to_pure_dict(nnx.state(self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))))
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params={"net": params},
-                          opt_state={"net": self.optimizer.init(params)}, ema={"net": params})
+                          opt_state={"net": self.optimizer.init(params)}, ema={})
 
     def load_pretrained(self, state: TrainState) -> TrainState:
         """With imagenet_init: torchvision's ImageNet VGG-16-BN (features, classifier.0/.3) from
         config.imagenet_weights; the raters' head keeps its fresh init."""
         if not self.config.imagenet_init:
             return state
-        from facejax.families.beholder import torch_layout
-
         loaded = torch_layout.imagenet_params(self, self.config.imagenet_weights)
         net = jax.device_get(state.params["net"])
         net = {**net, "features": {**net["features"], **loaded["features"]},
                "classifier": {**net["classifier"], **loaded["classifier"]}}
         net = jax.tree.map(jnp.asarray, net)
-        return state.replace(params={"net": net}, opt_state={"net": self.optimizer.init(net)}, ema={"net": net})
+        return state.replace(params={"net": net}, opt_state={"net": self.optimizer.init(net)})
 
     # ---------------------------------------------------------------- the model
 
@@ -122,8 +125,7 @@ class BeholderPredictor(base.Family):
         grads = predictor.with_stats(grads, jax.tree.map(jnp.zeros_like, p))  # statistics: no gradient
         updates, o = self.optimizer.update(grads, o, p)
         p = predictor.with_stats(optax.apply_updates(p, updates), after)
-        return state.replace(step=state.step + 1, params={"net": p}, opt_state={"net": o}, ema={"net": p}), \
-            {"mse": loss}
+        return state.replace(step=state.step + 1, params={"net": p}, opt_state={"net": o}), {"mse": loss}
 
     # ---------------------------------------------------------------- input
 
@@ -150,18 +152,13 @@ class BeholderPredictor(base.Family):
     # ---------------------------------------------------------------- evaluation, labelling, export
 
     def evaluator(self, mesh=None):
-        from facejax.families.beholder import labels
-
         return labels.PredictorEvaluator(self, mesh)
 
     def torch_layout(self):
-        from facejax.families.beholder import labels
-
+        """The original's VGG16_beauty_rates.pt (labels.py PredictorFile)."""
         return labels.PredictorFile(self)
 
     def import_files(self, source: str, step=None):
-        from facejax.families.beholder import labels
-
         return labels.import_predictor(self, source, step)
 
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
@@ -169,6 +166,3 @@ class BeholderPredictor(base.Family):
         s = self.config.model.input_size
         return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
                 "beta": rng.uniform(0.2, 1, (batch_size, self.config.num_raters)).astype(np.float32)}
-
-    def check_bench_torch(self) -> None:
-        raise FacejaxError("facejax bench --against=torch has no PyTorch baseline for beholder_predictor")

@@ -31,22 +31,29 @@ def inputs(family, n: int) -> dict:
     return {"z": z, "betas": level_betas(c, n, rng)}
 
 
-def _render_fn(family, level, fade):
-    cache = family.__dict__.setdefault("_render_fns", {})
-    if (level, fade) not in cache:
-        cache[(level, fade)] = jax.jit(lambda g, z, b: family.render(g, z, b, level, fade))
-    return cache[(level, fade)]
+class Renderer:
+    """G's images at a level of detail, compiled once per (level, fade) and owned by the family."""
+
+    def __init__(self, family):
+        self.family = family
+        self._fns = {}
+
+    def __call__(self, level: int, fade):
+        """render(g_params, z, beta) at (level, fade)."""
+        if (level, fade) not in self._fns:
+            family = self.family
+            self._fns[(level, fade)] = jax.jit(lambda g, z, b: family.render(g, z, b, level, fade))
+        return self._fns[(level, fade)]
 
 
 def sweep(family, g_params, z, betas, step: int) -> np.ndarray:
     """(n, levels, S, S, 3): G(z_j, betas[i, j]) for every level i."""
-    level, fade = family.level_of(step)
-    render = _render_fn(family, level, fade)
+    render = family.renderer(*family.level_of(step))
     out = [np.asarray(render(g_params, z, b)) for b in betas]
     return np.stack(out, axis=1)
 
 
 def grids(family, state, inp) -> dict:
-    imgs = sweep(family, state.ema["G"], inp["z"], inp["betas"], int(state.step))
+    imgs = sweep(family, state.sampling_params()["G"], inp["z"], inp["betas"], int(state.step))
     n, k = imgs.shape[:2]
     return {"beauty_levels": images.make_grid(images.to_uint8(imgs.reshape((n * k,) + imgs.shape[2:])), ncol=k)}

@@ -1,7 +1,7 @@
-"""Beholder-GAN's PyTorch layout: facejax's reference modules (facejax/export/torch_ref/beholder.py).
+"""Beholder-GAN's PyTorch layout: facejax's reference modules (facejax/families/beholder/torch_ref.py).
 
 The GAN's original is TF1 and released no checkpoint (Beholder-GAN issues #2, #4), so its PyTorch layout is the
-one documented in torch_ref/beholder.py: PGGAN's variable scopes as module names, equalized-LR weights stored
+one documented in torch_ref.py: PGGAN's variable scopes as module names, equalized-LR weights stored
 unscaled, PyTorch tensor layouts (Conv2d OIHW, ConvTranspose2d [in, out, k, k] for the fused Conv0_up, Linear
 [out, in]). Files, as facejax's other families (``facejax export`` / ``facejax import``):
 
@@ -9,7 +9,7 @@ unscaled, PyTorch tensor layouts (Conv2d OIHW, ConvTranspose2d [in, out, k, k] f
   {step:06d}_nets_ema.ckpt  {"generator": Gs.state_dict()} (the EMA generator: sampling, beautification)
   (.safetensors: the same tensors with "generator." / "discriminator." prefixes)
 
-    G = torch_ref.beholder.Generator(resolution, num_raters, fmap_base, fmap_decay, fmap_max, latent_size)
+    G = torch_ref.Generator(resolution, num_raters, fmap_base, fmap_decay, fmap_max, latent_size)
     G.load_state_dict(torch.load("000100_nets_ema.ckpt")["generator"], strict=True)
     images = G(z, beta, lod_in=0.0)  # NCHW in [-1, 1]
 
@@ -23,11 +23,11 @@ import os
 
 import jax
 import numpy as np
-from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import LayoutSpec
+from facejax.train.state import root_key_data
 
 _LEAF = ("kernel", "bias")
 SPEC = convert.BASE_SPEC.merged(LayoutSpec(order={
@@ -45,13 +45,11 @@ def module_layout(module, name: str = "") -> convert.NetLayout:
 
 
 class GanLayout:
-    def __init__(self, config):
-        from facejax.families.beholder.family import Beholder
+    """`abstract_nets`: {"G": module, "D": module} with shapes only (the family's ``abstract_nets()``)."""
 
+    def __init__(self, config, abstract_nets: dict):
         self.config = config
-        fam = Beholder(config)
-        abstract = nnx.eval_shape(lambda: fam._build(nnx.Rngs(0)))
-        self.nets = {k: module_layout(m, k) for k, m in abstract.items()}
+        self.nets = {k: module_layout(m, k) for k, m in abstract_nets.items()}
 
     def file_networks(self, kind: str):
         return tuple(FILE_NETS[kind])
@@ -101,8 +99,6 @@ class GanLayout:
 
 def import_gan(family, source: str, step=None):
     """(step, state, {kind: path}, notes) from facejax's exported GAN files."""
-    from facejax.train.state import root_key_data
-
     step, paths = files.find_checkpoint_files(source, step)
     layout = family.torch_layout()
     loaded = layout.load(paths)

@@ -48,7 +48,8 @@ def parsing_agreement(pred: np.ndarray, truth: np.ndarray, hole: np.ndarray, num
 
 
 class Evaluator:
-    """`evaluator(ema, step, out_dir)` -> {"metrics", "report", "files", "table"}. The metric weights are read
+    """`evaluator(state, step, out_dir)` -> {"metrics", "report", "files", "table"}; G from state.params (GFC keeps
+    no EMA), the parsing network from state.frozen. The metric weights are read
     here, so a missing file stops a run before it trains. ``features``: a replacement of the Inception features,
     fn(images in [0, 1]) -> (N, D) (tests)."""
 
@@ -96,12 +97,12 @@ class Evaluator:
         b = self.config.eval.batch_size
         return np.concatenate([np.asarray(self._parse(p_params, x[i:i + b])) for i in range(0, len(x), b)])
 
-    def mask_metrics(self, ema, name: str) -> tuple[dict, np.ndarray, np.ndarray]:
-        """({metric: value}, masked inputs, completed images) of one mask type."""
+    def mask_metrics(self, nets, name: str) -> tuple[dict, np.ndarray, np.ndarray]:
+        """({metric: value}, masked inputs, completed images) of one mask type; nets: {"G": ..., "P": ...}."""
         c, e = self.config, self.config.eval
         x = self.faces["x"]
         mask = masks.named_mask(c, name)
-        x_in, comp = sample.complete(self.family, ema, x, mask, chunk=e.batch_size)
+        x_in, comp = sample.complete(self.family, nets["G"], x, mask, chunk=e.batch_size)
         hole = mask[..., 0] > 0
         mse = np.mean(np.square(comp - x)[:, hole], axis=(1, 2))
         mse_in = np.mean(np.square(x_in - x)[:, hole], axis=(1, 2))
@@ -113,7 +114,7 @@ class Evaluator:
         out["SSIM"] = float(np.mean(np.asarray(ssim.ssim(crop(comp), crop(x), 2.0, win_size=win))))
         if e.parsing_score:
             k = c.model.parsing.num_classes
-            truth, pred = self._labels(ema["P"], x), self._labels(ema["P"], comp)
+            truth, pred = self._labels(nets["P"], x), self._labels(nets["P"], comp)
             scores = np.array([parsing_agreement(p, g, mask, k) for p, g in zip(pred, truth)])
             out["parsing_acc"], out["parsing_mIoU"] = float(scores[:, 0].mean()), float(scores[:, 1].mean())
         if self.extractor is not None:
@@ -122,12 +123,13 @@ class Evaluator:
             out["FID"] = fid.fid_from_stats(self._real, self._stats(images_lib.to_uint8(comp)), e.fid_method)
         return out, x_in, comp
 
-    def __call__(self, ema, step: int, out_dir) -> dict:
+    def __call__(self, state, step: int, out_dir) -> dict:
         out_dir = str(out_dir)
-        ema = jax.device_get(ema)
+        weights = state.sampling_params()
+        nets = jax.device_get({k: weights[k] for k in ("G", "P")})
         per, grids = {}, []
         for name in self.types:
-            per[name], x_in, comp = self.mask_metrics(ema, name)
+            per[name], x_in, comp = self.mask_metrics(nets, name)
             k = min(8, len(comp))
             tiles = np.stack([self.faces["x"][:k], x_in[:k], comp[:k]], axis=1)
             grids.append((name, images_lib.make_grid(images_lib.to_uint8(tiles.reshape((-1,) + comp.shape[1:])), 3)))

@@ -21,10 +21,10 @@ batch, then one G update, each with its own random 64x64 holes (noise-filled; ma
              composite; False: autodiff, inside the hole only); parsing: softmax CE of P(composite) against
              argmax P(x), P frozen, dropout on in both (the original's TRAIN-phase nets; config.parsing_dropout)
 
-The trainer compiles one step per stage (``phase``). State: params {G, D_local, D_global, P}, opt_state
-{G, D_local, D_global}, ema {G, P} = the current G and the frozen P (sampling and evaluation read ``ema``). P is
-read from config.parsing_checkpoint when a run starts (``load_pretrained``), G's VGG-19 convs optionally from
-config.vgg19_weights.
+The trainer compiles one step per stage (``phase``). State: params {G, D_local, D_global}, opt_state
+{G, D_local, D_global}, ema {} (the original, Caffe, keeps no EMA: sampling, evaluation and export read params),
+frozen {P}. P is read from config.parsing_checkpoint when a run starts (``load_pretrained``), G's VGG-19 convs
+optionally from config.vgg19_weights (a pretrained initialisation of params G).
 """
 
 from __future__ import annotations
@@ -38,34 +38,13 @@ import optax
 import tensorflow as tf
 
 from facejax.errors import FacejaxError
-from facejax.families.gfc import data, losses, masks, model, pretrained
-from facejax.families.gfc.parsing_family import (DTYPES, abstract_net, bind, init_rngs, parsing_args, split_state,
-                                                  validate_parsing)
-from facejax.input import streams
 from facejax.families import base
-from facejax.train.state import TrainState, step_key
+from facejax.families.gfc import data, evaluate, losses, masks, model, pretrained, sample, torch_layout
+from facejax.families.gfc.nets import abstract_net, g_widths, init_rngs, net_args, validate_parsing
+from facejax.input import streams
+from facejax.train.state import TrainState, bind, split_state, step_key
 
-NETS = ("G", "D_local", "D_global")
-
-
-def g_widths(config) -> tuple[int, ...]:
-    try:
-        w = tuple(int(v) for v in str(config.model.g.widths).split(","))
-    except ValueError:
-        w = ()
-    if len(w) != 4 or min(w) < 1:
-        raise FacejaxError(f"config.model.g.widths={config.model.g.widths!r}: expected four encoder widths, e.g. "
-                           f"'32,64,128,256'")
-    return w
-
-
-def net_args(config) -> dict:
-    """name -> (module class, constructor arguments) of the four nets."""
-    c, g, d = config, config.model.g, config.model.d
-    return {"G": (model.Generator, (c.img_size, g_widths(c), g.dec_width, g.fc_dim)),
-            "D_local": (model.Discriminator, (c.mask.size, d.local_base, d.max_width, model.LOCAL_D_FIRST)),
-            "D_global": (model.Discriminator, (c.img_size, d.global_base, d.max_width, model.GLOBAL_D_FIRST)),
-            "P": (model.Parsing, parsing_args(c))}
+NETS = ("G", "D_local", "D_global")  # trained; the parsing network P is frozen
 
 
 def validate(config) -> None:
@@ -90,13 +69,10 @@ def validate(config) -> None:
     for name in ("local_base", "global_base", "max_width"):
         if c.model.d[name] < 1:
             raise FacejaxError(f"config.model.d.{name}={c.model.d[name]}: expected >= 1")
-    for name in ("batch_size", "log_every", "checkpoint_every"):
-        if c[name] < 1:
-            raise FacejaxError(f"config.{name}={c[name]}: expected >= 1")
     if c.data.flip_pairs and c.batch_size % 2:
         raise FacejaxError(f"config.batch_size={c.batch_size}: expected an even number with data.flip_pairs (each "
                            f"image with its mirror image)")
-    for name in ("lambda_local", "lambda_global", "lambda_parsing", "lr", "d_lr", "total_steps"):
+    for name in ("lambda_local", "lambda_global", "lambda_parsing", "lr", "d_lr"):
         if c[name] < 0:
             raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
     if not 0 <= c.stages.recon_end <= c.stages.local_end:
@@ -149,15 +125,27 @@ def d_optimizer(config) -> optax.GradientTransformation:
 
 
 class GFC(base.Family):
+    """Generative Face Completion. Capabilities: Phased (the paper's three stages), LoadsPretrained (the frozen
+    parsing network, G's VGG-19 convs), SamplesFolders (--src with --mask), Evaluates, TorchInterop,
+    ImportsOwnFiles (Caffe-named snapshots)."""
+
     name = "gfc"
     architecture_fields = ("family", "img_size", "model.g.widths", "model.g.dec_width", "model.g.fc_dim",
                            "model.d.local_base", "model.d.global_base", "model.d.max_width", "mask.size",
                            "model.parsing.widths", "model.parsing.last_width", "model.parsing.num_classes")
 
+    headline_metrics = (base.Metric("PSNR/mean", "PSNR", "{:.3f}"), base.Metric("SSIM/mean", "SSIM", "{:.3f}"),
+                        base.Metric("parsing_mIoU/mean", "parsing mIoU", "{:.3f}"),
+                        base.Metric("FID/mean", "FID", "{:.2f}"))
+    folder_inputs = base.FolderInputs(
+        src="folder of faces to complete (resized to img_size)",
+        mask="the hole in every --src image: a mask image (white = hole) or a mask type of config.masks (eyes, "
+             "mouth, ...); default config.sample.mask_type")
+
     def __init__(self, config):
         validate(config)
         self.config = config
-        self.dtype = DTYPES[config.dtype]
+        self.dtype = base.compute_dtype(config)
         self.graphdefs, self._abstract = {}, {}
         for k, (cls, args) in net_args(config).items():
             self.graphdefs[k], self._abstract[k] = split_state(abstract_net(cls, args, self.dtype))
@@ -165,6 +153,7 @@ class GFC(base.Family):
         self.optimizers = {"G": optax.adam(c.lr, b1=c.beta1, b2=c.beta2, eps=1e-8),
                            "D_local": d_optimizer(c), "D_global": d_optimizer(c)}
         self._init = jax.jit(self._fresh_state)
+        self.completer = sample.Completer(self)
 
     # ---------------------------------------------------------------- networks and optimizers
 
@@ -191,31 +180,34 @@ class GFC(base.Family):
         return self._init(root_key_data)
 
     def _fresh_state(self, root_key_data) -> TrainState:
-        nets = self._build(init_rngs(root_key_data))
-        params = {k: split_state(m)[1] for k, m in nets.items()}
+        nets = {k: split_state(m)[1] for k, m in self._build(init_rngs(root_key_data)).items()}
+        params = {k: nets[k] for k in NETS}
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
-                          ema={"G": params["G"], "P": params["P"]})
+                          ema={}, frozen={"P": nets["P"]})
 
     def load_pretrained(self, state: TrainState) -> TrainState:
-        """P from config.parsing_checkpoint (required when stage 3 trains with the parsing loss); G's VGG-19 convs
-        from config.vgg19_weights when given."""
-        params = dict(state.params)
+        """Frozen P from config.parsing_checkpoint (required when stage 3 trains with the parsing loss); G's VGG-19
+        convs (params) from config.vgg19_weights when given."""
+        params, frozen = dict(state.params), dict(state.frozen)
         if self.config.vgg19_weights:
             params["G"] = jax.tree.map(jnp.asarray, pretrained.load_g_vgg19(self.config, params["G"]))
         if self.needs_parsing():
-            params["P"] = jax.tree.map(jnp.asarray, pretrained.load_parsing(self.config))
-        return state.replace(params=params, ema={"G": params["G"], "P": params["P"]})
+            frozen["P"] = jax.tree.map(jnp.asarray, pretrained.load_parsing(self.config))
+        return state.replace(params=params, frozen=frozen)
 
     def torch_layout(self):
-        from facejax.families.gfc import torch_layout
-
+        """Model_G / Model_localD / Model_globalD / Model_parsing _iter_<N>.pth (torch_layout.py)."""
         return torch_layout.TorchLayout(self.config, NETS)
 
     def import_files(self, source: str, step=None):
-        from facejax.families.gfc import torch_layout
+        def missing(net):
+            if net == "P" and self.needs_parsing():
+                return (pretrained.load_parsing(self.config),
+                        "no Model_parsing file for this step: P read from config.parsing_checkpoint")
+            return None, None
 
-        return torch_layout.import_files(self, source, step)
+        return torch_layout.import_files(self, source, step, missing)
 
     # ---------------------------------------------------------------- networks applied
 
@@ -280,7 +272,7 @@ class GFC(base.Family):
         return params, opt_state, metrics
 
     def g_loss(self, g_params, params, x, x_in, mask, corner, phase: int, keys):
-        """(total, terms) of the G update; terms already weighted."""
+        """(total, terms) of the G update; terms already weighted. params: the discriminators' and P's."""
         c = self.config
         out = self.generate(g_params, x_in)
         terms = {"l1": losses.smooth_l1(out, x, c.l1_eps)}
@@ -314,14 +306,14 @@ class GFC(base.Family):
         corner, mask = self._holes(keys[2], n, for_d=False)
         x_in = masks.fill(x, mask, keys[3], c.mask.noise)
         (total, terms), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
-            p["G"], p, x, x_in, mask, corner, phase, (keys[4], keys[5]))
+            p["G"], {**p, **state.frozen}, x, x_in, mask, corner, phase, (keys[4], keys[5]))
         updates, g_opt = self.optimizers["G"].update(grads, o["G"], p["G"])
         p = {**p, "G": optax.apply_updates(p["G"], updates)}
         o = {**o, "G": g_opt}
         metrics.update({f"G/{k}": v for k, v in terms.items()})
         metrics["G/total"] = total
         metrics["stage"] = jnp.asarray(phase, jnp.float32)
-        return state.replace(step=state.step + 1, params=p, opt_state=o, ema={"G": p["G"], "P": p["P"]}), metrics
+        return state.replace(step=state.step + 1, params=p, opt_state=o), metrics
 
     # ---------------------------------------------------------------- input
 
@@ -337,22 +329,19 @@ class GFC(base.Family):
         return {"x": data.eval_images(self.config, n)["x"]}
 
     def sample_grids(self, state, inputs) -> dict:
-        from facejax.families.gfc import sample
-
         mask = masks.named_mask(self.config, self.config.sample.mask_type)
-        grid = sample.completion_grid(self, state.ema, inputs["x"], mask)
+        grid = sample.completion_grid(self, state.sampling_params()["G"], inputs["x"], mask)
         return {f"completion_{self.config.sample.mask_type}": grid}
 
-    def complete_folder(self, state, src_dir: str, mask_spec: str, out_dir: str) -> dict:
+    def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
         """facejax sample --src=DIR [--mask=FILE|TYPE]: every image completed (sample.py)."""
-        from facejax.families.gfc import sample
-
-        return sample.complete_folder(self, state.ema, src_dir, mask_spec or self.config.sample.mask_type, out_dir)
+        if request.ref:
+            raise FacejaxError(f"family {self.name}: give --src=FOLDER [--mask=FILE|TYPE]; it takes no --ref")
+        return sample.complete_folder(self, state.sampling_params()["G"], request.src,
+                                      request.mask or self.config.sample.mask_type, out_dir)
 
     def evaluator(self, mesh=None, *, features=None):
         """The paper's protocol per mask type (evaluate.py): PSNR / SSIM of the hole, parsing agreement, FID."""
-        from facejax.families.gfc import evaluate
-
         return evaluate.Evaluator(self, mesh, features=features)
 
     # ---------------------------------------------------------------- benchmarking (facejax bench)
@@ -360,7 +349,3 @@ class GFC(base.Family):
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
         s, rng = self.config.img_size, np.random.default_rng(seed)
         return {k: rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32) for k in ("x", "x_d")}
-
-    def check_bench_torch(self) -> None:
-        raise FacejaxError("facejax bench --against=torch has no PyTorch baseline for gfc; run bench without "
-                           "--against")

@@ -4,7 +4,7 @@ them (shared/reference/completion_beauty.md A.3-A.5): ``Model_G``, ``Model_local
 
 Attribute names are the prototxts' layer names (``conv0_1``, ``conv1_1_new``, ``fc3``, ``defc3``,
 ``conv_decode3_4``, ``reconstruction_new``, ``conv5`` ...), so the parameter path ``('fc3', 'kernel')`` is the
-PyTorch key ``fc3.weight`` of the reference modules (facejax/export/torch_ref/gfc.py) and the Caffe blob
+PyTorch key ``fc3.weight`` of the reference modules (facejax/families/gfc/torch_ref.py) and the Caffe blob
 ``fc3[0]``. Images are NHWC in [-1, 1]; ``dtype`` is the compute dtype, parameters float32, outputs float32.
 
 Widths are config fields; the defaults are the original's. Every conv is 3x3, pad 1, with ReLU, unless noted.

@@ -6,7 +6,7 @@ The original released only frozen Caffe weights (its solver has base_lr 0), so t
 (config.lr, beta1, beta2), the pixel-mean softmax cross-entropy of Caffe's SoftmaxWithLoss, dropout 0.5 in the
 decoder as the prototxt has it, random mirrors with left/right classes swapped.
 
-State: params {P}, opt_state {P}, ema {P} = the current weights (what the completion family reads).
+State: params {P}, opt_state {P}, ema {} (the recipe keeps no EMA; the completion family reads params P).
 """
 
 from __future__ import annotations
@@ -16,81 +16,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import tensorflow as tf
-from flax import nnx
 
-from facejax.errors import FacejaxError
-from facejax.families.gfc import data, losses, model
-from facejax.input import streams
+from facejax import images
 from facejax.families import base
-from facejax.train.state import TrainState, step_key
+from facejax.families.gfc import data, losses, model, torch_layout
+from facejax.families.gfc.nets import abstract_net, init_rngs, parsing_args, validate_parsing
+from facejax.input import streams
+from facejax.train.state import TrainState, bind, split_state, step_key
 
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 # Colours of the 11 classes for pictures (background black).
 PALETTE = np.array([(0, 0, 0), (255, 204, 153), (102, 51, 0), (153, 76, 0), (0, 102, 255), (0, 204, 255),
                     (255, 128, 0), (255, 0, 102), (128, 0, 64), (204, 0, 0), (96, 96, 96)], np.uint8)
 
 
-def parsing_widths(config) -> tuple[int, ...]:
-    try:
-        w = tuple(int(v) for v in str(config.model.parsing.widths).split(","))
-    except ValueError:
-        w = ()
-    if len(w) != 5 or min(w) < 1:
-        raise FacejaxError(f"config.model.parsing.widths={config.model.parsing.widths!r}: expected five widths of the "
-                           f"VGG-19 blocks, e.g. '64,128,256,512,512'")
-    return w
-
-
-def validate_parsing(config) -> None:
-    p = config.model.parsing
-    parsing_widths(config)
-    if config.img_size < 32 or config.img_size % 32:
-        raise FacejaxError(f"config.img_size={config.img_size}: expected a multiple of 32 (five 2x2 pools)")
-    if p.last_width < 1 or p.num_classes < 2:
-        raise FacejaxError("config.model.parsing.last_width must be >= 1 and num_classes >= 2")
-    if not 0.0 <= p.dropout < 1.0:
-        raise FacejaxError(f"config.model.parsing.dropout={p.dropout}: expected a value in [0, 1)")
-    if config.dtype not in DTYPES:
-        raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(DTYPES)}")
-
-
-def parsing_args(config) -> tuple:
-    """model.Parsing's constructor arguments from the config."""
-    p = config.model.parsing
-    return parsing_widths(config), p.last_width, p.num_classes, p.dropout
-
-
 def build_parsing(config, rngs, dtype=jnp.float32) -> model.Parsing:
     return model.Parsing(*parsing_args(config), dtype=dtype, rngs=rngs)
-
-
-_ABSTRACT: dict = {}
-
-
-def abstract_net(cls, args: tuple, dtype=jnp.float32):
-    """The module cls(*args) with shapes only, made once per (cls, args, dtype) in a process: tracing the ~100
-    initialisers of GFC's nets costs about 0.2 s each time, and a command or a test makes families and torch
-    layouts of the same nets several times. Callers only read it (nnx.split, the torch layout)."""
-    key = (cls, args, jnp.dtype(dtype).name)
-    if key not in _ABSTRACT:
-        _ABSTRACT[key] = nnx.eval_shape(lambda: cls(*args, dtype=dtype, rngs=nnx.Rngs(0)))
-    return _ABSTRACT[key]
-
-
-def split_state(module):
-    graphdef, state = nnx.split(module)
-    return graphdef, nnx.to_pure_dict(state)
-
-
-def bind(graphdef, state) -> nnx.Module:
-    return nnx.merge(graphdef, nnx.State(state))
-
-
-def init_rngs(root_key_data) -> nnx.Rngs:
-    """The parameter stream of a fresh state: XLA's RngBitGenerator ("rbg") keyed from the run's root key. The
-    threefry default compiles the ~100 initialisers of GFC's nets 3-5x slower on CPU; the draws are as random."""
-    data = jax.random.key_data(jax.random.fold_in(jax.random.wrap_key_data(root_key_data), 0))
-    return nnx.Rngs(params=jax.random.wrap_key_data(jnp.concatenate([data, data]), impl="rbg"))
 
 
 def colorize(labels: np.ndarray) -> np.ndarray:
@@ -99,22 +39,23 @@ def colorize(labels: np.ndarray) -> np.ndarray:
 
 
 class GFCParsing(base.Family):
+    """The face-parsing network (Model_parsing.prototxt) trained on its own. Capabilities: TorchInterop,
+    ImportsOwnFiles."""
+
     name = "gfc_parsing"
     architecture_fields = ("family", "img_size", "model.parsing.widths", "model.parsing.last_width",
                            "model.parsing.num_classes")
 
     def __init__(self, config):
         validate_parsing(config)
-        for name in ("batch_size", "log_every", "checkpoint_every"):
-            if config[name] < 1:
-                raise FacejaxError(f"config.{name}={config[name]}: expected >= 1")
         data.label_table(config)
         self.config = config
-        self.dtype = DTYPES[config.dtype]
+        self.dtype = base.compute_dtype(config)
         self.graphdef, self._abstract = split_state(abstract_net(model.Parsing, parsing_args(config), self.dtype))
         self.graphdefs = {"P": self.graphdef}
         self.optimizers = {"P": optax.adam(config.lr, b1=config.beta1, b2=config.beta2, eps=1e-8)}
         self._init = jax.jit(self._fresh_state)  # traced once: the trainer traces init several times per run
+        self._predict = jax.jit(lambda p, x: jnp.argmax(self.logits(p, x), axis=-1))
 
     def param_counts(self) -> dict:
         return {"P": int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract)))}
@@ -125,7 +66,7 @@ class GFCParsing(base.Family):
     def _fresh_state(self, root_key_data) -> TrainState:
         p = split_state(build_parsing(self.config, init_rngs(root_key_data), self.dtype))[1]
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params={"P": p},
-                          opt_state={"P": self.optimizers["P"].init(p)}, ema={"P": p})
+                          opt_state={"P": self.optimizers["P"].init(p)}, ema={})
 
     def logits(self, p_params, x, dropout_key=None):
         return bind(self.graphdef, p_params)(x, dropout_key)
@@ -140,8 +81,7 @@ class GFCParsing(base.Family):
         loss, grads = jax.value_and_grad(loss_fn)(state.params["P"])
         updates, opt = self.optimizers["P"].update(grads, state.opt_state["P"], state.params["P"])
         p = optax.apply_updates(state.params["P"], updates)
-        return state.replace(step=state.step + 1, params={"P": p}, opt_state={"P": opt}, ema={"P": p}), \
-            {"P/ce": loss}
+        return state.replace(step=state.step + 1, params={"P": p}, opt_state={"P": opt}), {"P/ce": loss}
 
     # ---------------------------------------------------------------- input and pictures
 
@@ -155,16 +95,12 @@ class GFCParsing(base.Family):
         return {"x": ev["x"], "parsing": ev["parsing"]}
 
     def predict(self, p_params, x) -> np.ndarray:
-        if not hasattr(self, "_predict"):
-            self._predict = jax.jit(lambda p, x: jnp.argmax(self.logits(p, x), axis=-1))
         return np.asarray(self._predict(p_params, x))
 
     def sample_grids(self, state, inputs) -> dict:
         """One row per face: the image, its predicted parsing (eval mode), the stored one."""
-        from facejax import images
-
         x = inputs["x"]
-        pred = self.predict(state.ema["P"], x)
+        pred = self.predict(state.params["P"], x)
         tiles = np.stack([images.to_uint8(x), colorize(pred), colorize(inputs["parsing"])], axis=1)
         return {"parsing": images.make_grid(tiles.reshape((-1,) + tiles.shape[2:]), ncol=3)}
 
@@ -174,11 +110,8 @@ class GFCParsing(base.Family):
                 "parsing": rng.integers(0, self.config.model.parsing.num_classes, (batch_size, s, s, 1), np.int32)}
 
     def torch_layout(self):
-        from facejax.families.gfc import torch_layout
-
+        """Model_parsing_iter_<N>.pth (torch_layout.py)."""
         return torch_layout.TorchLayout(self.config, ("P",))
 
     def import_files(self, source: str, step=None):
-        from facejax.families.gfc import torch_layout
-
         return torch_layout.import_files(self, source, step)

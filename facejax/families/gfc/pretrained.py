@@ -10,8 +10,11 @@ import jax
 from ml_collections import ConfigDict
 
 from facejax.errors import FacejaxError
+from facejax.families.gfc.nets import g_widths
+from facejax.families.gfc.parsing_family import GFCParsing
 from facejax.nn import vgg
 from facejax.train import mesh as mesh_lib
+from facejax.train.checkpoint import Checkpointer
 from facejax.train.state import root_key_data
 
 PARSING_FIELDS = ("img_size", "model.parsing.widths", "model.parsing.last_width", "model.parsing.num_classes")
@@ -40,9 +43,6 @@ def _get(d: dict, dotted: str):
 
 def load_parsing(config) -> dict:
     """The frozen parsing parameters (pure dict) of config.parsing_checkpoint's newest (or named) checkpoint."""
-    from facejax.families.gfc.parsing_family import GFCParsing
-    from facejax.train.checkpoint import Checkpointer
-
     path = config.parsing_checkpoint
     if not path:
         raise FacejaxError(f"config.parsing_checkpoint is empty: the parsing loss (stage 3, lambda_parsing > 0) and "
@@ -74,12 +74,12 @@ def load_parsing(config) -> dict:
         state = ck.restore(step, abstract)
     finally:
         ck.close()
-    return jax.device_get(state.ema["P"])
+    return jax.device_get(state.params["P"])
 
 
 def load_g_vgg19(config, g_params: dict) -> dict:
     """G's params with conv1_2 .. conv3_4 from torchvision's VGG-19 (the widths must be VGG-19's)."""
-    widths = tuple(int(v) for v in str(config.model.g.widths).split(","))
+    widths = g_widths(config)
     if widths[1:] != (64, 128, 256):
         raise FacejaxError(f"config.vgg19_weights needs VGG-19's widths: "
                            f"config.model.g.widths={config.model.g.widths!r}"

@@ -21,38 +21,41 @@ from facejax.metrics.preprocess import list_images
 NOISE_SEED = 1234
 
 
-def _fn(family):
-    if not hasattr(family, "_complete_fn"):
-        family._complete_fn = jax.jit(lambda g, x, m, key: family.complete(g, x, m, key))
-    return family._complete_fn
+class Completer:
+    """G's completion of images with holes, compiled once (chunks of a fixed size) and owned by the family."""
+
+    def __init__(self, family):
+        self._fn = jax.jit(family.complete)
+
+    def __call__(self, g_params, x: np.ndarray, mask: np.ndarray, chunk: int = 8, seed: int = NOISE_SEED):
+        n = len(x)
+        m = np.broadcast_to(mask, (n,) + mask.shape[-3:]) if mask.ndim == 3 else mask
+        pad = (-n) % chunk
+        xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else np.asarray(x)
+        mp = np.concatenate([m, np.repeat(m[-1:], pad, 0)]) if pad else np.asarray(m)
+        ins, outs = [], []
+        for i in range(0, len(xp), chunk):
+            key = jax.random.fold_in(jax.random.key(seed), i)
+            x_in, _, comp = self._fn(g_params, xp[i:i + chunk], mp[i:i + chunk].astype(np.float32), key)
+            ins.append(np.asarray(x_in))
+            outs.append(np.asarray(comp))
+        return np.concatenate(ins)[:n], np.concatenate(outs)[:n]
 
 
-def complete(family, ema, x: np.ndarray, mask: np.ndarray, chunk: int = 8, seed: int = NOISE_SEED):
+def complete(family, g_params, x: np.ndarray, mask: np.ndarray, chunk: int = 8, seed: int = NOISE_SEED):
     """(masked inputs, completed images) as numpy, for images x (N, S, S, 3) and one mask (S, S, 1) or one per
-    image; in chunks of `chunk` (padded) so that the generator compiles once."""
-    fn = _fn(family)
-    n = len(x)
-    m = np.broadcast_to(mask, (n,) + mask.shape[-3:]) if mask.ndim == 3 else mask
-    pad = (-n) % chunk
-    xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else np.asarray(x)
-    mp = np.concatenate([m, np.repeat(m[-1:], pad, 0)]) if pad else np.asarray(m)
-    ins, outs = [], []
-    for i in range(0, len(xp), chunk):
-        key = jax.random.fold_in(jax.random.key(seed), i)
-        x_in, _, comp = fn(ema["G"], xp[i:i + chunk], mp[i:i + chunk].astype(np.float32), key)
-        ins.append(np.asarray(x_in))
-        outs.append(np.asarray(comp))
-    return np.concatenate(ins)[:n], np.concatenate(outs)[:n]
+    image, by G's parameters `g_params`; in chunks of `chunk` (padded) so that the generator compiles once."""
+    return family.completer(g_params, x, mask, chunk, seed)
 
 
-def completion_grid(family, ema, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def completion_grid(family, g_params, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """One row per image: the input, the masked input (noise in the hole), the completed image."""
-    x_in, comp = complete(family, ema, x, mask, chunk=max(1, min(8, len(x))))
+    x_in, comp = complete(family, g_params, x, mask, chunk=max(1, min(8, len(x))))
     tiles = np.stack([x, x_in, comp], axis=1)
     return images.make_grid(images.to_uint8(tiles.reshape((-1,) + x.shape[1:])), ncol=3)
 
 
-def complete_folder(family, ema, src_dir: str, mask_spec: str, out_dir: str) -> dict:
+def complete_folder(family, g_params, src_dir: str, mask_spec: str, out_dir: str) -> dict:
     """Every image of the flat folder src_dir, scaled by data.test_input (resized to img_size if needed), completed
     with the mask `mask_spec` (an image file, white = hole, or a mask type of config.masks). Writes
     ``masked/<stem>.png``, ``completed/<stem>.png`` and the grid ``completion_<mask>.png`` (input / masked /
@@ -63,12 +66,12 @@ def complete_folder(family, ema, src_dir: str, mask_spec: str, out_dir: str) -> 
         raise FacejaxError(f"--src folder {src_dir} has two images with the same name stem; outputs are <stem>.png")
     name, mask = masks.resolve(family.config, mask_spec)
     x = np.stack([data.load_test_image(p, family.config) for p in paths]).astype(np.float32)
-    x_in, comp = complete(family, ema, x, mask)
+    x_in, comp = complete(family, g_params, x, mask)
     for stem, a, b in zip(stems, images.to_uint8(x_in), images.to_uint8(comp)):
         images.save_png(os.path.join(out_dir, "masked", f"{stem}.png"), a)
         images.save_png(os.path.join(out_dir, "completed", f"{stem}.png"), b)
     tiles = np.stack([x, x_in, comp], axis=1)
     grid = images.make_grid(images.to_uint8(tiles.reshape((-1,) + x.shape[1:])), ncol=3)
     path = images.save_png(os.path.join(out_dir, f"completion_{name}.png"), grid)
-    return {"grid": path, "images": len(paths), "mask": name, "masked_dir": os.path.join(out_dir, "masked"),
-            "completed_dir": os.path.join(out_dir, "completed")}
+    return {"grid": path, "count": len(paths), "images": len(paths), "mask": name,
+            "masked_dir": os.path.join(out_dir, "masked"), "completed_dir": os.path.join(out_dir, "completed")}

@@ -1,4 +1,4 @@
-"""GFC's PyTorch layout: facejax's reference modules (facejax/export/torch_ref/gfc.py), whose state_dict keys are
+"""GFC's PyTorch layout: facejax's reference modules (facejax/families/gfc/torch_ref.py), whose state_dict keys are
 the Caffe prototxts' layer names with Caffe's blob shapes, and Caffe-style snapshot names.
 
 Files, each a plain ``torch.save(net.state_dict())`` (``--format=safetensors``: the same tensors in
@@ -29,6 +29,8 @@ from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import LayoutSpec
 from facejax.families.gfc import model
+from facejax.families.gfc import nets as nets_lib
+from facejax.train.state import root_key_data
 
 G_ORDER = ("conv0_1", "conv0_2", "conv1_1_new", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
            "conv3_4", "fc3", "defc3", "conv_decode3_4", "conv_decode3_3", "conv_decode3_2", "conv_decode3_1",
@@ -46,11 +48,9 @@ EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
 def _abstract(config, name: str):
-    from facejax.families.gfc.family import net_args
-    from facejax.families.gfc.parsing_family import abstract_net, parsing_args
-
     # a gfc_parsing config reads only the parsing fields
-    return abstract_net(*((model.Parsing, parsing_args(config)) if name == "P" else net_args(config)[name]))
+    args = (model.Parsing, nets_lib.parsing_args(config)) if name == "P" else nets_lib.net_args(config)[name]
+    return nets_lib.abstract_net(*args)
 
 
 def module_layout(module, name: str = "") -> convert.NetLayout:
@@ -93,7 +93,7 @@ class TorchLayout:
         if with_optim:
             raise FacejaxError("--with_optim: GFC's Caffe solvers keep Adam states in .solverstate files, not in the "
                                "model files; facejax writes the networks only")
-        params = jax.device_get(state.params)
+        params = jax.device_get(state.sampling_params())  # the trained nets and a completion run's frozen P
         return {kind: convert.to_torch(params[net], self.nets[net]) for kind, net in self.kinds.items()}
 
     def write(self, exported: dict, out_dir: str, step: int, fmt: str) -> dict[str, str]:
@@ -124,27 +124,23 @@ class TorchLayout:
         return out
 
 
-def import_files(family, source: str, step: int | None = None):
-    """(step, state, {kind: path}, notes) from Caffe-named snapshot files."""
-    from facejax.train.state import root_key_data
-
+def import_files(family, source: str, step: int | None = None, missing=None):
+    """(step, state, {kind: path}, notes) from Caffe-named snapshot files. Each network read goes where the family's
+    fresh state keeps it (params, or frozen: a completion run's P). ``missing(net)`` -> (pure params or None, note)
+    gives a network with no file for this step (None: it starts freshly initialised)."""
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded = layout.load(paths)
     base = jax.jit(family.init)(root_key_data(family.config.seed))
-    params = dict(jax.device_get(base.params))
-    params.update(loaded)
+    params, frozen = dict(jax.device_get(base.params)), dict(jax.device_get(base.frozen))
     notes = []
     for kind, net in layout.kinds.items():
-        if net not in loaded:
-            if net == "P" and getattr(family, "needs_parsing", lambda: False)():
-                from facejax.families.gfc import pretrained
-
-                params["P"] = pretrained.load_parsing(family.config)
-                notes.append(f"no {kind} file for this step: P read from config.parsing_checkpoint")
-            else:
-                notes.append(f"no {kind} file for this step: {net} starts freshly initialised")
+        value = loaded.get(net)
+        if value is None:
+            value, note = missing(net) if missing is not None else (None, None)
+            notes.append(note or f"no {kind} file for this step: {net} starts freshly initialised")
+        if value is not None:
+            (frozen if net in frozen else params)[net] = value
     notes.append("GFC's model files hold no optimizer states: the Adam optimizers start fresh")
-    ema = {"G": params["G"], "P": params["P"]} if "G" in params else {"P": params["P"]}
-    state = base.replace(params=params, ema=jax.tree.map(np.asarray, ema))
+    state = base.replace(params=jax.tree.map(np.asarray, params), frozen=jax.tree.map(np.asarray, frozen))
     return step, state, paths, notes

@@ -84,7 +84,7 @@ def test_predicted_beauty_rises_with_beta(trained_predictor, synthetic_tfds, tmp
         jax.block_until_ready(state.step)
         if step in CHECKS:
             g = jax.device_get(state.ema["G"])
-            checks.append(np.stack([np.asarray(judge(g, pstate.ema["net"], z, np.full((64, 8), lv, np.float32)))
+            checks.append(np.stack([np.asarray(judge(g, pstate.params["net"], z, np.full((64, 8), lv, np.float32)))
                                     .mean(1) * 5 for lv in LEVELS], axis=1))  # (z, level) predicted mean score
             print(f"learning: step {step}; predicted beauty per beta level {np.round(checks[-1].mean(0), 3)}; "
                   f"Spearman per z {_per_z(checks[-1]):.3f}")

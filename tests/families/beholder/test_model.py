@@ -19,7 +19,7 @@ from facejax.train.state import root_key_data
 from tests.families.beholder.conftest import gan_config, predictor_config
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import beholder as ref  # noqa: E402
+from facejax.families.beholder import torch_ref as ref  # noqa: E402
 
 pytestmark = pytest.mark.torch
 R, RATERS, N = 4, 8, 8  # 16 px, the synthetic preset

@@ -14,7 +14,7 @@ from facejax.train.state import root_key_data
 from tests.families.beholder.conftest import gan_config
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import beholder as ref  # noqa: E402
+from facejax.families.beholder import torch_ref as ref  # noqa: E402
 
 
 def _nchw(a):
@@ -26,7 +26,7 @@ def test_predictor_learns_the_mean_human_score(trained_predictor, tmp_path):
     """The conftest predictor (150 steps from scratch) correlates with the held-out human mean score."""
     cfg, workdir, state = trained_predictor
     fam = registry.create(cfg)
-    res = fam.evaluator()(state.ema, int(state.step), str(tmp_path / "eval"))
+    res = fam.evaluator()(state, int(state.step), str(tmp_path / "eval"))
     m = res["metrics"]
     print(f"predictor after {int(state.step)} steps: {res['table']}")
     # Measured on the 128 held-out faces per XLA:CPU instruction set (tests/isa_matrix.sh, AVX2 EPYC), Pearson r of
@@ -47,7 +47,7 @@ def test_predictor_file_is_the_originals_and_round_trips(trained_predictor, tmp_
     x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
     with torch.no_grad():
         want = net(_nchw(x)).numpy()
-    np.testing.assert_allclose(np.asarray(jax.jit(fam.predict)(state.ema["net"], x)), want, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(jax.jit(fam.predict)(state.params["net"], x)), want, atol=1e-4)
     step, imported, paths, notes = fam.import_files(str(tmp_path), 7)
     assert step == 7 and any("optimizer" in n for n in notes)
     same = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), imported.params, state.params)
@@ -65,8 +65,15 @@ def configs_scut():
 def test_labels_dataset_is_written_and_feeds_the_gan(trained_predictor, synthetic_tfds, tmp_path):
     cfg, workdir, state = trained_predictor
     out = str(tmp_path / "tfds")
-    res = labels.prepare(cfg, workdir, "synthetic_faces/gender_32", "synthetic_labels", out)
+    from facejax.families import base
+    from facejax.families.beholder.family import Beholder
+
+    step = Beholder.prepare_steps()["beauty_labels"]  # `facejax prepare beauty_labels`
+    assert step.needs_config
+    res = step.run(base.PrepareArgs(config=cfg, workdir=workdir, source="synthetic_faces/gender_32",
+                                    out="synthetic_labels", data_dir=out))
     assert res["splits"] == {"test": 128, "train": 1024}
+    assert step.summary(res) == f"beauty_labels/synthetic_labels prepared in {res['path']}: test 128, train 1024"
     gcfg = gan_config(out, **{"data.name": "beauty_labels", "data.config": "synthetic_labels"})
     fam = registry.create(gcfg)
     table = fam.read_split("train")
@@ -74,7 +81,7 @@ def test_labels_dataset_is_written_and_feeds_the_gan(trained_predictor, syntheti
     # the labels are the predictor's outputs x 5 on the faces resized to its input
     pfam = registry.create(cfg)
     x = data.eval_images({"image": table["image"][:8]}, 32)
-    want = np.asarray(jax.jit(pfam.predict)(state.ema["net"], x)) * 5
+    want = np.asarray(jax.jit(pfam.predict)(state.params["net"], x)) * 5
     np.testing.assert_allclose(table["scores"][:8], want, rtol=1e-5, atol=1e-5)
     batch = next(iter(fam.train_dataset(16, 0, 1)))
     assert batch["x"].shape == (16, 16, 16, 3) and batch["beta"].shape == (16, 8)
@@ -93,14 +100,14 @@ def test_labelling_uses_the_best_validation_checkpoint(trained_predictor, tmp_pa
     assert cfg.eval.best_metric == "mse" and cfg.label.checkpoint == "best"
     workdir = str(tmp_path / "run")
     run = trainer.Run(cfg, workdir)
-    worse = state.replace(ema=jax.tree.map(lambda a: a * 0.5, state.ema))
+    worse = state.replace(params=jax.tree.map(lambda a: a * 0.5, state.params))
     for step, st, mse in ((50, state, 0.01), (100, worse, 0.5)):  # the newest has the higher validation loss
         run.checkpointer.save(step, st, None, cfg.to_dict(), force=True, metrics={"mse": mse})
     run.checkpointer.manager.wait_until_finished()
     run.checkpointer.close()
     step, restored, _ = labels.restore_predictor(cfg, workdir)
     assert step == 50
-    same = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), restored.ema, state.ema)
+    same = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), restored.params, state.params)
     assert all(jax.tree.leaves(same))
     from facejax import configs
     latest = configs.load("beholder:predictor_synthetic", **{"label.checkpoint": "latest"})

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from facejax import images, registry
 from facejax.errors import FacejaxError
+from facejax.families import base
 from facejax.families.beholder import beautify, face_features, sample
 from facejax.metrics import pggan
 from facejax.train.checkpoint import Checkpointer
@@ -255,7 +256,7 @@ def test_evaluator_reports_the_papers_table(family_state, synthetic_tfds, tmp_pa
     fam = registry.create(gan_config(synthetic_tfds, **{"eval.num_images": 64, "eval.fid": True}))
     state = family_state[1]
     ev = fam.evaluator(features=lambda x: jnp.mean(x, axis=(1, 2)))  # stand-in for Inception (weights not shipped)
-    res = ev(state.ema, 0, str(tmp_path))
+    res = ev(state, 0, str(tmp_path))
     m = res["metrics"]
     assert set(m) == {"SWDx1e3_16", "SWDx1e3_avg", "MS-SSIM", "FID"}
     assert all(np.isfinite(v) for v in m.values()) and m["SWDx1e3_16"] > 0
@@ -318,4 +319,4 @@ def test_cli_sample_beautifies_a_folder(synthetic_tfds, tmp_path, repo_root):
     lat = np.load(written["latents"])
     assert lat["z"].shape == (2, 64) and lat["beta"].shape == (2, 8)
     with pytest.raises(FacejaxError, match="--mask is for in-painting"):
-        fam.beautify_folder(None, str(faces), "eyes", str(tmp_path / "out2"))
+        fam.sample_folders(None, base.FolderRequest(src=str(faces), mask="eyes"), str(tmp_path / "out2"))

@@ -89,7 +89,7 @@ def test_eval_and_sample_scale_a_file_as_the_demo(tmp_path, monkeypatch):
     want = img.astype(np.float32) / np.float32(255) * np.float32(2) - np.float32(1)  # im2single(img) * 2 - 1
     seen = {}
 
-    def fake_complete(family, ema, x, mask):  # what `facejax sample` feeds G
+    def fake_complete(family, g_params, x, mask):  # what `facejax sample` feeds G
         seen["x"] = x
         return x, x
 
@@ -130,7 +130,7 @@ def test_export_import_and_params_commands(runs, tmp_path):
     old = jax.device_get(trainer.Run(cfg, work).restore_state())
     new = jax.device_get(trainer.Run(cfg, str(tmp_path / "new")).restore_state())
     for net in ("G", "D_local", "D_global", "P"):
-        for a, b in zip(jax.tree.leaves(old.params[net]), jax.tree.leaves(new.params[net])):
+        for a, b in zip(jax.tree.leaves(old.sampling_params()[net]), jax.tree.leaves(new.sampling_params()[net])):
             np.testing.assert_array_equal(a, b)
     counts = json.loads(command("params", configs.load("gfc:celeba"), json=True).strip().splitlines()[-1])
     assert counts["G"] == 137_071_331 and counts["D_local"] == 7_130_689
@@ -147,9 +147,9 @@ def test_evaluation_per_mask_type_matches_a_direct_computation(runs, tmp_path):
                                            cfg.parsing_checkpoint, "eval.mask_types": "eyes,lower_half",
                                            "eval.max_images": 12, "eval.batch_size": 4, "eval.fid_method": "eigh"})
     run = trainer.Run(cfg, work)
-    ema = jax.device_get(run.restore_state().ema)
+    state = jax.device_get(run.restore_state())
     ev = run.family.evaluator(features=_features)
-    res = ev(ema, 3, str(tmp_path / "eval"))
+    res = ev(state, 3, str(tmp_path / "eval"))
     m = res["metrics"]
     for t in ("eyes", "lower_half"):
         for k in ("PSNR", "SSIM", "parsing_acc", "parsing_mIoU", "FID", "noise_fill_PSNR"):
@@ -160,7 +160,7 @@ def test_evaluation_per_mask_type_matches_a_direct_computation(runs, tmp_path):
     from facejax.families.gfc import sample
 
     mask = masks.named_mask(cfg, "eyes")
-    _, comp = sample.complete(run.family, ema, x, mask, chunk=4)
+    _, comp = sample.complete(run.family, state.params["G"], x, mask, chunk=4)
     hole = mask[..., 0] > 0
     psnr = np.mean(10 * np.log10(4.0 / np.mean((comp - x)[:, hole] ** 2, axis=(1, 2))))
     assert m["eyes/PSNR"] == pytest.approx(psnr, rel=1e-5)

@@ -25,13 +25,13 @@ def test_stages_change_what_trains_and_parsing_stays_frozen(runs, tmp_path):
     assert [run.family.phase(s) for s in (1, 2, 3, 10)] == [1, 2, 3, 3]
     state = run.restore_or_init()  # reads the parsing run's weights
     parsing = pretrained.load_parsing(cfg)
-    assert _same(jax.device_get(state.params["P"]), parsing) and _same(state.ema["P"], parsing)
+    assert _same(jax.device_get(state.frozen["P"]), parsing) and "P" not in state.params and state.ema == {}
     batch = mesh_lib.global_batch(run.family.bench_batch(cfg.batch_size), run.mesh)
     seen = []
     for step in (1, 2, 3):
-        before = jax.device_get(state.params)
+        before = jax.device_get(state.sampling_params())
         state, metrics = run.step_for(step)(state, batch)
-        after = jax.device_get(state.params)
+        after = jax.device_get(state.sampling_params())
         seen.append(sorted(k for k in metrics if k.startswith(("D_", "G/"))))
         assert not _same(before["G"], after["G"]) and _same(before["P"], after["P"])
         assert _same(before["D_local"], after["D_local"]) == (step == 1)
