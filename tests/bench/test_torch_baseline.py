@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from facejax import configs, registry
-from facejax.errors import FacejaxError
 from facejax.bench.torch_common import import_torch
+from facejax.errors import FacejaxError
+from facejax.families.stargan_v2.torch_layout import module_state_dict as flax_to_torch_state_dict
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from facejax.train.state import bind, root_key_data, step_key
 from tests.bench.test_bench import TINY
-from facejax.families.stargan_v2.torch_layout import module_state_dict as flax_to_torch_state_dict
 
 
 @pytest.mark.torch

@@ -147,7 +147,7 @@ def test_exported_files_load_strictly_into_the_reference_and_give_the_same_outpu
     tnets = torch_nets(config)
     for name, sd in loaded["nets_ema"].items():
         tnets[name].load_state_dict(sd, strict=True)
-        expected = convert.to_torch(state.ema[name], layout.nets[name])
+        expected = convert.to_torch({**state.frozen, **state.ema}[name], layout.nets[name])  # FAN: frozen
         assert all(np.array_equal(v.numpy(), expected[k]) for k, v in sd.items()), name
     # safetensors: the same tensors under network-prefixed keys (the format sorts its keys)
     st = layout.write(layout.export(state, with_optim=True), str(tmp_path / "st"), 1234, "safetensors")

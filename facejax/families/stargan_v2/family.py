@@ -37,8 +37,17 @@ from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.stargan_v2 import (ablation_nets, evaluate, fan, losses, model, pipeline, sample,
-                                         torch_baseline, torch_layout)
+from facejax.families.stargan_v2 import (
+    ablation_nets,
+    evaluate,
+    fan,
+    losses,
+    model,
+    pipeline,
+    sample,
+    torch_baseline,
+    torch_layout,
+)
 from facejax.input import ops, sources, streams
 from facejax.train.state import TrainState, bind, count_params, ema_update, split_params, step_key
 
