@@ -18,6 +18,8 @@ lambda_ds schedule, the default widths 2**14 // img_size) is computed at run tim
 
 from ml_collections import ConfigDict
 
+from facejax.train import config as trainer_config
+
 # The paper's Table 1 rows. Each entry switches the architecture and losses named in
 # shared/reference/stargan_v2.md section 5.2 (fields of `model` or top-level fields); F is StarGAN
 # v2 itself. A and B train as StarGAN v1 did: cycle weight lambda_rec = 10, Adam without weight decay
@@ -38,36 +40,11 @@ ABLATIONS = {
 
 
 def _base():
-    c = ConfigDict()
-    c.family = "stargan_v2"
-    c.preset = ""
-    c.seed = 777
-    c.img_size = 256
-    c.batch_size = 8
-    c.total_steps = 100_000
-    # Compute dtype ("float32" or "bfloat16"); parameters and optimizer state stay float32.
-    c.dtype = "float32"
-
-    c.data = ConfigDict()
-    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
-    # "tfds": a TFDS builder (name/config); "folder": the original's <dir>/<domain>/<image> layout.
-    c.data.source = "tfds"
-    c.data.name = "synthetic_faces"
+    c = trainer_config.defaults("stargan_v2", seed=777, img_size=256, batch_size=8, total_steps=100_000,
+                                log_every=10, sample_every=5000, checkpoint_every=10_000)
+    # data: the shared fields (facejax/train/config.py); "folder" reads the original's <dir>/<domain>/<image>.
     c.data.config = "gender_32"
-    c.data.data_dir = ""  # TFDS data_dir; empty = TFDS default (~/tensorflow_datasets)
-    c.data.train_split = "train"
-    c.data.eval_split = "test"
-    c.data.train_dir = ""  # for source="folder"
-    c.data.eval_dir = ""
     c.data.randcrop_prob = 0.5
-    # folder source: read the images into memory once (True) or keep paths and read per example.
-    # (TFDS splits are always held in memory, encoded; see facejax/input/sources.py.)
-    c.data.cache = True
-    c.data.prefetch_to_device = 2  # global batches formed ahead of the step (0: none)
-    # False: every process holds the whole (encoded) split and takes its rows of one global stream, so
-    # a run's batches do not depend on the number of processes (resume onto another layout is exact).
-    # True: each process holds 1/N of the examples (splits too large to hold on every host).
-    c.data.split_over_processes = False
 
     c.model = ConfigDict()
     c.model.num_domains = 2
@@ -106,25 +83,10 @@ def _base():
     c.beta2 = 0.99
     c.weight_decay = 1e-4
     c.ema_decay = 0.999
-    # Parameters and optimizer state split over this many devices (FSDP, facejax/train/mesh.py); 1 = replicated.
-    c.fsdp = 1
-    c.fsdp_min_size = 2**14  # leaves with fewer elements stay replicated
-
-    c.log_every = 10
-    c.sample_every = 5000
-    c.checkpoint_every = 10_000
-    c.keep_checkpoints = 3
-    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
-    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
-    c.nonfinite = "stop"
-    c.nonfinite_retries = 3
-    c.nonfinite_lr_factor = 0.1
-    c.num_sample_images = 8
 
     # Evaluation (facejax/families/stargan_v2/evaluate.py): the original's protocol every eval_every
-    # steps during training (0 = off; the original uses 50000) and in `facejax eval`. Off by default
-    # because the weight files must be downloaded by hand (README "Evaluation").
-    c.eval_every = 0
+    # steps during training (0 = off, the default; the original uses 50000) and in `facejax eval`. Off by
+    # default because the weight files must be downloaded by hand (README "Evaluation").
     c.eval = ConfigDict()
     # "imagenet": torchvision's ImageNet Inception v3 as StarGAN v2's own evaluation (the paper's
     # numbers); "fid": pytorch-fid's TF-FID Inception (the standard FID new work should report).
@@ -201,22 +163,7 @@ def _ablation(c, row):
 
 
 def get_config(preset="synthetic"):
-    names = [p.strip() for p in (preset or "synthetic").split(",") if p.strip()]
-    c = _base()
-    c.preset = ",".join(names)
-    rows = [n for n in names if n in ABLATIONS]
-    scales = [n for n in names if n not in ABLATIONS]
-    known = ("celeba_hq", "afhq", "synthetic")
-    for n in scales:
-        if n not in known:
-            raise ValueError(
-                f"unknown preset {n!r} for configs/stargan_v2.py; expected one of "
-                f"{', '.join(known + tuple(ABLATIONS))} (ablation rows may be combined with a "
-                f"dataset preset, e.g. 'C,synthetic')")
-    if len(scales) > 1 or len(rows) > 1:
-        raise ValueError(f"preset {preset!r}: give at most one dataset preset and one ablation row")
-    scale = scales[0] if scales else ("celeba_hq" if rows else "synthetic")
-    c = {"celeba_hq": _celeba_hq, "afhq": _afhq, "synthetic": _synthetic}[scale](c)
-    if rows:
-        c = _ablation(c, rows[0])
-    return c
+    rows = {row: (lambda c, row=row: _ablation(c, row)) for row in ABLATIONS}
+    return trainer_config.select(preset, {"celeba_hq": _celeba_hq, "afhq": _afhq, "synthetic": _synthetic},
+                                 base=_base, file="configs/stargan_v2.py", modifiers=rows,
+                                 modifier_base="celeba_hq")

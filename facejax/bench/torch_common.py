@@ -1,3 +1,7 @@
+"""What every family's PyTorch baseline (`facejax bench --against=torch`) shares."""
+
+from __future__ import annotations
+
 import sys
 
 

@@ -1,9 +1,9 @@
 """Input pipelines of the families: which examples an element shows, and their augmentation.
 
 Each builder returns an `element_fn(position) -> dict of tensors` (a pure function of the position,
-streams.py); `streams.batches(element_fn, local_batch, start_batch)` makes the tf.data.Dataset.
+streams.py); `streams.batches(element_fn, local_batch, start_batch)` makes the tf.data.Dataset. A family's
+own builder lives in its folder and uses `position_fn` from here.
 
-  stargan_v2   {x_src, y_src, x_ref, x_ref2, y_ref}: the original's InputFetcher
   paired       {x_src, <map>_src, x_ref, <map>_ref, ...}: a source example and a random reference,
                each with its aligned maps (makeup transfer: non-makeup face + makeup face with their
                parsing maps), the same random crop/flip on an image and its maps
@@ -28,46 +28,6 @@ def position_fn(fn):
 
 def _gather(table: dict, row, names) -> dict:
     return {n: tf.gather(table[n], row) for n in names}
-
-
-# --------------------------------------------------------------------------------------------
-# StarGAN v2
-
-
-def stargan_v2(source: sources.Source, *, num_domains: int, img_size: int, randcrop_prob: float, seeds):
-    """The original's training input (core/data_loader.py InputFetcher), one element per position:
-
-    x_src, y_src   a class-balanced draw with replacement (ImageFolder + WeightedRandomSampler)
-    x_ref, x_ref2, y_ref
-                   an independent class-balanced draw of a reference pair (ReferenceDataset): x_ref2 is
-                   x_ref's fixed partner, a random permutation of its domain made once from the seed
-    Every image gets its own draw of the train transform (ops.train_augment). `seeds`: 4 ints.
-    """
-    labels = source.labels
-    what = f"the train data ({source.name})"
-    src = streams.Balanced(labels, num_domains, seeds[0], what=what)
-    ref = streams.Balanced(labels, num_domains, seeds[1], what=what)
-    rng = np.random.default_rng(seeds[2])
-    partner = np.concatenate([rng.permutation(n) for n in ref.domain_counts]).astype(np.int64)
-    partner = tf.constant(partner)
-    table, from_files, aug_seed = source.tensors(), source.from_files, seeds[3]
-
-    @tf.function(autograph=False)  # traced once, called for the three images (a third of the tracing)
-    def load(row, seed):
-        return ops.train_augment(ops.decode(tf.gather(table["image"], row), from_files), seed, img_size,
-                                 randcrop_prob)
-
-    @position_fn
-    def element(position):
-        d_src, j_src = src(position)
-        d_ref, j_ref = ref(position)
-        j_ref2 = partner[ref.offsets[d_ref] + j_ref]
-        k = tf.random.experimental.stateless_split(streams.key(aug_seed, position), 3)
-        return {"x_src": load(src.row(d_src, j_src), k[0]), "y_src": tf.cast(d_src, tf.int32),
-                "x_ref": load(ref.row(d_ref, j_ref), k[1]), "x_ref2": load(ref.row(d_ref, j_ref2), k[2]),
-                "y_ref": tf.cast(d_ref, tf.int32)}
-
-    return element
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,18 +6,19 @@ import numpy as np
 import pytest
 
 from facejax import configs, registry
-from facejax.bench import torch_stargan_v2
+from facejax.bench.torch_common import import_torch
+from facejax.errors import FacejaxError
+from facejax.families.stargan_v2.torch_layout import module_state_dict as flax_to_torch_state_dict
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from facejax.train.state import bind, root_key_data, step_key
 from tests.bench.test_bench import TINY
-from facejax.families.stargan_v2.torch_layout import module_state_dict as flax_to_torch_state_dict
 
 
 @pytest.mark.torch
 def test_torch_iteration_matches_the_jax_step():
     pytest.importorskip("torch")
-    torch = torch_stargan_v2.import_torch()
+    torch = import_torch()
     cfg = configs.load("stargan_v2:synthetic", **TINY)
     family = registry.create(cfg)
     mesh = mesh_lib.make_mesh()
@@ -57,7 +58,7 @@ def test_torch_iteration_with_fan_masks_leaves_unused_shortcuts_alone():
     """w_hpf > 0 (CelebA-HQ): FAN's masks feed the generator; the decoder's conv1x1 kernels take no part, so
     (as in the original) they get no gradient and Adam leaves them at their initial values."""
     pytest.importorskip("torch")
-    torch = torch_stargan_v2.import_torch()
+    torch = import_torch()
     cfg = configs.load("stargan_v2:synthetic", **{**TINY, "model.w_hpf": 1.0, "model.fan_img_size": 64,
                                                   "model.fan_width": 4})
     family = registry.create(cfg)
@@ -75,3 +76,11 @@ def test_torch_iteration_with_fan_masks_leaves_unused_shortcuts_alone():
     after = dict(g.named_parameters())
     assert all(torch.equal(after[n], v) for n, v in frozen.items())
     assert sum(not torch.equal(after[n], v) for n, v in others.items()) > 0.9 * len(others)
+
+
+@pytest.mark.parametrize("row, field", [("C", "config.model.style='label'"), ("A", "config.model.generator"),
+                                        ("D", "config.model.style='latent'")])
+def test_rows_without_a_torch_baseline_are_one_error_before_torch(row, field):
+    family = registry.create(configs.load(f"stargan_v2:{row},synthetic", **TINY))
+    with pytest.raises(FacejaxError, match=rf"bench --against=torch runs StarGAN v2 itself.*{field}"):
+        family.bench_torch_step(0)

@@ -21,10 +21,7 @@ def _fill(path, leaf, rng):
 
 
 def random_state(family, seed=0):
-    """A TrainState of `family` with random params, EMA (FAN shared with params), Adam moments and counts."""
+    """A TrainState of `family` with random params, EMA, frozen nets, Adam moments and counts."""
     rng = np.random.default_rng(seed)
     abstract = jax.eval_shape(family.init, root_key_data(0))
-    state = jax.tree_util.tree_map_with_path(lambda p, x: _fill(p, x, rng), abstract)
-    if "fan" in state.params:
-        state = state.replace(ema={**state.ema, "fan": state.params["fan"]})
-    return state
+    return jax.tree_util.tree_map_with_path(lambda p, x: _fill(p, x, rng), abstract)

@@ -32,7 +32,7 @@ FIELDS = {"img_size": 32, "batch_size": 4, "model.dim_in": 16, "model.max_conv_d
 TORCH_SIDE = r"""
 import json, sys
 import torch
-from facejax.export.torch_ref import stargan_v2 as R, wing as W
+from facejax.families.stargan_v2 import torch_ref as R, torch_wing as W
 files, out = json.loads(sys.argv[1]), sys.argv[2]
 nets = {"generator": R.Generator(32, 16, 32, 1.0, 16), "mapping_network": R.MappingNetwork(8, 16, 3, 32),
         "style_encoder": R.StyleEncoder(32, 16, 3, 32, 16), "discriminator": R.Discriminator(32, 3, 32, 16),
@@ -69,7 +69,7 @@ def _flags(fields):
 
 def test_train_export_import_resume_sample(tmp_path, afhq_samples, repo_root):
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import wing
+    from facejax.families.stargan_v2 import torch_wing as wing
 
     torch.manual_seed(0)
     wing_file = tmp_path / "wing.ckpt"

@@ -22,8 +22,8 @@ from facejax.train.state import bind
 from tests.export.states import random_state
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import stargan_v2 as ref  # noqa: E402
-from facejax.export.torch_ref import wing  # noqa: E402
+from facejax.families.stargan_v2 import torch_ref as ref  # noqa: E402
+from facejax.families.stargan_v2 import torch_wing as wing  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -130,7 +130,7 @@ def test_exported_files_load_strictly_into_the_reference_and_give_the_same_outpu
         return out
 
     with jax.default_matmul_precision("highest"):
-        outs = jax.jit(forward)(state.params)
+        outs = jax.jit(forward)({**state.frozen, **state.params})
     tnets = torch_nets(config)
     for name, sd in loaded["nets"].items():
         tnets[name].load_state_dict(sd, strict=True)
@@ -147,7 +147,7 @@ def test_exported_files_load_strictly_into_the_reference_and_give_the_same_outpu
     tnets = torch_nets(config)
     for name, sd in loaded["nets_ema"].items():
         tnets[name].load_state_dict(sd, strict=True)
-        expected = convert.to_torch(state.ema[name], layout.nets[name])
+        expected = convert.to_torch({**state.frozen, **state.ema}[name], layout.nets[name])  # FAN: frozen
         assert all(np.array_equal(v.numpy(), expected[k]) for k, v in sd.items()), name
     # safetensors: the same tensors under network-prefixed keys (the format sorts its keys)
     st = layout.write(layout.export(state, with_optim=True), str(tmp_path / "st"), 1234, "safetensors")
@@ -263,7 +263,8 @@ def test_release_files_with_module_prefix_no_hpf_filter_and_only_nets_ema(tmp_pa
             np.testing.assert_array_equal(convert.flatten(state.params[net])[path], v)
     for path, v in convert.flatten(base.params["discriminator"]).items():  # fresh (the base state's)
         np.testing.assert_array_equal(convert.flatten(state.params["discriminator"])[path], v)
-    fan_params = convert.flatten(state.params["fan"])
+    assert "fan" not in state.params and "fan" not in state.ema  # frozen: its own field
+    fan_params = convert.flatten(state.frozen["fan"])
     np.testing.assert_array_equal(fan_params[("conv1", "conv", "kernel")],
                                   content["nets"]["fan"]["conv1.conv.weight"].numpy().transpose(2, 3, 1, 0))
     assert int(fan_params[("bn1", "num_batches_tracked")]) == 0  # absent from the file: PyTorch's initial 0

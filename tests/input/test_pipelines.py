@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from facejax.errors import FacejaxError
+from facejax.families.stargan_v2 import pipeline as sg2_pipeline
 from facejax.input import ops, pipelines, sources, streams
 from tests.input.conftest import example_value
 
@@ -24,8 +25,8 @@ def _ids(x):
 
 def _stargan_element(folder, process=0):
     src = sources.folder_source(str(folder))
-    return pipelines.stargan_v2(src, num_domains=3, img_size=16, randcrop_prob=0.5,
-                                seeds=ops.seeds_for(7, process, 1))
+    return sg2_pipeline.train_element(src, num_domains=3, img_size=16, randcrop_prob=0.5,
+                                      seeds=ops.seeds_for(7, process, 1))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_stargan_v2_stream_is_a_function_of_the_position(coded_folder, stargan_e
 
 def test_stargan_v2_augments_each_image(afhq_samples):
     src = sources.folder_source(str(afhq_samples / "src"))
-    element = pipelines.stargan_v2(src, num_domains=3, img_size=32, randcrop_prob=0.5, seeds=[1, 2, 3, 4])
+    element = sg2_pipeline.train_element(src, num_domains=3, img_size=32, randcrop_prob=0.5, seeds=[1, 2, 3, 4])
     b = next(iter(streams.batches(element, 24)))
     x = b["x_src"].numpy()
     assert x.min() >= -1.0 and x.max() <= 1.0 and x.std() > 0.2

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from facejax.errors import FacejaxError
+from facejax.families.stargan_v2 import pipeline as sg2_pipeline
 from facejax.input import ops, pipelines, prefetch, sources, streams
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer
@@ -27,7 +28,7 @@ def sharding():
 @pytest.fixture(scope="module")
 def stargan_stream(afhq_samples):
     src = sources.folder_source(str(afhq_samples / "ref"), cache=True)
-    element = pipelines.stargan_v2(src, num_domains=3, img_size=16, randcrop_prob=0.5, seeds=[5, 6, 7, 8])
+    element = sg2_pipeline.train_element(src, num_domains=3, img_size=16, randcrop_prob=0.5, seeds=[5, 6, 7, 8])
     return lambda start: streams.batches(element, BATCH, start)
 
 
@@ -159,7 +160,7 @@ def test_a_plain_tf_iterator_checkpoints_its_position_only(stargan_stream, tmp_p
 def element_stream(afhq_samples):
     """make(batch) -> make_dataset(start_batch) of the StarGAN v2 stream at any batch size."""
     src = sources.folder_source(str(afhq_samples / "ref"), cache=True)
-    element = pipelines.stargan_v2(src, num_domains=3, img_size=16, randcrop_prob=0.5, seeds=[5, 6, 7, 8])
+    element = sg2_pipeline.train_element(src, num_domains=3, img_size=16, randcrop_prob=0.5, seeds=[5, 6, 7, 8])
     return lambda batch: (lambda start: streams.batches(element, batch, start))
 
 

@@ -35,8 +35,8 @@ class _StandIn:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, ema, step, out_dir):
-        assert set(ema) == {"generator", "mapping_network", "style_encoder"}
+    def __call__(self, state, step, out_dir):
+        assert set(state.ema) == {"generator", "mapping_network", "style_encoder"}
         self.calls.append(step)
         return {"metrics": {"FID_latent/mean": FIDS[step], "LPIPS_latent/mean": 0.1 * step}}
 

@@ -34,15 +34,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from PIL import Image
 
 from facejax import images as images_lib
 from facejax.errors import FacejaxError
+from facejax.families.stargan_v2.sample import sampling_weights
 from facejax.input import sources
 from facejax.metrics import fid, inception, lpips, preprocess
-from facejax.train import mesh as mesh_lib
 from facejax.metrics import report as eval_report
+from facejax.train import mesh as mesh_lib
 
 MODES = ("latent", "reference")
 
@@ -81,7 +83,8 @@ def _local_rows(x: jax.Array, mesh, spec) -> np.ndarray:
 
 class Evaluator:
     """Loads the metric networks once (a missing weight file is an error now, not at the first eval)
-    and evaluates EMA parameters: `evaluator(ema, step, out_dir)` -> {"metrics", "files"}."""
+    and evaluates a train state's EMA nets (with the frozen FAN): `evaluator(state, step, out_dir)` ->
+    {"metrics", "report", "files", "table"}."""
 
     def __init__(self, family, mesh=None):
         self.family, self.config = family, family.config
@@ -107,13 +110,13 @@ class Evaluator:
         self._lpips = jax.jit(lpips.pairwise_mean, in_shardings=(rep, stack), out_shardings=data)
         k = self.k
 
-        def latent(ema, x, y, key):
+        def latent(weights, x, y, key):
             z = [jax.random.normal(jax.random.fold_in(key, j), (x.shape[0], self.config.model.latent_dim))
                  for j in range(k)]
-            return jnp.stack([family.translate(ema, x, ("latent", zj), y) for zj in z])
+            return jnp.stack([family.translate(weights, x, ("latent", zj), y) for zj in z])
 
-        def reference(ema, x, y, refs):
-            return jnp.stack([family.translate(ema, x, ("reference", refs[j]), y) for j in range(k)])
+        def reference(weights, x, y, refs):
+            return jnp.stack([family.translate(weights, x, ("reference", refs[j]), y) for j in range(k)])
 
         self._gen = {
             "latent": jax.jit(latent, in_shardings=(rep, data, data, rep), out_shardings=stack),
@@ -196,7 +199,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------------- protocol
 
-    def _task(self, ema, mode, m_idx, src, trg, t_idx, images, out_dir):
+    def _task(self, weights, mode, m_idx, src, trg, t_idx, images, out_dir):
         c = self.config
         pi, local = jax.process_index(), self.local
         xs = images[src]
@@ -214,7 +217,7 @@ class Evaluator:
             x = jax.make_array_from_process_local_data(self._data, x_local)
             y = jax.make_array_from_process_local_data(self._data, np.full((local,), trg, np.int32))
             if mode == "latent":
-                outs = self._gen["latent"](ema, x, y, jax.random.fold_in(key, b))
+                outs = self._gen["latent"](weights, x, y, jax.random.fold_in(key, b))
             else:
                 refs = np.empty((self.k, local) + x_local.shape[1:], np.float32)
                 for j in range(self.k):
@@ -222,7 +225,8 @@ class Evaluator:
                         ref_order += list(ref_rng.permutation(len(ref_pool)))
                     take, ref_order = ref_order[:self.batch], ref_order[self.batch:]
                     refs[j] = preprocess.to_signed(ref_pool[take[pi * local:(pi + 1) * local]])
-                outs = self._gen["reference"](ema, x, y, jax.make_array_from_process_local_data(self._stack, refs))
+                outs = self._gen["reference"](weights, x, y,
+                                              jax.make_array_from_process_local_data(self._stack, refs))
             lp = fid.gather(self._lpips(self.lpips_params, outs))[:valid]
             lp_sum, lp_n = lp_sum + float(np.sum(lp, dtype=np.float64)), lp_n + len(lp)
             outs_local = images_lib.to_uint8(_local_rows(outs, self.mesh, self._stack_spec))  # (K, local, H, W, 3)
@@ -244,11 +248,12 @@ class Evaluator:
             grid_path = images_lib.save_png(os.path.join(out_dir, f"{mode}_{task}.png"), grid)
         return task, fid_value, lp_sum / max(lp_n, 1), fake.n, grid_path
 
-    def __call__(self, ema, step: int, out_dir) -> dict:
+    def __call__(self, state, step: int, out_dir) -> dict:
+        """The protocol on `state` (a TrainState: its EMA nets and frozen FAN) at `step`, written to out_dir."""
         c = self.config
         out_dir = str(out_dir)
         images, domains = self._load_eval_split()
-        ema = jax.device_put(ema, self._rep)
+        weights = jax.device_put(sampling_weights(state), self._rep)
         metrics, counts, grids = {}, {}, []
         for m_idx, mode in enumerate(MODES):
             fids, lps = [], []
@@ -257,7 +262,7 @@ class Evaluator:
                 for src in range(len(domains)):
                     if src == trg:
                         continue
-                    task, f, lp, n, grid = self._task(ema, mode, m_idx, src, trg, t_idx, images, out_dir)
+                    task, f, lp, n, grid = self._task(weights, mode, m_idx, src, trg, t_idx, images, out_dir)
                     t_idx += 1
                     metrics[f"FID_{mode}/{task}"] = f
                     metrics[f"LPIPS_{mode}/{task}"] = lp

@@ -19,9 +19,13 @@ lax.cond. Design decisions for rows A-D are listed in ablation_nets.py.
 
 With w_hpf > 0 (the CelebA-HQ setting) the generator takes FAN's heatmap masks (fan.py): computed once from
 x_real for both D updates and both G forwards, and from x_fake for each cycle reconstruction, with no
-gradient. FAN is frozen: it lives in the train state as params["fan"] and ema["fan"] (the same weights, as
-the original puts one FAN in both nets and nets_ema), is in no optimizer and no EMA update, and is read from
-config.fan_weights (the release's wing.ckpt) when a run starts from scratch (`load_pretrained`).
+gradient. FAN is frozen: it lives in the train state as frozen["fan"], is in no optimizer and no EMA update,
+and is read from config.fan_weights (the release's wing.ckpt) when a run starts from scratch
+(`load_pretrained`); export writes it into both nets and nets_ema files, as the original does.
+
+Capabilities (facejax/families/base.py): LoadsPretrained (FAN), SamplesFolders (--src/--ref domain folders,
+sample.py), Evaluates (FID/LPIPS, evaluate.py), TorchInterop (torch_layout.py, torch_ref.py, torch_wing.py),
+TorchBaseline (torch_baseline.py) and Sweeps (Table 1 rows A-F).
 """
 
 import jax
@@ -32,13 +36,22 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.stargan_v2 import ablation_nets, fan, losses, model
-from facejax.input import ops, pipelines, sources, streams
 from facejax.families import base
+from facejax.families.stargan_v2 import (
+    ablation_nets,
+    evaluate,
+    fan,
+    losses,
+    model,
+    pipeline,
+    sample,
+    torch_baseline,
+    torch_layout,
+)
+from facejax.input import ops, sources, streams
 from facejax.train.state import TrainState, bind, count_params, ema_update, split_params, step_key
 
 EMA_NETS = ("generator", "mapping_network", "style_encoder")  # the generator side, where a row has them
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 CHOICES = {"model.generator": ("stargan_v2", "stargan_v1"), "model.discriminator": ("multitask", "acgan"),
            "model.style": tuple(losses.STYLES), "adv_loss": tuple(losses.D_ADV)}
 
@@ -50,12 +63,6 @@ def validate(config) -> None:
         raise FacejaxError(f"config.img_size={size}: expected a power of two >= 32 (e.g. 32, 64, 256)")
     if config.model.num_domains < 1:
         raise FacejaxError(f"config.model.num_domains={config.model.num_domains}: expected >= 1")
-    if config.batch_size < 1:
-        raise FacejaxError(f"config.batch_size={config.batch_size}: expected >= 1")
-    if config.total_steps < 0:
-        raise FacejaxError(f"config.total_steps={config.total_steps}: expected >= 0")
-    if config.dtype not in DTYPES:
-        raise FacejaxError(f"config.dtype={config.dtype!r}: expected one of {sorted(DTYPES)}")
     if config.model.w_hpf < 0:
         raise FacejaxError(f"config.model.w_hpf={config.model.w_hpf}: expected >= 0")
     fs = config.model.fan_img_size
@@ -64,9 +71,8 @@ def validate(config) -> None:
     if config.model.fan_width < 2 or config.model.fan_width % 2:
         raise FacejaxError(f"config.model.fan_width={config.model.fan_width}: expected an even number >= 2 "
                            f"(64 in the original)")
-    for name in ("log_every", "checkpoint_every", "n_critic"):
-        if config[name] < 1:
-            raise FacejaxError(f"config.{name}={config[name]}: expected >= 1")
+    if config.n_critic < 1:
+        raise FacejaxError(f"config.n_critic={config.n_critic}: expected >= 1")
     for field, allowed in CHOICES.items():
         value = config.model[field[6:]] if field.startswith("model.") else config[field]
         if value not in allowed:
@@ -94,18 +100,37 @@ class _Nets:
             setattr(self, name, bind(graphdefs[name], p))
 
 
+# The paper's Table 1 (StarGAN v2, arXiv:1912.01865v2): what each row adds (configs/stargan_v2.py ABLATIONS)
+ROW_NAMES = {"A": "Baseline StarGAN", "B": "+ Multi-task discriminator", "C": "+ Tuning",
+             "D": "+ Latent code injection", "E": "+ Replace (D) with style code",
+             "F": "+ Diversity regularization (StarGAN v2)"}
+
+
 class StarGANv2(base.Family):
+    """StarGAN v2 and its Table 1 ablation rows on one training iteration."""
+
     name = "stargan_v2"
+    description = "StarGAN v2 (Choi et al., CVPR 2020): multi-domain image-to-image translation"
     architecture_fields = ("family", "img_size", "model.num_domains", "model.latent_dim",
                            "model.style_dim", "model.hidden_dim", "model.w_hpf", "model.dim_in",
                            "model.max_conv_dim", "model.generator", "model.discriminator",
                            "model.style", "model.v1_conv_dim", "model.v1_repeat_num",
                            "model.fan_img_size", "model.fan_width")
+    # The paper's Table 1 columns: FID and LPIPS, latent- and reference-guided (evaluate.py).
+    headline_metrics = (base.Metric("FID_latent/mean", "FID latent", "{:.2f}"),
+                        base.Metric("LPIPS_latent/mean", "LPIPS latent", "{:.4f}"),
+                        base.Metric("FID_reference/mean", "FID reference", "{:.2f}"),
+                        base.Metric("LPIPS_reference/mean", "LPIPS reference", "{:.4f}"))
+    folder_inputs = base.FolderInputs(
+        src="folder of source images in <domain>/<image> sub-folders (each is translated with every reference)",
+        ref="folder of reference images in <domain>/<image> sub-folders, one per model domain in sorted "
+            "folder-name order (each gives its style and target domain)",
+        ref_required=True)
 
     def __init__(self, config):
         validate(config)
         self.config = config
-        self.dtype = DTYPES[config.dtype]
+        self.dtype = base.compute_dtype(config)
         self.style = losses.STYLES[config.model.style](config.model)
         # FAN heatmap masks feed the generator's high-pass skips (the original's w_hpf > 0 path).
         self.uses_fan = config.model.w_hpf > 0 and config.model.generator == "stargan_v2"
@@ -117,6 +142,7 @@ class StarGANv2(base.Family):
         if self.uses_fan:
             self.graphdefs["fan"], self._abstract_fan = split_params(
                 nnx.eval_shape(lambda: self._build_fan(nnx.Rngs(0))))
+        self.sampler = sample.Sampler(self.translate, config)  # owns the jitted translators
 
     # ---------------------------------------------------------------- networks and optimizers
 
@@ -149,7 +175,7 @@ class StarGANv2(base.Family):
 
     def _optimizers(self):
         c = self.config
-        opts = {k: _adam(c.f_lr if k == "mapping_network" else c.lr, c) for k in self.graphdefs}
+        opts = {k: _adam(c.f_lr if k == "mapping_network" else c.lr, c) for k in self._abstract_params}
         # Parameters the forward never uses (decoder conv1x1 when w_hpf > 0) get no gradient in
         # PyTorch, so Adam skips them (no decay either): freeze them here for an exact replica.
         frozen = model.frozen_parameter_mask(self._abstract_params["generator"], w_hpf=self.config.model.w_hpf)
@@ -163,8 +189,8 @@ class StarGANv2(base.Family):
         return {k: count_params(v) for k, v in self._abstract_params.items()}
 
     def init(self, root_key_data) -> TrainState:
-        """A fresh state. With FAN its weights are zero placeholders here (random initialisers would only
-        slow the compile): the trainer replaces them with config.fan_weights through `load_pretrained`
+        """A fresh state. With FAN, state.frozen["fan"] holds zero placeholders here (random initialisers would
+        only slow the compile): the trainer replaces them with config.fan_weights through `load_pretrained`
         (a file read, outside jit)."""
         key = jax.random.wrap_key_data(root_key_data)
         nets = self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))
@@ -173,25 +199,22 @@ class StarGANv2(base.Family):
         # The original's EMA copies start from PyTorch's default init (deepcopy before
         # he_init); after 100k steps at 0.999 that start weighs e^-100, so start from params.
         ema = {k: params[k] for k in self.ema_nets}
+        frozen = {}
         if self.uses_fan:
-            params["fan"] = ema["fan"] = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract_fan)
+            frozen["fan"] = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract_fan)
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state=opt_state, ema=ema)
+                          opt_state=opt_state, ema=ema, frozen=frozen)
 
     def load_pretrained(self, state: TrainState) -> TrainState:
-        """The state with its frozen pretrained nets read from the files the config names (FAN from
-        config.fan_weights when w_hpf > 0); the trainer calls it once for a run that starts from scratch."""
+        """The state with its frozen pretrained nets read from the files the config names (state.frozen["fan"]
+        from config.fan_weights when w_hpf > 0); the trainer calls it once for a run that starts from scratch."""
         if not self.uses_fan:
             return state
-        from facejax.families.stargan_v2 import torch_layout
-
         weights = torch_layout.read_fan_weights(self.config)
-        return state.replace(params={**state.params, "fan": weights}, ema={**state.ema, "fan": weights})
+        return state.replace(frozen={**state.frozen, "fan": weights})
 
     def torch_layout(self):
         """The original PyTorch layout of this config's networks (export / import); see torch_layout.py."""
-        from facejax.families.stargan_v2 import torch_layout
-
         return torch_layout.TorchLayout(self.config)
 
     # ---------------------------------------------------------------- the training iteration
@@ -215,27 +238,27 @@ class StarGANv2(base.Family):
         """FAN's (coarse, fine) masks of x, or None without the w_hpf > 0 path; never differentiated."""
         return fan.masks(nets.fan, x) if self.uses_fan else None
 
-    def _d_update(self, params, opt_state, x_real, y_org, y_trg, guide, key, lambdas, masks):
-        nets = _Nets(self.graphdefs, params)
+    def _d_update(self, params, opt_state, frozen, x_real, y_org, y_trg, guide, key, lambdas, masks):
+        nets = _Nets(self.graphdefs, {**frozen, **params})
         s_trg = self.style.target(nets, guide, y_trg)
         x_fake = jax.lax.stop_gradient(nets.generator(x_real, s_trg, masks))
 
         def loss_fn(sub):
-            n = _Nets(self.graphdefs, {**params, **sub})
+            n = _Nets(self.graphdefs, {**frozen, **params, **sub})
             return losses.d_loss(n, self.config.adv_loss, x_real, y_org, y_trg, x_fake, key, lambdas)
 
         return self._update(("discriminator",), loss_fn, params, opt_state)
 
-    def _g_update(self, names, params, opt_state, x_real, y_org, y_trg, guide, guide2, lambdas, masks):
+    def _g_update(self, names, params, opt_state, frozen, x_real, y_org, y_trg, guide, guide2, lambdas, masks):
         def loss_fn(sub):
-            n = _Nets(self.graphdefs, {**params, **sub})
+            n = _Nets(self.graphdefs, {**frozen, **params, **sub})
             cycle_masks = (lambda x_fake: self._masks(n, x_fake)) if self.uses_fan else None
             return losses.g_loss(n, self.style, self.config.adv_loss, x_real, y_org, y_trg, guide, guide2,
                                  lambdas, masks=masks, cycle_masks_fn=cycle_masks)
 
         return self._update(names, loss_fn, params, opt_state)
 
-    def _phases(self, state, batch):
+    def _update_pairs(self, state, batch):
         """(metric prefix, guide, second guide, nets the G update trains) of each D / G update pair."""
         if not self.style.reference_guided:
             return [("", None, None, ("generator",))]
@@ -258,19 +281,20 @@ class StarGANv2(base.Family):
         x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_ref"]
         lambdas = {"reg": c.lambda_reg, "gp": c.lambda_gp, "cls": c.lambda_cls, "sty": c.lambda_sty,
                    "ds": self.lambda_ds(state.step), "cyc": c.lambda_cyc}
-        phases = self._phases(state, batch)
-        d_keys = jax.random.split(jax.random.fold_in(step_key(state), 1), len(phases))  # WGAN-GP interpolation
-        p, o, metrics = state.params, state.opt_state, {}
-        masks = self._masks(_Nets(self.graphdefs, p), x_real)  # FAN is frozen: the same for every update
+        pairs = self._update_pairs(state, batch)
+        d_keys = jax.random.split(jax.random.fold_in(step_key(state), 1), len(pairs))  # WGAN-GP interpolation
+        p, o, frozen, metrics = state.params, state.opt_state, state.frozen, {}
+        masks = self._masks(_Nets(self.graphdefs, frozen), x_real)  # FAN is frozen: the same for every update
 
-        for (prefix, guide, _, _), key in zip(phases, d_keys):
-            p, o, d = self._d_update(p, o, x_real, y_org, y_trg, guide, key, lambdas, masks)
+        for (prefix, guide, _, _), key in zip(pairs, d_keys):
+            p, o, d = self._d_update(p, o, frozen, x_real, y_org, y_trg, guide, key, lambdas, masks)
             metrics.update({f"D/{prefix}{k}": v for k, v in d.items()})
 
         def g_updates(p, o):
             out = {}
-            for prefix, guide, guide2, names in phases:
-                p, o, g = self._g_update(names, p, o, x_real, y_org, y_trg, guide, guide2, lambdas, masks)
+            for prefix, guide, guide2, names in pairs:
+                p, o, g = self._g_update(names, p, o, frozen, x_real, y_org, y_trg, guide, guide2, lambdas,
+                                         masks)
                 out.update({f"G/{prefix}{k}": v for k, v in g.items()})
             return p, o, out
 
@@ -288,7 +312,7 @@ class StarGANv2(base.Family):
                       start_batch: int = 0) -> tf.data.Dataset:
         """Batches of {x_src, y_src, x_ref, x_ref2, y_ref} from batch `start_batch` on: class-balanced
         sources, and references with a second image of the same domain (the original's InputFetcher;
-        facejax.input.pipelines.stargan_v2). A pure function of the position: resuming at batch n
+        pipeline.train_element). A pure function of the position: resuming at batch n
         continues exactly."""
         c = self.config
         if c.data.split_over_processes:  # each process holds 1/N of the examples, its own stream
@@ -300,7 +324,7 @@ class StarGANv2(base.Family):
             seeds = ops.seeds_for(c.seed, 0, 1)
             part = dict(process_index=process_index, process_count=process_count)
         self._check_domains(src.domains, "train")
-        element = pipelines.stargan_v2(src, num_domains=len(src.domains), img_size=c.img_size,
+        element = pipeline.train_element(src, num_domains=len(src.domains), img_size=c.img_size,
                                        randcrop_prob=c.data.randcrop_prob, seeds=seeds)
         return streams.batches(element, local_batch, start_batch, **part)
 
@@ -329,10 +353,11 @@ class StarGANv2(base.Family):
 
     # ---------------------------------------------------------------- sampling
 
-    def translate(self, ema, x_src, guide, y_trg):
+    def translate(self, weights, x_src, guide, y_trg):
         """G_ema(x_src, s) with s the row's target style: F_ema(z, y) or E_ema(x_ref, y) (E, F), [one_hot(y), z
-        or E_ema(x_ref)] (D), one_hot(y) (A-C: the guide is ignored, a reference gives its label only)."""
-        nets = _Nets(self.graphdefs, ema)
+        or E_ema(x_ref)] (D), one_hot(y) (A-C: the guide is ignored, a reference gives its label only).
+        `weights`: {net: params} of the EMA nets, with the frozen FAN where w_hpf > 0 (sample.sampling_weights)."""
+        nets = _Nets(self.graphdefs, weights)
         return nets.generator(x_src, self.style.target(nets, guide, y_trg), self._masks(nets, x_src))
 
     def sample_inputs(self, n: int):
@@ -346,18 +371,36 @@ class StarGANv2(base.Family):
         return {"x": x, "y": y, "z": z}
 
     def sample_grids(self, state, inputs) -> dict:
-        from facejax.families.stargan_v2 import sample
+        return self.sampler.grids(sample.sampling_weights(state), inputs)
 
-        return sample.grids(self, state.ema, inputs)
+    def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
+        """Every --src image translated with every --ref image's style (sample.py translate_folders):
+        {"grid": reference.png, "count": pairs written, "pairs": the same}."""
+        if not request.ref:
+            raise FacejaxError("StarGAN v2 translates --src images with the styles of --ref images: give both "
+                               "folders")
+        if request.mask:
+            raise FacejaxError("StarGAN v2 takes no --mask (give --src and --ref)")
+        return self.sampler.translate_folders(state, request.src, request.ref, out_dir)
 
     # ---------------------------------------------------------------- evaluation
 
     def evaluator(self, mesh=None):
         """The original's FID/LPIPS protocol (evaluate.py); reads the metric weights now, so a missing
-        file stops a run before training. Call it: evaluator(state.ema, step, out_dir) -> results."""
-        from facejax.families.stargan_v2 import evaluate
-
+        file stops a run before training. Call it: evaluator(state, step, out_dir) -> results."""
         return evaluate.Evaluator(self, mesh)
+
+    # ---------------------------------------------------------------- sweeps (launch/sweep.py)
+
+    @classmethod
+    def sweep_rows(cls) -> dict:
+        """The paper's Table 1 rows A-F (configs/stargan_v2.py ABLATIONS) and what each adds."""
+        return dict(ROW_NAMES)
+
+    @classmethod
+    def sweep_eval_files(cls) -> tuple:
+        """The metric weight files evaluation reads (README, Evaluation)."""
+        return ("eval.inception_weights", "eval.alexnet_weights")
 
     # ---------------------------------------------------------------- benchmarking (facejax bench)
 
@@ -372,13 +415,7 @@ class StarGANv2(base.Family):
                 "y_ref": ((np.arange(batch_size) + 1) % k).astype(np.int32)}
 
     def bench_torch_step(self, seed: int = 0):
-        """The same iteration in PyTorch eager mode on the reference modules (facejax/bench)."""
-        from facejax.bench import torch_stargan_v2
-
-        return torch_stargan_v2.TorchStarGANv2Step(self.config, seed)
-
-    def check_bench_torch(self) -> None:
-        """A FacejaxError now (before compiling) when the PyTorch baseline cannot run this config."""
-        from facejax.bench import torch_stargan_v2
-
-        torch_stargan_v2.check_supported(self.config)
+        """The same iteration in PyTorch eager mode on the reference modules (torch_baseline.py). A FacejaxError,
+        before torch is imported, when this config (a Table 1 row other than F) has no PyTorch baseline."""
+        torch_baseline.check_supported(self.config)
+        return torch_baseline.TorchStarGANv2Step(self.config, seed)

@@ -1,4 +1,9 @@
-"""StarGAN v2 pictures: latent- and reference-guided grids, and folder-to-folder translation."""
+"""StarGAN v2 pictures: latent- and reference-guided grids, and folder-to-folder translation.
+
+A `Sampler` (one per family object, `family.sampler`) owns the jitted translators; they compile once per
+batch shape. Its methods take the sampling weights, {net name: params} of the EMA nets and the frozen FAN
+(`sampling_weights(state)`).
+"""
 
 import os
 
@@ -10,33 +15,87 @@ from facejax.errors import FacejaxError
 from facejax.input.sources import list_domain_folder, read_image
 
 
-def _fns(family):
-    """Jitted translators, compiled once per family object and batch shape."""
-    if not hasattr(family, "_sample_fns"):
-        family._sample_fns = (
-            jax.jit(lambda ema, x, z, y: family.translate(ema, x, ("latent", z), y)),
-            jax.jit(lambda ema, x, r, y: family.translate(ema, x, ("reference", r), y)),
-        )
-    return family._sample_fns
+def sampling_weights(state) -> dict:
+    """The weights StarGAN v2 samples from: the EMA nets (G, F, E where a row has them) and the frozen FAN."""
+    return {**state.frozen, **state.ema}
 
 
-def latent_grid(family, ema, x, z) -> np.ndarray:
-    """Rows: sources; columns: the source, then one output per target domain (fixed z per row)."""
-    latent, _ = _fns(family)
-    n, k = x.shape[0], family.config.model.num_domains
-    cols = [x] + [np.asarray(latent(ema, x, z, np.full((n,), d, np.int32))) for d in range(k)]
-    tiles = np.stack(cols, axis=1).reshape((n * (k + 1),) + x.shape[1:])
-    return images.make_grid(images.to_uint8(tiles), ncol=k + 1)
+class Sampler:
+    """Jitted translators of one family object: translate(weights, x, guide, y) -> images.
 
+    Args:
+      translate: the family's translate(weights, x_src, guide, y_trg) (pure, traced here).
+      config: the family's config (img_size, model.num_domains).
+    """
 
-def reference_outputs(family, ema, x, refs, ref_labels) -> np.ndarray:
-    """(len(refs), len(x), H, W, 3): every source translated with every reference's style."""
-    _, reference = _fns(family)
-    n = x.shape[0]
-    outs = []
-    for r, y in zip(refs, ref_labels):
-        outs.append(np.asarray(reference(ema, x, np.repeat(r[None], n, 0), np.full((n,), y, np.int32))))
-    return np.stack(outs)
+    def __init__(self, translate, config):
+        self.config = config
+        self.latent = jax.jit(lambda w, x, z, y: translate(w, x, ("latent", z), y))
+        self.reference = jax.jit(lambda w, x, r, y: translate(w, x, ("reference", r), y))
+
+    def latent_grid(self, weights, x, z) -> np.ndarray:
+        """Rows: sources; columns: the source, then one output per target domain (fixed z per row)."""
+        n, k = x.shape[0], self.config.model.num_domains
+        cols = [x] + [np.asarray(self.latent(weights, x, z, np.full((n,), d, np.int32))) for d in range(k)]
+        tiles = np.stack(cols, axis=1).reshape((n * (k + 1),) + x.shape[1:])
+        return images.make_grid(images.to_uint8(tiles), ncol=k + 1)
+
+    def reference_outputs(self, weights, x, refs, ref_labels) -> np.ndarray:
+        """(len(refs), len(x), H, W, 3): every source translated with every reference's style."""
+        n = x.shape[0]
+        outs = []
+        for r, y in zip(refs, ref_labels):
+            outs.append(np.asarray(self.reference(weights, x, np.repeat(r[None], n, 0),
+                                                  np.full((n,), y, np.int32))))
+        return np.stack(outs)
+
+    def grids(self, weights, inputs) -> dict:
+        x, y, z = inputs["x"], inputs["y"], inputs["z"]
+        outs = self.reference_outputs(weights, x, x, y)
+        return {"latent": self.latent_grid(weights, x, z), "reference": reference_grid(x, x, outs)}
+
+    def translate_folders(self, state, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
+        """Translates every source image with every reference image (`facejax sample --src --ref`).
+
+        Writes `<out>/<src stem>__<ref stem>.png` at img_size for each pair and `<out>/reference.png`,
+        the grid of all pairs. Domains are the sorted sub-folder names of --ref (class indices). The folders
+        are checked before `state` is read.
+
+        Returns:
+          {"grid": path of reference.png, "count": number of pairs written, "pairs": the same number}.
+        """
+        size, k = self.config.img_size, self.config.model.num_domains
+        src_paths, _, _ = list_domain_folder(src_dir, what="--src folder")
+        ref_paths, ref_labels, ref_domains = list_domain_folder(ref_dir, what="--ref folder")
+        if len(ref_domains) != k:
+            raise FacejaxError(f"--ref folder {ref_dir!r} has {len(ref_domains)} domain sub-folders "
+                               f"({', '.join(ref_domains)}); the model has {k} domains "
+                               f"(config.model.num_domains), in sorted folder-name order")
+        stems = [os.path.splitext(os.path.basename(p))[0] for p in src_paths]
+        rstems = [os.path.splitext(os.path.basename(p))[0] for p in ref_paths]
+        for what, names, paths in (("--src", stems, src_paths), ("--ref", rstems, ref_paths)):
+            seen = {}
+            for nm, p in zip(names, paths):
+                if nm in seen:
+                    raise FacejaxError(f"{what} has two images named {nm!r} ({seen[nm]}, {p}); output "
+                                       f"files are named <src stem>__<ref stem>.png, so stems must be unique")
+                seen[nm] = p
+        x = np.stack([read_image(p, size) for p in src_paths])
+        refs = np.stack([read_image(p, size) for p in ref_paths])
+        weights = sampling_weights(state)
+        # Fixed-size chunks (padded) so the translator compiles once whatever the folder sizes.
+        pad = (-len(x)) % chunk
+        xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x
+        outs = np.concatenate([self.reference_outputs(weights, xp[i:i + chunk], refs, ref_labels)
+                               for i in range(0, len(xp), chunk)], axis=1)[:, :len(x)]
+        os.makedirs(out_dir, exist_ok=True)
+        u8 = images.to_uint8(outs)
+        for j, rs in enumerate(rstems):
+            for i, ss in enumerate(stems):
+                images.save_png(os.path.join(out_dir, f"{ss}__{rs}.png"), u8[j, i])
+        grid = images.save_png(os.path.join(out_dir, "reference.png"), reference_grid(x, refs, outs))
+        pairs = len(stems) * len(rstems)
+        return {"grid": grid, "count": pairs, "pairs": pairs}
 
 
 def reference_grid(x, refs, outs) -> np.ndarray:
@@ -48,47 +107,3 @@ def reference_grid(x, refs, outs) -> np.ndarray:
         rows.append(np.concatenate([x[i:i + 1], outs[:, i]]))
     tiles = np.concatenate(rows)
     return images.make_grid(images.to_uint8(tiles), ncol=m + 1)
-
-
-def grids(family, ema, inputs) -> dict:
-    x, y, z = inputs["x"], inputs["y"], inputs["z"]
-    outs = reference_outputs(family, ema, x, x, y)
-    return {"latent": latent_grid(family, ema, x, z), "reference": reference_grid(x, x, outs)}
-
-
-def translate_folders(family, ema, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
-    """Translates every source image with every reference image.
-
-    Writes `<out>/<src stem>__<ref stem>.png` at img_size for each pair and `<out>/reference.png`,
-    the grid of all pairs. Domains are the sorted sub-folder names of --ref (class indices).
-    """
-    size, k = family.config.img_size, family.config.model.num_domains
-    src_paths, _, _ = list_domain_folder(src_dir, what="--src folder")
-    ref_paths, ref_labels, ref_domains = list_domain_folder(ref_dir, what="--ref folder")
-    if len(ref_domains) != k:
-        raise FacejaxError(f"--ref folder {ref_dir!r} has {len(ref_domains)} domain sub-folders "
-                           f"({', '.join(ref_domains)}); the model has {k} domains "
-                           f"(config.model.num_domains), in sorted folder-name order")
-    stems = [os.path.splitext(os.path.basename(p))[0] for p in src_paths]
-    rstems = [os.path.splitext(os.path.basename(p))[0] for p in ref_paths]
-    for what, names, paths in (("--src", stems, src_paths), ("--ref", rstems, ref_paths)):
-        seen = {}
-        for nm, p in zip(names, paths):
-            if nm in seen:
-                raise FacejaxError(f"{what} has two images named {nm!r} ({seen[nm]}, {p}); output "
-                                   f"files are named <src stem>__<ref stem>.png, so stems must be unique")
-            seen[nm] = p
-    x = np.stack([read_image(p, size) for p in src_paths])
-    refs = np.stack([read_image(p, size) for p in ref_paths])
-    # Fixed-size chunks (padded) so the translator compiles once whatever the folder sizes.
-    pad = (-len(x)) % chunk
-    xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x
-    outs = np.concatenate([reference_outputs(family, ema, xp[i:i + chunk], refs, ref_labels)
-                           for i in range(0, len(xp), chunk)], axis=1)[:, :len(x)]
-    os.makedirs(out_dir, exist_ok=True)
-    u8 = images.to_uint8(outs)
-    for j, rs in enumerate(rstems):
-        for i, ss in enumerate(stems):
-            images.save_png(os.path.join(out_dir, f"{ss}__{rs}.png"), u8[j, i])
-    grid = images.save_png(os.path.join(out_dir, "reference.png"), reference_grid(x, refs, outs))
-    return {"pairs": len(stems) * len(rstems), "grid": grid}

@@ -12,15 +12,15 @@ Files (§2.3), each ``torch.save({network name: state_dict})``, no ``module.`` p
   {step:06d}_optims.ckpt    torch.optim.Adam state_dict of generator, mapping_network, style_encoder,
                             discriminator (Appendix B)
 
-The train state maps onto them as nets <- params, nets_ema <- ema, optims <- opt_state; FAN's weights are the
-same in both. With ``--format=safetensors`` the same tensors are stored flat under network-prefixed keys
+The train state maps onto them as nets <- params, nets_ema <- ema, optims <- opt_state; FAN (frozen, in
+state.frozen) goes into both nets and nets_ema, as the original puts one FAN in both. With ``--format=safetensors`` the same tensors are stored flat under network-prefixed keys
 (``generator.from_rgb.weight``, ``fan.conv1.conv.weight``); optimizer files hold ``<net>.state.<i>.step``,
 ``.exp_avg``, ``.exp_avg_sq`` and each network's ``param_groups`` as JSON in the metadata.
 
 Only the original's architecture (Table 1 rows E and F: ``model.generator='stargan_v2'``,
 ``model.discriminator='multitask'``, ``model.style='style'``) has a PyTorch layout. ``model.dim_in``,
 ``model.max_conv_dim``, ``model.hidden_dim`` and the FAN size fields are facejax extensions: files of other
-values than the original's load into facejax's reference modules (facejax/export/torch_ref), which take the
+values than the original's load into facejax's reference modules (torch_ref.py, torch_wing.py), which take the
 same arguments, but not into the original's, whose widths are fixed.
 """
 
@@ -32,15 +32,19 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from ml_collections import ConfigDict
 
+from facejax import configs
 from facejax.errors import FacejaxError
 from facejax.export import convert, files, optim
 from facejax.export.convert import Buffer, LayoutSpec
 from facejax.families.stargan_v2 import fan as fan_lib
 from facejax.families.stargan_v2 import model
 from facejax.nn.blocks import highpass_kernel
+from facejax.train.state import TrainState
 
 _BLOCK = ("conv1", "conv2", "norm1", "norm2", "conv1x1")
 SPEC = convert.BASE_SPEC.merged(LayoutSpec(
@@ -114,10 +118,6 @@ def abstract_net(config, name: str):
 
 
 def _changed(config, changes: dict):
-    from ml_collections import ConfigDict
-
-    from facejax import configs
-
     cfg = ConfigDict(config.to_dict())
     for k, v in changes.items():
         configs.override(cfg, k, type(_config_value(cfg, k))(v))
@@ -133,8 +133,6 @@ def _config_value(cfg, key: str):
 
 @functools.lru_cache(maxsize=256)
 def _cached_layout(name: str, fields_json: str) -> convert.NetLayout:
-    from ml_collections import ConfigDict
-
     cfg = ConfigDict(json.loads(fields_json))
     return module_layout(abstract_net(cfg, name), name)
 
@@ -241,10 +239,11 @@ class TorchLayout:
     def export(self, state, with_optim: bool = False) -> dict:
         """{kind: {network: ordered {key: numpy}}} for nets, nets_ema (and optims: {network: Adam state})."""
         state = jax.device_get(state)
+        nets, ema = {**state.frozen, **state.params}, {**state.frozen, **state.ema}  # FAN in both files
         out = {
-            "nets": collections.OrderedDict((k, convert.to_torch(state.params[k], self.nets[k]))
+            "nets": collections.OrderedDict((k, convert.to_torch(nets[k], self.nets[k]))
                                             for k in self.file_networks("nets")),
-            "nets_ema": collections.OrderedDict((k, convert.to_torch(state.ema[k], self.nets[k]))
+            "nets_ema": collections.OrderedDict((k, convert.to_torch(ema[k], self.nets[k]))
                                                 for k in self.file_networks("nets_ema")),
         }
         if with_optim:
@@ -345,13 +344,9 @@ class TorchLayout:
 
         nets -> params, nets_ema -> ema; with only one of them, it is used for both (noted). optims -> the Adam
         states; without, fresh optimizer states (noted). The discriminator comes only from a nets file; without
-        one it is freshly initialised (``init_fn()``, a fresh TrainState, is called only then). FAN comes from the
-        files, else from ``load_fan()`` (default: config.fan_weights).
+        one it is freshly initialised (``init_fn()``, a fresh TrainState, is called only then). FAN goes to
+        state.frozen: from the files (nets, else nets_ema), else from ``load_fan()`` (default: config.fan_weights).
         """
-        import jax.numpy as jnp
-
-        from facejax.train.state import TrainState
-
         notes = []
         nets, ema = loaded.get("nets"), loaded.get("nets_ema")
         if nets is None:
@@ -365,14 +360,15 @@ class TorchLayout:
             ema = {k: v for k, v in nets.items() if k in self.file_networks("nets_ema")}
         params = {k: nets[k] for k in NETS}
         ema = {k: ema[k] for k in EMA_NETS}
+        frozen = {}
         if self.uses_fan:
             fan_weights = loaded.get("nets", {}).get("fan", loaded.get("nets_ema", {}).get("fan"))
             if fan_weights is None:
                 fan_weights = load_fan() if load_fan is not None else read_fan_weights(self.config)
                 notes.append(f"the files have no 'fan' network: FAN from config.fan_weights={self.config.fan_weights}")
-            params["fan"] = ema["fan"] = fan_weights
+            frozen["fan"] = fan_weights
         to_jax = lambda tree: jax.tree.map(jnp.asarray, tree)  # noqa: E731
-        params, ema = to_jax(params), to_jax(ema)
+        params, ema, frozen = to_jax(params), to_jax(ema), to_jax(frozen)
         opt_state = {k: optimizers[k].init(params[k]) for k in self.file_networks("optims")}
         if "optims" in loaded:
             for name in self.file_networks("optims"):
@@ -381,5 +377,5 @@ class TorchLayout:
         else:
             notes.append("no optims file: the optimizers start fresh (Adam moments zero, step count 0)")
         state = TrainState(step=jnp.asarray(step, jnp.int32), rng=jnp.asarray(rng), params=params,
-                           opt_state=opt_state, ema=ema)
+                           opt_state=opt_state, ema=ema, frozen=frozen)
         return state, notes

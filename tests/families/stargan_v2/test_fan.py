@@ -10,7 +10,7 @@ from flax import nnx
 from facejax import configs, registry
 from facejax.errors import FacejaxError
 from facejax.export.convert import CheckpointMismatch
-from facejax.families.stargan_v2 import fan, torch_layout
+from facejax.families.stargan_v2 import fan, sample, torch_layout
 from facejax.train.state import bind
 from tests.export.states import random_state
 
@@ -57,7 +57,7 @@ def test_preprocess_shifts_and_powers_parts_as_the_original():
 
 def test_preprocess_matches_torch_reference_on_landmark_like_heatmaps():
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import wing
+    from facejax.families.stargan_v2 import torch_wing as wing
 
     h = _blobs(2, 256, seed=1)
     coarse, fine = fan.preprocess(jnp.asarray(h))
@@ -106,7 +106,7 @@ def _jax_fan(torch_model, img_size, width):
 @pytest.mark.torch
 def test_full_fan_matches_torch_reference_at_256():
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import wing
+    from facejax.families.stargan_v2 import torch_wing as wing
 
     tfan = _random_torch_fan(wing, torch)
     graphdef, params = _jax_fan(tfan, 256, 64)
@@ -142,7 +142,7 @@ def test_fan_weights_file_errors_name_the_file_and_its_origin(tmp_path):
     with pytest.raises(FacejaxError, match=r"nope/wing\.ckpt does not exist.*StarGAN v2 release"):
         registry.create(cfg).load_pretrained(None)
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import wing
+    from facejax.families.stargan_v2 import torch_wing as wing
 
     sd = wing.FAN(64, 8).state_dict()
     del sd["m0.b3_2.conv2.weight"]
@@ -155,7 +155,7 @@ def test_fan_weights_file_errors_name_the_file_and_its_origin(tmp_path):
 @pytest.mark.torch
 def test_family_reads_wing_ckpt_and_its_masks_steer_the_generator(tmp_path):
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import wing
+    from facejax.families.stargan_v2 import torch_wing as wing
 
     tfan = _random_torch_fan(wing, torch, 64, 8, seed=4)
     sd = {k: v for k, v in tfan.state_dict().items() if not k.endswith("num_batches_tracked")}
@@ -164,20 +164,20 @@ def test_family_reads_wing_ckpt_and_its_masks_steer_the_generator(tmp_path):
     family = registry.create(cfg)
     assert family.uses_fan and "fan" not in family.optimizers and "fan" not in family.param_counts()
     state = family.load_pretrained(random_state(family))
-    np.testing.assert_array_equal(state.params["fan"]["l0"]["kernel"],
+    np.testing.assert_array_equal(state.frozen["fan"]["l0"]["kernel"],
                                   tfan.l0.weight.detach().numpy().transpose(2, 3, 1, 0))
-    assert state.ema["fan"] is state.params["fan"]
+    assert "fan" not in state.params and "fan" not in state.ema  # frozen: its own field, once
     assert sorted(state.opt_state) == ["discriminator", "generator", "mapping_network", "style_encoder"]
 
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     z = np.random.default_rng(1).standard_normal((2, 8)).astype(np.float32)
     y = np.array([0, 1], np.int32)
     translate = jax.jit(lambda ema, x, z, y: family.translate(ema, x, ("latent", z), y))
-    out = translate(state.ema, x, z, y)
-    flat_fan = jax.tree.map(lambda a: a, state.ema["fan"])
+    out = translate(sample.sampling_weights(state), x, z, y)
+    flat_fan = jax.tree.map(lambda a: a, state.frozen["fan"])
     flat_fan["l0"]["kernel"] = np.zeros_like(flat_fan["l0"]["kernel"])  # constant heatmaps -> ~zero masks
     out2 = translate({**state.ema, "fan": flat_fan}, x, z, y)
-    masks = fan.masks(bind(family.graphdefs["fan"], state.ema["fan"]), x)
+    masks = fan.masks(bind(family.graphdefs["fan"], state.frozen["fan"]), x)
     flat = fan.masks(bind(family.graphdefs["fan"], flat_fan), x)
     assert masks[0].shape == masks[1].shape == (2, 64, 64, 1)  # at FAN's size; the generator resizes them
     # random weights: every landmark map is busy, the summed masks saturate; flat maps: (almost) empty masks

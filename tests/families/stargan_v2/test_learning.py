@@ -69,7 +69,7 @@ def test_reference_guided_outputs_take_the_target_domain(tmp_path):
 
     refs = np.stack([per_domain[d][i] for i in range(4) for d in range(2)]).astype(np.float32)
     ref_y = np.array([d for _ in range(4) for d in range(2)], np.int32)
-    outs = sample.reference_outputs(family, jax.device_get(state.ema), x_test, refs, ref_y)
+    outs = family.sampler.reference_outputs(jax.device_get(sample.sampling_weights(state)), x_test, refs, ref_y)
     target = np.repeat(ref_y[:, None], x_test.shape[0], axis=1).reshape(-1)
     pred = _predict(w, outs.reshape((-1,) + outs.shape[2:]))
     acc = float(np.mean(pred == target))

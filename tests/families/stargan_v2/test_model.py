@@ -271,7 +271,7 @@ def test_generator_matches_torch_reference(w_hpf, path):
     """Both kernel paths (config.kernels; the generator's encoder and decoder use the fused conv+pool and
     upsample+conv) give the original's outputs, hence the same outputs to tolerance."""
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import stargan_v2 as ref
+    from facejax.families.stargan_v2 import torch_ref as ref
     from facejax.nn import kernels
 
     gen = _materialize(lambda: Generator(64, w_hpf=w_hpf, **SMALL, rngs=nnx.Rngs(0)), seed=1)
@@ -288,7 +288,7 @@ def test_generator_matches_torch_reference(w_hpf, path):
 @pytest.mark.torch
 def test_full_width_celeba_generator_matches_torch_reference():
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import stargan_v2 as ref
+    from facejax.families.stargan_v2 import torch_ref as ref
 
     gen = _materialize(lambda: Generator(256, w_hpf=1.0, rngs=nnx.Rngs(0)), seed=2)
     tgen = ref.Generator(256, w_hpf=1)
@@ -306,7 +306,7 @@ def test_full_width_celeba_generator_matches_torch_reference():
 @pytest.mark.torch
 def test_mapping_style_encoder_discriminator_match_torch_reference():
     torch = pytest.importorskip("torch")
-    from facejax.export.torch_ref import stargan_v2 as ref
+    from facejax.families.stargan_v2 import torch_ref as ref
 
     k = 3
     x, _, y, _ = _inputs(4, 64, seed=4, k=k)
@@ -329,7 +329,7 @@ def test_mapping_style_encoder_discriminator_match_torch_reference():
 @pytest.mark.parametrize("preset", sorted(CONFIGS))
 def test_full_size_layout_matches_torch_reference(preset):
     pytest.importorskip("torch")
-    from facejax.export.torch_ref import stargan_v2 as ref
+    from facejax.families.stargan_v2 import torch_ref as ref
 
     w_hpf, k, _ = CONFIGS[preset]
     nets = _abstract_nets(w_hpf, k)

@@ -1,8 +1,8 @@
 """The StarGAN v2 training iteration in PyTorch eager mode, on the project's reference modules
-(facejax/export/torch_ref/stargan_v2.py): the baseline `facejax bench --against=torch` times.
+(torch_ref.py and torch_wing.py): the baseline `facejax bench --against=torch` times.
 
 One iteration is the original's (clovaai/stargan-v2 core/solver.py train, reference/stargan_v2.md
-section 3.2) and the same maths as facejax's jitted step (families/stargan_v2/family.py):
+section 3.2) and the same maths as facejax's jitted step (family.py):
 
   D update, latent-guided fake; D update, reference-guided fake (each: BCE(D(real), 1) +
   BCE(D(fake), 0) + lambda_reg * R1, R1 by autograd.grad with create_graph);
@@ -11,7 +11,7 @@ section 3.2) and the same maths as facejax's jitted step (families/stargan_v2/fa
 
 Adam(betas=(beta1, beta2), eps=1e-8, weight_decay) per net, lr for G/E/D and f_lr for F; lambda_ds
 decays with the step as in facejax. With w_hpf > 0 the generator takes FAN's masks (the reference
-FAN of facejax/export/torch_ref/wing.py, frozen, eval mode): once from x_real for the whole
+FAN of torch_wing.py, frozen, eval mode): once from x_real for the whole
 iteration and from x_fake for each cycle reconstruction, under no_grad, as the original and facejax
 do. Gradients are taken only for the nets an update steps and the second fake of the diversity term
 is made under no_grad (its gradient is cut in the original too): the same maths as the original
@@ -25,22 +25,11 @@ the original's solver), else on the CPU.
 
 from __future__ import annotations
 
-import sys
-
+import jax
 import numpy as np
 
+from facejax.bench.torch_common import import_torch
 from facejax.errors import FacejaxError
-
-
-def import_torch():
-    """`import torch`, never letting it load triton once TensorFlow is loaded: CUDA builds of torch import
-    triton from torch._dynamo, and triton loaded after TensorFlow segfaults (seen with torch 2.14.1+cu130 and
-    tensorflow-cpu 2.21). The eager baseline never uses triton; without it torch only skips its compilers."""
-    if "tensorflow" in sys.modules and "triton" not in sys.modules:
-        sys.modules["triton"] = None  # `import triton` now raises ImportError, which torch handles
-    import torch
-
-    return torch
 
 
 def check_supported(config) -> None:
@@ -56,8 +45,6 @@ def check_supported(config) -> None:
 
 def _default_device(torch) -> str:
     """CUDA when JAX computes on a GPU and torch sees one; the CPU otherwise."""
-    import jax
-
     return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
 
 
@@ -82,8 +69,8 @@ class TorchStarGANv2Step:
 
         check_supported(config)
         self.torch = torch = import_torch()
-        from facejax.export.torch_ref import stargan_v2 as ref
-        from facejax.export.torch_ref import wing
+        from facejax.families.stargan_v2 import torch_ref as ref
+        from facejax.families.stargan_v2 import torch_wing as wing
 
         self.config = config
         self.device = torch.device(device or _default_device(torch))
