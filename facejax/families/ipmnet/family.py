@@ -49,11 +49,9 @@ from flax import nnx
 from facejax.errors import FacejaxError
 from facejax.families import base
 from facejax.families.ipmnet import evaluate, model, preprocess, sample, torch_layout
-from facejax.families.ipmnet.settings import alphas, resnet_layers, validate
+from facejax.families.ipmnet.settings import resnet_layers, validate
 from facejax.input import ops, pipelines, streams
 from facejax.train.state import TrainState, bind, split_state, step_key
-
-__all__ = ["IPMNet", "alphas", "resnet_layers", "validate"]
 
 NETS = ("G", "D_A", "D_B")
 
