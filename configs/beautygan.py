@@ -17,34 +17,18 @@ Presets:
 
 from ml_collections import ConfigDict
 
+from facejax.train import config as trainer_config
+
 
 def _base():
-    c = ConfigDict()
-    c.family = "beautygan"
-    c.preset = ""
-    c.seed = 0
-    c.img_size = 256
-    c.batch_size = 1  # the original's histogram loss only works at batch 1; facejax's works per example
-    c.total_steps = 300 * 2469
+    # batch 1: the original's histogram loss only works at batch 1; facejax's works per example
+    c = trainer_config.defaults("beautygan", seed=0, img_size=256, batch_size=1, total_steps=300 * 2469,
+                                sample_every=2469, checkpoint_every=2469, num_sample_images=6)
     # Iterations per epoch of the original (max(#non-makeup, #makeup) train images: 2,469 makeup faces with
     # mt_makeup's drawn split). Only names exported snapshots <epoch>_<iter>_G.pth; 0 = tag 1_<step>.
     c.steps_per_epoch = 2469
-    c.dtype = "float32"
-    # Parameter sharding (facejax/train/mesh.py): 1 = replicated; > 1 splits large leaves over an `fsdp` axis.
-    c.fsdp = 1
-    c.fsdp_min_size = 2**14
-
-    c.data = ConfigDict()
-    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
-    c.data.source = "tfds"
     c.data.name = "mt_makeup"
     c.data.config = "256"
-    c.data.data_dir = ""
-    c.data.train_split = "train"
-    c.data.eval_split = "test"
-    c.data.train_dir = ""
-    c.data.eval_dir = ""
-    c.data.cache = True
     c.data.flip = False  # the original has no augmentation (flips relabel MT's left/right parts when on)
     c.data.randcrop_prob = 0.0
     c.data.prefetch_to_device = 2
@@ -78,20 +62,8 @@ def _base():
     c.vgg_weights = ""  # torchvision's vgg16-397923af.pth (needed when lambda_vgg > 0)
     c.vgg_layer = "relu4_1"  # the paper's layer; "conv4_1" is thaoshibe's features[:18]
 
-    c.log_every = 50
-    c.sample_every = 2469
-    c.checkpoint_every = 2469
-    c.keep_checkpoints = 3
-    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
-    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
-    c.nonfinite = "stop"
-    c.nonfinite_retries = 3
-    c.nonfinite_lr_factor = 0.1
-    c.num_sample_images = 6
-
     # Evaluation (facejax/families/beautygan/evaluate.py): IPM-Net's protocol (makeup.md 2.8), every
-    # eval_every steps (0 = off) and in `facejax eval`. Weight files are downloaded by hand (README).
-    c.eval_every = 0
+    # eval_every steps (0 = off, the default) and in `facejax eval`. Weight files are downloaded by hand (README).
     c.eval = ConfigDict()
     c.eval.runs = 10  # "the average of 10 runs", each with new random references
     c.eval.inception = "fid"  # TTUR's TF Inception (pytorch-fid's port), as the paper
@@ -131,11 +103,5 @@ def _synthetic(c):
 
 
 def get_config(preset="synthetic"):
-    preset = (preset or "synthetic").strip()
-    presets = {"mt": lambda c: c, "synthetic": _synthetic}
-    if preset not in presets:
-        raise ValueError(f"unknown preset {preset!r} for configs/beautygan.py; expected one of "
-                         f"{', '.join(presets)}")
-    c = presets[preset](_base())
-    c.preset = preset
-    return c
+    return trainer_config.select(preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base,
+                                 file="configs/beautygan.py")

@@ -16,34 +16,17 @@ Presets:
 
 from ml_collections import ConfigDict
 
+from facejax.train import config as trainer_config
+
 
 def _base():
-    c = ConfigDict()
-    c.family = "ipmnet"
-    c.preset = ""
-    c.seed = 0
-    c.img_size = 256
-    c.batch_size = 1
-    c.total_steps = 1_000_000
-    c.dtype = "float32"
-    c.fsdp = 1
-    c.fsdp_min_size = 2**14
-
-    c.data = ConfigDict()
-    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
-    c.data.source = "tfds"
+    c = trainer_config.defaults("ipmnet", seed=0, img_size=256, batch_size=1, total_steps=1_000_000, log_every=100,
+                                sample_every=10_000, checkpoint_every=10_000, num_sample_images=6)
     c.data.name = "mt_makeup"
     c.data.config = "original"
-    c.data.data_dir = ""
-    c.data.train_split = "train"
-    c.data.eval_split = "test"
-    c.data.train_dir = ""
-    c.data.eval_dir = ""
-    c.data.cache = True
     c.data.load_size = 321  # Resize(321), then CenterCrop(img_size); masks and textures computed at 321
     c.data.flip = True  # RandomHorizontalFlip, the same for an image, its mask and texture
     c.data.pairing = "zip"  # the original's unshuffled, zipped loaders; "random": random pairs
-    c.data.prefetch_to_device = 2
 
     c.model = ConfigDict()
     c.model.gen = ConfigDict(dict(dim=64, mlp_dim=256, style_dim=128, n_downsample=2, n_res=4, activ="relu",
@@ -82,24 +65,12 @@ def _base():
     c.texture_random = True
     c.texture_u = 0.5
 
-    c.log_every = 100
-    c.sample_every = 10_000
-    c.checkpoint_every = 10_000
-    c.keep_checkpoints = 3
-    # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
-    # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
-    c.nonfinite = "stop"
-    c.nonfinite_retries = 3
-    c.nonfinite_lr_factor = 0.1
-    c.num_sample_images = 6
-
     c.sample = ConfigDict()
     c.sample.level = 0.0  # test.py's `level`: 0 = the reference's full makeup, 1 = none
     c.sample.alphas = "0,0.25,0.5,0.75,1"  # the makeup-level sweep of `facejax sample`
     c.sample.normalize = "minmax"  # test.py saves make_grid(normalize=True, scale_each=True); "clip" = [-1, 1]
     c.sample.texture_u = 0.5  # the texture draw at sampling (the original draws it at random): scale 2.0
 
-    c.eval_every = 0
     c.eval = ConfigDict()
     c.eval.runs = 10
     c.eval.inception = "fid"
@@ -140,10 +111,5 @@ def _synthetic(c):
 
 
 def get_config(preset="synthetic"):
-    preset = (preset or "synthetic").strip()
-    presets = {"mt": lambda c: c, "synthetic": _synthetic}
-    if preset not in presets:
-        raise ValueError(f"unknown preset {preset!r} for configs/ipmnet.py; expected one of {', '.join(presets)}")
-    c = presets[preset](_base())
-    c.preset = preset
-    return c
+    return trainer_config.select(preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base,
+                                 file="configs/ipmnet.py")

@@ -21,10 +21,9 @@ in that order, as in the original. The power-iteration vectors live in the param
 normalise and are in no optimizer (facejax.nn.spectral_norm.trainable_mask); the step writes them back after
 each update.
 
-State: params {G, D_A, D_B[, vgg]}, opt_state {G, D_A, D_B} (separate Adams, as the original), ema {G} = the
-current generator (the original keeps no average; the shared sampling and evaluation read ``ema``). The VGG-16
-(frozen, only when lambda_vgg > 0) is read from config.vgg_weights when a run starts (``load_pretrained``), like
-StarGAN v2's FAN.
+State: params {G, D_A, D_B}, opt_state {G, D_A, D_B} (separate Adams, as the original), ema {} (the original keeps
+no average: sampling, evaluation and export read params), frozen {vgg} (only when lambda_vgg > 0): the VGG-16 read
+from config.vgg_weights when a run starts (``load_pretrained``), like StarGAN v2's FAN.
 """
 
 from __future__ import annotations
@@ -37,19 +36,19 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.beautygan import losses, model
+from facejax.families import base
+from facejax.families.beautygan import evaluate, losses, model, sample, torch_layout
 from facejax.input import ops, pipelines
 from facejax.nn import vgg as vgg_lib
 from facejax.nn.spectral_norm import spectral_state, trainable_mask, with_spectral_state
-from facejax.families import base
-from facejax.train.state import TrainState, count_params
+from facejax.train.state import TrainState, bind, split_state
 
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 NETS = ("G", "D_A", "D_B")
 
 
 def validate(config) -> None:
-    """One clear error per wrong value, naming the field and what was expected."""
+    """One clear error per wrong value of BeautyGAN's fields, naming the field and what was expected (the trainer
+    checks its own)."""
     c, m = config, config.model
     if c.img_size < 16 or c.img_size % 4:
         raise FacejaxError(f"config.img_size={c.img_size}: expected a multiple of 4 >= 16 (256 in the original)")
@@ -61,18 +60,15 @@ def validate(config) -> None:
     if model.output_size(c.img_size, m.d_repeat_num) < 1:
         raise FacejaxError(f"config.model.d_repeat_num={m.d_repeat_num} downsamples img_size={c.img_size} below the "
                            f"discriminator's 4x4 convs; use fewer or a larger image")
-    for name in ("batch_size", "n_critic", "log_every", "checkpoint_every"):
-        if c[name] < 1:
-            raise FacejaxError(f"config.{name}={c[name]}: expected >= 1")
-    if c.total_steps < 0 or c.steps_per_epoch < 0 or c.eye_margin < 0:
-        bad = [f for f in ("total_steps", "steps_per_epoch", "eye_margin") if c[f] < 0][0]
+    if c.n_critic < 1:
+        raise FacejaxError(f"config.n_critic={c.n_critic}: expected >= 1")
+    if c.steps_per_epoch < 0 or c.eye_margin < 0:
+        bad = [f for f in ("steps_per_epoch", "eye_margin") if c[f] < 0][0]
         raise FacejaxError(f"config.{bad}={c[bad]}: expected >= 0")
     for name in ("lambda_rec", "lambda_idt", "lambda_vgg", "lambda_his", "lambda_skin_1", "lambda_skin_2",
                  "lambda_eye", "lr", "d_lr"):
         if c[name] < 0:
             raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
-    if c.dtype not in DTYPES:
-        raise FacejaxError(f"config.dtype={c.dtype!r}: expected one of {sorted(DTYPES)}")
     if c.vgg_layer not in vgg_lib.LAYERS:
         raise FacejaxError(f"config.vgg_layer={c.vgg_layer!r}: expected one of {', '.join(vgg_lib.LAYERS)} "
                            f"(the paper: relu4_1)")
@@ -87,25 +83,18 @@ def _adam(lr, config):
     return optax.adam(lr, b1=config.beta1, b2=config.beta2, eps=1e-8)
 
 
-def split_state(module):
-    """(graphdef, pure dict of every variable: parameters and spectral-norm vectors)."""
-    graphdef, state = nnx.split(module)
-    return graphdef, nnx.to_pure_dict(state)
-
-
-def bind(graphdef, state) -> nnx.Module:
-    return nnx.merge(graphdef, nnx.State(state))
-
-
 class BeautyGAN(base.Family):
     name = "beautygan"
     architecture_fields = ("family", "img_size", "model.g_conv_dim", "model.g_repeat_num", "model.d_conv_dim",
                            "model.d_repeat_num", "vgg_layer")
+    folder_inputs = base.FolderInputs(src="faces without makeup (images directly in DIR)",
+                                      ref="made-up faces (images directly in DIR)", ref_required=True)
+    headline_metrics = (base.Metric("FID/mean", "FID", "{:.2f}"), base.Metric("LPIPS/mean", "LPIPS", "{:.3f}"))
 
     def __init__(self, config):
         validate(config)
         self.config = config
-        self.dtype = DTYPES[config.dtype]
+        self.dtype = base.compute_dtype(config)
         self.uses_vgg = config.lambda_vgg > 0
         self.cls = tuple(s.strip() for s in config.cls_list.split(","))
         abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
@@ -121,6 +110,7 @@ class BeautyGAN(base.Family):
                             "skin_1": c.lambda_his * c.lambda_skin_1 if c.skin else 0.0,
                             "skin_2": c.lambda_his * c.lambda_skin_2 if c.skin else 0.0,
                             "eye": c.lambda_his * c.lambda_eye if c.eye else 0.0}
+        self.sampler = sample.Sampler(config, self.generate)
 
     # ---------------------------------------------------------------- networks and optimizers
 
@@ -147,16 +137,18 @@ class BeautyGAN(base.Family):
         return out
 
     def init(self, root_key_data) -> TrainState:
-        """A fresh state. The VGG-16 slot (lambda_vgg > 0) holds zeros here; ``load_pretrained`` fills it."""
+        """A fresh state. The VGG-16 slot of state.frozen (lambda_vgg > 0) holds zeros here; ``load_pretrained``
+        fills it."""
         key = jax.random.wrap_key_data(root_key_data)
         nets = self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))
         params = {k: split_state(m)[1] for k, m in nets.items()}
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
+        frozen = {}
         if self.uses_vgg:
-            params["vgg"] = {k: jnp.zeros(s[2:] + s[1:2] + s[:1] if len(s) == 4 else s, jnp.float32)
+            frozen["vgg"] = {k: jnp.zeros(s[2:] + s[1:2] + s[:1] if len(s) == 4 else s, jnp.float32)
                              for k, s in vgg_lib.used_shapes(self.config.vgg_layer).items()}
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
-                          ema={"G": params["G"]})
+                          ema={}, frozen=frozen)
 
     def vgg_weights(self) -> dict:
         """The frozen VGG-16 features from config.vgg_weights (a clear error naming the file when missing)."""
@@ -166,18 +158,14 @@ class BeautyGAN(base.Family):
         """The state with the VGG-16 weights read from config.vgg_weights (when lambda_vgg > 0)."""
         if not self.uses_vgg:
             return state
-        return state.replace(params={**state.params, "vgg": self.vgg_weights()})
+        return state.replace(frozen={**state.frozen, "vgg": self.vgg_weights()})
 
     def torch_layout(self):
         """The original PyTorch files of this config's networks (export / import); see torch_layout.py."""
-        from facejax.families.beautygan import torch_layout
-
         return torch_layout.TorchLayout(self.config)
 
     def import_files(self, source: str, step=None):
         """(step, state, {kind: path}, notes) from the original's files (facejax import)."""
-        from facejax.families.beautygan import torch_layout
-
         return torch_layout.import_files(self, source, step)
 
     # ---------------------------------------------------------------- the training iteration
@@ -207,7 +195,7 @@ class BeautyGAN(base.Family):
 
     def g_loss(self, g_params, fakes, params, org, ref, masks_a, masks_b, w):
         """(total, (terms, new spectral state of D_A, of D_B)) of the G update; terms are batch means, already
-        weighted. ``fakes`` = G(org, ref) (the caller differentiates through them with the vjp of that forward:
+        weighted. params: D_A, D_B and (lambda_vgg > 0) the frozen vgg (state.params with state.frozen). ``fakes`` = G(org, ref) (the caller differentiates through them with the vjp of that forward:
         one generator pass serves the discriminator updates and this loss)."""
         c = self.config
         lam = c.lambda_rec
@@ -241,9 +229,9 @@ class BeautyGAN(base.Family):
         sn_b = spectral_state(nnx.to_pure_dict(nnx.state(d_b)))
         return total, (terms, sn_a, sn_b)
 
-    def _g_update(self, params, opt_state, fakes, fakes_vjp, org, ref, masks_a, masks_b, w):
+    def _g_update(self, params, opt_state, frozen, fakes, fakes_vjp, org, ref, masks_a, masks_b, w):
         (g_direct, g_fakes), (terms, sn_a, sn_b) = jax.grad(self.g_loss, argnums=(0, 1), has_aux=True)(
-            params["G"], fakes, params, org, ref, masks_a, masks_b, w)
+            params["G"], fakes, {**frozen, **params}, org, ref, masks_a, masks_b, w)
         grads = jax.tree.map(jnp.add, g_direct, fakes_vjp(g_fakes)[0])
         updates, new_opt = self.optimizers["G"].update(grads, opt_state["G"], params["G"])
         params = {**params, "G": optax.apply_updates(params["G"], updates),
@@ -274,7 +262,7 @@ class BeautyGAN(base.Family):
         metrics = {"D_A/real": m_a["real"], "D_A/fake": m_a["fake"], "D_B/real": m_b["real"], "D_B/fake": m_b["fake"]}
 
         def g_update(p, o):
-            return self._g_update(p, o, fakes, fakes_vjp, org, ref, masks_a, masks_b, w)
+            return self._g_update(p, o, state.frozen, fakes, fakes_vjp, org, ref, masks_a, masks_b, w)
 
         if c.n_critic == 1:
             p, o, g = g_update(p, o)
@@ -287,7 +275,7 @@ class BeautyGAN(base.Family):
             keep = jnp.any(w > 0)
             p = jax.tree.map(lambda new, old: jnp.where(keep, new, old), p, state.params)
             o = jax.tree.map(lambda new, old: jnp.where(keep, new, old), o, state.opt_state)
-        return state.replace(step=state.step + 1, params=p, opt_state=o, ema={"G": p["G"]}), metrics
+        return state.replace(step=state.step + 1, params=p, opt_state=o), metrics
 
     # ---------------------------------------------------------------- input
 
@@ -328,33 +316,32 @@ class BeautyGAN(base.Family):
 
     # ---------------------------------------------------------------- sampling
 
-    def transfer(self, ema, x_src, x_ref):
-        """G(x_src, x_ref)[0]: each source wearing its reference's makeup (the evaluation protocol's output)."""
-        return self.generate(ema["G"], x_src, x_ref)[0]
+    def transfer(self, params, x_src, x_ref):
+        """G(x_src, x_ref)[0] from params["G"]: each source wearing its reference's makeup (the evaluation
+        protocol's output)."""
+        return self.generate(params["G"], x_src, x_ref)[0]
 
     def sample_inputs(self, n: int):
         plain, made_up = self.eval_faces(n)
         return {"x_src": plain["x"], "x_ref": made_up["x"]}
 
     def sample_grids(self, state, inputs) -> dict:
-        from facejax.families.beautygan import sample
+        return self.sampler.grids(state.params["G"], inputs)
 
-        return sample.grids(self, state.ema, inputs)
-
-    def translate_folders(self, state, src_dir: str, ref_dir: str, out_dir: str) -> dict:
-        """facejax sample --src/--ref: every source (non-makeup) with every reference (makeup), both directions."""
-        from facejax.families.beautygan import sample
-
-        return sample.translate_folders(self, state.ema, src_dir, ref_dir, out_dir)
+    def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
+        """facejax sample --src/--ref: every source (non-makeup) with every reference (makeup), both directions
+        (sample.py Sampler.folders)."""
+        if not request.ref:
+            raise FacejaxError("family 'beautygan': --ref is required with --src (the made-up faces whose makeup "
+                               "the --src faces take)")
+        return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
     # ---------------------------------------------------------------- evaluation
 
-    def evaluator(self, mesh=None):
+    def evaluator(self, mesh=None, *, features=None):
         """IPM-Net's protocol (evaluate.py): FID and LPIPS of makeup transfers with random references, mean of
-        config.eval.runs runs. Reads the metric weights now. evaluator(state.ema, step, out_dir) -> results."""
-        from facejax.families.beautygan import evaluate
-
-        return evaluate.Evaluator(self, mesh)
+        config.eval.runs runs. Reads the metric weights now. evaluate(state, step, out_dir) -> results."""
+        return evaluate.Evaluator(self, mesh, features=features)
 
     # ---------------------------------------------------------------- benchmarking (facejax bench)
 
@@ -374,7 +361,3 @@ class BeautyGAN(base.Family):
         image = lambda: rng.uniform(-1.0, 1.0, shape).astype(np.float32)  # noqa: E731
         return {"x_src": image(), "y_src": np.zeros((batch_size,), np.int32), "parsing_src": parsing,
                 "x_ref": image(), "y_ref": np.ones((batch_size,), np.int32), "parsing_ref": parsing.copy()}
-
-    def check_bench_torch(self) -> None:
-        raise FacejaxError("facejax bench --against=torch has no PyTorch baseline for beautygan yet; run bench "
-                           "without --against")

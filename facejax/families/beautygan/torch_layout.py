@@ -34,6 +34,7 @@ from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import DEFAULT_LEAF_NAMES, LayoutSpec
 from facejax.families.beautygan import model
+from facejax.train.state import root_key_data
 
 SPEC = convert.BASE_SPEC.merged(LayoutSpec(
     order={
@@ -168,9 +169,8 @@ class TorchLayout:
 
 
 def import_files(family, source: str, step: int | None = None):
-    """(step, state, {kind: path}, notes): a train state built from the original's snapshot files."""
-    from facejax.train.state import root_key_data
-
+    """(step, state, {kind: path}, notes): a train state built from the original's snapshot files (the frozen VGG
+    read as a fresh run reads it)."""
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded = layout.load(paths)  # every tensor checked before anything is built
@@ -183,5 +183,5 @@ def import_files(family, source: str, step: int | None = None):
             notes.append(f"no {kind} file for this tag: {net} starts freshly initialised")
     params.update(loaded)
     notes.append("BeautyGAN_pytorch saves no optimizer states: the Adam optimizers start fresh")
-    state = base.replace(params=params, ema={"G": params["G"]})
+    state = base.replace(params=params)
     return step, state, paths, notes

@@ -27,12 +27,17 @@ False) and its BatchNorm runs in train mode from the first image display on (ide
 -1 = always eval, as intended); the texture scale is random in every encode call, test time included
 (texture_random; eval and sampling use config.eval.texture_u / config.sample.texture_u).
 
-State: params {G, D_A, D_B, R}, opt_state {G, D_A, D_B}, ema {G} = the current generator (the original keeps no
-average). R (frozen, in no optimizer) is the randomly initialised ResNet built from the seed, or the weights of
-config.identity.weights read by ``load_pretrained`` when identity.pretrained.
+State: params {G, D_A, D_B}, opt_state {G, D_A, D_B}, ema {} (the original keeps no average: sampling, evaluation
+and export read params), frozen {R}: the identity ResNet, in no optimizer, randomly initialised from the seed, or
+the weights of config.identity.weights read by ``load_pretrained`` when identity.pretrained.
+
+``facejax prepare ipmnet_maps`` (``prepare_steps``) writes the masks and textures that ``facejax sample --src``
+reads beside its images.
 """
 
 from __future__ import annotations
+
+import os
 
 import jax
 import jax.numpy as jnp
@@ -42,89 +47,13 @@ import tensorflow as tf
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.ipmnet import model, preprocess
-from facejax.input import pipelines
 from facejax.families import base
-from facejax.train.state import TrainState, step_key
+from facejax.families.ipmnet import evaluate, model, preprocess, sample, torch_layout
+from facejax.families.ipmnet.settings import resnet_layers, validate
+from facejax.input import ops, pipelines, streams
+from facejax.train.state import TrainState, bind, split_state, step_key
 
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 NETS = ("G", "D_A", "D_B")
-WEIGHTS = ("gan_w", "recon_x_w", "recon_s_w", "recon_c_w", "recon_x_cyc_w", "vgg_w", "back_w", "fore_w", "gp_w")
-
-
-def validate(config) -> None:
-    """One clear error per wrong value, naming the field and what was expected."""
-    c, g, d = config, config.model.gen, config.model.dis
-    down = 2 ** max(g.n_downsample, 4)
-    if c.img_size < 16 or c.img_size % down:
-        raise FacejaxError(f"config.img_size={c.img_size}: expected a multiple of {down} (the style encoder "
-                           f"downsamples 4 times, the content encoder model.gen.n_downsample times)")
-    if c.data.load_size < c.img_size:
-        raise FacejaxError(f"config.data.load_size={c.data.load_size}: expected >= img_size={c.img_size} (images "
-                           f"are resized to load_size, then centre-cropped to img_size)")
-    for name, low in (("dim", 1), ("mlp_dim", 1), ("style_dim", 1), ("n_downsample", 0), ("n_res", 0)):
-        if g[name] < low:
-            raise FacejaxError(f"config.model.gen.{name}={g[name]}: expected >= {low}")
-    for name in ("dim", "n_layer", "num_scales"):
-        if d[name] < 1:
-            raise FacejaxError(f"config.model.dis.{name}={d[name]}: expected >= 1")
-    for sub, node in (("gen", g), ("dis", d)):
-        if node.pad_type not in model.PAD_MODES:
-            raise FacejaxError(f"config.model.{sub}.pad_type={node.pad_type!r}: expected one of "
-                               f"{', '.join(model.PAD_MODES)}")
-    if 0 in model.score_sizes(c.img_size, d.n_layer, d.num_scales):
-        raise FacejaxError(f"config.model.dis.n_layer={d.n_layer} with num_scales={d.num_scales} shrinks "
-                           f"img_size={c.img_size} below 2 px at the coarsest scale; use fewer layers or scales")
-    for name in ("batch_size", "log_every", "checkpoint_every", "lr_step"):
-        if c[name] < 1:
-            raise FacejaxError(f"config.{name}={c[name]}: expected >= 1")
-    for name in WEIGHTS + ("lr", "weight_decay", "lr_gamma", "total_steps"):
-        if c[name] < 0:
-            raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
-    for field, u in (("texture_u", c.texture_u), ("eval.texture_u", c.eval.texture_u),
-                     ("sample.texture_u", c.sample.texture_u)):
-        if not 0.0 <= u <= 1.0:
-            raise FacejaxError(f"config.{field}={u}: expected a value in [0, 1] (scale 2 * (0.8 + 0.4 u))")
-    if c.dtype not in DTYPES:
-        raise FacejaxError(f"config.dtype={c.dtype!r}: expected one of {sorted(DTYPES)}")
-    if c.data.pairing not in ("zip", "random"):
-        raise FacejaxError(f"config.data.pairing={c.data.pairing!r}: expected 'zip' (the original) or 'random'")
-    if c.sample.normalize not in ("minmax", "clip"):
-        raise FacejaxError(f"config.sample.normalize={c.sample.normalize!r}: expected 'minmax' (the original's "
-                           f"make_grid(normalize=True, scale_each=True)) or 'clip'")
-    alphas(c)
-    resnet_layers(c)
-
-
-def alphas(config) -> list[float]:
-    try:
-        vals = [float(a) for a in str(config.sample.alphas).split(",") if a.strip()]
-    except ValueError:
-        vals = []
-    if not vals or any(not 0.0 <= a <= 1.0 for a in vals):
-        raise FacejaxError(f"config.sample.alphas={config.sample.alphas!r}: expected comma-separated makeup levels "
-                           f"in [0, 1] (0 = the reference's makeup, 1 = none)")
-    return vals
-
-
-def resnet_layers(config) -> tuple[int, ...]:
-    try:
-        layers = tuple(int(v) for v in str(config.identity.layers).split(","))
-    except ValueError:
-        layers = ()
-    if not layers or min(layers) < 1:
-        raise FacejaxError(f"config.identity.layers={config.identity.layers!r}: expected Bottleneck counts per stage "
-                           f"such as '3,4,6,3' (ResNet-50)")
-    return layers
-
-
-def split_state(module):
-    graphdef, state = nnx.split(module)
-    return graphdef, nnx.to_pure_dict(state)
-
-
-def bind(graphdef, state) -> nnx.Module:
-    return nnx.merge(graphdef, nnx.State(state))
 
 
 def _flat(tree, path=()):
@@ -146,15 +75,22 @@ class IPMNet(base.Family):
                            "model.gen.n_downsample", "model.gen.n_res", "model.dis.dim", "model.dis.n_layer",
                            "model.dis.num_scales", "identity.width", "identity.layers")
 
+    folder_inputs = base.FolderInputs(
+        src="faces without makeup: DIR/images/<name> with DIR/segs/<name>.png (MT parsing maps) or DIR/mask/ + "
+            "DIR/highcontract/ (facejax prepare ipmnet_maps)",
+        ref="made-up faces: DIR/images/<name> or images directly in DIR", ref_required=True)
+    headline_metrics = (base.Metric("FID/mean", "FID", "{:.2f}"), base.Metric("LPIPS/mean", "LPIPS", "{:.3f}"))
+
     def __init__(self, config):
         validate(config)
         self.config = config
-        self.dtype = DTYPES[config.dtype]
+        self.dtype = base.compute_dtype(config)
         abstract = nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
         self.graphdefs, self._abstract = {}, {}
         for k, m in abstract.items():
             self.graphdefs[k], self._abstract[k] = split_state(m)
         self.optimizers = {k: self._adam() for k in NETS}
+        self.sampler = sample.Sampler(config, self.makeup)
 
     # ---------------------------------------------------------------- networks and optimizers
 
@@ -186,14 +122,13 @@ class IPMNet(base.Family):
     def init(self, root_key_data) -> TrainState:
         key = jax.random.wrap_key_data(root_key_data)
         nets = self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))
-        params = {k: split_state(m)[1] for k, m in nets.items()}
+        state = {k: split_state(m)[1] for k, m in nets.items()}
+        params = {k: state[k] for k in NETS}
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
         return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
-                          ema={"G": params["G"]})
+                          ema={}, frozen={"R": state["R"]})
 
     def identity_layout(self):
-        from facejax.families.ipmnet import torch_layout
-
         return torch_layout.module_layout(torch_layout.abstract_net(self.config, "R"), "R")
 
     def load_pretrained(self, state: TrainState) -> TrainState:
@@ -203,16 +138,12 @@ class IPMNet(base.Family):
         from facejax.families.ipmnet import identity
 
         r = identity.load(self.config.identity.weights, self.identity_layout())
-        return state.replace(params={**state.params, "R": jax.tree.map(jnp.asarray, r)})
+        return state.replace(frozen={**state.frozen, "R": jax.tree.map(jnp.asarray, r)})
 
     def torch_layout(self):
-        from facejax.families.ipmnet import torch_layout
-
         return torch_layout.TorchLayout(self.config)
 
     def import_files(self, source: str, step=None):
-        from facejax.families.ipmnet import torch_layout
-
         return torch_layout.import_files(self, source, step)
 
     # ---------------------------------------------------------------- the training iteration
@@ -248,7 +179,8 @@ class IPMNet(base.Family):
         return loss + gp_w * reg, reg
 
     def gen_loss(self, g_params, params, batch, s_a, s_b, u, step):
-        """(total, terms): terms already weighted; u: (4,) texture draws of the 4 encode calls."""
+        """(total, terms): terms already weighted; u: (4,) texture draws of the 4 encode calls. params: the
+        discriminators D_A, D_B and the identity net R (state.params with state.frozen)."""
         c = self.config
         G = bind(self.graphdefs["G"], g_params)
         x_a, m_a, t_a, x_b, m_b, t_b = (batch[k] for k in ("x_a", "m_a", "t_a", "x_b", "m_b", "t_b"))
@@ -330,12 +262,12 @@ class IPMNet(base.Family):
         # gen_update
         s_a, s_b = jax.random.normal(keys[3], (n, sd)), jax.random.normal(keys[4], (n, sd))
         (g_loss, terms), grads = jax.value_and_grad(self.gen_loss, has_aux=True)(
-            p["G"], p, batch, s_a, s_b, u[2:], state.step)
+            p["G"], {**state.frozen, **p}, batch, s_a, s_b, u[2:], state.step)
         p, o = self._apply("G", p, o, grads, lr, 2 if c.adam_double_step else 1)
         metrics.update({f"G/{k}": v for k, v in terms.items()})
         metrics["G/total"] = g_loss
         metrics["lr"] = lr
-        return state.replace(step=state.step + 1, params=p, opt_state=o, ema={"G": p["G"]}), metrics
+        return state.replace(step=state.step + 1, params=p, opt_state=o), metrics
 
     # ---------------------------------------------------------------- input
 
@@ -348,8 +280,6 @@ class IPMNet(base.Family):
         with masks and textures computed from the parsing maps in the pipeline."""
         c = self.config
         plain, made_up = pipelines.split_makeup(self._source("train", process_index, process_count))
-        from facejax.input import ops, streams
-
         seed = ops.seeds_for(c.seed, process_index, 3)[0]
         element = preprocess.pair_element(made_up, plain, pairing=c.data.pairing, seed=seed, img_size=c.img_size,
                                           load_size=c.data.load_size, flip=bool(c.data.flip))
@@ -392,10 +322,11 @@ class IPMNet(base.Family):
         a = jnp.broadcast_to(jnp.asarray(alpha, jnp.float32), (n,))[:, None]
         return G.decode(content, a * s_x + (1.0 - a) * s_y, r)
 
-    def transfer(self, ema, x_src, x_ref, extra_src):
-        """The evaluation protocol's output: level config.sample.level, texture draw config.eval.texture_u."""
+    def transfer(self, params, x_src, x_ref, extra_src):
+        """The evaluation protocol's output from params["G"]: level config.sample.level, texture draw
+        config.eval.texture_u."""
         c = self.config
-        return self.makeup(ema["G"], x_src, extra_src[..., :1], extra_src[..., 1:], x_ref, c.sample.level,
+        return self.makeup(params["G"], x_src, extra_src[..., :1], extra_src[..., 1:], x_ref, c.sample.level,
                            c.eval.texture_u)
 
     def sample_inputs(self, n: int):
@@ -403,25 +334,32 @@ class IPMNet(base.Family):
         return {"x_src": plain["x"], "extra_src": plain["extra"], "x_ref": made_up["x"]}
 
     def sample_grids(self, state, inputs) -> dict:
-        from facejax.families.ipmnet import sample
+        return self.sampler.grids(state.params["G"], inputs)
 
-        return sample.grids(self, state.ema, inputs)
+    def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
+        """facejax sample --src/--ref: every --src face (with its maps) with every --ref face's makeup
+        (sample.py Sampler.folders)."""
+        if not request.ref:
+            raise FacejaxError("family 'ipmnet': --ref is required with --src (the made-up faces whose makeup the "
+                               "--src faces take)")
+        return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
-    def translate_folders(self, state, src_dir: str, ref_dir: str, out_dir: str) -> dict:
-        from facejax.families.ipmnet import sample
-
-        return sample.translate_folders(self, state.ema, src_dir, ref_dir, out_dir)
+    # ---------------------------------------------------------------- evaluation
 
     def evaluator(self, mesh=None, *, features=None):
-        """IPM-Net's Table 2 protocol (facejax/metrics/makeup_protocol.py, shared with BeautyGAN): every non-makeup eval face
-        with a random makeup reference, FID and LPIPS, mean of config.eval.runs runs."""
-        from facejax.metrics import makeup_protocol as evaluate
+        """IPM-Net's Table 2 protocol (facejax/metrics/makeup_protocol.py, shared with BeautyGAN): every non-makeup
+        eval face with a random makeup reference, FID and LPIPS, mean of config.eval.runs runs. Reads the metric
+        weights now. evaluate(state, step, out_dir) -> results."""
+        return evaluate.Evaluator(self, mesh, features=features)
 
-        e = self.config.eval
-        evaluate.validate(self.config)
-        cap = max(e.max_sources, e.max_references) if e.max_sources and e.max_references else 0
-        return evaluate.MakeupTransferEvaluator(self.config, self.transfer, lambda: self.eval_faces(cap), mesh,
-                                                name="IPM-Net (facejax)", features=features)
+    # ---------------------------------------------------------------- facejax prepare
+
+    @classmethod
+    def prepare_steps(cls) -> dict:
+        return {"ipmnet_maps": base.PrepareStep(
+            help="IPM-Net's mask and texture files for --manual_dir's images/ with their MT parsing maps segs/ "
+                 "(ipmnet_maps --manual_dir=DIR --out=OUT)",
+            run=prepare_maps, summary=maps_summary)}
 
     # ---------------------------------------------------------------- benchmarking (facejax bench)
 
@@ -438,6 +376,18 @@ class IPMNet(base.Family):
             out[f"t_{side}"] = (rng.uniform(0, 0.3, mask.shape) * (1 - mask)).astype(np.float32)
         return out
 
-    def check_bench_torch(self) -> None:
-        raise FacejaxError("facejax bench --against=torch has no PyTorch baseline for ipmnet yet; run bench "
-                           "without --against")
+
+def prepare_maps(args: base.PrepareArgs) -> dict:
+    """`facejax prepare ipmnet_maps --manual_dir=DIR --out=OUT`: IPM-Net's mask and texture files for DIR/images
+    with their MT parsing maps DIR/segs (preprocess.write_maps)."""
+    manual_dir, out = args.manual_dir, args.out
+    if not manual_dir or not os.path.isdir(os.path.join(manual_dir, "images")):
+        raise FacejaxError(f"ipmnet_maps: --manual_dir {manual_dir!r} must hold images/ and segs/ (MT parsing maps "
+                           f"of the same names)")
+    if not out:
+        raise FacejaxError("ipmnet_maps: --out is required (it gets images/, mask/, highcontract/)")
+    return preprocess.write_maps(os.path.join(manual_dir, "images"), os.path.join(manual_dir, "segs"), out)
+
+
+def maps_summary(result: dict) -> str:
+    return f"wrote {result['images']} image(s) with mask/ and highcontract/ into {result['out']}"

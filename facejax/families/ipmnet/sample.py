@@ -5,6 +5,8 @@ level (0 = the reference's full makeup, 1 = none). The output is unbounded; the 
 ``make_grid(normalize=True, scale_each=True)``: each image min-max stretched to [0, 1]
 (config.sample.normalize = "minmax"; "clip" clamps [-1, 1] instead).
 
+The compiled generator belongs to a ``Sampler``, which the family creates with its ``makeup`` function.
+
 Folders (``facejax sample --src=DIR --ref=DIR``):
   --src   faces without makeup with their maps: ``DIR/images/<name>`` and either ``DIR/segs/<name>.png`` (MT
           parsing maps, labels 0..13) or ``DIR/mask/<name>.png`` + ``DIR/highcontract/<name>.png`` (as
@@ -23,6 +25,7 @@ import tensorflow as tf
 from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families.ipmnet import preprocess
+from facejax.families.ipmnet.settings import alphas
 from facejax.input import ops
 from facejax.metrics.preprocess import list_images
 
@@ -39,51 +42,79 @@ def to_display(x, mode: str = "minmax") -> np.ndarray:
     return np.clip(np.floor(y * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
-def _fn(family):
-    if not hasattr(family, "_sample_fn"):
-        family._sample_fn = jax.jit(family.makeup)
-    return family._sample_fn
+class Sampler:
+    """IPM-Net's pictures from generator weights: makeup(g_params, x, mask, texture, ref, alpha, u) (the family's,
+    test.py's inference) compiled once per object and batch shape."""
 
+    def __init__(self, config, makeup):
+        self.config = config
+        self._gen = jax.jit(makeup)
 
-def outputs(family, ema, xs, maps, refs, alphas, chunk: int = 8) -> np.ndarray:
-    """(len(refs), len(alphas), len(xs), H, W, 3): xs[i] with refs[j]'s makeup at level alphas[k]. maps: (N, H, W, 2)
-    mask, texture. Sources go in chunks of `chunk` (padded) so that the generator compiles once."""
-    gen = _fn(family)
-    u = family.config.sample.texture_u
-    n = len(xs)
-    pad = (-n) % chunk
-    xp = np.concatenate([xs, np.repeat(xs[-1:], pad, 0)]) if pad else np.asarray(xs)
-    mp = np.concatenate([maps, np.repeat(maps[-1:], pad, 0)]) if pad else np.asarray(maps)
-    out = np.zeros((len(refs), len(alphas)) + tuple(xp.shape), np.float32)
-    for j, r in enumerate(refs):
-        for k, a in enumerate(alphas):
-            for i in range(0, len(xp), chunk):
-                x, m = xp[i:i + chunk], mp[i:i + chunk]
-                ref = np.repeat(np.asarray(r)[None], len(x), 0)
-                out[j, k, i:i + chunk] = np.asarray(gen(ema["G"], x, m[..., :1], m[..., 1:], ref, np.float32(a), u))
-    return out[:, :, :n]
+    def outputs(self, g_params, xs, maps, refs, alphas, chunk: int = 8) -> np.ndarray:
+        """(len(refs), len(alphas), len(xs), H, W, 3): xs[i] with refs[j]'s makeup at level alphas[k]. maps: (N, H, W,
+        2) mask, texture. Sources go in chunks of `chunk` (padded) so that the generator compiles once."""
+        u = self.config.sample.texture_u
+        n = len(xs)
+        pad = (-n) % chunk
+        xp = np.concatenate([xs, np.repeat(xs[-1:], pad, 0)]) if pad else np.asarray(xs)
+        mp = np.concatenate([maps, np.repeat(maps[-1:], pad, 0)]) if pad else np.asarray(maps)
+        out = np.zeros((len(refs), len(alphas)) + tuple(xp.shape), np.float32)
+        for j, r in enumerate(refs):
+            for k, a in enumerate(alphas):
+                for i in range(0, len(xp), chunk):
+                    x, m = xp[i:i + chunk], mp[i:i + chunk]
+                    ref = np.repeat(np.asarray(r)[None], len(x), 0)
+                    out[j, k, i:i + chunk] = np.asarray(self._gen(g_params, x, m[..., :1], m[..., 1:], ref,
+                                                                  np.float32(a), u))
+        return out[:, :, :n]
 
+    def grids(self, g_params, inputs) -> dict:
+        """'makeup': top row a blank then the references, each row a source then its transfers (level
+        config.sample.level); 'levels': per source (with the first reference) the alpha sweep."""
+        c = self.config
+        xs, maps, refs = inputs["x_src"], inputs["extra_src"], inputs["x_ref"]
+        sweep = alphas(c)
+        level = self.outputs(g_params, xs, maps, refs, [c.sample.level])[:, 0]  # (R, N, ...)
+        mode = c.sample.normalize
+        blank = np.full_like(to_display(xs[:1], "clip"), 255)
+        rows = [np.concatenate([blank, to_display(refs, "clip")])]
+        for i in range(len(xs)):
+            rows.append(np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(level[:, i], mode)]))
+        makeup = images.make_grid(np.concatenate(rows), ncol=len(refs) + 1)
+        lv = self.outputs(g_params, xs, maps, refs[:1], sweep)[0]  # (A, N, ...)
+        tiles = [np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(refs[:1], "clip"),
+                                 to_display(lv[:, i], mode)]) for i in range(len(xs))]
+        levels = images.make_grid(np.concatenate(tiles), ncol=len(sweep) + 2)
+        return {"makeup": makeup, "levels": levels}
 
-def grids(family, ema, inputs) -> dict:
-    """'makeup': top row a blank then the references, each row a source then its transfers (level
-    config.sample.level); 'levels': per source (with the first reference) the alpha sweep."""
-    from facejax.families.ipmnet.family import alphas
-
-    c = family.config
-    xs, maps, refs = inputs["x_src"], inputs["extra_src"], inputs["x_ref"]
-    sweep = alphas(c)
-    level = outputs(family, ema, xs, maps, refs, [c.sample.level])[:, 0]  # (R, N, ...)
-    mode = c.sample.normalize
-    blank = np.full_like(to_display(xs[:1], "clip"), 255)
-    rows = [np.concatenate([blank, to_display(refs, "clip")])]
-    for i in range(len(xs)):
-        rows.append(np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(level[:, i], mode)]))
-    makeup = images.make_grid(np.concatenate(rows), ncol=len(refs) + 1)
-    lv = outputs(family, ema, xs, maps, refs[:1], sweep)[0]  # (A, N, ...)
-    tiles = [np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(refs[:1], "clip"),
-                             to_display(lv[:, i], mode)]) for i in range(len(xs))]
-    levels = images.make_grid(np.concatenate(tiles), ncol=len(sweep) + 2)
-    return {"makeup": makeup, "levels": levels}
+    def folders(self, g_params, src_dir: str, ref_dir: str, out_dir: str) -> dict:
+        """Every --src face with every --ref face. Writes ``makeup/<src>__<ref>.png`` (level config.sample.level),
+        ``levels/<src>__<ref>.png`` (source, reference, then the outputs at config.sample.alphas), and the grid
+        ``makeup.png``."""
+        c = self.config
+        src_paths, xs, maps = read_sources(src_dir, c)
+        ref_paths, refs = read_references(ref_dir, c)
+        for what, ps in (("--src", src_paths), ("--ref", ref_paths)):
+            stems = [_stem(p) for p in ps]
+            if len(set(stems)) != len(stems):
+                raise FacejaxError(f"{what} has two images with the same name stem; output files are named "
+                                   f"<src stem>__<ref stem>.png, so stems must be unique")
+        sweep = alphas(c)
+        level = self.outputs(g_params, xs, maps, refs, [c.sample.level])[:, 0]
+        lv = self.outputs(g_params, xs, maps, refs, sweep)
+        mode = c.sample.normalize
+        for j, rp in enumerate(ref_paths):
+            for i, sp in enumerate(src_paths):
+                name = f"{_stem(sp)}__{_stem(rp)}.png"
+                images.save_png(os.path.join(out_dir, "makeup", name), to_display(level[j, i], mode))
+                row = np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(refs[j:j + 1], "clip"),
+                                      to_display(lv[j, :, i], mode)])
+                images.save_png(os.path.join(out_dir, "levels", name), images.make_grid(row, ncol=len(row)))
+        g = self.grids(g_params, {"x_src": xs, "extra_src": maps, "x_ref": refs})
+        grid = images.save_png(os.path.join(out_dir, "makeup.png"), g["makeup"])
+        pairs = len(src_paths) * len(ref_paths)
+        return {"grid": grid, "count": pairs, "pairs": pairs, "alphas": sweep,
+                "makeup_dir": os.path.join(out_dir, "makeup"), "levels_dir": os.path.join(out_dir, "levels")}
 
 
 def _stem(p):
@@ -98,9 +129,9 @@ def _find(folder, stem, what):
     raise FacejaxError(f"{what} for {stem!r}: no {os.path.join(folder, stem)}.png")
 
 
-def read_sources(src_dir: str, family):
+def read_sources(src_dir: str, config):
     """(paths, images (N, S, S, 3), maps (N, S, S, 2)) of a --src folder (layouts: module docstring)."""
-    c = family.config
+    c = config
     img_dir = os.path.join(src_dir, "images")
     if not os.path.isdir(img_dir):
         raise FacejaxError(f"--src {src_dir!r}: expected {img_dir} (faces without makeup) and segs/ (their MT "
@@ -122,8 +153,9 @@ def read_sources(src_dir: str, family):
     return paths, np.stack(xs).astype(np.float32), np.stack(maps).astype(np.float32)
 
 
-def read_references(ref_dir: str, family):
-    c = family.config
+def read_references(ref_dir: str, config):
+    """(paths, images (N, S, S, 3)) of a --ref folder: DIR/images/<name> or images directly in DIR."""
+    c = config
     folder = os.path.join(ref_dir, "images") if os.path.isdir(os.path.join(ref_dir, "images")) else ref_dir
     paths = list_images(folder, "--ref folder")
     refs = []
@@ -131,34 +163,3 @@ def read_references(ref_dir: str, family):
         img = ops.resize(ops.decode(tf.io.read_file(p), False), c.data.load_size)
         refs.append(preprocess.crop_and_flip({"x": img}, c.img_size, tf.constant(False))["x"].numpy() / 127.5 - 1.0)
     return paths, np.stack(refs).astype(np.float32)
-
-
-def translate_folders(family, ema, src_dir: str, ref_dir: str, out_dir: str) -> dict:
-    """Every --src face with every --ref face. Writes ``makeup/<src>__<ref>.png`` (level config.sample.level),
-    ``levels/<src>__<ref>.png`` (source, reference, then the outputs at config.sample.alphas), and the grid
-    ``makeup.png``."""
-    from facejax.families.ipmnet.family import alphas
-
-    c = family.config
-    src_paths, xs, maps = read_sources(src_dir, family)
-    ref_paths, refs = read_references(ref_dir, family)
-    for what, ps in (("--src", src_paths), ("--ref", ref_paths)):
-        stems = [_stem(p) for p in ps]
-        if len(set(stems)) != len(stems):
-            raise FacejaxError(f"{what} has two images with the same name stem; output files are named "
-                               f"<src stem>__<ref stem>.png, so stems must be unique")
-    sweep = alphas(c)
-    level = outputs(family, ema, xs, maps, refs, [c.sample.level])[:, 0]
-    lv = outputs(family, ema, xs, maps, refs, sweep)
-    mode = c.sample.normalize
-    for j, rp in enumerate(ref_paths):
-        for i, sp in enumerate(src_paths):
-            name = f"{_stem(sp)}__{_stem(rp)}.png"
-            images.save_png(os.path.join(out_dir, "makeup", name), to_display(level[j, i], mode))
-            row = np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(refs[j:j + 1], "clip"),
-                                  to_display(lv[j, :, i], mode)])
-            images.save_png(os.path.join(out_dir, "levels", name), images.make_grid(row, ncol=len(row)))
-    g = grids(family, ema, {"x_src": xs, "extra_src": maps, "x_ref": refs})
-    grid = images.save_png(os.path.join(out_dir, "makeup.png"), g["makeup"])
-    return {"pairs": len(src_paths) * len(ref_paths), "grid": grid, "alphas": sweep,
-            "makeup_dir": os.path.join(out_dir, "makeup"), "levels_dir": os.path.join(out_dir, "levels")}

@@ -25,6 +25,8 @@ from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import DEFAULT_LEAF_NAMES, Buffer, LayoutSpec
 from facejax.families.ipmnet import model
+from facejax.families.ipmnet.settings import resnet_layers
+from facejax.train.state import root_key_data
 
 SPEC = convert.BASE_SPEC.merged(LayoutSpec(
     order={
@@ -57,8 +59,6 @@ def abstract_net(config, name: str):
         return nnx.eval_shape(lambda: model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type,
                                                           rngs=nnx.Rngs(0)))
     r = config.identity
-    from facejax.families.ipmnet.family import resnet_layers
-
     layers = resnet_layers(config)
     return nnx.eval_shape(lambda: model.ResNet(layers, r.width, rngs=nnx.Rngs(0)))
 
@@ -175,9 +175,8 @@ class TorchLayout:
 
 
 def import_files(family, source: str, step: int | None = None):
-    """(step, state, {kind: path}, notes): a train state built from the original's snapshot files."""
-    from facejax.train.state import root_key_data
-
+    """(step, state, {kind: path}, notes): a train state built from the original's snapshot files (the identity
+    ResNet, in state.frozen, as a fresh run has it)."""
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded, notes = layout.load(paths)
@@ -187,4 +186,4 @@ def import_files(family, source: str, step: int | None = None):
         notes.append(f"no dis_{step:08d}.pt beside the generator: both discriminators start freshly initialised")
     params.update(loaded)
     notes.append("optimizer.pt is not read: the Adam optimizers start fresh")
-    return step, base.replace(params=params, ema={"G": params["G"]}), paths, notes
+    return step, base.replace(params=params), paths, notes

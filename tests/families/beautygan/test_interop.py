@@ -15,7 +15,7 @@ from facejax.families.beautygan import torch_layout
 from facejax.train.state import root_key_data
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import beautygan as ref  # noqa: E402
+from facejax.families.beautygan import torch_ref as ref  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -94,7 +94,7 @@ def test_strict_load_gives_the_same_images_and_power_iterations(family):
     np.testing.assert_allclose(np.asarray(fb), tb.numpy().transpose(0, 2, 3, 1), atol=1e-4)
     assert np.abs(np.asarray(fa) - np.asarray(fb)).max() > 0.05  # two different heads
 
-    from facejax.families.beautygan.family import bind
+    from facejax.train.state import bind
 
     for kind, name in (("D_SYMIX", "D_A"), ("D_MAKEMIX", "D_B")):
         d_t = torch_nets(family.config.model)["D"]

@@ -84,7 +84,7 @@ def test_sample_command_translates_folder_pairs_both_ways(trained, tmp_path):
     state = trainer.Run(cfg, work).restore_state()
     from facejax.input.sources import read_image
 
-    fa, fb = family.generate(jax.device_get(state.ema["G"]), read_image(str(src / "b.png"), 32)[None],
+    fa, fb = family.generate(jax.device_get(state.params["G"]), read_image(str(src / "b.png"), 32)[None],
                              read_image(str(ref / "r2.png"), 32)[None])
     with Image.open(out / "makeup" / "b__r2.png") as im:
         np.testing.assert_allclose(np.asarray(im), images.to_uint8(fa)[0], atol=1)
@@ -148,9 +148,9 @@ def test_evaluation_protocol_is_the_mean_over_runs_of_random_references(trained,
                                                  "eval.alexnet_weights": alex, "eval.lpips_lin_weights": lin,
                                                  "eval.fid_method": "eigh", "eval.batch_size": 4})
     family = registry.create(cfg)
-    ema = jax.device_get(trainer.Run(cfg, work).restore_state().ema)
+    state = jax.device_get(trainer.Run(cfg, work).restore_state())
     ev = evaluate.Evaluator(family, features=_features)
-    res = ev(ema, 2, str(tmp_path / "eval"))
+    res = ev(state, 2, str(tmp_path / "eval"))
     m, runs = res["metrics"], res["report"]["runs"]
     assert len(runs["FID"]) == 2 and m["FID/mean"] == pytest.approx(np.mean(runs["FID"]))
     assert m["LPIPS/mean"] == pytest.approx(np.mean(runs["LPIPS"]))
@@ -159,7 +159,7 @@ def test_evaluation_protocol_is_the_mean_over_runs_of_random_references(trained,
     assert not np.array_equal(ref_idx, ev.run_draws(0)[0])
     x = ev.sources.astype(np.float32) / 127.5 - 1
     y = ev.references[ref_idx].astype(np.float32) / 127.5 - 1
-    outs = images.to_uint8(family.transfer(ema, x, y))
+    outs = images.to_uint8(family.transfer(state.params, x, y))
     stats = [fid.RunningStats(48), fid.RunningStats(48)]
     stats[0].update(np.asarray(_features(ev.references.astype(np.float32) / 255)))
     stats[1].update(np.asarray(_features(outs.astype(np.float32) / 255)))

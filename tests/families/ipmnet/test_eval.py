@@ -58,7 +58,7 @@ def test_eval_command_transfers_every_source_with_random_references(fresh_run, f
     fam = trainer.Run(cfg, work).family
     plain, made = fam.eval_faces(SOURCES)
     x, extra, refs = plain["x"], plain["extra"], made["x"][:REFERENCES]
-    ema = jax.device_get(trainer.Run(cfg, work).restore_state().ema)
+    params = jax.device_get(trainer.Run(cfg, work).restore_state().params)
     transfer = jax.jit(fam.transfer)
     for r in range(RUNS):
         names = sorted(os.listdir(os.path.join(out, f"run{r:02d}")))
@@ -69,8 +69,8 @@ def test_eval_command_transfers_every_source_with_random_references(fresh_run, f
         y = images.to_uint8(refs[want]).astype(np.float32) / 127.5 - 1  # the protocol feeds uint8 references
         xs = images.to_uint8(x).astype(np.float32) / 127.5 - 1
         files = np.stack([np.asarray(Image.open(os.path.join(out, "run01", n))) for n in names])
-        np.testing.assert_allclose(files, images.to_uint8(transfer(ema, xs, y, extra)), atol=1)
+        np.testing.assert_allclose(files, images.to_uint8(transfer(params, xs, y, extra)), atol=1)
         # the mask and texture matter: without them (or another face's) the outputs are not the files
         for other in (np.zeros_like(extra), np.roll(extra, 1, axis=0)):
-            diff = np.abs(files.astype(int) - images.to_uint8(transfer(ema, xs, y, other)).astype(int))
+            diff = np.abs(files.astype(int) - images.to_uint8(transfer(params, xs, y, other)).astype(int))
             assert diff.mean() > 2, diff.mean()

@@ -1,4 +1,4 @@
-"""IPM-Net <-> the PyTorch reference modules (facejax/export/torch_ref/ipmnet.py, written from makeup.md 2.3-2.6):
+"""IPM-Net <-> the PyTorch reference modules (facejax/families/ipmnet/torch_ref.py, written from makeup.md 2.3-2.6):
 the original's keys and parameter counts, strict loading with equal outputs (generator, discriminators,
 identity ResNet in both BatchNorm modes), and every loss term of one iteration equal to the original trainer's
 formulas computed in PyTorch."""
@@ -10,13 +10,12 @@ import jax
 import jax.numpy as jnp
 
 from facejax import configs, registry
-from facejax.families.ipmnet import family as fam_lib
 from facejax.families.ipmnet import torch_layout
-from facejax.train.state import root_key_data
+from facejax.train.state import bind, root_key_data
 from tests.families.ipmnet.conftest import TINY
 
 torch = pytest.importorskip("torch")
-from facejax.export.torch_ref import ipmnet as ref  # noqa: E402
+from facejax.families.ipmnet import torch_ref as ref  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -68,7 +67,9 @@ def state(family):
             return jnp.asarray(rng.uniform(0.5, 1.5, x.shape), jnp.float32)
         return x
 
-    return s.replace(params=jax.tree_util.tree_map_with_path(fill, s.params))
+    # params (D_A, D_B, G) then frozen (R): the draws of the single tree {D_A, D_B, G, R} of before
+    params = jax.tree_util.tree_map_with_path(fill, s.params)
+    return s.replace(params=params, frozen=jax.tree_util.tree_map_with_path(fill, s.frozen))
 
 
 def test_full_size_keys_counts_and_shapes_are_the_originals():
@@ -100,7 +101,7 @@ def test_strict_load_gives_the_same_outputs(family, state):
     g, d, r = torch_nets(cfg)
     g.load_state_dict(_t(exported["gen"]["a"]), strict=True)
     d.load_state_dict(_t(exported["dis"]["a"]), strict=True)
-    r.load_state_dict(_t(torch_layout.convert.to_torch(state.params["R"], family.identity_layout())), strict=False)
+    r.load_state_dict(_t(torch_layout.convert.to_torch(state.frozen["R"], family.identity_layout())), strict=False)
     rng = np.random.default_rng(2)
     x, y = rng.uniform(-1, 1, (2, 3, 32, 32, 3)).astype(np.float32)
     mask = (rng.uniform(size=(3, 32, 32, 1)) > 0.4).astype(np.float32)
@@ -110,7 +111,7 @@ def test_strict_load_gives_the_same_outputs(family, state):
         out_t = g.decode(c_t, 0.3 * s_t + 0.7 * g.enc_style(nchw(y)), r_t)
     gen = jax.jit(family.makeup)
     out = np.asarray(gen(state.params["G"], x, mask, tex, y, 0.3, 0.25))
-    encode = jax.jit(lambda p, *a: fam_lib.bind(family.graphdefs["G"], p).encode(*a))
+    encode = jax.jit(lambda p, *a: bind(family.graphdefs["G"], p).encode(*a))
     c_j, s_j, r_j = encode(state.params["G"], x, mask, tex, jnp.full((3,), 0.25))
     np.testing.assert_allclose(np.asarray(c_j), nhwc(c_t), atol=1e-4)
     np.testing.assert_allclose(np.asarray(s_j), s_t.numpy()[:, :, 0, 0], atol=1e-4)
@@ -119,11 +120,11 @@ def test_strict_load_gives_the_same_outputs(family, state):
     assert np.abs(out).max() > 0.1
     with torch.no_grad():
         outs_t = d(nchw(x))
-    outs = fam_lib.bind(family.graphdefs["D_A"], state.params["D_A"])(x)
+    outs = bind(family.graphdefs["D_A"], state.params["D_A"])(x)
     assert [o.shape[1:] for o in outs] == [(8, 8), (4, 4), (2, 2)]
     for o, t in zip(outs, outs_t):
         np.testing.assert_allclose(np.asarray(o), t.numpy()[:, 0], atol=1e-4)
-    R = fam_lib.bind(family.graphdefs["R"], state.params["R"])
+    R = bind(family.graphdefs["R"], state.frozen["R"])
     for train in (False, True):
         r.train(train)
         with torch.no_grad():
@@ -141,7 +142,7 @@ def test_loss_terms_equal_the_original_formulas(family, state):
     g.load_state_dict(_t(exported["gen"]["a"]), strict=True)
     da.load_state_dict(_t(exported["dis"]["a"]), strict=True)
     db.load_state_dict(_t(exported["dis"]["b"]), strict=True)
-    r.load_state_dict(_t(torch_layout.convert.to_torch(state.params["R"], family.identity_layout())), strict=False)
+    r.load_state_dict(_t(torch_layout.convert.to_torch(state.frozen["R"], family.identity_layout())), strict=False)
     batch = {k: jnp.asarray(v[:2]) for k, v in family.bench_batch(2, seed=3).items()}
     rng = np.random.default_rng(4)
     sd = cfg.model.gen.style_dim
@@ -151,7 +152,7 @@ def test_loss_terms_equal_the_original_formulas(family, state):
     original = registry.create(configs.load("ipmnet:synthetic", **{**TINY, "identity.bn_train_from_step": 500}))
     gen_loss = jax.jit(original.gen_loss)
     for step, train in ((0, False), (10_000, True)):  # the ResNet's BatchNorm: eval, then train mode
-        _, terms = gen_loss(state.params["G"], state.params, batch, s_a, s_b, u, jnp.int32(step))
+        _, terms = gen_loss(state.params["G"], state.sampling_params(), batch, s_a, s_b, u, jnp.int32(step))
         T = {k: nchw(v) for k, v in batch.items()}
         ta, tb = (torch.from_numpy(s)[:, :, None, None] for s in (s_a, s_b))
         r.train(train)

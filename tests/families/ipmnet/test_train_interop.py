@@ -90,7 +90,7 @@ def test_batches_and_one_sharded_compilation(trained, synthetic_tfds, tmp_path):
     assert run.mesh.devices.size == 4
     it = iter(run.family.train_dataset(cfg.batch_size, 0, 1))
     state = run.restore_or_init()
-    before = jax.device_get(state.params)
+    before, frozen = jax.device_get(state.params), jax.device_get(state.frozen)
     for _ in range(2):
         b = jax.tree.map(lambda t: t._numpy(), next(it))
         assert b["x_a"].shape == (4, 32, 32, 3) and b["m_b"].shape == b["t_a"].shape == (4, 32, 32, 1)
@@ -104,7 +104,8 @@ def test_batches_and_one_sharded_compilation(trained, synthetic_tfds, tmp_path):
     for k in ("D/gp_a", "G/vgg_a", "G/back_b", "G/fore_a", "G/recon_s_a", "G/gan_b"):
         assert float(metrics[k]) > 0, k
     after = jax.device_get(state.params)
-    np.testing.assert_array_equal(before["R"]["conv1"]["kernel"], after["R"]["conv1"]["kernel"])  # frozen
+    assert set(after) == {"G", "D_A", "D_B"} and state.ema == {}  # no EMA in the original; R is frozen
+    np.testing.assert_array_equal(frozen["R"]["conv1"]["kernel"], jax.device_get(state.frozen["R"]["conv1"]["kernel"]))
     assert not np.allclose(before["G"]["mlp"]["model"][0]["fc"]["kernel"], after["G"]["mlp"]["model"][0]["fc"]["kernel"])
     run.checkpointer.close()
 
@@ -137,7 +138,7 @@ def test_export_strict_import_and_commands(trained, tmp_path):
     assert sorted(os.listdir(tmp_path / "pt")) == ["dis_00000002.pt", "gen_00000002.pt"]
     gen = torch.load(out["gen"], weights_only=True)
     assert sorted(gen) == ["a", "b"] and all(torch.equal(gen["a"][k], gen["b"][k]) for k in gen["a"])
-    from facejax.export.torch_ref import ipmnet as ref
+    from facejax.families.ipmnet import torch_ref as ref
     from tests.families.ipmnet.test_model import dis_params, gen_params
 
     ref.AdaINGen(3, gen_params(cfg.model.gen)).load_state_dict(gen["a"], strict=True)
@@ -193,8 +194,8 @@ def test_sample_command_writes_pairs_and_the_level_sweep(trained, tmp_path):
     fam = registry.create(cfg)
     state = trainer.Run(cfg, work).restore_state()
     x, m, t = preprocess.read_maps(str(tmp_path / "src/images/b.png"), str(tmp_path / "src/segs/b.png"), 32, 32)
-    _, r = sample.read_references(str(tmp_path / "ref"), fam)
-    out = fam.makeup(jax.device_get(state.ema["G"]), x[None], m[None], t[None], r[2:3], 0.0, 0.5)
+    _, r = sample.read_references(str(tmp_path / "ref"), cfg)
+    out = fam.makeup(jax.device_get(state.params["G"]), x[None], m[None], t[None], r[2:3], 0.0, 0.5)
     with Image.open(tmp_path / "out" / "makeup" / "b__r3.png") as im:
         np.testing.assert_allclose(np.asarray(im), sample.to_display(np.asarray(out))[0], atol=1)
     with pytest.raises(FacejaxError, match="segs/"):
@@ -214,14 +215,14 @@ def test_identity_weights_file_errors_and_loading(tmp_path):
 
     from facejax.export import convert
 
-    sd = convert.to_torch(jax.device_get(state.params["R"]), fam.identity_layout())
+    sd = convert.to_torch(jax.device_get(state.frozen["R"]), fam.identity_layout())
     sd = {k: np.asarray(v) + 0.5 for k, v in sd.items()}
     sd["fc.weight"] = np.zeros((3, 2), np.float32)
     with open(tmp_path / "resnet50_ft_weight.pkl", "wb") as f:
         pickle.dump(sd, f)
     loaded = fam.load_pretrained(state)
-    np.testing.assert_allclose(np.asarray(loaded.params["R"]["conv1"]["kernel"]),
-                               np.asarray(state.params["R"]["conv1"]["kernel"]) + 0.5, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(loaded.frozen["R"]["conv1"]["kernel"]),
+                               np.asarray(state.frozen["R"]["conv1"]["kernel"]) + 0.5, rtol=1e-6)
     with open(tmp_path / "resnet50_ft_weight.pkl", "wb") as f:
         pickle.dump({"conv1.weight": os.system}, f)  # anything but arrays is refused
     with pytest.raises(FacejaxError, match="not a readable"):
