@@ -6,8 +6,18 @@ dataset from a manual_dir (`facejax prepare NAME --manual_dir=DIR`); each folder
 layout it expects, its configs and its features.
 """
 
-from . import afhq, celeb_id, celeba, celeba_hq, eye_aesthetics, ffhq, helen, mt_makeup, scut_fbp5500
-from . import synthetic_faces  # noqa: F401  (registers "synthetic_faces")
+from . import (
+    afhq,
+    celeb_id,
+    celeba,
+    celeba_hq,
+    eye_aesthetics,
+    ffhq,
+    helen,
+    mt_makeup,
+    scut_fbp5500,
+    synthetic_faces,  # noqa: F401  (registers "synthetic_faces")
+)
 
 BUILDERS = {cls.name: cls for cls in (
     afhq.Afhq,

@@ -24,11 +24,11 @@ import os
 import sys
 from typing import Any, Callable, Iterable, Iterator
 
-from absl import logging
-from etils import epath
 import numpy as np
 import PIL.Image
 import tensorflow_datasets as tfds
+from absl import logging
+from etils import epath
 
 from facejax.errors import FacejaxError
 

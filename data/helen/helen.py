@@ -23,8 +23,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from .._manual import BadFile, ImageConfig, ManualBuilder, decode, encode_labels, read_rgb, \
-    read_text_lines
+from .._manual import BadFile, ImageConfig, ManualBuilder, decode, encode_labels, read_rgb, read_text_lines
 
 LAYOUT = ("<manual_dir>/images/<name>.jpg, <manual_dir>/labels/<name>/<name>_lbl00.png ... _lbl10.png and "
           "the lists exemplars.txt, tuning.txt, testing.txt (Helen's SmithCVPR2013_dataset_resized)")

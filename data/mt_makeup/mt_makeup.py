@@ -31,8 +31,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from .._manual import BadFile, ImageConfig, ManualBuilder, image_files, read_label_map, read_rgb, \
-    read_text_lines
+from .._manual import BadFile, ImageConfig, ManualBuilder, image_files, read_label_map, read_rgb, read_text_lines
 
 LAYOUT = ("<manual_dir>/images/{makeup,non-makeup}/<name>.png and <manual_dir>/segs/{makeup,non-makeup}/"
           "<name>.png (the MT release's all/ folder, or the folder holding all/), optionally with the lists "

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import io
 
-from etils import epath
 import numpy as np
 import PIL.Image
 import tensorflow_datasets as tfds
+from etils import epath
 
 from . import render
 

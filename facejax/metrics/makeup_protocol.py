@@ -34,8 +34,8 @@ import numpy as np
 from facejax import images as images_lib
 from facejax.errors import FacejaxError
 from facejax.metrics import fid, inception, lpips, preprocess
-from facejax.train import mesh as mesh_lib
 from facejax.metrics import report as eval_report
+from facejax.train import mesh as mesh_lib
 
 
 def validate(config) -> None:

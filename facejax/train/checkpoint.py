@@ -30,7 +30,6 @@ from etils import epath
 
 from facejax.errors import FacejaxError
 
-
 # --------------------------------------------------------------------------------------------
 # tf.data iterator as an Orbax item
 

@@ -4,6 +4,7 @@ jitted step: from the same weights, batch and latent codes, every loss of the it
 import jax
 import numpy as np
 import pytest
+from tests.bench.test_bench import TINY
 
 from facejax import configs, registry
 from facejax.bench.torch_common import import_torch
@@ -12,7 +13,6 @@ from facejax.families.stargan_v2.torch_layout import module_state_dict as flax_t
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from facejax.train.state import bind, root_key_data, step_key
-from tests.bench.test_bench import TINY
 
 
 @pytest.mark.torch

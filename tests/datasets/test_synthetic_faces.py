@@ -5,9 +5,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import facejax.datasets  # noqa: F401  (registers synthetic_faces)
-from facejax.datasets.synthetic_faces import (SyntheticFaces, SyntheticFacesConfig, make_config,
-                                              render_face)
-from facejax.datasets.synthetic_faces import render
+from facejax.datasets.synthetic_faces import SyntheticFaces, SyntheticFacesConfig, make_config, render, render_face
 
 SCALARS = ("label", "beauty", "identity")
 

@@ -12,12 +12,12 @@ import sys
 import jax
 import numpy as np
 import pytest
+from tests import xla_env
 
 from facejax import configs
 from facejax.export import convert
 from facejax.families.stargan_v2 import torch_layout
 from facejax.train import trainer
-from tests import xla_env
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
 

@@ -12,6 +12,7 @@ import os
 import jax
 import numpy as np
 import pytest
+from tests.export.states import random_state
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError
@@ -19,7 +20,6 @@ from facejax.export import convert, files, optim
 from facejax.export.convert import CheckpointMismatch
 from facejax.families.stargan_v2 import torch_layout
 from facejax.train.state import bind
-from tests.export.states import random_state
 
 torch = pytest.importorskip("torch")
 from facejax.families.stargan_v2 import torch_ref as ref  # noqa: E402

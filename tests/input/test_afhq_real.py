@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
+from tests.train.helpers import tiny_config
 
 from facejax import registry
 from facejax.train import trainer
-from tests.train.helpers import tiny_config
 
 STEPS = 3
 

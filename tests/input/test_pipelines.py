@@ -7,11 +7,11 @@ import collections
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.input.conftest import example_value
 
 from facejax.errors import FacejaxError
 from facejax.families.stargan_v2 import pipeline as sg2_pipeline
 from facejax.input import ops, pipelines, sources, streams
-from tests.input.conftest import example_value
 
 DOMAIN_OF = [0] * 5 + [1] * 3 + [2] * 7  # coded_folder: domains a, b, c with 5, 3, 7 images
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from tests.input.conftest import example_value
 
 from facejax.errors import FacejaxError
 from facejax.input import sources, streams
-from tests.input.conftest import example_value
 
 
 def _names(src):

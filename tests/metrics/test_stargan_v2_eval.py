@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from tests import xla_env
+from tests.train.helpers import tiny_config
 
 from facejax.errors import FacejaxError
 from facejax.families.stargan_v2.family import StarGANv2
 from facejax.train import trainer
-from tests.train.helpers import tiny_config
-from tests import xla_env
 
 pytest.importorskip("torch", reason="the weight files are written with torch")
 

@@ -2,11 +2,10 @@
 and output paddings, on both kernel paths (config.kernels: polyphase "cpu_tuned", input-dilated "native"),
 values and gradients."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from facejax.nn import kernels
 from facejax.nn.conv_transpose import conv_transpose, conv_transpose_dilated, conv_transpose_polyphase

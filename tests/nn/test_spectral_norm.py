@@ -2,11 +2,10 @@
 power-iteration update of u and v in training mode, none in eval mode, and the same gradient through sigma.
 (The custom norm="add" variant is checked against BeautyGAN's reference modules in tests/families/beautygan.)"""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 from flax import nnx
 
 from facejax.nn.spectral_norm import SpectralConv2d, spectral_state, trainable_mask, with_spectral_state

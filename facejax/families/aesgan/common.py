@@ -15,8 +15,8 @@ from ml_collections import ConfigDict
 from facejax import registry
 from facejax.errors import FacejaxError
 from facejax.families.aesgan.layers import crop_resize, trained_mask
-from facejax.train.checkpoint import Checkpointer, flatten_dict
 from facejax.train import state as state_lib
+from facejax.train.checkpoint import Checkpointer, flatten_dict
 
 
 def pure_state(module) -> dict:

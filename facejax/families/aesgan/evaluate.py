@@ -20,10 +20,10 @@ import numpy as np
 from facejax import images as images_lib
 from facejax.families import base
 from facejax.families.aesgan import references, sample
-from facejax.metrics import fid, inception, preprocess, ssim as ssim_lib
-from facejax.train import mesh as mesh_lib
+from facejax.metrics import fid, inception, preprocess
 from facejax.metrics import report as eval_report
-
+from facejax.metrics import ssim as ssim_lib
+from facejax.train import mesh as mesh_lib
 
 HEADLINE = (base.Metric("FID", "FID", "{:.2f}"), base.Metric("PSNR", "PSNR", "{:.2f}"),
             base.Metric("SSIM", "SSIM"), base.Metric("MS-SSIM", "MS-SSIM"),

@@ -36,8 +36,10 @@ from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.aesgan import aesthetic as aes_lib, common, data as data_lib, evaluate, losses, model
-from facejax.families.aesgan import parsing as parsing_lib, references, sample, torch_layout
+from facejax.families.aesgan import aesthetic as aes_lib
+from facejax.families.aesgan import common, evaluate, losses, model, references, sample, torch_layout
+from facejax.families.aesgan import data as data_lib
+from facejax.families.aesgan import parsing as parsing_lib
 from facejax.families.aesgan.eyenet import EyeNet
 from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet

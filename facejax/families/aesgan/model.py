@@ -23,8 +23,14 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from facejax.families.aesgan.layers import (SameConv2d, SameDeconv, SameSpectralConv2d, SpectralLinear,
-                                            TFInstanceNorm, trunc_normal_002)
+from facejax.families.aesgan.layers import (
+    SameConv2d,
+    SameDeconv,
+    SameSpectralConv2d,
+    SpectralLinear,
+    TFInstanceNorm,
+    trunc_normal_002,
+)
 
 
 def lrelu(x, alpha: float = 0.2):

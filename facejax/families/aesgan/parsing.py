@@ -25,7 +25,8 @@ from flax import nnx
 from facejax import images as images_lib
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.aesgan import common, data as data_lib, torch_layout
+from facejax.families.aesgan import common, torch_layout
+from facejax.families.aesgan import data as data_lib
 from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams

@@ -17,7 +17,8 @@ import jax
 import numpy as np
 
 from facejax.errors import FacejaxError
-from facejax.families.aesgan import data as data_lib, selection
+from facejax.families.aesgan import data as data_lib
+from facejax.families.aesgan import selection
 
 
 @dataclasses.dataclass

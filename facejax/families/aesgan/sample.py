@@ -20,7 +20,8 @@ import numpy as np
 from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.aesgan import data as data_lib, selection
+from facejax.families.aesgan import data as data_lib
+from facejax.families.aesgan import selection
 from facejax.metrics.preprocess import list_images
 
 

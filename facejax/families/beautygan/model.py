@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from facejax.nn.blocks import ConvINResidualBlock, Tanh, run_layers as _run
+from facejax.nn.blocks import ConvINResidualBlock, Tanh
+from facejax.nn.blocks import run_layers as _run
 from facejax.nn.conv_transpose import ConvTranspose2d, xavier_normal_torch
 from facejax.nn.layers import Conv2d, Dtype, InstanceNorm, LeakyReLU, ReLU
 from facejax.nn.spectral_norm import SpectralConv2d

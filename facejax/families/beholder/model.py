@@ -28,8 +28,18 @@ from __future__ import annotations
 import jax.numpy as jnp
 from flax import nnx
 
-from facejax.families.beholder.layers import (SQRT2, EqConv, EqConvDown, EqConvUp, EqDense, downscale2d,
-                                               label_map, lrelu, minibatch_stddev, pixel_norm)
+from facejax.families.beholder.layers import (
+    SQRT2,
+    EqConv,
+    EqConvDown,
+    EqConvUp,
+    EqDense,
+    downscale2d,
+    label_map,
+    lrelu,
+    minibatch_stddev,
+    pixel_norm,
+)
 from facejax.nn.layers import upsample_nearest2
 
 

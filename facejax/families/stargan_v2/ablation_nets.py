@@ -56,7 +56,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from facejax.nn.blocks import ConvINResidualBlock, Tanh, run_layers as _run
+from facejax.nn.blocks import ConvINResidualBlock, Tanh
+from facejax.nn.blocks import run_layers as _run
 from facejax.nn.layers import Conv2d, Dtype, InstanceNorm, LeakyReLU, ReLU
 
 ACGAN_MAX_DEPTH = 6  # StarGAN v1's d_repeat_num

@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from facejax import configs, registry
-from facejax.families.aesgan import aesthetic, data as data_lib, references, selection
+from facejax.families.aesgan import aesthetic, references, selection
+from facejax.families.aesgan import data as data_lib
 from facejax.train.state import root_key_data
 
 DUMMY = pathlib.Path(__file__).resolve().parents[3] / "data" / "celeb_id" / "dummy_data"

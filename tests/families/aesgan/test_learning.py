@@ -27,11 +27,9 @@ the score measures whether the hole was filled with eyes; the colour says the fi
 inferring the identity from the rest of the face).
 """
 
+import jax
 import numpy as np
 import pytest
-
-import jax
-
 from tests.families.aesgan.conftest import GAN_STEPS as STEPS
 
 

@@ -3,14 +3,14 @@ every key and shape at the original's size, strict loading with equal outputs (T
 transposed conv, spectral-norm power iterations, SegNet unpooling, batch-statistics BatchNorm), and
 torch -> facejax -> torch identical through the export layout."""
 
+import jax
 import numpy as np
 import pytest
-
-import jax
 from flax import nnx
 
 from facejax.errors import FacejaxError
-from facejax.families.aesgan import eyenet, model, parsing_net, torch_layout as tl
+from facejax.families.aesgan import eyenet, model, parsing_net
+from facejax.families.aesgan import torch_layout as tl
 
 torch = pytest.importorskip("torch")
 from facejax.families.aesgan import torch_ref as ref  # noqa: E402

@@ -1,11 +1,10 @@
 """AesGAN's pieces against NumPy transcriptions of the original: the losses, the lr decay loop, the
 multi-reference selection rule, TF1's crop-and-resize, the ellipse masks, SegNet pooling."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from facejax.families.aesgan import data, layers, losses, selection
 from facejax.metrics.ssim import ssim

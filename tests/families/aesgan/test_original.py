@@ -6,18 +6,17 @@ Each default is the original's; the config switches give the earlier behaviour b
 
 import io
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 from flax import nnx
 from PIL import Image
 
 from facejax import configs, registry
-from facejax.families.aesgan import data as data_lib, model, references
+from facejax.families.aesgan import data as data_lib
+from facejax.families.aesgan import model, references
 from facejax.families.aesgan.layers import SameSpectralConv2d, SpectralLinear, same_pads, trunc_normal_002
-
 
 # ------------------------------------------------------------------ item 5: scipy.misc.imresize's bytescale
 

@@ -5,18 +5,17 @@ import), and one clear error per wrong input."""
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
-
-import jax
 from PIL import Image
+from tests.families.aesgan.conftest import GAN_STEPS, QUIET, gan_config
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError
 from facejax.families import base
 from facejax.families.aesgan import data as data_lib
 from facejax.train import trainer
-from tests.families.aesgan.conftest import GAN_STEPS, QUIET, gan_config
 
 
 @pytest.mark.learning

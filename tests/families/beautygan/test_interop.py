@@ -2,11 +2,10 @@
 included), strict loading into the reference modules with equal outputs and equal power-iteration updates,
 identical tensors after torch -> facejax -> torch, the snapshot files, and clear mismatch errors."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError

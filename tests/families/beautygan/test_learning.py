@@ -27,16 +27,15 @@ The distances alone separate by 3-7%; the slope's t statistic is what a generato
 0) cannot reach. AVX-512 and AMX could not be measured here.
 """
 
+import jax
 import numpy as np
 import pytest
-
-import jax
+from tests.families.beautygan.conftest import PRESET_OVERRIDES
 
 from facejax import configs
 from facejax.families.beautygan import losses
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
-from tests.families.beautygan.conftest import PRESET_OVERRIDES
 
 STEPS = 60
 

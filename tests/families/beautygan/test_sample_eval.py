@@ -7,18 +7,17 @@ import io
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
-
-import jax
+from tests.families.beautygan.conftest import PRESET_OVERRIDES
 
 from facejax import configs, images, registry
 from facejax.errors import FacejaxError
 from facejax.families.beautygan import evaluate
 from facejax.metrics import fid, lpips
 from facejax.train import trainer
-from tests.families.beautygan.conftest import PRESET_OVERRIDES
 
 
 def command(name, config, **values):

@@ -2,11 +2,11 @@
 optimizer, the perceptual term against torchvision's VGG-16 on a user-supplied weight file, the original's skip
 of images without eyes, and clear errors for wrong values and missing files."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from tests.families.beautygan.conftest import PRESET_OVERRIDES
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError
@@ -15,7 +15,6 @@ from facejax.nn import vgg as vgg_lib
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from facejax.train.state import root_key_data
-from tests.families.beautygan.conftest import PRESET_OVERRIDES
 
 
 def test_step_compiles_once_shards_the_batch_and_updates_the_spectral_state(synthetic_tfds, tmp_path):

@@ -42,17 +42,16 @@ with the groups over the whole batch (a 1-device process) it rose monotonically 
 12,000 (per z 0.17 ... 0.52). So this test enables the label penalty (its loss terms are tested in test_model.py).
 """
 
+import jax
 import numpy as np
 import pytest
 from scipy import stats
-
-import jax
+from tests.families.beholder.conftest import gan_config
 
 from facejax import registry
 from facejax.nn.layers import resize_bilinear
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
-from tests.families.beholder.conftest import gan_config
 
 STEPS = 2000
 CHECKS = (1500, 1750, 2000)  # the predictions are averaged over these EMA checkpoints

@@ -4,19 +4,18 @@ against torchvision's vgg16_bn layout, and the schedule and TF Adam against tran
 
 import math
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 from flax import nnx
+from tests.families.beholder.conftest import gan_config, predictor_config
 
 from facejax import registry
 from facejax.export import convert
 from facejax.families.beholder import layers, predictor
 from facejax.families.beholder.schedule import Schedule, tf_adam
 from facejax.train.state import root_key_data
-from tests.families.beholder.conftest import gan_config, predictor_config
 
 torch = pytest.importorskip("torch")
 from facejax.families.beholder import torch_ref as ref  # noqa: E402

@@ -2,16 +2,15 @@
 VGG16_beauty_rates.pt), the semi-supervised labelling (`prepare beauty_labels` -> a TFDS dataset the GAN trains
 on), and the GAN's export -> strict PyTorch load -> import round trip."""
 
+import jax
 import numpy as np
 import pytest
-
-import jax
+from tests.families.beholder.conftest import gan_config
 
 from facejax import registry
 from facejax.errors import FacejaxError
 from facejax.families.beholder import data, labels
 from facejax.train.state import root_key_data
-from tests.families.beholder.conftest import gan_config
 
 torch = pytest.importorskip("torch")
 from facejax.families.beholder import torch_ref as ref  # noqa: E402

@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from tests.families.beholder.conftest import gan_config
 
 from facejax import images, registry
 from facejax.errors import FacejaxError
@@ -20,7 +20,6 @@ from facejax.families.beholder import beautify, face_features, sample
 from facejax.metrics import pggan
 from facejax.train.checkpoint import Checkpointer
 from facejax.train.state import root_key_data
-from tests.families.beholder.conftest import gan_config
 
 FACE_WIDTHS = (4, 4, 8, 8, 8)  # a small VGG-Face: the layout of vgg_face_dag.pth with fewer channels
 

@@ -2,15 +2,14 @@
 exact resume across a phase boundary (N steps straight == k steps + resume + N - k), the data stream, and clear
 errors for wrong values and data."""
 
+import jax
 import numpy as np
 import pytest
-
-import jax
+from tests.families.beholder.conftest import gan_config
 
 from facejax import registry
 from facejax.errors import FacejaxError
 from facejax.train import trainer
-from tests.families.beholder.conftest import gan_config
 
 K, N = 19, 24  # the fade-in of 8x8 starts at step 21 (256 images stable at 4x4, lod updated every 4 steps)
 

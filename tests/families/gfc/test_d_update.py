@@ -7,12 +7,11 @@ optimizer state checkpoints and resumes exactly."""
 import functools
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-import jax
-import jax.numpy as jnp
 
 from facejax import configs, registry
 from facejax.train.checkpoint import Checkpointer

@@ -3,11 +3,10 @@ at the original's size, strict loading with equal outputs (G, both discriminator
 tensors after torch -> facejax -> torch, Caffe-named snapshot files, clear mismatch errors, and G's VGG-19 convs
 read from torchvision's vgg19 file."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError

@@ -32,10 +32,9 @@ improve these numbers.
 
 import functools
 
+import jax
 import numpy as np
 import pytest
-
-import jax
 
 from facejax import configs, registry
 from facejax.families.gfc import data, masks, sample

@@ -7,11 +7,10 @@ import io
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
-
-import jax
 
 from facejax import configs, images
 from facejax.families.gfc import data, evaluate, masks

@@ -2,17 +2,16 @@
 one, stage 3 both with the parsing loss; the parsing network comes frozen from a gfc_parsing run; clear errors for
 a missing or mismatched parsing run and wrong values."""
 
+import jax
 import numpy as np
 import pytest
-
-import jax
+from tests.families.gfc.conftest import OVERRIDES, STAGES
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError
 from facejax.families.gfc import pretrained
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
-from tests.families.gfc.conftest import OVERRIDES, STAGES
 
 
 def _same(a, b):

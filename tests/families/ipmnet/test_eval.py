@@ -6,16 +6,15 @@ LPIPS, the mean of the runs; the per-face mask and texture reach the generator."
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
-
-import jax
+from tests.families.beautygan.test_sample_eval import command
+from tests.families.ipmnet.conftest import TINY
 
 from facejax import configs, images
 from facejax.train import trainer
-from tests.families.beautygan.test_sample_eval import command
-from tests.families.ipmnet.conftest import TINY
 
 RUNS, SOURCES, REFERENCES = 3, 6, 5
 

@@ -33,10 +33,9 @@ BatchNorm frozen and a fixed texture draw (0.05-0.15).
 Time (2 cores): ~3 min including compilation.
 """
 
+import jax
 import numpy as np
 import pytest
-
-import jax
 
 from facejax import configs
 from facejax.train import mesh as mesh_lib

@@ -3,16 +3,15 @@ the original's keys and parameter counts, strict loading with equal outputs (gen
 identity ResNet in both BatchNorm modes), and every loss term of one iteration equal to the original trainer's
 formulas computed in PyTorch."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from tests.families.ipmnet.conftest import TINY
 
 from facejax import configs, registry
 from facejax.families.ipmnet import torch_layout
 from facejax.train.state import bind, root_key_data
-from tests.families.ipmnet.conftest import TINY
 
 torch = pytest.importorskip("torch")
 from facejax.families.ipmnet import torch_ref as ref  # noqa: E402

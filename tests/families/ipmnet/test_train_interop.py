@@ -6,12 +6,12 @@ with the level sweep, and clear errors."""
 import json
 import os
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from PIL import Image
-
-import jax
-import jax.numpy as jnp
+from tests.families.ipmnet.conftest import TINY
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError
@@ -19,7 +19,6 @@ from facejax.families.ipmnet import identity, preprocess
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from facejax.train.state import root_key_data
-from tests.families.ipmnet.conftest import TINY
 
 
 def numpy_texture(rgb_uint8, parsing):
@@ -138,8 +137,9 @@ def test_export_strict_import_and_commands(trained, tmp_path):
     assert sorted(os.listdir(tmp_path / "pt")) == ["dis_00000002.pt", "gen_00000002.pt"]
     gen = torch.load(out["gen"], weights_only=True)
     assert sorted(gen) == ["a", "b"] and all(torch.equal(gen["a"][k], gen["b"][k]) for k in gen["a"])
-    from facejax.families.ipmnet import torch_ref as ref
     from tests.families.ipmnet.test_model import dis_params, gen_params
+
+    from facejax.families.ipmnet import torch_ref as ref
 
     ref.AdaINGen(3, gen_params(cfg.model.gen)).load_state_dict(gen["a"], strict=True)
     dis = torch.load(out["dis"], weights_only=True)

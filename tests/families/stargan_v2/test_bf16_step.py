@@ -7,12 +7,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tests.bench.test_bench import TINY  # the float32 step then compiles once for both files
 
 from facejax import configs, registry
 from facejax.train import mesh as mesh_lib
 from facejax.train import trainer
 from facejax.train.state import root_key_data
-from tests.bench.test_bench import TINY  # the float32 step then compiles once for both files
 
 # Relative tolerance on each loss of the first iteration (same parameters, batch and random numbers).
 # bfloat16 keeps 8 significant bits (rounding error 2**-9 ~ 0.2% per operation); through ~20 layers of G,

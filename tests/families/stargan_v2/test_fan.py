@@ -6,13 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from tests.export.states import random_state
 
 from facejax import configs, registry
 from facejax.errors import FacejaxError
 from facejax.export.convert import CheckpointMismatch
 from facejax.families.stargan_v2 import fan, sample, torch_layout
 from facejax.train.state import bind
-from tests.export.states import random_state
 
 SMALL = {"img_size": 32, "model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32,
          "model.style_dim": 16, "model.latent_dim": 8, "model.w_hpf": 1.0,

@@ -15,10 +15,10 @@ import os
 import jax
 import numpy as np
 import pytest
+from tests.train.helpers import tiny_config
 
 from facejax.families.stargan_v2 import sample
 from facejax.train import trainer
-from tests.train.helpers import tiny_config
 
 STEPS = int(os.environ.get("FACEJAX_LEARNING_STEPS", "250"))
 # A tiny model learns in CPU minutes with a larger step than the paper's 1e-4 at 256 px.
