@@ -22,8 +22,16 @@ from facejax.train import config as trainer_config
 
 def _base():
     # batch 1: the original's histogram loss only works at batch 1; facejax's works per example
-    c = trainer_config.defaults("beautygan", seed=0, img_size=256, batch_size=1, total_steps=300 * 2469,
-                                sample_every=2469, checkpoint_every=2469, num_sample_images=6)
+    c = trainer_config.defaults(
+        "beautygan",
+        seed=0,
+        img_size=256,
+        batch_size=1,
+        total_steps=300 * 2469,
+        sample_every=2469,
+        checkpoint_every=2469,
+        num_sample_images=6,
+    )
     # Iterations per epoch of the original (max(#non-makeup, #makeup) train images: 2,469 makeup faces with
     # mt_makeup's drawn split). Only names exported snapshots <epoch>_<iter>_G.pth; 0 = tag 1_<step>.
     c.steps_per_epoch = 2469
@@ -103,5 +111,6 @@ def _synthetic(c):
 
 
 def get_config(preset="synthetic"):
-    return trainer_config.select(preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base,
-                                 file="configs/beautygan.py")
+    return trainer_config.select(
+        preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base, file="configs/beautygan.py"
+    )

@@ -52,8 +52,9 @@ def _common(family: str, **fields):
 
 
 def _gan():
-    c = _common("beholder", img_size=128, batch_size=16,
-                total_steps=12_000 * 1000 // 16)  # total_kimg 12000 at batch 16
+    c = _common(
+        "beholder", img_size=128, batch_size=16, total_steps=12_000 * 1000 // 16
+    )  # total_kimg 12000 at batch 16
     c.num_raters = 60  # label_size: the length of beta
     c.data.name = "beauty_labels"
     c.data.config = "celeba_hq_128"
@@ -194,8 +195,9 @@ def _synthetic(c):
 
 
 def _predictor():
-    c = _common("beholder_predictor", batch_size=32,
-                total_steps=10 * 3300 // 32)  # 10 epochs of the 60% train split (3,300 faces)
+    c = _common(
+        "beholder_predictor", batch_size=32, total_steps=10 * 3300 // 32
+    )  # 10 epochs of the 60% train split (3,300 faces)
     c.num_raters = 60
     c.data.name = "scut_fbp5500"
     c.data.config = "original"  # the released 350 px images, as train_beauty_prediction.py reads them

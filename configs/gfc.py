@@ -35,21 +35,39 @@ from facejax.train import config as trainer_config
 # mouth near y 0.81, x 0.43). The paper's six masks O1-O6 cover key parts; their exact geometry was not published
 # in the sources read, so these are facejax's.
 CELEBA_MASKS = {
-    "center": "0.25,0.25,0.5,0.5", "left_eye": "0.39,0.158,0.25,0.25", "right_eye": "0.39,0.441,0.25,0.25",
-    "eyes": "0.39,0.158,0.25,0.533", "mouth": "0.715,0.243,0.19,0.375", "left_half": "0.3,0.1,0.6,0.325",
-    "right_half": "0.3,0.425,0.6,0.325", "lower_half": "0.6,0.15,0.35,0.55",
+    "center": "0.25,0.25,0.5,0.5",
+    "left_eye": "0.39,0.158,0.25,0.25",
+    "right_eye": "0.39,0.441,0.25,0.25",
+    "eyes": "0.39,0.158,0.25,0.533",
+    "mouth": "0.715,0.243,0.19,0.375",
+    "left_half": "0.3,0.1,0.6,0.325",
+    "right_half": "0.3,0.425,0.6,0.325",
+    "lower_half": "0.6,0.15,0.35,0.55",
 }
 # synthetic_faces: measured on its renders (eyes at y 0.45, x 0.40 / 0.59; mouth at y 0.67, x 0.49; face x 0.26-0.72).
 SYNTHETIC_MASKS = {
-    "center": "0.25,0.25,0.5,0.5", "left_eye": "0.325,0.275,0.25,0.25", "right_eye": "0.325,0.465,0.25,0.25",
-    "eyes": "0.325,0.275,0.25,0.44", "mouth": "0.575,0.335,0.19,0.31", "left_half": "0.25,0.25,0.53,0.25",
-    "right_half": "0.25,0.49,0.53,0.25", "lower_half": "0.53,0.25,0.27,0.5",
+    "center": "0.25,0.25,0.5,0.5",
+    "left_eye": "0.325,0.275,0.25,0.25",
+    "right_eye": "0.325,0.465,0.25,0.25",
+    "eyes": "0.325,0.275,0.25,0.44",
+    "mouth": "0.575,0.335,0.19,0.31",
+    "left_half": "0.25,0.25,0.53,0.25",
+    "right_half": "0.25,0.49,0.53,0.25",
+    "lower_half": "0.53,0.25,0.27,0.5",
 }
 
 
 def _base():
-    c = trainer_config.defaults("gfc", seed=0, img_size=128, batch_size=2,  # GFC_Init.m: an image and its flip
-                                total_steps=300_000, log_every=100, sample_every=5000, checkpoint_every=5000)
+    c = trainer_config.defaults(
+        "gfc",
+        seed=0,
+        img_size=128,
+        batch_size=2,  # GFC_Init.m: an image and its flip
+        total_steps=300_000,
+        log_every=100,
+        sample_every=5000,
+        checkpoint_every=5000,
+    )
     c.data.name = "celeba"
     c.data.config = "gfc_128"
     c.data.flip_pairs = True  # each image followed by its mirror image, the mask at the same place (the original)
@@ -121,7 +139,6 @@ def _base():
     # GFC_Gen_input_of_D1.m: with mirror pairs the D batch is the first image of each pair only (one fake, one
     # real). False: every image of the batch (both mirror images) goes to the discriminators.
     c.d_first_of_pair = True
-
 
     c.sample = ConfigDict()
     c.sample.mask_type = "center"  # the trainer's grids and `facejax sample` without --mask
@@ -208,6 +225,10 @@ def _parsing_synthetic(c):
 
 
 def get_config(preset="synthetic"):
-    presets = {"celeba": lambda c: c, "synthetic": _synthetic, "parsing": _parsing,
-               "parsing_synthetic": _parsing_synthetic}
+    presets = {
+        "celeba": lambda c: c,
+        "synthetic": _synthetic,
+        "parsing": _parsing,
+        "parsing_synthetic": _parsing_synthetic,
+    }
     return trainer_config.select(preset, presets, base=_base, file="configs/gfc.py")

@@ -20,8 +20,17 @@ from facejax.train import config as trainer_config
 
 
 def _base():
-    c = trainer_config.defaults("ipmnet", seed=0, img_size=256, batch_size=1, total_steps=1_000_000, log_every=100,
-                                sample_every=10_000, checkpoint_every=10_000, num_sample_images=6)
+    c = trainer_config.defaults(
+        "ipmnet",
+        seed=0,
+        img_size=256,
+        batch_size=1,
+        total_steps=1_000_000,
+        log_every=100,
+        sample_every=10_000,
+        checkpoint_every=10_000,
+        num_sample_images=6,
+    )
     c.data.name = "mt_makeup"
     c.data.config = "original"
     c.data.load_size = 321  # Resize(321), then CenterCrop(img_size); masks and textures computed at 321
@@ -29,8 +38,9 @@ def _base():
     c.data.pairing = "zip"  # the original's unshuffled, zipped loaders; "random": random pairs
 
     c.model = ConfigDict()
-    c.model.gen = ConfigDict(dict(dim=64, mlp_dim=256, style_dim=128, n_downsample=2, n_res=4, activ="relu",
-                                  pad_type="reflect"))
+    c.model.gen = ConfigDict(
+        dict(dim=64, mlp_dim=256, style_dim=128, n_downsample=2, n_res=4, activ="relu", pad_type="reflect")
+    )
     c.model.dis = ConfigDict(dict(dim=64, n_layer=4, num_scales=3, activ="lrelu", pad_type="reflect"))
 
     # The identity ("vgg") network: VGGFace2's Caffe-style ResNet-50. The original never loads its weights
@@ -111,5 +121,6 @@ def _synthetic(c):
 
 
 def get_config(preset="synthetic"):
-    return trainer_config.select(preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base,
-                                 file="configs/ipmnet.py")
+    return trainer_config.select(
+        preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base, file="configs/ipmnet.py"
+    )

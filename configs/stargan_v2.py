@@ -25,23 +25,55 @@ from facejax.train import config as trainer_config
 # v2 itself. A and B train as StarGAN v1 did: cycle weight lambda_rec = 10, Adam without weight decay
 # (and, with WGAN-GP, n_critic 5 and betas (0.5, 0.999): see _ablation).
 ABLATIONS = {
-    "A": dict(generator="stargan_v1", discriminator="acgan", adv_loss="wgan_gp", style="label",
-              lambda_ds=0.0, lambda_sty=0.0, lambda_cyc=10.0, weight_decay=0.0),
-    "B": dict(generator="stargan_v1", discriminator="multitask", adv_loss="wgan_gp", style="label",
-              lambda_ds=0.0, lambda_sty=0.0, lambda_cyc=10.0, weight_decay=0.0),
-    "C": dict(generator="stargan_v2", discriminator="multitask", adv_loss="nonsaturating", style="label",
-              lambda_ds=0.0, lambda_sty=0.0),
-    "D": dict(generator="stargan_v2", discriminator="multitask", adv_loss="nonsaturating", style="latent",
-              lambda_ds=0.0),
-    "E": dict(generator="stargan_v2", discriminator="multitask", adv_loss="nonsaturating", style="style",
-              lambda_ds=0.0),
+    "A": dict(
+        generator="stargan_v1",
+        discriminator="acgan",
+        adv_loss="wgan_gp",
+        style="label",
+        lambda_ds=0.0,
+        lambda_sty=0.0,
+        lambda_cyc=10.0,
+        weight_decay=0.0,
+    ),
+    "B": dict(
+        generator="stargan_v1",
+        discriminator="multitask",
+        adv_loss="wgan_gp",
+        style="label",
+        lambda_ds=0.0,
+        lambda_sty=0.0,
+        lambda_cyc=10.0,
+        weight_decay=0.0,
+    ),
+    "C": dict(
+        generator="stargan_v2",
+        discriminator="multitask",
+        adv_loss="nonsaturating",
+        style="label",
+        lambda_ds=0.0,
+        lambda_sty=0.0,
+    ),
+    "D": dict(
+        generator="stargan_v2", discriminator="multitask", adv_loss="nonsaturating", style="latent", lambda_ds=0.0
+    ),
+    "E": dict(
+        generator="stargan_v2", discriminator="multitask", adv_loss="nonsaturating", style="style", lambda_ds=0.0
+    ),
     "F": dict(generator="stargan_v2", discriminator="multitask", adv_loss="nonsaturating", style="style"),
 }
 
 
 def _base():
-    c = trainer_config.defaults("stargan_v2", seed=777, img_size=256, batch_size=8, total_steps=100_000,
-                                log_every=10, sample_every=5000, checkpoint_every=10_000)
+    c = trainer_config.defaults(
+        "stargan_v2",
+        seed=777,
+        img_size=256,
+        batch_size=8,
+        total_steps=100_000,
+        log_every=10,
+        sample_every=5000,
+        checkpoint_every=10_000,
+    )
     # data: the shared fields (facejax/train/config.py); "folder" reads the original's <dir>/<domain>/<image>.
     c.data.config = "gender_32"
     c.data.randcrop_prob = 0.5
@@ -164,6 +196,11 @@ def _ablation(c, row):
 
 def get_config(preset="synthetic"):
     rows = {row: (lambda c, row=row: _ablation(c, row)) for row in ABLATIONS}
-    return trainer_config.select(preset, {"celeba_hq": _celeba_hq, "afhq": _afhq, "synthetic": _synthetic},
-                                 base=_base, file="configs/stargan_v2.py", modifiers=rows,
-                                 modifier_base="celeba_hq")
+    return trainer_config.select(
+        preset,
+        {"celeba_hq": _celeba_hq, "afhq": _afhq, "synthetic": _synthetic},
+        base=_base,
+        file="configs/stargan_v2.py",
+        modifiers=rows,
+        modifier_base="celeba_hq",
+    )

@@ -19,15 +19,18 @@ from . import (
     synthetic_faces,  # noqa: F401  (registers "synthetic_faces")
 )
 
-BUILDERS = {cls.name: cls for cls in (
-    afhq.Afhq,
-    celeb_id.CelebId,
-    celeba.Celeba,
-    celeba_hq.CelebaHq,
-    eye_aesthetics.EyeAesthetics,
-    ffhq.Ffhq,
-    helen.Helen,
-    mt_makeup.MtMakeup,
-    scut_fbp5500.ScutFbp5500,
-    synthetic_faces.SyntheticFaces,
-)}
+BUILDERS = {
+    cls.name: cls
+    for cls in (
+        afhq.Afhq,
+        celeb_id.CelebId,
+        celeba.Celeba,
+        celeba_hq.CelebaHq,
+        eye_aesthetics.EyeAesthetics,
+        ffhq.Ffhq,
+        helen.Helen,
+        mt_makeup.MtMakeup,
+        scut_fbp5500.ScutFbp5500,
+        synthetic_faces.SyntheticFaces,
+    )
+}

@@ -70,8 +70,7 @@ def is_image_name(name: str) -> bool:
 def image_files(path, *, recursive: bool = False) -> list[str]:
     """Sorted image file names under `path` (relative, '/'-separated when `recursive`)."""
     if not recursive:
-        return sorted(f for f in os.listdir(path)
-                      if is_image_name(f) and os.path.isfile(os.path.join(path, f)))
+        return sorted(f for f in os.listdir(path) if is_image_name(f) and os.path.isfile(os.path.join(path, f)))
     out = []
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames[:] = [d for d in dirnames if _visible(d)]
@@ -149,8 +148,9 @@ class RGB:
     height: int
 
 
-def read_rgb(path, *, size: int | None = None, fit: str = "resize",
-             box: tuple[int, int, int, int] | None = None) -> RGB:
+def read_rgb(
+    path, *, size: int | None = None, fit: str = "resize", box: tuple[int, int, int, int] | None = None
+) -> RGB:
     """An RGB image for an `Image(shape=(..., ..., 3))` feature.
 
     `box` = (left, upper, right, lower) crops first; `size` then fits the result to size x size (see
@@ -160,8 +160,7 @@ def read_rgb(path, *, size: int | None = None, fit: str = "resize",
     """
     data, im = decode(path)
     width, height = im.size
-    if (box is None and (size is None or im.size == (size, size)) and im.mode == "RGB"
-            and im.format in ("JPEG", "PNG")):
+    if box is None and (size is None or im.size == (size, size)) and im.mode == "RGB" and im.format in ("JPEG", "PNG"):
         return RGB(data, width, height)
     try:
         out = im.convert("RGB")
@@ -178,8 +177,11 @@ def label_array(path, num_classes: int) -> np.ndarray:
     """A single-channel label map (PNG 'L' or 'P', values are class ids) as a uint8 (H, W) array."""
     _, im = decode(path)
     if im.mode not in ("L", "P", "I", "I;16"):
-        raise BadFile(path, f"expected a single-channel label map (8-bit grey or palette PNG), got "
-                            f"mode {im.mode} (a colour visualisation is not a label map)")
+        raise BadFile(
+            path,
+            f"expected a single-channel label map (8-bit grey or palette PNG), got "
+            f"mode {im.mode} (a colour visualisation is not a label map)",
+        )
     arr = np.asarray(im)
     check_labels(path, arr, num_classes)
     return arr.astype(np.uint8)
@@ -191,8 +193,9 @@ def check_labels(path, arr: np.ndarray, num_classes: int) -> None:
         raise BadFile(path, f"label value {top} outside 0..{num_classes - 1}")
 
 
-def encode_labels(arr: np.ndarray, *, size: int | None = None, fit: str = "resize",
-                  box: tuple[int, int, int, int] | None = None) -> bytes:
+def encode_labels(
+    arr: np.ndarray, *, size: int | None = None, fit: str = "resize", box: tuple[int, int, int, int] | None = None
+) -> bytes:
     """A uint8 (H, W) label map -> PNG bytes for an `Image(shape=(..., ..., 1))` feature; crops and
     resizes with nearest neighbour only, so every value stays a class id."""
     im = PIL.Image.fromarray(np.asarray(arr, np.uint8), mode="L")
@@ -309,15 +312,17 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         self.skipped = []
         return super().download_and_prepare(*args, **kwargs)
 
-    def _generate_examples(self, records: Iterable[Any], make: Callable[[Any], tuple[str, dict]]
-                           ) -> Iterator[tuple[str, dict]]:
+    def _generate_examples(
+        self, records: Iterable[Any], make: Callable[[Any], tuple[str, dict]]
+    ) -> Iterator[tuple[str, dict]]:
         """`make(record)` for every record on a thread pool, yielded in record order."""
         for result in self._map(make, records):
             if isinstance(result, BadFile):
                 if not self.skip_bad:
                     raise FacejaxError(
                         f"{self.name}: unusable file {result.path}: {result.reason}; replace or remove it, "
-                        f"or pass --skip_bad (skip_bad=True in Python) to skip such files")
+                        f"or pass --skip_bad (skip_bad=True in Python) to skip such files"
+                    )
                 self.skipped.append(str(result))
                 logging.warning("%s: skipped %s", self.name, result)
                 continue
@@ -331,8 +336,7 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             return
         window = 4 * self.workers
         with concurrent.futures.ThreadPoolExecutor(self.workers) as pool:
-            pending = collections.deque(pool.submit(_call, fn, r)
-                                        for r in itertools.islice(records, window))
+            pending = collections.deque(pool.submit(_call, fn, r) for r in itertools.islice(records, window))
             try:
                 while pending:
                     result = pending.popleft().result()

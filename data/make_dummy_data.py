@@ -111,8 +111,10 @@ MT_LIPS_BOX = (12, 22, 20, 25)  # (left, upper, right, lower) of the upper lip (
 
 def mt_makeup():
     out = os.path.join(_fresh("mt_makeup"), "all")
-    names = {"makeup": ["vFG100.png", "vFG101.png", "XMY-014.png", "vRX200.png"],
-             "non-makeup": ["vSYYZ1.png", "xfsy_0068.png", "XYUH-3.png"]}
+    names = {
+        "makeup": ["vFG100.png", "vFG101.png", "XMY-014.png", "vRX200.png"],
+        "non-makeup": ["vSYYZ1.png", "xfsy_0068.png", "XYUH-3.png"],
+    }
     for domain, files in names.items():
         for f in files:
             _save(face(f"mt/{domain}/{f}", 36), out, "images", domain, f)
@@ -123,7 +125,7 @@ def mt_makeup():
             seg[15:20, 14:18] = 6  # nose
             left, upper, right, lower = MT_LIPS_BOX
             seg[upper:lower, left:right] = 7
-            seg[lower:lower + 2, left:right] = 9
+            seg[lower : lower + 2, left:right] = 9
             seg[0:5, :] = 10  # hair
             seg[30:, 10:22] = 13  # neck
             _save(Image.fromarray(seg, mode="L"), out, "segs", domain, f)
@@ -133,32 +135,68 @@ def celeb_id():
     out = _fresh("celeb_id")
     data = {
         "alice_a": [  # all eyes open -> train; boxes nested in the eye entries (align.py)
-            {"filename": "alice_a-1.jpg", "eye_left": {"x": 22, "y": 27, "box_left": {"w": 16, "h": 12}},
-             "eye_right": {"x": 42, "y": 27, "box_right": {"w": 20, "h": 10}}, "opened": 0.93, "closed": 0.02},
-            {"filename": "alice_a-2.jpg", "eye_left": {"x": 21, "y": 28, "box_left": {"w": 18, "h": 12}},
-             "eye_right": {"x": 43, "y": 28, "box_right": {"w": 18, "h": 12}}, "opened": 0.81, "closed": 0.1},
+            {
+                "filename": "alice_a-1.jpg",
+                "eye_left": {"x": 22, "y": 27, "box_left": {"w": 16, "h": 12}},
+                "eye_right": {"x": 42, "y": 27, "box_right": {"w": 20, "h": 10}},
+                "opened": 0.93,
+                "closed": 0.02,
+            },
+            {
+                "filename": "alice_a-2.jpg",
+                "eye_left": {"x": 21, "y": 28, "box_left": {"w": 18, "h": 12}},
+                "eye_right": {"x": 43, "y": 28, "box_right": {"w": 18, "h": 12}},
+                "opened": 0.81,
+                "closed": 0.1,
+            },
         ],
         "bob_b": [  # one closed eye -> test; boxes at the top level (ExGAN's README), one eye missing
-            {"filename": "bob_b-1.jpg", "eye_left": {"x": 20, "y": 26}, "box_left": {"w": 16, "h": 16},
-             "eye_right": None, "opened": 0.3, "closed": 0.6},
-            {"filename": "bob_b-2.jpg", "eye_left": {"x": 22, "y": 27}, "box_left": {"w": 16, "h": 16},
-             "eye_right": {"x": 42, "y": 27}, "box_right": {"w": 16, "h": 16}, "opened": 0.9, "closed": 0.05},
+            {
+                "filename": "bob_b-1.jpg",
+                "eye_left": {"x": 20, "y": 26},
+                "box_left": {"w": 16, "h": 16},
+                "eye_right": None,
+                "opened": 0.3,
+                "closed": 0.6,
+            },
+            {
+                "filename": "bob_b-2.jpg",
+                "eye_left": {"x": 22, "y": 27},
+                "box_left": {"w": 16, "h": 16},
+                "eye_right": {"x": 42, "y": 27},
+                "box_right": {"w": 16, "h": 16},
+                "opened": 0.9,
+                "closed": 0.05,
+            },
         ],
         "carol_c": [  # "opened" unknown -> test; no boxes at all
-            {"filename": "carol_c-1.jpg", "eye_left": {"x": 22, "y": 27}, "eye_right": {"x": 42, "y": 27},
-             "opened": None, "closed": None},
-            {"filename": "carol_c-2.jpg", "eye_left": {"x": 22, "y": 27}, "eye_right": {"x": 42, "y": 27},
-             "opened": 0.95, "closed": 0.01},
-            {"filename": "carol_c-3.jpg", "eye_left": {"x": 22, "y": 27}, "eye_right": {"x": 42, "y": 27},
-             "opened": 0.99, "closed": 0.0},
+            {
+                "filename": "carol_c-1.jpg",
+                "eye_left": {"x": 22, "y": 27},
+                "eye_right": {"x": 42, "y": 27},
+                "opened": None,
+                "closed": None,
+            },
+            {
+                "filename": "carol_c-2.jpg",
+                "eye_left": {"x": 22, "y": 27},
+                "eye_right": {"x": 42, "y": 27},
+                "opened": 0.95,
+                "closed": 0.01,
+            },
+            {
+                "filename": "carol_c-3.jpg",
+                "eye_left": {"x": 22, "y": 27},
+                "eye_right": {"x": 42, "y": 27},
+                "opened": 0.99,
+                "closed": 0.0,
+            },
         ],
     }
     for entries in data.values():
         for e in entries:
             _save(face(f"celeb_id/{e['filename']}", 64), out, e["filename"])
     _write(json.dumps(data, indent=1) + "\n", out, "data.json")
-
-
 
 
 def celeba():
@@ -191,7 +229,7 @@ def helen():
         _save(face(f"helen/{name}", w, h), out, "images", f"{name}.jpg")
         yy, xx = np.mgrid[0:h, 0:w]
         target = np.zeros((h, w), np.int64)  # background
-        target[(xx - 20) ** 2 / 12 ** 2 + (yy - 26) ** 2 / 17 ** 2 < 1] = 1  # skin
+        target[(xx - 20) ** 2 / 12**2 + (yy - 26) ** 2 / 17**2 < 1] = 1  # skin
         target[:8] = 10  # hair
         target[20:22, 13:17], target[20:22, 23:27] = 5, 4  # eyes
         target[17, 12:18], target[17, 22:28] = 3, 2  # brows
@@ -231,8 +269,9 @@ def scut_fbp5500():
     wb.save(os.path.join(out, "All_Ratings.xlsx"))
 
     def split_file(names, *parts):
-        text = "".join(f"{n} {np.mean([scut_rating(r, SCUT_FILES.index(n)) for r in range(1, 61)]):.6f}\n"
-                       for n in names)
+        text = "".join(
+            f"{n} {np.mean([scut_rating(r, SCUT_FILES.index(n)) for r in range(1, 61)]):.6f}\n" for n in names
+        )
         _write(text, out, "train_test_files", *parts)
 
     split_file(SCUT_FILES[:4], "split_of_60%training and 40%testing", "train.txt")
@@ -244,8 +283,9 @@ def scut_fbp5500():
         split_file(test, "5_folders_cross_validations_files", f"cross_validation_{k}", f"test_{k}.txt")
 
 
-MAKERS = {f.__name__: f for f in (afhq, celeba_hq, eye_aesthetics, ffhq, mt_makeup, celeb_id, celeba, helen,
-                                  scut_fbp5500)}
+MAKERS = {
+    f.__name__: f for f in (afhq, celeba_hq, eye_aesthetics, ffhq, mt_makeup, celeb_id, celeba, helen, scut_fbp5500)
+}
 
 
 def main(argv):

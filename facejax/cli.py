@@ -47,12 +47,12 @@ def _config_value():
 
 def _help_config(argv):
     """The config of --config=FILE:PRESET among `argv` (for a command's family-specific help), or None."""
-    spec = next((a[len("--config="):] for a in argv if a.startswith("--config=")), None)
+    spec = next((a[len("--config=") :] for a in argv if a.startswith("--config=")), None)
     if spec is None:
         return None
     from facejax import configs
 
-    path, _, preset = _resolve_config_arg(f"--config={spec}")[len("--config="):].partition(":")
+    path, _, preset = _resolve_config_arg(f"--config={spec}")[len("--config=") :].partition(":")
     return configs.load_file(path, preset)
 
 
@@ -85,7 +85,7 @@ def _resolve_config_arg(arg: str) -> str:
         return arg
     from facejax.configs import CONFIG_DIR
 
-    path, sep, preset = arg[len("--config="):].partition(":")
+    path, sep, preset = arg[len("--config=") :].partition(":")
     if os.path.isfile(path):
         return arg
     fallback = CONFIG_DIR / os.path.basename(path)
@@ -100,7 +100,7 @@ def _flag_error_message(e: Exception, argv) -> str:
     while chain[-1].__cause__ or chain[-1].__context__:
         chain.append(chain[-1].__cause__ or chain[-1].__context__)
     if any(isinstance(x, KeyError) for x in chain):  # an override of a field the config lacks
-        overrides = [a.split("=")[0][len("--config."):] for a in argv if a.startswith("--config.")]
+        overrides = [a.split("=")[0][len("--config.") :] for a in argv if a.startswith("--config.")]
         return f"unknown config field among {', '.join(overrides)} ({e})"
     # Errors raised inside a config file's get_config arrive with their traceback: the last line
     # is the message that names the problem.

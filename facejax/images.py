@@ -20,7 +20,7 @@ def make_grid(images, ncol: int, pad: int = 2, fill: int = 255) -> np.ndarray:
     for i in range(n):
         r, q = divmod(i, ncol)
         y, x = pad + r * (h + pad), pad + q * (w + pad)
-        grid[y:y + h, x:x + w] = images[i]
+        grid[y : y + h, x : x + w] = images[i]
     return grid
 
 

@@ -48,8 +48,9 @@ class SweepError(Exception):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     p.add_argument("--config", required=True, help="config file, e.g. configs/stargan_v2.py (presets: --presets)")
     p.add_argument("--presets", default="", help="comma-separated presets of --config (default: the family's rows)")
     p.add_argument("--scale", default="", help="dataset preset joined to each ablation row, e.g. synthetic")
@@ -126,8 +127,14 @@ def plan(args) -> list[dict]:
             label = rows.get(preset, "")
             if combo:
                 label = (label + "; " if label else "") + ", ".join(f"{f}={v}" for f, v in combo)
-            runs.append({"name": re.sub(r"[^\w.=+-]", "_", name), "preset": full,
-                         "overrides": common + list(combo), "label": label})
+            runs.append(
+                {
+                    "name": re.sub(r"[^\w.=+-]", "_", name),
+                    "preset": full,
+                    "overrides": common + list(combo),
+                    "label": label,
+                }
+            )
     names = [r["name"] for r in runs]
     if len(set(names)) != len(names):
         raise SweepError(f"two runs share a name: {names}")
@@ -135,8 +142,14 @@ def plan(args) -> list[dict]:
 
 
 def facejax_cmd(command: str, run: dict, args, extra=()) -> list[str]:
-    cmd = [sys.executable, "-m", "facejax.cli", command, f"--config={args.config}:{run['preset']}",
-           f"--workdir={os.path.join(args.workdir, run['name'])}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facejax.cli",
+        command,
+        f"--config={args.config}:{run['preset']}",
+        f"--workdir={os.path.join(args.workdir, run['name'])}",
+    ]
     cmd += [f"--config.{f}={v}" for f, v in run["overrides"]] + list(extra)
     return cmd
 
@@ -220,19 +233,56 @@ def run_slurm(runs, args) -> list[str]:
         workdir = os.path.join(args.workdir, run["name"])
         os.makedirs(workdir, exist_ok=True)
         out = f"--output={os.path.join(workdir, 'slurm-%j.out')}"
-        train = submit(["sbatch", "--parsable", f"--job-name=sweep-{run['name']}", out, *extra, sbatch,
-                        *facejax_cmd("train", run, args)])
+        train = submit(
+            [
+                "sbatch",
+                "--parsable",
+                f"--job-name=sweep-{run['name']}",
+                out,
+                *extra,
+                sbatch,
+                *facejax_cmd("train", run, args),
+            ]
+        )
         waits.append(train)
         if not args.skip_eval:
-            waits.append(submit(["sbatch", "--parsable", f"--job-name=eval-{run['name']}", out,
-                                 f"--dependency=afterok:{train}", *extra, sbatch, *facejax_cmd("eval", run, args)]))
-    report_cmd = [sys.executable, os.path.abspath(__file__), "--report_only", f"--config={args.config}",
-                  f"--presets={presets_of(args, family_of(args.config))}", f"--scale={args.scale}",
-                  f"--workdir={args.workdir}"]
+            waits.append(
+                submit(
+                    [
+                        "sbatch",
+                        "--parsable",
+                        f"--job-name=eval-{run['name']}",
+                        out,
+                        f"--dependency=afterok:{train}",
+                        *extra,
+                        sbatch,
+                        *facejax_cmd("eval", run, args),
+                    ]
+                )
+            )
+    report_cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--report_only",
+        f"--config={args.config}",
+        f"--presets={presets_of(args, family_of(args.config))}",
+        f"--scale={args.scale}",
+        f"--workdir={args.workdir}",
+    ]
     report_cmd += [f"--vary={v}" for v in args.vary]
-    submit(["sbatch", "--parsable", "--job-name=sweep-report", "--nodes=1", "--ntasks=1",
-            f"--output={os.path.join(args.workdir, 'report-%j.out')}", f"--dependency=afterany:{':'.join(waits)}",
-            f"--chdir={os.getcwd()}", "--wrap=" + " ".join(shlex.quote(c) for c in report_cmd)])
+    submit(
+        [
+            "sbatch",
+            "--parsable",
+            "--job-name=sweep-report",
+            "--nodes=1",
+            "--ntasks=1",
+            f"--output={os.path.join(args.workdir, 'report-%j.out')}",
+            f"--dependency=afterany:{':'.join(waits)}",
+            f"--chdir={os.getcwd()}",
+            "--wrap=" + " ".join(shlex.quote(c) for c in report_cmd),
+        ]
+    )
     return ids
 
 
@@ -251,8 +301,9 @@ def write_report(runs, args) -> dict:
     missing = [r.name for r in results if not os.path.isdir(r.workdir)]
     if len(missing) == len(results):
         raise SweepError(f"{args.workdir} holds none of the runs ({', '.join(missing)}); run the sweep first")
-    title = (f"facejax sweep: {args.config} {presets_of(args, family_of(args.config))}"
-             + (f" at {args.scale}" if args.scale else ""))
+    title = f"facejax sweep: {args.config} {presets_of(args, family_of(args.config))}" + (
+        f" at {args.scale}" if args.scale else ""
+    )
     files = report.write(results, os.path.join(args.workdir, "report"), title, metrics)
     print(report.markdown_table(results, metrics))
     print(f"report: {files['report']}\ncurves: {files['curves']}")
@@ -277,8 +328,11 @@ def main(argv=None) -> int:
             needed = family.sweep_eval_files() if base.has(family, base.Sweeps) else ()
             lacking = [f for f in needed if f not in given]
             if lacking:
-                raise SweepError("evaluation needs the metric weight files: " + " ".join(
-                    f"--set {f}=FILE" for f in lacking) + " (README, Evaluation), or --skip_eval")
+                raise SweepError(
+                    "evaluation needs the metric weight files: "
+                    + " ".join(f"--set {f}=FILE" for f in lacking)
+                    + " (README, Evaluation), or --skip_eval"
+                )
         if args.report_only:
             write_report(runs, args)
         elif args.launcher == "slurm":

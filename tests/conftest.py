@@ -38,6 +38,8 @@ def pytest_collection_modifyitems(config, items):
     """Slow tests (learning, multi-process, end-to-end) first: with `-n 2` the two workers then finish
     together instead of one running a long test alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 SHARED = REPO.parent / "shared"
 
 
@@ -110,8 +112,9 @@ def fid_inception(tmp_path_factory):
     original = pfi.load_state_dict_from_url
     pfi.load_state_dict_from_url = lambda url, **kw: torch.load(path, map_location="cpu", weights_only=True)
     try:
-        ref = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True,
-                              normalize_input=True, use_fid_inception=True).eval()
+        ref = pfi.InceptionV3(
+            [pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True, use_fid_inception=True
+        ).eval()
     finally:
         pfi.load_state_dict_from_url = original
     return str(path), ref

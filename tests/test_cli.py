@@ -14,16 +14,20 @@ ENV = xla_env.env(1)
 
 
 def facejax(*args, timeout=600, env=None):
-    return subprocess.run([sys.executable, "-m", "facejax.cli", *args], capture_output=True, text=True,
-                          env=env or ENV, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "facejax.cli", *args], capture_output=True, text=True, env=env or ENV, timeout=timeout
+    )
 
 
 def test_params_match_the_original_counts(repo_root):
     res = facejax("params", f"--config={repo_root}/configs/stargan_v2.py:celeba_hq", "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {
-        "generator": 43_467_395, "mapping_network": 2_438_272,
-        "style_encoder": 20_916_928, "discriminator": 20_852_290}
+        "generator": 43_467_395,
+        "mapping_network": 2_438_272,
+        "style_encoder": 20_916_928,
+        "discriminator": 20_852_290,
+    }
     res = facejax("params", f"--config={repo_root}/configs/stargan_v2.py:afhq", "--json")
     counts = json.loads(res.stdout.strip().splitlines()[-1])
     assert counts["generator"] == 33_892_995 and counts["discriminator"] == 20_852_803
@@ -31,12 +35,15 @@ def test_params_match_the_original_counts(repo_root):
     assert "43,467,395" in table and "total" in table
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--config={cfg}:nope"], "unknown preset 'nope'"),
-    (["--config={cfg}:synthetic", "--config.no_such_field=1"], "no_such_field"),
-    (["--config={cfg}:synthetic", "--config.img_size=48"], "config.img_size=48"),
-    (["--config={cfg}:synthetic", "--config.dtype=float8"], "config.dtype"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--config={cfg}:nope"], "unknown preset 'nope'"),
+        (["--config={cfg}:synthetic", "--config.no_such_field=1"], "no_such_field"),
+        (["--config={cfg}:synthetic", "--config.img_size=48"], "config.img_size=48"),
+        (["--config={cfg}:synthetic", "--config.dtype=float8"], "config.dtype"),
+    ],
+)
 def test_bad_config_gets_one_clear_error(repo_root, args, expected):
     args = [a.format(cfg=f"{repo_root}/configs/stargan_v2.py") for a in args]
     res = facejax("params", *args)
@@ -48,12 +55,20 @@ def test_bad_config_gets_one_clear_error(repo_root, args, expected):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, afhq_samples, repo_root):
     work = tmp_path_factory.mktemp("cli") / "run"
-    common = [f"--config={repo_root}/configs/stargan_v2.py:synthetic", f"--workdir={work}",
-              "--config.img_size=32", "--config.batch_size=4", "--config.model.dim_in=16",
-              "--config.model.max_conv_dim=32", "--config.model.hidden_dim=32",
-              "--config.data.source=folder", f"--config.data.train_dir={afhq_samples / 'ref'}",
-              f"--config.data.eval_dir={afhq_samples / 'src'}", "--config.model.num_domains=3",
-              "--config.num_sample_images=3"]
+    common = [
+        f"--config={repo_root}/configs/stargan_v2.py:synthetic",
+        f"--workdir={work}",
+        "--config.img_size=32",
+        "--config.batch_size=4",
+        "--config.model.dim_in=16",
+        "--config.model.max_conv_dim=32",
+        "--config.model.hidden_dim=32",
+        "--config.data.source=folder",
+        f"--config.data.train_dir={afhq_samples / 'ref'}",
+        f"--config.data.eval_dir={afhq_samples / 'src'}",
+        "--config.model.num_domains=3",
+        "--config.num_sample_images=3",
+    ]
     res = facejax("train", *common, "--config.total_steps=2", "--config.log_every=1", "--config.sample_every=2")
     assert res.returncode == 0, res.stdout + res.stderr
     return work, common, res.stdout
@@ -71,8 +86,9 @@ def test_train_reports_progress_and_writes_grids(trained):
 def test_sample_translates_every_source_with_every_reference(trained, afhq_samples, tmp_path):
     work, common, _ = trained
     out = tmp_path / "out"
-    res = facejax("sample", *common, f"--out={out}", f"--src={afhq_samples / 'src'}",
-                  f"--ref={afhq_samples / 'ref'}", "--json")
+    res = facejax(
+        "sample", *common, f"--out={out}", f"--src={afhq_samples / 'src'}", f"--ref={afhq_samples / 'ref'}", "--json"
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     written = json.loads(res.stdout.strip().splitlines()[-1])
     srcs = [f for d in os.listdir(afhq_samples / "src") for f in os.listdir(afhq_samples / "src" / d)]
@@ -94,8 +110,10 @@ def test_sample_errors(trained, tmp_path, afhq_samples):
     assert res.returncode == 2 and "has no checkpoint" in res.stderr
 
 
-@pytest.mark.parametrize("command, flag", [("train", "--workdir"), ("export", "--with_optim"),
-                                           ("eval", "--eval_checkpoint"), ("prepare", "--manual_dir")])
+@pytest.mark.parametrize(
+    "command, flag",
+    [("train", "--workdir"), ("export", "--with_optim"), ("eval", "--eval_checkpoint"), ("prepare", "--manual_dir")],
+)
 def test_each_command_has_help(command, flag):
     res = facejax(command, "--help")
     assert res.returncode == 0, res.stderr

@@ -82,8 +82,10 @@ def test_params(toy):
     _, cfg, _, _ = toy
     counts = last_json(command("params", cfg(), json=True))
     ch, z, k = 8, 8, 2
-    assert counts == {"G": (z + k) * 16 * ch + 16 * ch + ch * 3 * 9 + 3,
-                      "D": 3 * ch * 16 + ch + ch * ch * 16 + ch + ch * k + k}
+    assert counts == {
+        "G": (z + k) * 16 * ch + 16 * ch + ch * 3 * 9 + 3,
+        "D": 3 * ch * 16 + ch + ch * ch * 16 + ch + ch * k + k,
+    }
     assert sum(counts.values()) < 5000
 
 
@@ -96,15 +98,25 @@ def test_sample_grids_and_folders(toy, tmp_path):
         for n in names:
             Image.new("RGB", (20, 24), (200, 10, 10)).save(tmp_path / folder / f"{n}.png")
     out = tmp_path / "out"
-    res = last_json(command("sample", cfg(), workdir=str(work), out=str(out), src=str(tmp_path / "src"),
-                            ref=str(tmp_path / "ref"), json=True))
+    res = last_json(
+        command(
+            "sample",
+            cfg(),
+            workdir=str(work),
+            out=str(out),
+            src=str(tmp_path / "src"),
+            ref=str(tmp_path / "ref"),
+            json=True,
+        )
+    )
     assert res["pairs"] == res["count"] == 2 and os.path.isfile(res["pairs_grid"])
     assert np.asarray(Image.open(res["fake"])).shape == (16, 64, 3)
     pair = np.asarray(Image.open(out / "a__r.png"))
     assert pair.shape == (16, 32, 3) and tuple(pair[0, 0]) == (200, 10, 10)  # the user's image, then G's
     assert np.asarray(Image.open(res["pairs_grid"])).shape == (32, 32, 3)
-    res = last_json(command("sample", cfg(), workdir=str(work), out=str(tmp_path / "o2"), src=str(tmp_path / "src"),
-                            json=True))  # --ref is optional for this family
+    res = last_json(
+        command("sample", cfg(), workdir=str(work), out=str(tmp_path / "o2"), src=str(tmp_path / "src"), json=True)
+    )  # --ref is optional for this family
     assert res["pairs"] == 2 and sorted(os.listdir(tmp_path / "o2"))[:2] == ["000002_fake.png", "a.png"]
     with pytest.raises(FacejaxError, match="family toy: give --src=FOLDER \\[--ref=FOLDER\\]; it takes no --mask"):
         command("sample", cfg(), workdir=str(work), out=str(tmp_path / "x"), src=str(tmp_path / "src"), mask="eyes")
@@ -198,9 +210,9 @@ def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypat
         for k, v in args.items():
             if k.startswith("config."):
                 try:
-                    overrides[k[len("config."):]] = ast.literal_eval(v)
+                    overrides[k[len("config.") :]] = ast.literal_eval(v)
                 except (ValueError, SyntaxError):
-                    overrides[k[len("config."):]] = v
+                    overrides[k[len("config.") :]] = v
         c = configs.load_file(path, preset, **overrides)
         c.lock()
         print(command(cmd[3], c, workdir=args["workdir"]))
@@ -208,8 +220,20 @@ def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypat
     monkeypatch.setenv("FACEJAX_FAMILIES", ENTRY)
     monkeypatch.setattr(sweep, "_run", run_in_process)
     work = tmp_path / "sweep"
-    rc = sweep.main([f"--config={CONFIG}", f"--workdir={work}", "--set", f"data.data_dir={data_dir}",
-                     "--set", "total_steps=1", "--set", "sample_every=1", "--set", "checkpoint_every=1"])
+    rc = sweep.main(
+        [
+            f"--config={CONFIG}",
+            f"--workdir={work}",
+            "--set",
+            f"data.data_dir={data_dir}",
+            "--set",
+            "total_steps=1",
+            "--set",
+            "sample_every=1",
+            "--set",
+            "checkpoint_every=1",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and ran == ["train", "eval", "train", "eval"], out[-3000:]
     assert "[sweep] 1/2 small (Toy baseline)" in out and "[sweep] 2/2 wide" in out

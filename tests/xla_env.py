@@ -17,14 +17,19 @@ import os
 USER_FLAGS_VAR = "FACEJAX_TEST_USER_XLA_FLAGS"
 os.environ.setdefault(USER_FLAGS_VAR, os.environ.get("XLA_FLAGS", ""))
 
-TIMEOUTS = ("--xla_cpu_collective_call_warn_stuck_timeout_seconds=60 "
-            "--xla_cpu_collective_call_terminate_timeout_seconds=300 --xla_cpu_collective_timeout_seconds=300")
+TIMEOUTS = (
+    "--xla_cpu_collective_call_warn_stuck_timeout_seconds=60 "
+    "--xla_cpu_collective_call_terminate_timeout_seconds=300 --xla_cpu_collective_timeout_seconds=300"
+)
 
 
 def user_flags() -> str:
     """The suite runner's XLA flags, less any device count (each process sets its own)."""
-    return " ".join(f for f in os.environ.get(USER_FLAGS_VAR, "").split()
-                    if not f.startswith("--xla_force_host_platform_device_count"))
+    return " ".join(
+        f
+        for f in os.environ.get(USER_FLAGS_VAR, "").split()
+        if not f.startswith("--xla_force_host_platform_device_count")
+    )
 
 
 def flags(devices: int | None) -> str:

@@ -21,15 +21,23 @@ from __future__ import annotations
 
 from .._domain_folders import DomainFolderBuilder, DomainFolderConfig
 
-LAYOUT = ("<manual_dir>/<split>/{cat,dog,wild}/<image> with splits train/ and val/ (StarGAN v2's "
-          "afhq.zip with JPEGs for afhq/v1*, afhq_v2.zip with PNGs for afhq/v2*; any split folder "
-          "names work)")
+LAYOUT = (
+    "<manual_dir>/<split>/{cat,dog,wild}/<image> with splits train/ and val/ (StarGAN v2's "
+    "afhq.zip with JPEGs for afhq/v1*, afhq_v2.zip with PNGs for afhq/v2*; any split folder "
+    "names work)"
+)
 
 _RELEASES = {
-    "v1": ((".jpg", ".jpeg"), "StarGAN v2's afhq.zip (JPEG)",
-           "expects the JPEGs of afhq.zip (use afhq/v2 or afhq/v2_256 for afhq_v2.zip's PNGs)"),
-    "v2": ((".png",), "StarGAN v2's afhq_v2.zip (PNG)",
-           "expects the PNGs of afhq_v2.zip (use afhq/v1 or afhq/v1_256 for afhq.zip's JPEGs)"),
+    "v1": (
+        (".jpg", ".jpeg"),
+        "StarGAN v2's afhq.zip (JPEG)",
+        "expects the JPEGs of afhq.zip (use afhq/v2 or afhq/v2_256 for afhq_v2.zip's PNGs)",
+    ),
+    "v2": (
+        (".png",),
+        "StarGAN v2's afhq_v2.zip (PNG)",
+        "expects the PNGs of afhq_v2.zip (use afhq/v1 or afhq/v1_256 for afhq.zip's JPEGs)",
+    ),
 }
 
 
@@ -37,9 +45,16 @@ def _config(release: str, size: int | None) -> DomainFolderConfig:
     extensions, what, hint = _RELEASES[release]
     return DomainFolderConfig(
         name=release if size is None else f"{release}_{size}",
-        img_size=size, extensions=extensions, extension_hint=hint,
-        description=f"{what}; " + ("images as released (512x512)." if size is None
-                                   else f"images resized to {size}x{size} (Lanczos), stored as PNG."))
+        img_size=size,
+        extensions=extensions,
+        extension_hint=hint,
+        description=f"{what}; "
+        + (
+            "images as released (512x512)."
+            if size is None
+            else f"images resized to {size}x{size} (Lanczos), stored as PNG."
+        ),
+    )
 
 
 class Afhq(DomainFolderBuilder):
@@ -50,6 +65,7 @@ class Afhq(DomainFolderBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download AFHQ with StarGAN v2's download.sh (`bash download.sh afhq-dataset` for v1, "
         "`afhq-v2-dataset` for v2), extract it, and pass the folder holding train/ and val/ as "
-        f"manual_dir. Expected layout: {LAYOUT}.")
+        f"manual_dir. Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [_config(r, s) for r in ("v1", "v2") for s in (None, 256, 128)]
     DEFAULT_BUILDER_CONFIG_NAME = "v1_256"

@@ -31,8 +31,10 @@ import tensorflow_datasets as tfds
 
 from .._manual import ImageConfig, ManualBuilder, read_rgb
 
-LAYOUT = ("<manual_dir>/data.json ({identity: [{filename, eye_left, eye_right, opened, closed}, ...]}) "
-          "and the aligned images <manual_dir>/<identity>-<k>.jpg (ExGAN's data/celeb_id_aligned/)")
+LAYOUT = (
+    "<manual_dir>/data.json ({identity: [{filename, eye_left, eye_right, opened, closed}, ...]}) "
+    "and the aligned images <manual_dir>/<identity>-<k>.jpg (ExGAN's data/celeb_id_aligned/)"
+)
 NAN = float("nan")
 
 
@@ -45,9 +47,14 @@ class CelebIdConfig(ImageConfig):
 
 def _config(size: int | None) -> CelebIdConfig:
     return CelebIdConfig(
-        name="original" if size is None else str(size), img_size=size,
-        description=("aligned images as released (256x256)." if size is None
-                     else f"aligned images resized to {size}x{size} (Lanczos)."))
+        name="original" if size is None else str(size),
+        img_size=size,
+        description=(
+            "aligned images as released (256x256)."
+            if size is None
+            else f"aligned images resized to {size}x{size} (Lanczos)."
+        ),
+    )
 
 
 def _number(value) -> float:
@@ -77,22 +84,25 @@ class CelebId(ManualBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Build Celeb-ID with ExGAN's scripts (github.com/bdol/exemplar_gans: `python src/download_pics.py` "
         "then `python src/align.py 256`) and pass data/celeb_id_aligned/ as manual_dir. "
-        f"Expected layout: {LAYOUT}.")
+        f"Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [_config(s) for s in (None, 128)]
     DEFAULT_BUILDER_CONFIG_NAME = "original"
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=self.builder_config.image_shape()),
-                "identity": tfds.features.Tensor(shape=(), dtype=np.int64),
-                "identity_name": tfds.features.Text(),
-                "eye_centers": tfds.features.Tensor(shape=(2, 2), dtype=np.float32),
-                "eye_boxes": tfds.features.Tensor(shape=(2, 4), dtype=np.float32),
-                "opened": tfds.features.Tensor(shape=(), dtype=np.float32),
-                "closed": tfds.features.Tensor(shape=(), dtype=np.float32),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=self.builder_config.image_shape()),
+                    "identity": tfds.features.Tensor(shape=(), dtype=np.int64),
+                    "identity_name": tfds.features.Text(),
+                    "eye_centers": tfds.features.Tensor(shape=(2, 2), dtype=np.float32),
+                    "eye_boxes": tfds.features.Tensor(shape=(2, 4), dtype=np.float32),
+                    "opened": tfds.features.Tensor(shape=(), dtype=np.float32),
+                    "closed": tfds.features.Tensor(shape=(), dtype=np.float32),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
         )
 
     def read_index(self, root) -> dict[str, list[dict]]:
@@ -107,12 +117,14 @@ class CelebId(ManualBuilder):
         for identity, entries in data.items():
             for entry in entries:
                 if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
-                    raise self.layout_error(root, f"data.json entry of identity {identity!r} has no "
-                                                  f"\"filename\": {str(entry)[:80]}")
+                    raise self.layout_error(
+                        root, f'data.json entry of identity {identity!r} has no "filename": {str(entry)[:80]}'
+                    )
                 for key in ("opened", "closed"):
                     if not isinstance(entry.get(key), (int, float, type(None))):
-                        raise self.layout_error(root, f"data.json: {entry['filename']} has {key}="
-                                                      f"{entry[key]!r}; expected a number or null")
+                        raise self.layout_error(
+                            root, f"data.json: {entry['filename']} has {key}={entry[key]!r}; expected a number or null"
+                        )
         return data
 
     def _split_generators(self, dl_manager):
@@ -125,20 +137,20 @@ class CelebId(ManualBuilder):
             closed = any(e.get("opened") is None or float(e["opened"]) < threshold for e in entries)
             for entry in entries:
                 splits["test" if closed else "train"].append((root, identity_id, name, entry))
-        return {split: self._generate_examples(records, self._example)
-                for split, records in splits.items() if records}
+        return {split: self._generate_examples(records, self._example) for split, records in splits.items() if records}
 
     def _example(self, record):
         root, identity_id, name, entry = record
         file_name = entry["filename"]
         image = read_rgb(os.path.join(root, file_name), size=self.builder_config.img_size)
         try:
-            centres, boxes = zip(*(eye_geometry(entry, side, image.width, image.height)
-                                   for side in ("left", "right")))
+            centres, boxes = zip(*(eye_geometry(entry, side, image.width, image.height) for side in ("left", "right")))
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise self.layout_error(root, f"data.json: {file_name} has a malformed eye entry "
-                                          f"(expected {{\"x\", \"y\"[, \"box_<side>\": {{\"w\", \"h\"}}]}} or null)"
-                                    ) from None
+            raise self.layout_error(
+                root,
+                f"data.json: {file_name} has a malformed eye entry "
+                f'(expected {{"x", "y"[, "box_<side>": {{"w", "h"}}]}} or null)',
+            ) from None
         return file_name, {
             "image": image.encoded,
             "identity": identity_id,
@@ -149,4 +161,3 @@ class CelebId(ManualBuilder):
             "closed": np.float32(_number(entry.get("closed"))),
             "file_name": file_name,
         }
-

@@ -31,9 +31,11 @@ import tensorflow_datasets as tfds
 
 from .._manual import RGB, BadFile, ImageConfig, ManualBuilder, decode, png_bytes, read_rgb, read_text_lines
 
-LAYOUT = ("<manual_dir>/Img/img_align_celeba/<NNNNNN>.jpg, <manual_dir>/Anno/list_attr_celeba.txt, "
-          "<manual_dir>/Anno/list_landmarks_align_celeba.txt and <manual_dir>/Eval/list_eval_partition.txt "
-          "(the official CelebA release)")
+LAYOUT = (
+    "<manual_dir>/Img/img_align_celeba/<NNNNNN>.jpg, <manual_dir>/Anno/list_attr_celeba.txt, "
+    "<manual_dir>/Anno/list_landmarks_align_celeba.txt and <manual_dir>/Eval/list_eval_partition.txt "
+    "(the official CelebA release)"
+)
 IMAGES = ("Img", "img_align_celeba")
 ATTR_FILE = ("Anno", "list_attr_celeba.txt")
 LANDMARK_FILE = ("Anno", "list_landmarks_align_celeba.txt")
@@ -41,12 +43,46 @@ PARTITION_FILE = ("Eval", "list_eval_partition.txt")
 PARTITIONS = {"0": "train", "1": "validation", "2": "test"}
 
 ATTRIBUTE_NAMES = (
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
-    "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby",
-    "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male",
-    "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose",
-    "Receding_Hairline", "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair",
-    "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+    "5_o_Clock_Shadow",
+    "Arched_Eyebrows",
+    "Attractive",
+    "Bags_Under_Eyes",
+    "Bald",
+    "Bangs",
+    "Big_Lips",
+    "Big_Nose",
+    "Black_Hair",
+    "Blond_Hair",
+    "Blurry",
+    "Brown_Hair",
+    "Bushy_Eyebrows",
+    "Chubby",
+    "Double_Chin",
+    "Eyeglasses",
+    "Goatee",
+    "Gray_Hair",
+    "Heavy_Makeup",
+    "High_Cheekbones",
+    "Male",
+    "Mouth_Slightly_Open",
+    "Mustache",
+    "Narrow_Eyes",
+    "No_Beard",
+    "Oval_Face",
+    "Pale_Skin",
+    "Pointy_Nose",
+    "Receding_Hairline",
+    "Rosy_Cheeks",
+    "Sideburns",
+    "Smiling",
+    "Straight_Hair",
+    "Wavy_Hair",
+    "Wearing_Earrings",
+    "Wearing_Hat",
+    "Wearing_Lipstick",
+    "Wearing_Necklace",
+    "Wearing_Necktie",
+    "Young",
 )
 LANDMARK_NAMES = ("lefteye", "righteye", "nose", "leftmouth", "rightmouth")
 LANDMARK_HEADER = tuple(f"{n}_{c}" for n in LANDMARK_NAMES for c in "xy")
@@ -80,7 +116,7 @@ def torch_scale_weights(src_len: int, dst_len: int) -> np.ndarray:
         i1 = int(pos)
         f1 = float(pos - np.float32(i1))
         w[di, i0] += 1 - f0
-        w[di, i0 + 1:i1] += 1
+        w[di, i0 + 1 : i1] += 1
         if i1 < src_len:
             w[di, i1] += f1
         w[di] /= w[di].sum()
@@ -140,26 +176,36 @@ class Celeba(ManualBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download CelebA (mmlab.ie.cuhk.edu.hk/projects/CelebA.html: Img/img_align_celeba.zip, Anno/ and "
         "Eval/), extract img_align_celeba.zip inside Img/, and pass the folder holding Img/, Anno/ and Eval/ "
-        f"as manual_dir. Expected layout: {LAYOUT}.")
+        f"as manual_dir. Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [
-        CelebaConfig(name="gfc_128", img_size=128, crop=GFC_BOX, resize="lua",
-                     description="GFC's crop: box x 30..168, y 40..178 scaled to 128x128 as crop_celebA.lua "
-                                 "(Lua Torch image.scale, bilinear)."),
+        CelebaConfig(
+            name="gfc_128",
+            img_size=128,
+            crop=GFC_BOX,
+            resize="lua",
+            description="GFC's crop: box x 30..168, y 40..178 scaled to 128x128 as crop_celebA.lua "
+            "(Lua Torch image.scale, bilinear).",
+        ),
         CelebaConfig(name="aligned", description="img_align_celeba images as released (178x218 JPEG)."),
     ]
     DEFAULT_BUILDER_CONFIG_NAME = "gfc_128"
     VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "First release.",
-                     "1.1.0": "gfc_128 scaled as crop_celebA.lua (Lua Torch image.scale) instead of PIL Lanczos."}
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "1.1.0": "gfc_128 scaled as crop_celebA.lua (Lua Torch image.scale) instead of PIL Lanczos.",
+    }
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=self.builder_config.image_shape()),
-                "attributes": tfds.features.Tensor(shape=(len(ATTRIBUTE_NAMES),), dtype=np.bool_),
-                "landmarks": tfds.features.Tensor(shape=(len(LANDMARK_NAMES), 2), dtype=np.float32),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=self.builder_config.image_shape()),
+                    "attributes": tfds.features.Tensor(shape=(len(ATTRIBUTE_NAMES),), dtype=np.bool_),
+                    "landmarks": tfds.features.Tensor(shape=(len(LANDMARK_NAMES), 2), dtype=np.float32),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
         )
 
     def _table(self, root, parts, header: tuple, parse) -> dict:
@@ -167,14 +213,14 @@ class Celeba(ManualBuilder):
         rel = "/".join(parts)
         lines = read_text_lines(self.require_file(root, *parts))
         if len(lines) < 2 or tuple(lines[1].split()) != header:
-            raise self.layout_error(root, f"{rel} does not start with a count line and the header "
-                                          f"{' '.join(header[:3])} ... {header[-1]}")
+            raise self.layout_error(
+                root, f"{rel} does not start with a count line and the header {' '.join(header[:3])} ... {header[-1]}"
+            )
         table = {}
         for n, line in enumerate(lines[2:], 3):
             fields = line.split()
             if len(fields) != len(header) + 1:
-                raise self.layout_error(root, f"{rel} line {n} has {len(fields) - 1} values, expected "
-                                              f"{len(header)}")
+                raise self.layout_error(root, f"{rel} line {n} has {len(fields) - 1} values, expected {len(header)}")
             try:
                 table[fields[0]] = parse(fields[1:])
             except ValueError:
@@ -184,27 +230,28 @@ class Celeba(ManualBuilder):
     def _split_generators(self, dl_manager):
         root = self._manual_root(dl_manager)
         images = self.require_dir(root, *IMAGES)
-        attrs = self._table(root, ATTR_FILE, ATTRIBUTE_NAMES,
-                            lambda v: np.array([int(x) for x in v], np.int8) > 0)
-        marks = self._table(root, LANDMARK_FILE, LANDMARK_HEADER,
-                            lambda v: np.array([float(x) for x in v], np.float32).reshape(-1, 2))
+        attrs = self._table(root, ATTR_FILE, ATTRIBUTE_NAMES, lambda v: np.array([int(x) for x in v], np.int8) > 0)
+        marks = self._table(
+            root, LANDMARK_FILE, LANDMARK_HEADER, lambda v: np.array([float(x) for x in v], np.float32).reshape(-1, 2)
+        )
         partition = self.require_file(root, *PARTITION_FILE)
         splits: dict[str, list] = {}
         for n, line in enumerate(read_text_lines(partition), 1):
             fields = line.split()
             if len(fields) != 2 or fields[1] not in PARTITIONS:
-                raise self.layout_error(root, f"{'/'.join(PARTITION_FILE)} line {n} is {line!r}; "
-                                              f"expected '<file> 0|1|2'")
+                raise self.layout_error(
+                    root, f"{'/'.join(PARTITION_FILE)} line {n} is {line!r}; expected '<file> 0|1|2'"
+                )
             name = fields[0]
             for table, parts in ((attrs, ATTR_FILE), (marks, LANDMARK_FILE)):
                 if name not in table:
                     raise self.layout_error(root, f"{'/'.join(parts)} has no row for {name}")
             splits.setdefault(PARTITIONS[fields[1]], []).append(
-                (os.path.join(images, name), name, attrs[name], marks[name]))
+                (os.path.join(images, name), name, attrs[name], marks[name])
+            )
         if not splits:
             raise self.layout_error(root, f"{'/'.join(PARTITION_FILE)} lists no images")
-        return {split: self._generate_examples(records, self._example)
-                for split, records in splits.items()}
+        return {split: self._generate_examples(records, self._example) for split, records in splits.items()}
 
     def _example(self, record):
         path, name, attributes, landmarks = record
@@ -213,5 +260,9 @@ class Celeba(ManualBuilder):
             image = crop_celeba_lua(path, cfg.crop, cfg.img_size)
         else:
             image = read_rgb(path, size=cfg.img_size, box=cfg.crop)
-        return name, {"image": image.encoded, "attributes": attributes,
-                      "landmarks": cfg.transform_landmarks(landmarks), "file_name": name}
+        return name, {
+            "image": image.encoded,
+            "attributes": attributes,
+            "landmarks": cfg.transform_landmarks(landmarks),
+            "file_name": name,
+        }

@@ -20,15 +20,22 @@ from __future__ import annotations
 
 from .._domain_folders import DomainFolderBuilder, DomainFolderConfig
 
-LAYOUT = ("<manual_dir>/<split>/{female,male}/<image>.jpg with splits train/ and val/ (StarGAN v2's "
-          "celeba_hq.zip extracted; any split folder names work)")
+LAYOUT = (
+    "<manual_dir>/<split>/{female,male}/<image>.jpg with splits train/ and val/ (StarGAN v2's "
+    "celeba_hq.zip extracted; any split folder names work)"
+)
 
 
 def _config(size: int | None) -> DomainFolderConfig:
     return DomainFolderConfig(
-        name="original" if size is None else str(size), img_size=size,
-        description=("images as released (1024x1024 JPEG)." if size is None
-                     else f"images resized to {size}x{size} (Lanczos), stored as PNG."))
+        name="original" if size is None else str(size),
+        img_size=size,
+        description=(
+            "images as released (1024x1024 JPEG)."
+            if size is None
+            else f"images resized to {size}x{size} (Lanczos), stored as PNG."
+        ),
+    )
 
 
 class CelebaHq(DomainFolderBuilder):
@@ -38,6 +45,7 @@ class CelebaHq(DomainFolderBuilder):
     LAYOUT = LAYOUT
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download CelebA-HQ with StarGAN v2's download.sh (`bash download.sh celeba-hq-dataset`), "
-        f"extract it, and pass the folder holding train/ and val/ as manual_dir. Expected layout: {LAYOUT}.")
+        f"extract it, and pass the folder holding train/ and val/ as manual_dir. Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [_config(s) for s in (256, None, 128)]
     DEFAULT_BUILDER_CONFIG_NAME = "256"

@@ -17,15 +17,22 @@ from __future__ import annotations
 
 from .._domain_folders import DomainFolderBuilder, DomainFolderConfig
 
-LAYOUT = ("<manual_dir>/{high,low}/<image> (one split, train) or <manual_dir>/<split>/{high,low}/<image> "
-          "(one split per folder, e.g. train/ and test/)")
+LAYOUT = (
+    "<manual_dir>/{high,low}/<image> (one split, train) or <manual_dir>/<split>/{high,low}/<image> "
+    "(one split per folder, e.g. train/ and test/)"
+)
 
 
 def _config(size: int | None) -> DomainFolderConfig:
     return DomainFolderConfig(
-        name="original" if size is None else str(size), img_size=size,
-        description=("eye crops as stored." if size is None else
-                     f"eye crops resized (stretched) to {size}x{size}, AesGAN's eye-net input, stored as PNG."))
+        name="original" if size is None else str(size),
+        img_size=size,
+        description=(
+            "eye crops as stored."
+            if size is None
+            else f"eye crops resized (stretched) to {size}x{size}, AesGAN's eye-net input, stored as PNG."
+        ),
+    )
 
 
 class EyeAesthetics(DomainFolderBuilder):
@@ -36,6 +43,7 @@ class EyeAesthetics(DomainFolderBuilder):
     LAYOUT = LAYOUT
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "AesGAN's eye-aesthetics crops are not public: put your eye crops in high/ and low/ folders "
-        f"(optionally inside split folders). Expected layout: {LAYOUT}.")
+        f"(optionally inside split folders). Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [_config(s) for s in (128, None)]
     DEFAULT_BUILDER_CONFIG_NAME = "128"

@@ -27,9 +27,11 @@ import tensorflow_datasets as tfds
 
 from .._manual import ImageConfig, ManualBuilder, image_files, read_rgb
 
-LAYOUT = ("<manual_dir>/images1024x1024/[<group>/]<NNNNN>.png (FFHQ's 1024x1024 PNGs, e.g. "
-          "images1024x1024/00000/00000.png) and/or <manual_dir>/thumbnails128x128/[<group>/]<NNNNN>.png "
-          "(serves configs of 128 px and smaller)")
+LAYOUT = (
+    "<manual_dir>/images1024x1024/[<group>/]<NNNNN>.png (FFHQ's 1024x1024 PNGs, e.g. "
+    "images1024x1024/00000/00000.png) and/or <manual_dir>/thumbnails128x128/[<group>/]<NNNNN>.png "
+    "(serves configs of 128 px and smaller)"
+)
 IMAGES, THUMBNAILS = "images1024x1024", "thumbnails128x128"
 THUMBNAIL_SIZE = 128
 NUM_TRAIN = 60_000  # images 00000-59999 are "training", 60000-69999 "validation"
@@ -67,16 +69,19 @@ class Ffhq(ManualBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download FFHQ (github.com/NVlabs/ffhq-dataset: `python download_ffhq.py --images` and/or "
         "`--thumbs`) and pass the folder holding images1024x1024/ and/or thumbnails128x128/ as "
-        f"manual_dir. Expected layout: {LAYOUT}.")
+        f"manual_dir. Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [_config(s) for s in (256, 1024, 512, 128, 64)]
     DEFAULT_BUILDER_CONFIG_NAME = "256"
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=self.builder_config.image_shape()),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=self.builder_config.image_shape()),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
         )
 
     def source_folder(self, root) -> str:
@@ -89,8 +94,11 @@ class Ffhq(ManualBuilder):
         if has_images:
             return IMAGES
         if has_thumbs:
-            raise self.layout_error(root, f"missing folder {IMAGES}/, needed for ffhq/{self.builder_config.name} "
-                                          f"({THUMBNAILS}/ only serves configs of 128 px and smaller)")
+            raise self.layout_error(
+                root,
+                f"missing folder {IMAGES}/, needed for ffhq/{self.builder_config.name} "
+                f"({THUMBNAILS}/ only serves configs of 128 px and smaller)",
+            )
         raise self.layout_error(root, f"neither {IMAGES}/ nor {THUMBNAILS}/ is there")
 
     def _split_generators(self, dl_manager):
@@ -103,8 +111,7 @@ class Ffhq(ManualBuilder):
         for f in files:
             rel = f"{folder}/{f}"
             splits.setdefault(split_of(f), []).append((rel, os.path.join(root, folder, f)))
-        return {split: self._generate_examples(records, self._example)
-                for split, records in sorted(splits.items())}
+        return {split: self._generate_examples(records, self._example) for split, records in sorted(splits.items())}
 
     def _example(self, record):
         rel, path = record

@@ -25,12 +25,23 @@ import tensorflow_datasets as tfds
 
 from .._manual import BadFile, ImageConfig, ManualBuilder, decode, encode_labels, read_rgb, read_text_lines
 
-LAYOUT = ("<manual_dir>/images/<name>.jpg, <manual_dir>/labels/<name>/<name>_lbl00.png ... _lbl10.png and "
-          "the lists exemplars.txt, tuning.txt, testing.txt (Helen's SmithCVPR2013_dataset_resized)")
+LAYOUT = (
+    "<manual_dir>/images/<name>.jpg, <manual_dir>/labels/<name>/<name>_lbl00.png ... _lbl10.png and "
+    "the lists exemplars.txt, tuning.txt, testing.txt (Helen's SmithCVPR2013_dataset_resized)"
+)
 LISTS = {"train": "exemplars.txt", "validation": "tuning.txt", "test": "testing.txt"}
 PARSING_LABELS = (
-    "background", "face_skin", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose",
-    "upper_lip", "inner_mouth", "lower_lip", "hair",
+    "background",
+    "face_skin",
+    "left_eyebrow",
+    "right_eyebrow",
+    "left_eye",
+    "right_eye",
+    "nose",
+    "upper_lip",
+    "inner_mouth",
+    "lower_lip",
+    "hair",
 )
 NUM_CLASSES = len(PARSING_LABELS)
 FIT = "crop"
@@ -38,9 +49,14 @@ FIT = "crop"
 
 def _config(size: int | None) -> ImageConfig:
     return ImageConfig(
-        name="original" if size is None else str(size), img_size=size,
-        description=("images and parsing maps as released." if size is None else
-                     f"largest centred square resized to {size}x{size} (image Lanczos, map nearest)."))
+        name="original" if size is None else str(size),
+        img_size=size,
+        description=(
+            "images and parsing maps as released."
+            if size is None
+            else f"largest centred square resized to {size}x{size} (image Lanczos, map nearest)."
+        ),
+    )
 
 
 def parse_list_line(line: str) -> str:
@@ -68,18 +84,21 @@ class Helen(ManualBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download Helen's parsing set (SmithCVPR2013_dataset_resized.zip from "
         "pages.cs.wisc.edu/~lizhang/projects/face-parsing/), extract it, and pass the folder holding "
-        f"images/, labels/ and the .txt lists as manual_dir. Expected layout: {LAYOUT}.")
+        f"images/, labels/ and the .txt lists as manual_dir. Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [_config(s) for s in (None, 128)]
     DEFAULT_BUILDER_CONFIG_NAME = "original"
 
     def _info(self) -> tfds.core.DatasetInfo:
         cfg = self.builder_config
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=cfg.image_shape()),
-                "parsing": tfds.features.Image(shape=cfg.image_shape(1)),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=cfg.image_shape()),
+                    "parsing": tfds.features.Image(shape=cfg.image_shape(1)),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
         )
 
     def _split_generators(self, dl_manager):
@@ -92,8 +111,7 @@ class Helen(ManualBuilder):
             if not names:
                 raise self.layout_error(root, f"{list_name} lists no images")
             splits[split] = [(root, name) for name in names]
-        return {split: self._generate_examples(records, self._example)
-                for split, records in splits.items()}
+        return {split: self._generate_examples(records, self._example) for split, records in splits.items()}
 
     def _example(self, record):
         root, name = record
@@ -102,5 +120,8 @@ class Helen(ManualBuilder):
         image = read_rgb(image_path, size=size, fit=FIT)
         masks = [os.path.join(root, "labels", name, f"{name}_lbl{k:02d}.png") for k in range(NUM_CLASSES)]
         labels = parsing_from_masks(masks, image_path, (image.width, image.height))
-        return name, {"image": image.encoded, "parsing": encode_labels(labels, size=size, fit=FIT),
-                      "file_name": f"{name}.jpg"}
+        return name, {
+            "image": image.encoded,
+            "parsing": encode_labels(labels, size=size, fit=FIT),
+            "file_name": f"{name}.jpg",
+        }

@@ -33,9 +33,11 @@ import tensorflow_datasets as tfds
 
 from .._manual import BadFile, ImageConfig, ManualBuilder, image_files, read_label_map, read_rgb, read_text_lines
 
-LAYOUT = ("<manual_dir>/images/{makeup,non-makeup}/<name>.png and <manual_dir>/segs/{makeup,non-makeup}/"
-          "<name>.png (the MT release's all/ folder, or the folder holding all/), optionally with the lists "
-          "train_MAKEMIX.txt, train_SYMIX.txt, test_MAKEMIX.txt, test_SYMIX.txt")
+LAYOUT = (
+    "<manual_dir>/images/{makeup,non-makeup}/<name>.png and <manual_dir>/segs/{makeup,non-makeup}/"
+    "<name>.png (the MT release's all/ folder, or the folder holding all/), optionally with the lists "
+    "train_MAKEMIX.txt, train_SYMIX.txt, test_MAKEMIX.txt, test_SYMIX.txt"
+)
 DOMAINS = ("non-makeup", "makeup")  # label 0 = bare face (BeautyGAN's A), 1 = made up (B)
 LISTS = {
     ("train", "makeup"): "train_MAKEMIX.txt",
@@ -45,8 +47,20 @@ LISTS = {
 }
 NUM_CLASSES = 14
 PARSING_LABELS = (
-    "background", "face_skin", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose",
-    "upper_lip", "mouth_interior", "lower_lip", "hair", "left_ear", "right_ear", "neck",
+    "background",
+    "face_skin",
+    "left_eyebrow",
+    "right_eyebrow",
+    "left_eye",
+    "right_eye",
+    "nose",
+    "upper_lip",
+    "mouth_interior",
+    "lower_lip",
+    "hair",
+    "left_ear",
+    "right_ear",
+    "neck",
 )
 
 
@@ -65,10 +79,14 @@ class MtMakeupConfig(ImageConfig):
 
 def _config(size: int | None) -> MtMakeupConfig:
     return MtMakeupConfig(
-        name="original" if size is None else str(size), img_size=size,
-        description=("images (361x361) and parsing maps (321x321) as released." if size is None else
-                     f"images resized to {size}x{size} (Lanczos), parsing maps to {size}x{size} "
-                     f"(nearest neighbour)."))
+        name="original" if size is None else str(size),
+        img_size=size,
+        description=(
+            "images (361x361) and parsing maps (321x321) as released."
+            if size is None
+            else f"images resized to {size}x{size} (Lanczos), parsing maps to {size}x{size} (nearest neighbour)."
+        ),
+    )
 
 
 def drawn_split(files: list[str], num_test: int, seed: int, label: int) -> set[str]:
@@ -86,19 +104,22 @@ class MtMakeup(ManualBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download the MT dataset (makeup_dataset.rar; mirrors are listed in BeautyGAN_pytorch's issues "
         "#12/#13), extract it, and pass its all/ folder (or the folder holding all/) as manual_dir. "
-        f"Expected layout: {LAYOUT}.")
+        f"Expected layout: {LAYOUT}."
+    )
     BUILDER_CONFIGS = [_config(s) for s in (256, None, 128)]
     DEFAULT_BUILDER_CONFIG_NAME = "256"
 
     def _info(self) -> tfds.core.DatasetInfo:
         cfg = self.builder_config
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=cfg.image_shape()),
-                "parsing": tfds.features.Image(shape=cfg.image_shape(1)),
-                "label": tfds.features.ClassLabel(names=list(DOMAINS)),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=cfg.image_shape()),
+                    "parsing": tfds.features.Image(shape=cfg.image_shape(1)),
+                    "label": tfds.features.ClassLabel(names=list(DOMAINS)),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
             supervised_keys=("image", "label"),
         )
 
@@ -116,11 +137,13 @@ class MtMakeup(ManualBuilder):
         present = [f for f in LISTS.values() if os.path.isfile(os.path.join(root, f))]
         if present and len(present) < len(LISTS):
             missing = [f for f in LISTS.values() if f not in present]
-            raise self.layout_error(root, f"has the list file(s) {', '.join(present)} but not "
-                                          f"{', '.join(missing)} (give all four, or none to draw the split)")
+            raise self.layout_error(
+                root,
+                f"has the list file(s) {', '.join(present)} but not "
+                f"{', '.join(missing)} (give all four, or none to draw the split)",
+            )
         splits = self._listed_splits(root) if present else self._drawn_splits(root)
-        return {split: self._generate_examples(records, self._example)
-                for split, records in splits.items()}
+        return {split: self._generate_examples(records, self._example) for split, records in splits.items()}
 
     def _listed_splits(self, root) -> dict[str, list]:
         splits: dict[str, list] = {"train": [], "test": []}
@@ -128,8 +151,9 @@ class MtMakeup(ManualBuilder):
             for n, line in enumerate(read_text_lines(os.path.join(root, list_name)), 1):
                 parts = line.split()
                 if len(parts) != 2:
-                    raise self.layout_error(root, f"{list_name} line {n} is {line!r}; expected "
-                                                  f"'images/<dir>/<f>.png segs/<dir>/<f>.png'")
+                    raise self.layout_error(
+                        root, f"{list_name} line {n} is {line!r}; expected 'images/<dir>/<f>.png segs/<dir>/<f>.png'"
+                    )
                 image_rel, seg_rel = (p.replace("\\", "/").lstrip("./") for p in parts)
                 splits[split].append((root, image_rel, seg_rel, DOMAINS.index(domain)))
         return splits
@@ -155,5 +179,4 @@ class MtMakeup(ManualBuilder):
         if not os.path.isfile(seg_path):
             raise BadFile(os.path.join(root, image_rel), f"its parsing map {seg_rel} is missing")
         parsing = read_label_map(seg_path, NUM_CLASSES, size=size)
-        return image_rel, {"image": image.encoded, "parsing": parsing, "label": label,
-                           "file_name": image_rel}
+        return image_rel, {"image": image.encoded, "parsing": parsing, "label": label, "file_name": image_rel}

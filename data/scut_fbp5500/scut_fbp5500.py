@@ -35,10 +35,12 @@ import tensorflow_datasets as tfds
 
 from .._manual import ImageConfig, ManualBuilder, read_rgb, read_text_lines
 
-LAYOUT = ("<manual_dir>/Images/<file>.jpg, <manual_dir>/All_Ratings.xlsx (or All_Ratings.csv: Rater,Filename,"
-          "Rating rows) and <manual_dir>/train_test_files/ with 'split_of_60%training and 40%testing'/"
-          "{train,test}.txt and 5_folders_cross_validations_files/cross_validation_<k>/{train,test}_<k>.txt "
-          "(SCUT-FBP5500_v2)")
+LAYOUT = (
+    "<manual_dir>/Images/<file>.jpg, <manual_dir>/All_Ratings.xlsx (or All_Ratings.csv: Rater,Filename,"
+    "Rating rows) and <manual_dir>/train_test_files/ with 'split_of_60%training and 40%testing'/"
+    "{train,test}.txt and 5_folders_cross_validations_files/cross_validation_<k>/{train,test}_<k>.txt "
+    "(SCUT-FBP5500_v2)"
+)
 SPLIT_DIR = "train_test_files"
 SPLIT_60_40 = "split_of_60%training and 40%testing"
 CV_DIR = "5_folders_cross_validations_files"
@@ -71,7 +73,7 @@ class ScutFbp5500Config(ImageConfig):
 
 def _config(scheme: str, size: int | None) -> ScutFbp5500Config:
     name = ("original" if size is None else str(size)) if scheme == "60_40" else f"{scheme}_{size}"
-    split = ("the 60%/40% split" if scheme == "60_40" else f"cross-validation fold {scheme[2:]}")
+    split = "the 60%/40% split" if scheme == "60_40" else f"cross-validation fold {scheme[2:]}"
     what = "images as released (350x350)" if size is None else f"images padded square and resized to {size}x{size}"
     return ScutFbp5500Config(name=name, img_size=size, split_scheme=scheme, description=f"{split}; {what}.")
 
@@ -82,10 +84,12 @@ def subgroup(file_name: str) -> tuple[int, int] | None:
     if not m:
         return None
     if m.group("eth"):
-        return GENDERS.index("female" if m.group("gen") == "F" else "male"), \
-            ETHNICITIES.index("asian" if m.group("eth") == "A" else "caucasian")
-    return GENDERS.index("female" if m.group("gen2") == "f" else "male"), \
-        ETHNICITIES.index("asian" if m.group("eth2") == "y" else "caucasian")
+        return GENDERS.index("female" if m.group("gen") == "F" else "male"), ETHNICITIES.index(
+            "asian" if m.group("eth") == "A" else "caucasian"
+        )
+    return GENDERS.index("female" if m.group("gen2") == "f" else "male"), ETHNICITIES.index(
+        "asian" if m.group("eth2") == "y" else "caucasian"
+    )
 
 
 def _is_number(value) -> bool:
@@ -121,22 +125,24 @@ class ScutFbp5500(ManualBuilder):
     LAYOUT = LAYOUT
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download SCUT-FBP5500_v2 (github.com/HCIILAB/SCUT-FBP5500-Database-Release), extract it, and pass "
-        f"the SCUT-FBP5500_v2 folder as manual_dir. Expected layout: {LAYOUT}.")
-    BUILDER_CONFIGS = ([_config("60_40", s) for s in (256, None)]
-                       + [_config(f"cv{k}", 256) for k in range(1, 6)])
+        f"the SCUT-FBP5500_v2 folder as manual_dir. Expected layout: {LAYOUT}."
+    )
+    BUILDER_CONFIGS = [_config("60_40", s) for s in (256, None)] + [_config(f"cv{k}", 256) for k in range(1, 6)]
     DEFAULT_BUILDER_CONFIG_NAME = "256"
 
     def _info(self) -> tfds.core.DatasetInfo:
         cfg = self.builder_config
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=cfg.image_shape()),
-                "scores": tfds.features.Tensor(shape=(cfg.num_raters,), dtype=np.float32),
-                "mean_score": tfds.features.Tensor(shape=(), dtype=np.float32),
-                "gender": tfds.features.ClassLabel(names=list(GENDERS)),
-                "ethnicity": tfds.features.ClassLabel(names=list(ETHNICITIES)),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=cfg.image_shape()),
+                    "scores": tfds.features.Tensor(shape=(cfg.num_raters,), dtype=np.float32),
+                    "mean_score": tfds.features.Tensor(shape=(), dtype=np.float32),
+                    "gender": tfds.features.ClassLabel(names=list(GENDERS)),
+                    "ethnicity": tfds.features.ClassLabel(names=list(ETHNICITIES)),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
         )
 
     def read_ratings(self, root) -> tuple[list, dict[str, np.ndarray]]:
@@ -173,8 +179,9 @@ class ScutFbp5500(ManualBuilder):
                     try:
                         cols = tuple(names.index(c) for c in ("rater", "filename", "rating"))
                     except ValueError:
-                        raise self._ReadError(f"header row {row[:4]} lacks the columns Rater, Filename, "
-                                              f"Rating") from None
+                        raise self._ReadError(
+                            f"header row {row[:4]} lacks the columns Rater, Filename, Rating"
+                        ) from None
                     continue
             try:
                 rater, file_name, rating = (row[c] for c in cols)
@@ -203,8 +210,9 @@ class ScutFbp5500(ManualBuilder):
     def _split_generators(self, dl_manager):
         root = self._manual_root(dl_manager)
         images = self.require_dir(root, "Images")
-        split_files = {split: self.require_file(root, *parts)
-                       for split, parts in self.builder_config.split_files().items()}
+        split_files = {
+            split: self.require_file(root, *parts) for split, parts in self.builder_config.split_files().items()
+        }
         _, scores = self.read_ratings(root)
         splits = {}
         for split, path in split_files.items():
@@ -216,8 +224,9 @@ class ScutFbp5500(ManualBuilder):
                     raise self.layout_error(root, f"{rel} line {n}: {name} has no ratings in the ratings file")
                 group = subgroup(name)
                 if group is None:
-                    raise self.layout_error(root, f"{rel} line {n}: {name} is not a SCUT-FBP5500 file name "
-                                                  f"(AF/AM/CF/CM<n>.jpg)")
+                    raise self.layout_error(
+                        root, f"{rel} line {n}: {name} is not a SCUT-FBP5500 file name (AF/AM/CF/CM<n>.jpg)"
+                    )
                 records.append((os.path.join(images, name), name, scores[name], group))
             if not records:
                 raise self.layout_error(root, f"{rel} lists no images")
@@ -228,5 +237,11 @@ class ScutFbp5500(ManualBuilder):
         path, name, scores, (gender, ethnicity) = record
         image = read_rgb(path, size=self.builder_config.img_size, fit=FIT)
         mean = float(np.nanmean(scores)) if not np.all(np.isnan(scores)) else math.nan
-        return name, {"image": image.encoded, "scores": scores, "mean_score": np.float32(mean),
-                      "gender": gender, "ethnicity": ethnicity, "file_name": name}
+        return name, {
+            "image": image.encoded,
+            "scores": scores,
+            "mean_score": np.float32(mean),
+            "gender": gender,
+            "ethnicity": ethnicity,
+            "file_name": name,
+        }

@@ -28,37 +28,69 @@ IDENTITY_STREAM = 2
 RATER_STREAM = 3
 
 PARSING_LABELS = (
-    "background", "face_skin", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose",
-    "upper_lip", "mouth_interior", "lower_lip", "hair", "left_ear", "right_ear", "neck",
+    "background",
+    "face_skin",
+    "left_eyebrow",
+    "right_eyebrow",
+    "left_eye",
+    "right_eye",
+    "nose",
+    "upper_lip",
+    "mouth_interior",
+    "lower_lip",
+    "hair",
+    "left_ear",
+    "right_ear",
+    "neck",
 )
-(BG, SKIN, L_BROW, R_BROW, L_EYE, R_EYE, NOSE, U_LIP, MOUTH, LO_LIP, HAIR, L_EAR, R_EAR,
- NECK) = range(14)
+(BG, SKIN, L_BROW, R_BROW, L_EYE, R_EYE, NOSE, U_LIP, MOUTH, LO_LIP, HAIR, L_EAR, R_EAR, NECK) = range(14)
 
 # Makeup palettes (RGB). Lipsticks are saturated reds, pinks, purples and oranges.
-LIPSTICKS = np.array([
-    (200, 20, 40), (165, 10, 35), (225, 45, 60), (232, 80, 140), (240, 110, 170), (205, 45, 115),
-    (135, 30, 110), (155, 65, 165), (105, 20, 85), (240, 100, 40), (228, 75, 30), (250, 135, 75),
-], np.float32)
-EYE_SHADOWS = np.array([
-    (125, 60, 145), (60, 95, 175), (175, 125, 60), (205, 110, 155), (95, 60, 40), (60, 135, 100),
-    (40, 40, 60),
-], np.float32)
-FOUNDATIONS = np.array([(246, 222, 204), (236, 202, 178), (226, 188, 162), (246, 212, 206)],
-                       np.float32)
+LIPSTICKS = np.array(
+    [
+        (200, 20, 40),
+        (165, 10, 35),
+        (225, 45, 60),
+        (232, 80, 140),
+        (240, 110, 170),
+        (205, 45, 115),
+        (135, 30, 110),
+        (155, 65, 165),
+        (105, 20, 85),
+        (240, 100, 40),
+        (228, 75, 30),
+        (250, 135, 75),
+    ],
+    np.float32,
+)
+EYE_SHADOWS = np.array(
+    [
+        (125, 60, 145),
+        (60, 95, 175),
+        (175, 125, 60),
+        (205, 110, 155),
+        (95, 60, 40),
+        (60, 135, 100),
+        (40, 40, 60),
+    ],
+    np.float32,
+)
+FOUNDATIONS = np.array([(246, 222, 204), (236, 202, 178), (226, 188, 162), (246, 212, 206)], np.float32)
 
-HUMAN_SKIN = np.array([(255, 224, 196), (241, 194, 160), (224, 172, 135), (198, 134, 96),
-                       (160, 102, 70), (112, 72, 52)], np.float32)
-FEMALE_HAIR = np.array([(232, 202, 120), (205, 155, 75), (150, 62, 30), (190, 85, 40),
-                        (110, 70, 40), (42, 32, 30), (70, 45, 35)], np.float32)
-MALE_HAIR = np.array([(30, 26, 26), (68, 45, 30), (100, 70, 45), (140, 138, 136), (165, 135, 90)],
-                     np.float32)
-HUMAN_IRIS = np.array([(110, 70, 35), (75, 50, 30), (70, 120, 185), (90, 140, 90), (140, 110, 60),
-                       (120, 130, 140)], np.float32)
+HUMAN_SKIN = np.array(
+    [(255, 224, 196), (241, 194, 160), (224, 172, 135), (198, 134, 96), (160, 102, 70), (112, 72, 52)], np.float32
+)
+FEMALE_HAIR = np.array(
+    [(232, 202, 120), (205, 155, 75), (150, 62, 30), (190, 85, 40), (110, 70, 40), (42, 32, 30), (70, 45, 35)],
+    np.float32,
+)
+MALE_HAIR = np.array([(30, 26, 26), (68, 45, 30), (100, 70, 45), (140, 138, 136), (165, 135, 90)], np.float32)
+HUMAN_IRIS = np.array(
+    [(110, 70, 35), (75, 50, 30), (70, 120, 185), (90, 140, 90), (140, 110, 60), (120, 130, 140)], np.float32
+)
 FUR = {
-    "cat": np.array([(228, 142, 62), (236, 212, 172), (150, 152, 166), (240, 238, 232),
-                     (200, 120, 70)], np.float32),
-    "dog": np.array([(216, 172, 92), (142, 92, 52), (64, 52, 46), (232, 226, 214), (192, 142, 92)],
-                    np.float32),
+    "cat": np.array([(228, 142, 62), (236, 212, 172), (150, 152, 166), (240, 238, 232), (200, 120, 70)], np.float32),
+    "dog": np.array([(216, 172, 92), (142, 92, 52), (64, 52, 46), (232, 226, 214), (192, 142, 92)], np.float32),
     "wild": np.array([(122, 122, 128), (172, 82, 40), (96, 72, 54), (190, 162, 112)], np.float32),
 }
 ANIMAL_IRIS = {
@@ -81,18 +113,18 @@ def validate(config: Any) -> None:
     """Raises ValueError when a config field is out of range."""
     domains(config.kind)
     size = config.img_size
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not (
-        MIN_IMG_SIZE <= size <= MAX_IMG_SIZE):
-        raise ValueError(
-            f"img_size must be an int in [{MIN_IMG_SIZE}, {MAX_IMG_SIZE}] (inclusive), got {size!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not (MIN_IMG_SIZE <= size <= MAX_IMG_SIZE):
+        raise ValueError(f"img_size must be an int in [{MIN_IMG_SIZE}, {MAX_IMG_SIZE}] (inclusive), got {size!r}")
     for field in ("num_train", "num_test", "num_raters"):
         value = getattr(config, field)
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{field} must be a positive int, got {value!r}")
     n_dom = len(KINDS[config.kind])
     if not isinstance(config.num_identities, (int, np.integer)) or config.num_identities < n_dom:
-        raise ValueError(f"num_identities must be an int >= {n_dom} (one per domain) for kind "
-                         f"{config.kind!r}, got {config.num_identities!r}")
+        raise ValueError(
+            f"num_identities must be an int >= {n_dom} (one per domain) for kind "
+            f"{config.kind!r}, got {config.num_identities!r}"
+        )
     if not isinstance(config.seed, (int, np.integer)) or config.seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {config.seed!r}")
 
@@ -111,7 +143,7 @@ def _rot(u, v, cu, cv, angle):
 
 
 def sd_ellipse(u, v, cu, cv, a, b, angle=0.0):
-    x, y = (_rot(u, v, cu, cv, angle) if angle else (u - cu, v - cv))
+    x, y = _rot(u, v, cu, cv, angle) if angle else (u - cu, v - cv)
     g = (x / a) ** 2 + (y / b) ** 2
     grad = 2.0 * np.sqrt((x / (a * a)) ** 2 + (y / (b * b)) ** 2) + 1e-6
     return (g - 1.0) / grad
@@ -126,7 +158,7 @@ def sd_head(u, v, a, b_up, b_low, p_low):
     f = np.sqrt(x * x + y * y)
     d = (f - 1.0) * f / np.sqrt((x / a) ** 2 + (y * inv_b) ** 2)
     if p_low != 2.0:
-        xp, yp = x ** p_low, y ** p_low
+        xp, yp = x**p_low, y**p_low
         s = xp + yp
         fl = s ** (1.0 / p_low)
         k = fl / s  # f^(1-p)
@@ -224,8 +256,16 @@ class Canvas:
             self._cache[key] = hit
         return hit
 
-    def paint(self, box, sdf: Callable, color, label: int | None = None, opacity: float = 1.0,
-              feather: float = 1.0, clip: bool = False):
+    def paint(
+        self,
+        box,
+        sdf: Callable,
+        color,
+        label: int | None = None,
+        opacity: float = 1.0,
+        feather: float = 1.0,
+        clip: bool = False,
+    ):
         """Alpha-blends `color` inside `sdf`; `clip` intersects the shape with `clip_map`."""
         sl, u, v = self.window(box)
         if sl is None:
@@ -241,8 +281,10 @@ class Canvas:
             cols = np.flatnonzero(touched.any(0))
             sub = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
             d, u, v = d[sub], u[sub], v[sub]
-            sl = (slice(sl[0].start + rows[0], sl[0].start + rows[-1] + 1),
-                  slice(sl[1].start + cols[0], sl[1].start + cols[-1] + 1))
+            sl = (
+                slice(sl[0].start + rows[0], sl[0].start + rows[-1] + 1),
+                slice(sl[1].start + cols[0], sl[1].start + cols[-1] + 1),
+            )
         alpha = 0.5 - d * (1.0 / feather) if feather != 1.0 else 0.5 - d
         np.maximum(alpha, 0.0, out=alpha)
         np.minimum(alpha, 1.0, out=alpha)
@@ -263,8 +305,7 @@ class Canvas:
 @functools.lru_cache(maxsize=1)
 def _noise_tile() -> np.ndarray:
     """A fixed field of unit Gaussian noise; skin texture is a window of it at a random offset."""
-    return np.random.default_rng(20240101).standard_normal((2 * MAX_IMG_SIZE, 2 * MAX_IMG_SIZE),
-                                                           dtype=np.float32)
+    return np.random.default_rng(20240101).standard_normal((2 * MAX_IMG_SIZE, 2 * MAX_IMG_SIZE), dtype=np.float32)
 
 
 def _mix(palette: np.ndarray, rng: np.random.Generator, jitter: float) -> np.ndarray:
@@ -380,7 +421,7 @@ def _image_params(rng: np.random.Generator, ident: dict, kind: str) -> dict:
     p["bg"] = (bg0, bg1)
     p["shirt"] = _hsv(u(), u(0.2, 0.7), u(0.3, 0.85))
     p["hair_wave"] = u(0.0, 2 * math.pi)
-    p["tex_seed"] = int(rng.integers(2 ** 31))
+    p["tex_seed"] = int(rng.integers(2**31))
     p["beauty_noise"] = rng.normal(0.0, 0.25)
     p["rater_noise"] = rng.normal(0.0, 1.0, 64)  # only the first num_raters are used
 
@@ -441,18 +482,23 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
     neck_hw = A * (0.42 if dom == "female" else 0.5 if human else 0.62)
     neck_col = skin * 0.86
     neck_top = 0.3 * b_low
-    cv.paint((-A * 1.4, neck_top, A * 1.4, 2 * S),
-             lambda u, v: sd_box(u, v, 0.0, neck_hw + np.maximum(v - b_low, 0) * (0.15 if human
-                                                                                  else 0.6),
-                                 neck_top, 2 * S),
-             lambda u, v: neck_col * (0.9 + 0.1 * np.clip((v - b_low) / A, 0, 1))[..., None], NECK)
+    cv.paint(
+        (-A * 1.4, neck_top, A * 1.4, 2 * S),
+        lambda u, v: sd_box(u, v, 0.0, neck_hw + np.maximum(v - b_low, 0) * (0.15 if human else 0.6), neck_top, 2 * S),
+        lambda u, v: neck_col * (0.9 + 0.1 * np.clip((v - b_low) / A, 0, 1))[..., None],
+        NECK,
+    )
     if human:
         sh_top = b_low + 0.42 * A
-        cv.paint((-3 * A, sh_top, 3 * A, 2 * S),
-                 lambda u, v: np.maximum(
-                     sd_ellipse(u, v, 0.0, sh_top + 1.1 * A, 2.4 * A, 1.1 * A),
-                     -sd_ellipse(u, v, 0.0, sh_top - 0.05 * A, neck_hw * 1.15, 0.45 * A)),
-                 p["shirt"], BG)
+        cv.paint(
+            (-3 * A, sh_top, 3 * A, 2 * S),
+            lambda u, v: np.maximum(
+                sd_ellipse(u, v, 0.0, sh_top + 1.1 * A, 2.4 * A, 1.1 * A),
+                -sd_ellipse(u, v, 0.0, sh_top - 0.05 * A, neck_hw * 1.15, 0.45 * A),
+            ),
+            p["shirt"],
+            BG,
+        )
 
     # ---- back hair (female long hair, wild mane) ----
     if dom == "female":
@@ -465,12 +511,24 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
             wave = 0.05 * A * np.sin(u / A * 9.0 + p["hair_wave"])
             outer = _union(
                 sd_ellipse(u, v, 0.0, -0.1 * A, half, b_up * 1.14),
-                sd_box(u, v, 0.0, half * (0.94 + 0.03 * np.clip(hj[0], -1, 1)) + 0.12 * A * np.clip(
-                    v / A, 0, 3), 0.2 * A, length + wave, 0.0))
+                sd_box(
+                    u,
+                    v,
+                    0.0,
+                    half * (0.94 + 0.03 * np.clip(hj[0], -1, 1)) + 0.12 * A * np.clip(v / A, 0, 3),
+                    0.2 * A,
+                    length + wave,
+                    0.0,
+                ),
+            )
             return np.maximum(outer, -channel(u, v))
 
-        cv.paint((-half - 0.4 * A, -1.3 * b_up, half + 0.4 * A, length + 0.1 * A), back,
-                 lambda u, v: hair_col(u, v) * 0.85, HAIR)
+        cv.paint(
+            (-half - 0.4 * A, -1.3 * b_up, half + 0.4 * A, length + 0.1 * A),
+            back,
+            lambda u, v: hair_col(u, v) * 0.85,
+            HAIR,
+        )
     elif dom == "wild":
         ruff = A * 1.34
 
@@ -487,29 +545,48 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         lab = L_EAR if side > 0 else R_EAR
         if human:
             ecu = side * A * 0.97
-            cv.paint((ecu - 0.3 * A, ear_v - 0.45 * A, ecu + 0.3 * A, ear_v + 0.45 * A),
-                     lambda u, v, c=ecu: sd_ellipse(u, v, c, ear_v, 0.17 * A, 0.3 * A), skin * 0.93, lab)
-            cv.paint((ecu - 0.3 * A, ear_v - 0.45 * A, ecu + 0.3 * A, ear_v + 0.45 * A),
-                     lambda u, v, c=ecu: sd_ellipse(u, v, c + side * 0.03 * A, ear_v, 0.08 * A,
-                                                    0.18 * A), skin * 0.75, opacity=0.6,
-                     feather=max(1.0, 0.03 * A))
+            cv.paint(
+                (ecu - 0.3 * A, ear_v - 0.45 * A, ecu + 0.3 * A, ear_v + 0.45 * A),
+                lambda u, v, c=ecu: sd_ellipse(u, v, c, ear_v, 0.17 * A, 0.3 * A),
+                skin * 0.93,
+                lab,
+            )
+            cv.paint(
+                (ecu - 0.3 * A, ear_v - 0.45 * A, ecu + 0.3 * A, ear_v + 0.45 * A),
+                lambda u, v, c=ecu: sd_ellipse(u, v, c + side * 0.03 * A, ear_v, 0.08 * A, 0.18 * A),
+                skin * 0.75,
+                opacity=0.6,
+                feather=max(1.0, 0.03 * A),
+            )
         elif dom == "cat":
             j = 0.06 * p["hair_jit"][1]
-            tri = [(side * 0.22 * A, -0.72 * b_up), (side * 0.98 * A, -0.3 * b_up),
-                   (side * (0.78 + j) * A, -1.55 * b_up)]
+            tri = [
+                (side * 0.22 * A, -0.72 * b_up),
+                (side * 0.98 * A, -0.3 * b_up),
+                (side * (0.78 + j) * A, -1.55 * b_up),
+            ]
             cen = np.mean(tri, 0)
             inner = [tuple(cen + 0.55 * (np.array(t) - cen) + np.array([0, 0.06 * A])) for t in tri]
-            box = (side * 0.1 * A - 1.2 * A * (side < 0), -1.7 * b_up, side * 0.1 * A + 1.2 * A *
-                   (side > 0), -0.1 * b_up)
+            box = (
+                side * 0.1 * A - 1.2 * A * (side < 0),
+                -1.7 * b_up,
+                side * 0.1 * A + 1.2 * A * (side > 0),
+                -0.1 * b_up,
+            )
             cv.paint(box, lambda u, v, t=tri: sd_convex(u, v, t, 0.03 * A), skin, lab)
-            cv.paint(box, lambda u, v, t=inner: sd_convex(u, v, t, 0.02 * A), (238, 150, 170),
-                     feather=max(1.0, 0.02 * A))
+            cv.paint(
+                box, lambda u, v, t=inner: sd_convex(u, v, t, 0.02 * A), (238, 150, 170), feather=max(1.0, 0.02 * A)
+            )
         elif dom == "wild":
             ecu, ecv = side * 0.7 * A, -0.86 * b_up
             box = (ecu - 0.4 * A, ecv - 0.4 * A, ecu + 0.4 * A, ecv + 0.4 * A)
             cv.paint(box, lambda u, v, a=ecu: sd_ellipse(u, v, a, ecv, 0.3 * A, 0.3 * A), p["ear"], lab)
-            cv.paint(box, lambda u, v, a=ecu: sd_ellipse(u, v, a, ecv + 0.03 * A, 0.16 * A, 0.16 * A),
-                     (225, 215, 205), feather=max(1.0, 0.02 * A))
+            cv.paint(
+                box,
+                lambda u, v, a=ecu: sd_ellipse(u, v, a, ecv + 0.03 * A, 0.16 * A, 0.16 * A),
+                (225, 215, 205),
+                feather=max(1.0, 0.02 * A),
+            )
 
     # ---- head / face skin ----
     smooth = p["smooth_img"]
@@ -523,7 +600,7 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         col = skin * shade[..., None]
         if noise_amp > 0.5:
             oy, ox = noise_offset
-            col += noise_amp * _noise_tile()[oy:oy + u.shape[0], ox:ox + u.shape[1], None]
+            col += noise_amp * _noise_tile()[oy : oy + u.shape[0], ox : ox + u.shape[1], None]
         return col
 
     # The head's signed distance is computed once; colour-only details are clipped to it.
@@ -542,8 +619,9 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
     eyes = []
     for k, side in enumerate((1.0, -1.0)):  # row 0: subject's left eye = image right
         a_s = ae0 * (1.0 + side * ad[0] * 0.08 * asym)
-        eyes.append(dict(side=side, u=side * ex, v=ve + side * ad[1] * 0.05 * A * asym, a=a_s,
-                         open=float(p["open"][k])))
+        eyes.append(
+            dict(side=side, u=side * ex, v=ve + side * ad[1] * 0.05 * A * asym, a=a_s, open=float(p["open"][k]))
+        )
 
     # blemishes (fewer for smooth skin)
     n_blem = int(round((1.0 - smooth) * 7))
@@ -551,15 +629,24 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(n_blem):
         bu, bv = tex.uniform(-0.7, 0.7) * A, tex.uniform(-0.1, 0.9) * b_low
         r = tex.uniform(0.025, 0.04) * A
-        cv.paint((bu - r - 2, bv - r - 2, bu + r + 2, bv + r + 2),
-                 lambda u, v, a=bu, b=bv, c=r: sd_ellipse(u, v, a, b, c, c), blem_col,
-                 opacity=0.45, feather=max(1.0, r * 0.6), clip=True)
+        cv.paint(
+            (bu - r - 2, bv - r - 2, bu + r + 2, bv + r + 2),
+            lambda u, v, a=bu, b=bv, c=r: sd_ellipse(u, v, a, b, c, c),
+            blem_col,
+            opacity=0.45,
+            feather=max(1.0, r * 0.6),
+            clip=True,
+        )
 
     if p["beard"]:
-        cv.paint(head_box, lambda u, v: np.maximum(
-            sd_ellipse(u, v, 0.0, 0.95 * b_low, 1.2 * A, 0.72 * b_low), 0.35 * A - v),
-                 hair * 0.8, opacity=0.55 if p["mark2"] < 0.5 else 0.85, feather=max(1.0, 0.06 * A),
-                 clip=True)
+        cv.paint(
+            head_box,
+            lambda u, v: np.maximum(sd_ellipse(u, v, 0.0, 0.95 * b_low, 1.2 * A, 0.72 * b_low), 0.35 * A - v),
+            hair * 0.8,
+            opacity=0.55 if p["mark2"] < 0.5 else 0.85,
+            feather=max(1.0, 0.06 * A),
+            clip=True,
+        )
 
     # species markings and muzzle (colour only, on the face skin)
     if not human:
@@ -567,35 +654,70 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         if dom == "cat" and p["mark"] < 0.6:  # tabby stripes on the forehead
             for i in (-1.0, 0.0, 1.0):
                 # a vertical band: sd_arc with u and v swapped, thinning downwards
-                cv.paint(head_box, lambda u, v, i=i: sd_arc(
-                    v, u, -0.8 * b_up, i * 0.19 * A, 0.3 * b_up, 0.0, 0.045 * A, taper=0.8,
-                    side=1.0),
-                         skin * 0.6, feather=soft, clip=True)
+                cv.paint(
+                    head_box,
+                    lambda u, v, i=i: sd_arc(
+                        v, u, -0.8 * b_up, i * 0.19 * A, 0.3 * b_up, 0.0, 0.045 * A, taper=0.8, side=1.0
+                    ),
+                    skin * 0.6,
+                    feather=soft,
+                    clip=True,
+                )
         if dom == "dog" and p["mark"] < 0.5:  # white blaze
-            cv.paint(head_box, lambda u, v: sd_box(u, v, 0.0, 0.08 * A + 0.12 * np.clip(
-                v / A, 0, 2) * A, -1.2 * b_up, 0.6 * b_low, 0.0), light, feather=soft, clip=True)
+            cv.paint(
+                head_box,
+                lambda u, v: sd_box(
+                    u, v, 0.0, 0.08 * A + 0.12 * np.clip(v / A, 0, 2) * A, -1.2 * b_up, 0.6 * b_low, 0.0
+                ),
+                light,
+                feather=soft,
+                clip=True,
+            )
         if dom == "wild":  # light cheeks and a dark eye mask
-            cv.paint(head_box, lambda u, v: np.maximum(
-                sd_ellipse(u, v, 0.0, ve + 0.5 * A, 0.95 * A, 0.45 * A), -sd_ellipse(
-                    u, v, 0.0, ve + 0.5 * A, 0.18 * A, 0.6 * A)), light, feather=soft, clip=True)
-            cv.paint(head_box, lambda u, v: sd_arc(u, v, 0.0, ve - 0.05 * A, 0.9 * A, 0.12, 0.19 * A,
-                                                   taper=0.5),
-                     (40, 34, 34), feather=soft, clip=True)
+            cv.paint(
+                head_box,
+                lambda u, v: np.maximum(
+                    sd_ellipse(u, v, 0.0, ve + 0.5 * A, 0.95 * A, 0.45 * A),
+                    -sd_ellipse(u, v, 0.0, ve + 0.5 * A, 0.18 * A, 0.6 * A),
+                ),
+                light,
+                feather=soft,
+                clip=True,
+            )
+            cv.paint(
+                head_box,
+                lambda u, v: sd_arc(u, v, 0.0, ve - 0.05 * A, 0.9 * A, 0.12, 0.19 * A, taper=0.5),
+                (40, 34, 34),
+                feather=soft,
+                clip=True,
+            )
         mz_v = ve + (0.62 if dom == "dog" else 0.55) * A  # muzzle pads
         mz_a = (0.24 if dom == "dog" else 0.2) * A
         for side in (-1.0, 1.0):
-            cv.paint(head_box, lambda u, v, s=side: sd_ellipse(u, v, s * mz_a * 0.8, mz_v, mz_a,
-                                                               mz_a * 0.78),
-                     light, opacity=0.85, feather=soft, clip=True)
+            cv.paint(
+                head_box,
+                lambda u, v, s=side: sd_ellipse(u, v, s * mz_a * 0.8, mz_v, mz_a, mz_a * 0.78),
+                light,
+                opacity=0.85,
+                feather=soft,
+                clip=True,
+            )
 
     # eye shadow (makeup) between eye and brow
     if p["has_makeup"]:
         for e in eyes:
             ea = e["a"]
             box = (e["u"] - 1.9 * ea, e["v"] - 2.2 * ea, e["u"] + 1.9 * ea, e["v"] + 1.0 * ea)
-            cv.paint(box, lambda u, v, e=e: sd_ellipse(
-                u, v, e["u"] + e["side"] * 0.12 * e["a"], e["v"] - 0.65 * e["a"], 1.35 * e["a"],
-                1.0 * e["a"]), p["shadow"], opacity=0.9, feather=max(1.0, 0.2 * ea), clip=True)
+            cv.paint(
+                box,
+                lambda u, v, e=e: sd_ellipse(
+                    u, v, e["u"] + e["side"] * 0.12 * e["a"], e["v"] - 0.65 * e["a"], 1.35 * e["a"], 1.0 * e["a"]
+                ),
+                p["shadow"],
+                opacity=0.9,
+                feather=max(1.0, 0.2 * ea),
+                clip=True,
+            )
 
     # ---- eyebrows ----
     for e in eyes:
@@ -614,9 +736,14 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         else:
             col = p["skin"] * 0.6
         box = (bcu - hb - 2, bcv - 0.5 * A, bcu + hb + 2, bcv + 0.3 * A)
-        cv.paint(box, lambda u, v, c=bcu, w=bcv: sd_arc(
-            u, v, c, w - arch * hb, hb, arch, p["brow_ht"] * A, taper=0.5, side=side,
-            tilt=side * 0.04, min_ht=0.55), col, lab)
+        cv.paint(
+            box,
+            lambda u, v, c=bcu, w=bcv: sd_arc(
+                u, v, c, w - arch * hb, hb, arch, p["brow_ht"] * A, taper=0.5, side=side, tilt=side * 0.04, min_ht=0.55
+            ),
+            col,
+            lab,
+        )
 
     # ---- eyes ----
     for e in eyes:
@@ -625,14 +752,20 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         box = (eu - 1.3 * ea, ev - 1.1 * ea, eu + 1.3 * ea, ev + 1.1 * ea)
         lid = DARK if human else np.array((30, 26, 26), np.float32)
         if op <= 0.0:
-            cv.paint(box, lambda u, v, c=eu, w=ev: sd_arc(u, v, c, w + 0.25 * ea, ea, -0.22,
-                                                          0.07 * ea * (1 + p["liner"]), taper=0.4,
-                                                          min_ht=0.45), lid, lab)
+            cv.paint(
+                box,
+                lambda u, v, c=eu, w=ev: sd_arc(
+                    u, v, c, w + 0.25 * ea, ea, -0.22, 0.07 * ea * (1 + p["liner"]), taper=0.4, min_ht=0.45
+                ),
+                lid,
+                lab,
+            )
             continue
         hu = ea * (0.55 if human else 0.58) * op
         hl = ea * (0.36 if human else 0.52) * op
         almond = lambda u, v, c=eu, w=ev, hu=hu, hl=hl: sd_between(  # noqa: E731
-            u, v, c, ea, w - hu * (1 - ((u - c) / ea) ** 2), w + hl * (1 - ((u - c) / ea) ** 2))
+            u, v, c, ea, w - hu * (1 - ((u - c) / ea) ** 2), w + hl * (1 - ((u - c) / ea) ** 2)
+        )
         sclera = WHITE if human else np.clip(p["iris"] * 0.55, 0, 255)
         cv.paint(box, almond, sclera, lab)
         ri = ea * (0.46 if human else 0.6)
@@ -644,20 +777,33 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
             r = np.sqrt((u - c) ** 2 + (v - w) ** 2) / ri
             return iris * (1.05 - 0.2 * np.clip(r, 0, 1) ** 2)[..., None]
 
-        cv.paint(box, lambda u, v, c=icu, w=icv, ri=ri, al=almond: np.maximum(
-            sd_ellipse(u, v, c, w, ri, ri), al(u, v)), iris_col)
+        cv.paint(
+            box,
+            lambda u, v, c=icu, w=icv, ri=ri, al=almond: np.maximum(sd_ellipse(u, v, c, w, ri, ri), al(u, v)),
+            iris_col,
+        )
         if dom == "cat":
             pupil = lambda u, v, c=icu, w=icv, ri=ri: sd_ellipse(u, v, c, w, 0.16 * ri, 0.85 * ri)  # noqa
         else:
             pupil = lambda u, v, c=icu, w=icv, ri=ri: sd_ellipse(u, v, c, w, 0.45 * ri, 0.45 * ri)  # noqa
         cv.paint(box, lambda u, v, al=almond, pu=pupil: np.maximum(pu(u, v), al(u, v)), (14, 12, 14))
-        cv.paint(box, lambda u, v, c=icu, w=icv, ri=ri, al=almond: np.maximum(sd_ellipse(
-            u, v, c + 0.35 * ri, w - 0.35 * ri, 0.17 * ri, 0.17 * ri), al(u, v)), (250, 250, 250),
-                 opacity=0.9)
+        cv.paint(
+            box,
+            lambda u, v, c=icu, w=icv, ri=ri, al=almond: np.maximum(
+                sd_ellipse(u, v, c + 0.35 * ri, w - 0.35 * ri, 0.17 * ri, 0.17 * ri), al(u, v)
+            ),
+            (250, 250, 250),
+            opacity=0.9,
+        )
         # upper lid line (eyeliner with makeup)
-        cv.paint(box, lambda u, v, c=eu, w=ev, hu=hu: sd_arc(
-            u, v, c, w - hu, ea * 1.02, hu / ea * 1.0, 0.055 * ea * (1 + 1.5 * p["liner"]),
-            taper=0.5, min_ht=0.45), lid, lab)
+        cv.paint(
+            box,
+            lambda u, v, c=eu, w=ev, hu=hu: sd_arc(
+                u, v, c, w - hu, ea * 1.02, hu / ea * 1.0, 0.055 * ea * (1 + 1.5 * p["liner"]), taper=0.5, min_ht=0.45
+            ),
+            lid,
+            lab,
+        )
 
     # ---- nose ----
     if human:
@@ -670,7 +816,8 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
                 sd_ellipse(u, v, ncu, vn - 0.06 * A, px(nw), px(0.1 * A)),
                 sd_ellipse(u, v, ncu - 0.75 * nw, vn - 0.03 * A, px(0.06 * A), px(0.06 * A)),
                 sd_ellipse(u, v, ncu + 0.75 * nw, vn - 0.03 * A, px(0.06 * A), px(0.06 * A)),
-                sd_box(u, v, ncu, px(0.045 * A), ve + 0.05 * A, vn - 0.06 * A))
+                sd_box(u, v, ncu, px(0.045 * A), ve + 0.05 * A, vn - 0.06 * A),
+            )
 
         def nose_col(u, v):
             t = np.clip((v - ve) / (vn - ve), 0, 1)
@@ -679,8 +826,12 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         nbox = (ncu - 2 * nw - 2, ve - 2, ncu + 2 * nw + 2, vn + 0.2 * A)
         cv.paint(nbox, nose, nose_col, NOSE)
         for s in (-1.0, 1.0):
-            cv.paint(nbox, lambda u, v, s=s: sd_ellipse(u, v, ncu + s * 0.45 * nw, vn + 0.0 * A,
-                                                        0.045 * A, 0.03 * A), skin * 0.45, opacity=0.8)
+            cv.paint(
+                nbox,
+                lambda u, v, s=s: sd_ellipse(u, v, ncu + s * 0.45 * nw, vn + 0.0 * A, 0.045 * A, 0.03 * A),
+                skin * 0.45,
+                opacity=0.8,
+            )
         mouth_v = ve + 0.88 * A
     else:
         vn = ve + (0.5 if dom == "dog" else 0.45) * A
@@ -693,23 +844,26 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
             nose = lambda u, v: sd_ellipse(u, v, ncu, vn, px(0.21 * A), px(0.13 * A))  # noqa: E731
             ncol = np.array((30, 26, 28), np.float32)
         else:
-            nose = lambda u, v: _union(sd_ellipse(u, v, ncu, vn, px(0.15 * A), px(0.09 * A)),  # noqa
-                                       sd_convex(u, v, [(ncu - 0.15 * A, vn), (ncu + 0.15 * A, vn),
-                                                        (ncu, vn + 0.1 * A)]))
+            nose = lambda u, v: _union(  # noqa: E731
+                sd_ellipse(u, v, ncu, vn, px(0.15 * A), px(0.09 * A)),  # noqa
+                sd_convex(u, v, [(ncu - 0.15 * A, vn), (ncu + 0.15 * A, vn), (ncu, vn + 0.1 * A)]),
+            )
             ncol = np.array((40, 34, 36), np.float32)
         nbox = (ncu - 0.35 * A, vn - 0.3 * A, ncu + 0.35 * A, vn + 0.3 * A)
         cv.paint(nbox, nose, ncol, NOSE)
-        cv.paint(nbox, lambda u, v: sd_ellipse(u, v, ncu - 0.05 * A, vn - 0.04 * A, 0.05 * A,
-                                               0.03 * A), (250, 250, 250), opacity=0.35)
+        cv.paint(
+            nbox,
+            lambda u, v: sd_ellipse(u, v, ncu - 0.05 * A, vn - 0.04 * A, 0.05 * A, 0.03 * A),
+            (250, 250, 250),
+            opacity=0.35,
+        )
         mouth_v = vn + (0.3 if dom == "dog" else 0.25) * A
 
     # ---- mouth ----
     mcu = ad[2] * 0.05 * A * asym
-    mw = A * p["mouth_w"] * (0.32 if dom == "male" else 0.29 if human else 0.2 if dom == "cat"
-                             else 0.26)
+    mw = A * p["mouth_w"] * (0.32 if dom == "male" else 0.29 if human else 0.2 if dom == "cat" else 0.26)
     h_up = max(A * 0.1 * p["lip_full"] * (1.15 if dom == "female" else 1.0 if human else 0.8), 1.1)
-    h_lo = max(A * 0.13 * p["lip_full"] * (1.15 if dom == "female" else 1.0 if human else 0.8),
-               1.1)
+    h_lo = max(A * 0.13 * p["lip_full"] * (1.15 if dom == "female" else 1.0 if human else 0.8), 1.1)
     gap_max = p["mouth_open"] * A
     smile = p["smile"] * 0.3 * mw
     bow = 0.25
@@ -724,33 +878,42 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
     def upper(u, v):
         s, k = k_of(u)
-        m = mline(u) - 0.5 * gap_max * k ** 0.8
-        top = m - h_up * k ** 0.6 * (1.0 - bow * np.exp(-(s / 0.22) ** 2))
+        m = mline(u) - 0.5 * gap_max * k**0.8
+        top = m - h_up * k**0.6 * (1.0 - bow * np.exp(-((s / 0.22) ** 2)))
         return sd_between(u, v, mcu, mw, top, m)
 
     def interior(u, v):
         _, k = k_of(u)
-        g = 0.5 * gap_max * k ** 0.8
+        g = 0.5 * gap_max * k**0.8
         return sd_between(u, v, mcu, mw, mline(u) - g, mline(u) + g)
 
     def lower(u, v):
         _, k = k_of(u)
-        m = mline(u) + 0.5 * gap_max * k ** 0.8
-        return sd_between(u, v, mcu, mw, m, m + h_lo * k ** 0.5)
+        m = mline(u) + 0.5 * gap_max * k**0.8
+        return sd_between(u, v, mcu, mw, m, m + h_lo * k**0.5)
 
     lips = p["lips"]
-    mbox = (mcu - mw - 2, mouth_v - h_up - abs(smile) - gap_max - 2, mcu + mw + 2,
-            mouth_v + h_lo + abs(smile) + gap_max + 2)
+    mbox = (
+        mcu - mw - 2,
+        mouth_v - h_up - abs(smile) - gap_max - 2,
+        mcu + mw + 2,
+        mouth_v + h_lo + abs(smile) + gap_max + 2,
+    )
     cv.paint(mbox, upper, lips * 0.96, U_LIP)
     if gap_max > 0:
+
         def mouth_col(u, v):
             t = (v - (mline(u) - 0.5 * gap_max)) / max(gap_max, 1e-3)
             teeth = (t < 0.45)[..., None]
-            return np.where(teeth, np.array((240, 238, 228), np.float32),
-                            np.array((92, 30, 40), np.float32))
+            return np.where(teeth, np.array((240, 238, 228), np.float32), np.array((92, 30, 40), np.float32))
+
         cv.paint(mbox, interior, mouth_col, MOUTH)
-    cv.paint(mbox, lower, lambda u, v: lips * (1.0 + 0.04 * np.clip(
-        1.0 - ((u - mcu) / (0.5 * mw)) ** 2, 0, 1))[..., None], LO_LIP)
+    cv.paint(
+        mbox,
+        lower,
+        lambda u, v: lips * (1.0 + 0.04 * np.clip(1.0 - ((u - mcu) / (0.5 * mw)) ** 2, 0, 1))[..., None],
+        LO_LIP,
+    )
 
     # ---- front hair (covers the forehead) ----
     if human:
@@ -765,13 +928,11 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
         def cap(u, v):
             un = u / A
-            hl = hl0 + b_up * (side_slope * np.clip(np.abs(un) - side_start, 0, None) + sweep * un
-                               + 0.06 * un * un)
+            hl = hl0 + b_up * (side_slope * np.clip(np.abs(un) - side_start, 0, None) + sweep * un + 0.06 * un * un)
             return np.maximum(sd_ellipse(u, v, 0.0, -0.06 * A, cap_a, cap_b), v - hl)
 
         un_max = cap_a / A
-        hl_max = hl0 + b_up * (side_slope * max(un_max - side_start, 0.0) + abs(sweep) * un_max
-                               + 0.06 * un_max ** 2)
+        hl_max = hl0 + b_up * (side_slope * max(un_max - side_start, 0.0) + abs(sweep) * un_max + 0.06 * un_max**2)
         cap_bottom = min(-0.06 * A + cap_b, hl_max)
         cv.paint((-cap_a, -0.06 * A - cap_b, cap_a, cap_bottom), cap, hair_col, HAIR)
     else:  # a fur tuft on the crown (wavy lower edge)
@@ -792,9 +953,12 @@ def _draw(p: dict, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
             ecu, ecv = side * 0.98 * A, -0.05 * A
             ang = side * (0.3 + 0.1 * p["hair_jit"][3])
             box = (ecu - 0.9 * A, ecv - 1.0 * A, ecu + 0.9 * A, ecv + 1.0 * A)
-            cv.paint(box, lambda u, v, c=ecu, w=ecv, g=ang: sd_ellipse(u, v, c, w, 0.3 * A, 0.78 * A,
-                                                                       angle=g),
-                     lambda u, v: p["ear"] * (1.0 + 0.06 * np.sin(u / A * 17.0))[..., None], lab)
+            cv.paint(
+                box,
+                lambda u, v, c=ecu, w=ecv, g=ang: sd_ellipse(u, v, c, w, 0.3 * A, 0.78 * A, angle=g),
+                lambda u, v: p["ear"] * (1.0 + 0.06 * np.sin(u / A * 17.0))[..., None],
+                lab,
+            )
 
     img = np.clip(np.rint(cv.rgb), 0, 255).astype(np.uint8)
     return img, cv.lab
@@ -822,12 +986,14 @@ def _beauty_and_scores(p: dict, num_raters: int, seed: int) -> tuple[np.ndarray,
     eye = (p["eye_size"] - 1.0) / 0.087
     makeup = 1.0 if p["has_makeup"] else -1.0
     smile = (p["smile"] - 0.15) / 0.144
-    raw = (1.0 * sym + 0.8 * smooth + 0.6 * eye + 0.5 * makeup + 0.3 * smile + 0.4 * p["charm"]
-           + p["beauty_noise"])
+    raw = 1.0 * sym + 0.8 * smooth + 0.6 * eye + 0.5 * makeup + 0.3 * smile + 0.4 * p["charm"] + p["beauty_noise"]
     b = raw / 1.6
     bias, slope, noise = rater_params(seed, num_raters)
-    eps = p["rater_noise"][:num_raters] if num_raters <= 64 else np.random.default_rng(
-        p["tex_seed"] + 1).normal(0.0, 1.0, num_raters)
+    eps = (
+        p["rater_noise"][:num_raters]
+        if num_raters <= 64
+        else np.random.default_rng(p["tex_seed"] + 1).normal(0.0, 1.0, num_raters)
+    )
     scores = np.clip(np.rint(3.0 + 0.9 * slope * b + bias + noise * eps), 1.0, 5.0)
     scores = scores.astype(np.float32)
     return scores, np.float32(scores.mean())

@@ -61,9 +61,9 @@ def _describe(kind: str, size: int) -> str:
 
 
 _BUILDER_CONFIGS = [
-    SyntheticFacesConfig(name=f"{kind}_{size}", kind=kind, img_size=size,
-                         description=_describe(kind, size))
-    for kind in render.KINDS for size in _SIZES
+    SyntheticFacesConfig(name=f"{kind}_{size}", kind=kind, img_size=size, description=_describe(kind, size))
+    for kind in render.KINDS
+    for size in _SIZES
 ]
 
 
@@ -83,8 +83,9 @@ def make_config(kind: str = "gender", img_size: int = 32, **overrides) -> Synthe
     for cfg in _BUILDER_CONFIGS:
         if cfg.name == name:
             return cfg
-    return SyntheticFacesConfig(name=name, kind=kind, img_size=img_size,
-                                description=_describe(kind, img_size), **changed)
+    return SyntheticFacesConfig(
+        name=name, kind=kind, img_size=img_size, description=_describe(kind, img_size), **changed
+    )
 
 
 class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
@@ -110,25 +111,30 @@ class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
         s = cfg.img_size
         rgb = lambda: tfds.features.Tensor(shape=(3,), dtype=np.uint8)  # noqa: E731
         return self.dataset_info_from_configs(
-            description=("Procedural frontal cartoon faces generated on the fly (no download). "
-                         + _describe(cfg.kind, s)),
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(s, s, 3), encoding_format="png"),
-                "label": tfds.features.ClassLabel(names=list(cfg.domains)),
-                "parsing": tfds.features.Image(shape=(s, s, 1), encoding_format="png"),
-                "makeup": tfds.features.FeaturesDict({
-                    "lips": rgb(),
-                    "eye_shadow": rgb(),
-                    "skin": rgb(),
-                    "has_makeup": tfds.features.Tensor(shape=(), dtype=np.bool_),
-                }),
-                "eye_boxes": tfds.features.Tensor(shape=(2, 4), dtype=np.float32),
-                "eyes_open": tfds.features.Tensor(shape=(2,), dtype=np.float32),
-                "scores": tfds.features.Tensor(shape=(cfg.num_raters,), dtype=np.float32),
-                "beauty": tfds.features.Tensor(shape=(), dtype=np.float32),
-                "identity": tfds.features.Tensor(shape=(), dtype=np.int64),
-                "file_name": tfds.features.Text(),
-            }),
+            description=(
+                "Procedural frontal cartoon faces generated on the fly (no download). " + _describe(cfg.kind, s)
+            ),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(s, s, 3), encoding_format="png"),
+                    "label": tfds.features.ClassLabel(names=list(cfg.domains)),
+                    "parsing": tfds.features.Image(shape=(s, s, 1), encoding_format="png"),
+                    "makeup": tfds.features.FeaturesDict(
+                        {
+                            "lips": rgb(),
+                            "eye_shadow": rgb(),
+                            "skin": rgb(),
+                            "has_makeup": tfds.features.Tensor(shape=(), dtype=np.bool_),
+                        }
+                    ),
+                    "eye_boxes": tfds.features.Tensor(shape=(2, 4), dtype=np.float32),
+                    "eyes_open": tfds.features.Tensor(shape=(2,), dtype=np.float32),
+                    "scores": tfds.features.Tensor(shape=(cfg.num_raters,), dtype=np.float32),
+                    "beauty": tfds.features.Tensor(shape=(), dtype=np.float32),
+                    "identity": tfds.features.Tensor(shape=(), dtype=np.int64),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
             supervised_keys=("image", "label"),
             homepage=None,
         )

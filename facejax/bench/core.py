@@ -183,7 +183,8 @@ class TorchBench:
         if jax.default_backend() != "cpu" and not self.torch.cuda.is_available():
             raise FacejaxError(
                 f"bench --against=torch: JAX runs on {jax.default_backend()} but torch {self.torch.__version__} "
-                f"sees no CUDA device (torch.cuda.is_available() is False); a CPU baseline would mean nothing")
+                f"sees no CUDA device (torch.cuda.is_available() is False); a CPU baseline would mean nothing"
+            )
         self.runner = family.bench_torch_step(seed)  # FacejaxError for a config without a PyTorch counterpart
         self.batch = self.runner.to_torch(family.bench_batch(config.batch_size, seed))
 

@@ -53,8 +53,10 @@ def _cases(b: int, s: int, c: int):
         "conv4x4_s2 R1 double bwd": (lambda x: r1(x, k4), x),
         "conv3x3_avg_pool2 fwd+bwd": (lambda x: module_fwd_bwd(conv3x3_avg_pool2)(state, x), x),
         "upsample2_conv3x3 fwd+bwd": (lambda x: module_fwd_bwd(upsample2_conv3x3)(state, x), x),
-        "conv_transpose 4/2/1 fwd+bwd": (lambda x: fwd_bwd(lambda x, k: conv_transpose(x, k, (2, 2), (1, 1)))(x, kt),
-                                         x),
+        "conv_transpose 4/2/1 fwd+bwd": (
+            lambda x: fwd_bwd(lambda x, k: conv_transpose(x, k, (2, 2), (1, 1)))(x, kt),
+            x,
+        ),
         f"ssim {4 * s} px fwd": (lambda im: ssim(im, im[::-1], 2.0), img),
     }
 
@@ -69,8 +71,13 @@ def run(batch: int = 4, size: int = 64, channels: int = 64, steps: int = 10) -> 
             calls[path] = lambda c=compiled: jax.block_until_ready(c(arg))
         times = time_calls(calls, steps, warmup=2)
         ms = {p: statistics.median(times[p][0]) * 1e3 for p in PATHS}
-        rows.append({"kernel": name, **{f"{p}_ms": ms[p] for p in PATHS},
-                     "native_over_cpu_tuned": ms["native"] / ms["cpu_tuned"]})
+        rows.append(
+            {
+                "kernel": name,
+                **{f"{p}_ms": ms[p] for p in PATHS},
+                "native_over_cpu_tuned": ms["native"] / ms["cpu_tuned"],
+            }
+        )
     return rows
 
 
@@ -85,8 +92,18 @@ def main(argv=None):
     rows = run(a.batch, a.size, a.channels, a.steps)
     device = jax.devices()[0].device_kind
     if a.json:
-        print(json.dumps({"device": device, "backend": jax.default_backend(), "batch": a.batch, "size": a.size,
-                          "channels": a.channels, "rows": rows}))
+        print(
+            json.dumps(
+                {
+                    "device": device,
+                    "backend": jax.default_backend(),
+                    "batch": a.batch,
+                    "size": a.size,
+                    "channels": a.channels,
+                    "rows": rows,
+                }
+            )
+        )
         return
     print(f"{device} ({jax.default_backend()}), batch {a.batch}, {a.size} px, {a.channels} channels; median ms")
     print(f"{'kernel':<30}{'cpu_tuned':>10}{'native':>10}{'native/tuned':>14}")

@@ -44,8 +44,7 @@ def _flops(n) -> str:
 def step_table(r: dict) -> list[str]:
     mfu = "n/a (peak FLOP/s of this device unknown)" if r["mfu"] is None else f"{100 * r['mfu']:.1f} %"
     return [
-        f"{r['family']}: {r['img_size']} px, batch {r['batch_size']}, {r['dtype']} compute, "
-        f"device {r['device']}",
+        f"{r['family']}: {r['img_size']} px, batch {r['batch_size']}, {r['dtype']} compute, device {r['device']}",
         f"{'kernels':<18}{r['kernels']} (config.kernels={r['kernels_setting']}; auto = cpu_tuned on a CPU "
         f"backend, native elsewhere)",
         f"{'compile':<18}{r['compile_s']:.2f} s",

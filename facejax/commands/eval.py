@@ -27,23 +27,43 @@ HELP = "FID/LPIPS between folders (eval fid|fid_stats|lpips), or the family's pr
 NEEDS_CONFIG = False
 
 
-WEIGHTS = common.flag(flags.DEFINE_string, "weights", None,
-                      "eval: metric network weight file (.pth as released, or .npz)")
+WEIGHTS = common.flag(
+    flags.DEFINE_string, "weights", None, "eval: metric network weight file (.pth as released, or .npz)"
+)
 A = common.flag(flags.DEFINE_string, "a", None, "eval: first image folder (or pytorch-fid .npz statistics for fid)")
 B = common.flag(flags.DEFINE_string, "b", None, "eval: second image folder (or pytorch-fid .npz statistics for fid)")
-LPIPS_LIN = common.flag(flags.DEFINE_string, "lpips_lin", None,
-                         "eval lpips: lpips v0.1 alex.pth heads (default: the installed lpips package's)")
-EVAL_RESIZE = common.flag(flags.DEFINE_integer, "eval_resize", 0,
-                           "eval fid: PIL-resize images to this size first (StarGAN v2 resizes to img_size); 0 = no")
-FID_METHOD = common.flag(flags.DEFINE_string, "fid_method", "sqrtm",
-                          "eval fid: sqrtm (pytorch-fid's scipy.linalg.sqrtm) or eigh (same value, much faster)")
+LPIPS_LIN = common.flag(
+    flags.DEFINE_string,
+    "lpips_lin",
+    None,
+    "eval lpips: lpips v0.1 alex.pth heads (default: the installed lpips package's)",
+)
+EVAL_RESIZE = common.flag(
+    flags.DEFINE_integer,
+    "eval_resize",
+    0,
+    "eval fid: PIL-resize images to this size first (StarGAN v2 resizes to img_size); 0 = no",
+)
+FID_METHOD = common.flag(
+    flags.DEFINE_string,
+    "fid_method",
+    "sqrtm",
+    "eval fid: sqrtm (pytorch-fid's scipy.linalg.sqrtm) or eigh (same value, much faster)",
+)
 EVAL_BATCH = common.flag(flags.DEFINE_integer, "eval_batch_size", 50, "eval fid/lpips: images per global batch")
-EVAL_CHECKPOINT = common.flag(flags.DEFINE_string, "eval_checkpoint", "latest",
-                              "eval --workdir: which checkpoint: latest, best (lowest config.eval.best_metric) "
-                              "or a step")
-INCEPTION = common.flag(flags.DEFINE_enum, "inception", "auto",
-                         "eval fid: Inception variant (auto: from the weight file's classifier size)",
-                         enum_values=["auto", "fid", "imagenet"])
+EVAL_CHECKPOINT = common.flag(
+    flags.DEFINE_string,
+    "eval_checkpoint",
+    "latest",
+    "eval --workdir: which checkpoint: latest, best (lowest config.eval.best_metric) or a step",
+)
+INCEPTION = common.flag(
+    flags.DEFINE_enum,
+    "inception",
+    "auto",
+    "eval fid: Inception variant (auto: from the weight file's classifier size)",
+    enum_values=["auto", "fid", "imagenet"],
+)
 
 
 def _emit(result: dict, lines: list[str]) -> None:
@@ -77,8 +97,7 @@ def _folder_stats(folder, what, variant, extractor, mesh):
     batch = fid.padded_batch_size(EVAL_BATCH.value, mesh)
 
     def load(idx):
-        imgs = [preprocess.inception_image(preprocess.load_uint8(paths[i if i >= 0 else 0]), variant, pre)
-                for i in idx]
+        imgs = [preprocess.inception_image(preprocess.load_uint8(paths[i if i >= 0 else 0]), variant, pre) for i in idx]
         if len({im.shape for im in imgs}) > 1:  # mixed sizes: each to 299 as the network would
             imgs = [_resize299(im) for im in imgs]
         return np.stack(imgs)
@@ -123,8 +142,12 @@ def cmd_fid(stats_only: bool = False) -> None:
     variant, params = _inception(weights)
     mesh = mesh_lib.make_mesh()
     extractor = fid.Extractor(lambda p, x: inception.features(p, x, variant), params, mesh)
-    info = {"inception": variant, "weights": os.path.basename(weights),
-            "eval_resize": EVAL_RESIZE.value, "fid_method": FID_METHOD.value}
+    info = {
+        "inception": variant,
+        "weights": os.path.basename(weights),
+        "eval_resize": EVAL_RESIZE.value,
+        "fid_method": FID_METHOD.value,
+    }
     if stats_only:
         s, n = _folder_stats(a, "--a", variant, extractor, mesh)
         fid.save_stats(out, s.mu, s.sigma)
@@ -137,9 +160,13 @@ def cmd_fid(stats_only: bool = False) -> None:
     else:
         (mu1, sg1), (mu2, sg2) = [(s.mu, s.sigma) if n is not None else s for s, n in ((s1, n1), (s2, n2))]
         value = fid.frechet_distance(mu1, sg1, mu2, sg2, method=FID_METHOD.value)
-    _emit({**info, "fid": value, "a": {"path": a, "n": n1}, "b": {"path": b, "n": n2}},
-          [f"FID: {value}", f"({variant} Inception, {os.path.basename(weights)}; --a {n1 or 'stats'}, "
-                            f"--b {n2 or 'stats'} images)"])
+    _emit(
+        {**info, "fid": value, "a": {"path": a, "n": n1}, "b": {"path": b, "n": n2}},
+        [
+            f"FID: {value}",
+            f"({variant} Inception, {os.path.basename(weights)}; --a {n1 or 'stats'}, --b {n2 or 'stats'} images)",
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------ lpips
@@ -154,7 +181,8 @@ def _pairs(a, b):
     if only_a or only_b:
         raise FacejaxError(
             f"eval lpips pairs images by file name, but {len(only_a)} image(s) of --a have no namesake in --b "
-            f"({', '.join(only_a[:3])}) and {len(only_b)} of --b none in --a ({', '.join(only_b[:3])})")
+            f"({', '.join(only_a[:3])}) and {len(only_b)} of --b none in --a ({', '.join(only_b[:3])})"
+        )
     return [(pa[k], pb[k]) for k in sorted(pa)]
 
 
@@ -178,12 +206,16 @@ def cmd_lpips() -> None:
             pa, pb = pairs[i if i >= 0 else 0]
             x0, x1 = preprocess.load_uint8(pa), preprocess.load_uint8(pb)
             if x0.shape != x1.shape:
-                raise FacejaxError(f"LPIPS compares images of the same size: {pa} is {x0.shape[1]}x{x0.shape[0]}, "
-                                   f"{pb} is {x1.shape[1]}x{x1.shape[0]}")
+                raise FacejaxError(
+                    f"LPIPS compares images of the same size: {pa} is {x0.shape[1]}x{x0.shape[0]}, "
+                    f"{pb} is {x1.shape[1]}x{x1.shape[0]}"
+                )
             out.append(np.stack([preprocess.lpips_image(x0), preprocess.lpips_image(x1)]))
         if len({o.shape for o in out}) > 1:
-            raise FacejaxError("eval lpips batches images of one size; the folders mix sizes "
-                               f"({sorted({o.shape[1:3] for o in out})}); use --eval_batch_size=1")
+            raise FacejaxError(
+                "eval lpips batches images of one size; the folders mix sizes "
+                f"({sorted({o.shape[1:3] for o in out})}); use --eval_batch_size=1"
+            )
         return np.stack(out)
 
     values = []
@@ -191,8 +223,10 @@ def cmd_lpips() -> None:
         values.append(extractor(load(idx))[:valid])
     values = np.concatenate(values).astype(np.float64)
     mean = float(values.mean())
-    _emit({"lpips": mean, "pairs": len(pairs), "std": float(values.std()), "weights": os.path.basename(weights)},
-          [f"LPIPS: {mean}", f"(AlexNet v0.1, mean over {len(pairs)} pairs)"])
+    _emit(
+        {"lpips": mean, "pairs": len(pairs), "std": float(values.std()), "weights": os.path.basename(weights)},
+        [f"LPIPS: {mean}", f"(AlexNet v0.1, mean over {len(pairs)} pairs)"],
+    )
 
 
 # ------------------------------------------------------------------------------------ protocol
@@ -203,8 +237,10 @@ def cmd_protocol(config) -> None:
     from facejax.train import trainer
 
     if config is None:
-        raise FacejaxError("facejax eval without a metric word runs the family's protocol: it needs "
-                           "--config=configs/<family>.py:PRESET and --workdir=RUN (or use `eval fid` / `eval lpips`)")
+        raise FacejaxError(
+            "facejax eval without a metric word runs the family's protocol: it needs "
+            "--config=configs/<family>.py:PRESET and --workdir=RUN (or use `eval fid` / `eval lpips`)"
+        )
     workdir = common.require(common.WORKDIR, "workdir")
     run = trainer.Run(config, workdir)
     base.require(run.family, base.Evaluates)
@@ -215,9 +251,11 @@ def cmd_protocol(config) -> None:
     elif which == "best":
         step = ck.best_step()
         if step is None:
-            raise FacejaxError(f"{ck.directory} has no checkpoint with evaluation metrics "
-                               f"({run.config.eval.best_metric}); train with --config.eval_every or use "
-                               f"--eval_checkpoint=latest")
+            raise FacejaxError(
+                f"{ck.directory} has no checkpoint with evaluation metrics "
+                f"({run.config.eval.best_metric}); train with --config.eval_every or use "
+                f"--eval_checkpoint=latest"
+            )
     else:
         try:
             step = int(which)
@@ -226,8 +264,9 @@ def cmd_protocol(config) -> None:
         if step not in ck.manager.all_steps():
             raise FacejaxError(f"{ck.directory} has no checkpoint {step} (it has {sorted(ck.manager.all_steps())})")
     if step is None:
-        raise FacejaxError(f"{workdir} has no checkpoint (expected {ck.directory}/<step>/); train first or point "
-                           f"--workdir at a run")
+        raise FacejaxError(
+            f"{workdir} has no checkpoint (expected {ck.directory}/<step>/); train first or point --workdir at a run"
+        )
     ck.check_fits(step, config.to_dict(), run.family.architecture_fields)
     state = ck.restore(step, run.abstract_state)
     evaluator = run.family.evaluator(run.mesh)
@@ -243,8 +282,10 @@ def main(config, args):
     if not words:
         return cmd_protocol(config)
     if len(words) > 1 or words[0] not in ("fid", "fid_stats", "lpips"):
-        raise FacejaxError(f"facejax eval {' '.join(words)}: expected `eval fid`, `eval fid_stats`, `eval lpips`, "
-                           f"or no word with --config/--workdir for the family's protocol")
+        raise FacejaxError(
+            f"facejax eval {' '.join(words)}: expected `eval fid`, `eval fid_stats`, `eval lpips`, "
+            f"or no word with --config/--workdir for the family's protocol"
+        )
     if words[0] == "lpips":
         return cmd_lpips()
     return cmd_fid(stats_only=words[0] == "fid_stats")

@@ -39,8 +39,10 @@ def main(config, args):
     layout = base.require(run.family, base.TorchInterop).torch_layout()
     steps = sorted(run.checkpointer.manager.all_steps())
     if not steps:
-        raise FacejaxError(f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
-                           f"train first or point --workdir at a run")
+        raise FacejaxError(
+            f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
+            f"train first or point --workdir at a run"
+        )
     step = steps[-1] if STEP.value is None else STEP.value
     if step not in steps:
         raise FacejaxError(f"--step={step}: {run.checkpointer.directory} has steps {', '.join(map(str, steps))}")

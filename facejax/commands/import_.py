@@ -21,8 +21,9 @@ from facejax.errors import FacejaxError
 HELP = "read the original PyTorch checkpoint files (--from) into a new run in --workdir"
 NEEDS_CONFIG = True
 
-FROM = common.flag(flags.DEFINE_string, "from", None,
-                   "import: a folder of <step>_nets_ema.ckpt files, or one such file")
+FROM = common.flag(
+    flags.DEFINE_string, "from", None, "import: a folder of <step>_nets_ema.ckpt files, or one such file"
+)
 
 
 def main(config, args):
@@ -44,8 +45,9 @@ def main(config, args):
     layout = family.torch_layout()
     ckpt_dir = os.path.join(workdir, "checkpoints")
     if os.path.isdir(ckpt_dir) and any(n.isdigit() for n in os.listdir(ckpt_dir)):
-        raise FacejaxError(f"{ckpt_dir} already has checkpoints; import into a new --workdir (nothing there is "
-                           f"overwritten)")
+        raise FacejaxError(
+            f"{ckpt_dir} already has checkpoints; import into a new --workdir (nothing there is overwritten)"
+        )
     if own_files:
         step, state, paths, notes = family.import_files(source, STEP.value)
         state = jax.tree.map(jax.numpy.asarray, state.replace(step=jax.numpy.asarray(step, state.step.dtype)))
@@ -53,8 +55,8 @@ def main(config, args):
         loaded = layout.load(paths)  # every tensor checked against the config before anything is built
         rng = root_key_data(config.seed)
         state, notes = layout.build_state(
-            loaded, paths, step=step, rng=rng, optimizers=family.optimizers,
-            init_fn=lambda: jax.jit(family.init)(rng))
+            loaded, paths, step=step, rng=rng, optimizers=family.optimizers, init_fn=lambda: jax.jit(family.init)(rng)
+        )
     checkpointer = Checkpointer(workdir, keep=config.keep_checkpoints)
     checkpointer.save(step, state, None, config.to_dict(), force=True)
     checkpointer.close()

@@ -4,7 +4,7 @@ import json
 
 from facejax.commands import common
 
-HELP = "the parameter table of each network (--json for {\"net\": count})"
+HELP = 'the parameter table of each network (--json for {"net": count})'
 NEEDS_CONFIG = True
 
 

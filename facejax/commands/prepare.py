@@ -22,15 +22,21 @@ from absl import flags
 from facejax.commands import common
 from facejax.errors import FacejaxError
 
-HELP = ("build a TFDS dataset from its manual download (NAME[/CONFIG] --manual_dir=DIR [--data_dir=DIR]), or run a "
-        "family's prepare STEP")
+HELP = (
+    "build a TFDS dataset from its manual download (NAME[/CONFIG] --manual_dir=DIR [--data_dir=DIR]), or run a "
+    "family's prepare STEP"
+)
 NEEDS_CONFIG = False
 
 MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "prepare: folder holding the manually downloaded dataset")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "prepare: TFDS data_dir to build into (default: TFDS's)")
 SKIP_BAD = flags.DEFINE_bool("skip_bad", False, "prepare: skip and count unreadable images instead of stopping")
-SOURCE = common.flag(flags.DEFINE_string, "source", None,
-                     "prepare STEP: the TFDS dataset NAME[/CONFIG] a family's step reads (e.g. celeba_hq/256)")
+SOURCE = common.flag(
+    flags.DEFINE_string,
+    "source",
+    None,
+    "prepare STEP: the TFDS dataset NAME[/CONFIG] a family's step reads (e.g. celeba_hq/256)",
+)
 
 
 def resolve(spec: str):
@@ -64,14 +70,15 @@ def prepare(spec: str, *, manual_dir=None, data_dir=None, skip_bad=False) -> dic
     builder = tfds.builder(cls.name, config=config, data_dir=data_dir or None, **kwargs)
     # (builder.is_prepared() would log a warning about the not-yet-built folder)
     built = not os.path.isfile(os.path.join(os.fspath(builder.data_dir), "dataset_info.json"))
-    download_config = tfds.download.DownloadConfig(
-        manual_dir=os.path.abspath(manual_dir) if manual_dir else None)
+    download_config = tfds.download.DownloadConfig(manual_dir=os.path.abspath(manual_dir) if manual_dir else None)
     try:
         with contextlib.redirect_stdout(sys.stderr):  # TFDS prints its progress on stdout
             builder.download_and_prepare(download_config=download_config)
     except PermissionError as e:
-        raise FacejaxError(f"cannot write the dataset to {builder.data_dir}: {e.strerror or e} "
-                           f"({e.filename or ''}); choose a writable --data_dir") from None
+        raise FacejaxError(
+            f"cannot write the dataset to {builder.data_dir}: {e.strerror or e} "
+            f"({e.filename or ''}); choose a writable --data_dir"
+        ) from None
     skipped = list(getattr(builder, "skipped", []))
     return {
         "name": f"{builder.name}/{builder.builder_config.name}",
@@ -96,8 +103,9 @@ def family_steps() -> dict:
             continue
         for step, spec in cls.prepare_steps().items():
             if step in steps and steps[step][0] != cls.name:
-                raise FacejaxError(f"prepare step {step!r} is defined by families {steps[step][0]!r} and "
-                                   f"{cls.name!r}; rename one")
+                raise FacejaxError(
+                    f"prepare step {step!r} is defined by families {steps[step][0]!r} and {cls.name!r}; rename one"
+                )
             steps[step] = (cls.name, spec)
     return steps
 
@@ -108,16 +116,25 @@ def run_step(word: str, step, config) -> None:
 
     if step.needs_config and config is None:
         raise FacejaxError(f"prepare {word}: --config is required ({step.help})")
-    result = step.run(base.PrepareArgs(config=config, manual_dir=MANUAL_DIR.value, out=common.OUT.value,
-                                       workdir=common.WORKDIR.value, source=SOURCE.value, data_dir=DATA_DIR.value))
+    result = step.run(
+        base.PrepareArgs(
+            config=config,
+            manual_dir=MANUAL_DIR.value,
+            out=common.OUT.value,
+            workdir=common.WORKDIR.value,
+            source=SOURCE.value,
+            data_dir=DATA_DIR.value,
+        )
+    )
     print(json.dumps(result) if common.JSON.value else step.summary(result))
 
 
 def _known(steps) -> str:
     from facejax.datasets import BUILDERS
 
-    return (f"datasets: {', '.join(sorted(BUILDERS))}; family steps: "
-            + (", ".join(f"{k} ({fam})" for k, (fam, _) in sorted(steps.items())) or "none"))
+    return f"datasets: {', '.join(sorted(BUILDERS))}; family steps: " + (
+        ", ".join(f"{k} ({fam})" for k, (fam, _) in sorted(steps.items())) or "none"
+    )
 
 
 def main(config, args):
@@ -125,8 +142,10 @@ def main(config, args):
 
     if len(args) != 1:
         got = f"got {' '.join(args)!r}" if args else "got none"
-        raise FacejaxError(f"give one dataset as NAME or NAME/CONFIG, or a family's prepare step ({got}); "
-                           f"known: {_known(family_steps())}")
+        raise FacejaxError(
+            f"give one dataset as NAME or NAME/CONFIG, or a family's prepare step ({got}); "
+            f"known: {_known(family_steps())}"
+        )
     if args[0].partition("/")[0] not in BUILDERS:  # not a TFDS dataset: a family's step
         steps = family_steps()
         if args[0] not in steps:

@@ -16,10 +16,12 @@ NEEDS_CONFIG = True
 
 _FAMILY = " (what the folder holds is the family's: `facejax sample --config=FILE:PRESET --help` says)"
 SRC = flags.DEFINE_string("src", None, "sample: folder of your source images" + _FAMILY)
-REF = flags.DEFINE_string("ref", None, "sample: folder of your reference images, for a family that takes them"
-                          + _FAMILY)
-MASK = flags.DEFINE_string("mask", None, "sample: what to fill in every --src image, for a family that takes it"
-                           + _FAMILY)
+REF = flags.DEFINE_string(
+    "ref", None, "sample: folder of your reference images, for a family that takes them" + _FAMILY
+)
+MASK = flags.DEFINE_string(
+    "mask", None, "sample: what to fill in every --src image, for a family that takes it" + _FAMILY
+)
 
 
 def family_help(config) -> str:
@@ -47,8 +49,11 @@ def check_folders(family, src, ref, mask):
         return None
     base.require(family, base.SamplesFolders, hint="drop --src/--ref/--mask to write the sample grids")
     fi = family.folder_inputs
-    usage = "--src=FOLDER" + (" --ref=FOLDER" if fi.ref_required else " [--ref=FOLDER]" if fi.ref else "") + (
-        " [--mask=...]" if fi.mask else "")
+    usage = (
+        "--src=FOLDER"
+        + (" --ref=FOLDER" if fi.ref_required else " [--ref=FOLDER]" if fi.ref else "")
+        + (" [--mask=...]" if fi.mask else "")
+    )
     if ref and not fi.ref:
         raise FacejaxError(f"family {family.name}: give {usage}; it takes no --ref")
     if mask and not fi.mask:
@@ -56,8 +61,7 @@ def check_folders(family, src, ref, mask):
     if not src:
         raise FacejaxError(f"family {family.name}: --ref/--mask need --src; give {usage}")
     if fi.ref_required and not ref:
-        raise FacejaxError(f"--src and --ref go together: give both folders or neither (family {family.name}: "
-                           f"{usage})")
+        raise FacejaxError(f"--src and --ref go together: give both folders or neither (family {family.name}: {usage})")
     return base.FolderRequest(src=src, ref=ref or None, mask=mask or None)
 
 
@@ -71,8 +75,10 @@ def main(config, args):
     request = check_folders(run.family, SRC.value, REF.value, MASK.value)
     state = run.restore_state()
     if state is None:
-        raise FacejaxError(f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
-                           f"train first or point --workdir at a run")
+        raise FacejaxError(
+            f"{workdir} has no checkpoint (expected {run.checkpointer.directory}/<step>/); "
+            f"train first or point --workdir at a run"
+        )
     step = int(state.step)
     written = {}
     for name, grid in run.family.sample_grids(state, run.family.sample_inputs(config.num_sample_images)).items():

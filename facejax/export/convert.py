@@ -105,20 +105,31 @@ class LayoutSpec:
     optional_leaves: frozenset = frozenset({"num_batches_tracked"})
 
     def merged(self, other: "LayoutSpec") -> "LayoutSpec":
-        return LayoutSpec(order={**self.order, **other.order}, buffers={**self.buffers, **other.buffers},
-                          leaf_names={**self.leaf_names, **other.leaf_names},
-                          optional_leaves=self.optional_leaves | other.optional_leaves)
+        return LayoutSpec(
+            order={**self.order, **other.order},
+            buffers={**self.buffers, **other.buffers},
+            leaf_names={**self.leaf_names, **other.leaf_names},
+            optional_leaves=self.optional_leaves | other.optional_leaves,
+        )
 
 
-DEFAULT_LEAF_NAMES = {"kernel": "weight", "scale": "weight", "bias": "bias", "mean": "running_mean",
-                      "var": "running_var", "num_batches_tracked": "num_batches_tracked"}
+DEFAULT_LEAF_NAMES = {
+    "kernel": "weight",
+    "scale": "weight",
+    "bias": "bias",
+    "mean": "running_mean",
+    "var": "running_var",
+    "num_batches_tracked": "num_batches_tracked",
+}
 
 # The facejax layers every family uses (facejax/nn/layers.py).
-BASE_SPEC = LayoutSpec(order={
-    "Conv2d": ("kernel", "bias"),
-    "Linear": ("kernel", "bias"),
-    "InstanceNorm": ("scale", "bias"),
-})
+BASE_SPEC = LayoutSpec(
+    order={
+        "Conv2d": ("kernel", "bias"),
+        "Linear": ("kernel", "bias"),
+        "InstanceNorm": ("scale", "bias"),
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,8 +196,11 @@ def _has_params(node) -> bool:
     if _is_list(node):
         return any(_has_params(v) for v in node if v is not None)
     if isinstance(node, nnx.Module):
-        return any(_has_params(v) for k, v in vars(node).items()
-                   if not k.startswith("_") and isinstance(v, (nnx.Module, nnx.Variable)))
+        return any(
+            _has_params(v)
+            for k, v in vars(node).items()
+            if not k.startswith("_") and isinstance(v, (nnx.Module, nnx.Variable))
+        )
     return False
 
 
@@ -207,9 +221,16 @@ def _leaf_spec(key: str, path: tuple, var, spec: LayoutSpec, leaf: str) -> Tenso
     else:
         raise ValueError(f"{key}: parameter dtype {dtype} (parameters are float32 or integer counters)")
     torch_leaf = key.rsplit(".", 1)[-1]
-    return TensorSpec(key=key, path=path, transform=transform, flax_shape=shape,
-                      torch_shape=shape_to_torch(shape, transform), flax_dtype=flax_dtype, torch_dtype=torch_dtype,
-                      optional=torch_leaf in spec.optional_leaves)
+    return TensorSpec(
+        key=key,
+        path=path,
+        transform=transform,
+        flax_shape=shape,
+        torch_shape=shape_to_torch(shape, transform),
+        flax_dtype=flax_dtype,
+        torch_dtype=torch_dtype,
+        optional=torch_leaf in spec.optional_leaves,
+    )
 
 
 def layout(module, spec: LayoutSpec, name: str = "") -> NetLayout:
@@ -226,8 +247,10 @@ def layout(module, spec: LayoutSpec, name: str = "") -> NetLayout:
         stateful = _stateful_attrs(node)
         if cls not in spec.order:
             if stateful:
-                raise ValueError(f"no PyTorch order for module class {cls} (at {prefix or 'the root'}); add it "
-                                 f"to the family's LayoutSpec.order")
+                raise ValueError(
+                    f"no PyTorch order for module class {cls} (at {prefix or 'the root'}); add it "
+                    f"to the family's LayoutSpec.order"
+                )
             return
         order = spec.order[cls]
         names = list(order(node) if callable(order) else order)
@@ -240,9 +263,20 @@ def layout(module, spec: LayoutSpec, name: str = "") -> NetLayout:
                 buf = buffers[attr]
                 value = np.asarray(buf.value(node), np.float32)
                 shape = tuple(value.shape)
-                tensors.append(TensorSpec(key=prefix + attr, path=None, transform="none", flax_shape=shape,
-                                          torch_shape=shape, flax_dtype="float32", torch_dtype="float32",
-                                          value=value, optional=buf.optional, field=buf.field))
+                tensors.append(
+                    TensorSpec(
+                        key=prefix + attr,
+                        path=None,
+                        transform="none",
+                        flax_shape=shape,
+                        torch_shape=shape,
+                        flax_dtype="float32",
+                        torch_dtype="float32",
+                        value=value,
+                        optional=buf.optional,
+                        field=buf.field,
+                    )
+                )
                 continue
             child = getattr(node, attr, None)
             if child is None:
@@ -274,7 +308,7 @@ def weight_bar_names(net: NetLayout) -> NetLayout:
     tensors = []
     for t in net.tensors:
         if t.path is not None and t.path[-1] == "kernel" and t.path[:-1] + ("u",) in paths:
-            t = dataclasses.replace(t, key=t.key[:-len("weight")] + "weight_bar")
+            t = dataclasses.replace(t, key=t.key[: -len("weight")] + "weight_bar")
         tensors.append(t)
     return NetLayout(name=net.name, tensors=tuple(tensors))
 
@@ -321,8 +355,9 @@ def to_torch(params: Mapping, net: NetLayout) -> "collections.OrderedDict[str, n
             raise ValueError(f"{net.name}: parameter {_path_str(t.path)} (for {t.key}) is not in the params")
         a = np.asarray(flat[t.path])
         if tuple(a.shape) != t.flax_shape:
-            raise ValueError(f"{net.name}: parameter {_path_str(t.path)} has shape {tuple(a.shape)}, the layout "
-                             f"says {t.flax_shape}")
+            raise ValueError(
+                f"{net.name}: parameter {_path_str(t.path)} has shape {tuple(a.shape)}, the layout says {t.flax_shape}"
+            )
         if a.dtype != np.dtype(t.flax_dtype):
             raise ValueError(f"{net.name}: parameter {_path_str(t.path)} has dtype {a.dtype}, expected {t.flax_dtype}")
         out[t.key] = transform_to_torch(a, t.transform).astype(t.torch_dtype)
@@ -341,7 +376,7 @@ def strip_module_prefix(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     """Drops the ``module.`` prefix ``nn.DataParallel`` puts on every key (files saved from the wrapper)."""
     out = {}
     for k, v in state_dict.items():
-        out[k[len("module."):] if k.startswith("module.") else k] = v
+        out[k[len("module.") :] if k.startswith("module.") else k] = v
     return out
 
 
@@ -349,8 +384,14 @@ def _fmt_shape(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def from_torch(state_dict: Mapping[str, np.ndarray], net: NetLayout, *, source: str,
-               ignore_unexpected: bool = False, explain: Callable[[dict], str] | None = None) -> dict:
+def from_torch(
+    state_dict: Mapping[str, np.ndarray],
+    net: NetLayout,
+    *,
+    source: str,
+    ignore_unexpected: bool = False,
+    explain: Callable[[dict], str] | None = None,
+) -> dict:
     """Ordered {PyTorch key: numpy array} -> pure params dict, with the original's checks made explicit.
 
     Every key of ``net`` must be in the file with its shape and dtype (``module.`` prefixes are stripped;
@@ -378,8 +419,10 @@ def from_torch(state_dict: Mapping[str, np.ndarray], net: NetLayout, *, source: 
             fail(f"tensor '{t.key}' {_fmt_shape(t.torch_shape)} that this config needs is missing from the file")
         a = np.asarray(sd[t.key])
         if tuple(a.shape) != t.torch_shape:
-            fail(f"tensor '{t.key}' has shape {_fmt_shape(a.shape)} in the file, this config expects "
-                 f"{_fmt_shape(t.torch_shape)}")
+            fail(
+                f"tensor '{t.key}' has shape {_fmt_shape(a.shape)} in the file, this config expects "
+                f"{_fmt_shape(t.torch_shape)}"
+            )
         if t.torch_dtype == "int64":
             if not np.issubdtype(a.dtype, np.integer):
                 fail(f"tensor '{t.key}' has dtype {a.dtype}, expected an integer (int64)")
@@ -393,13 +436,16 @@ def from_torch(state_dict: Mapping[str, np.ndarray], net: NetLayout, *, source: 
                 raise CheckpointMismatch(
                     f"{where}: buffer '{t.key}' differs from the value this config gives{follows}: file "
                     f"{np.array2string(a.reshape(-1), precision=4)}, config "
-                    f"{np.array2string(t.value.reshape(-1), precision=4)}")
+                    f"{np.array2string(t.value.reshape(-1), precision=4)}"
+                )
             continue
         flat[t.path] = transform_to_flax(a, t.transform).astype(t.flax_dtype)
     unexpected = [k for k in sd if k not in expected]
     if unexpected and not ignore_unexpected:
-        fail(f"tensor '{unexpected[0]}' {_fmt_shape(file_shapes[unexpected[0]])} is in the file but not in the "
-             f"networks this config builds ({len(unexpected)} such tensor(s))")
+        fail(
+            f"tensor '{unexpected[0]}' {_fmt_shape(file_shapes[unexpected[0]])} is in the file but not in the "
+            f"networks this config builds ({len(unexpected)} such tensor(s))"
+        )
     return unflatten(flat)
 
 
@@ -412,9 +458,12 @@ def _fits(file_shapes: Mapping[str, tuple], net: NetLayout) -> bool:
     return required <= set(file_shapes) and all(allowed.get(k) == s for k, s in file_shapes.items())
 
 
-def explain_mismatch(file_shapes: Mapping[str, tuple], current: Mapping[str, Any],
-                     candidates: Iterable[tuple[str, Iterable[Any]]],
-                     layout_for: Callable[[dict], NetLayout]) -> str:
+def explain_mismatch(
+    file_shapes: Mapping[str, tuple],
+    current: Mapping[str, Any],
+    candidates: Iterable[tuple[str, Iterable[Any]]],
+    layout_for: Callable[[dict], NetLayout],
+) -> str:
     """Names the config field that explains why a file does not fit: the first (field, value) among
     ``candidates`` for which ``layout_for({field: value})`` (the network built with that one field changed)
     takes every tensor of the file with its shape. Returns '' when no single field does."""
@@ -427,6 +476,8 @@ def explain_mismatch(file_shapes: Mapping[str, tuple], current: Mapping[str, Any
             except (ValueError, FacejaxError, ZeroDivisionError):
                 continue
             if _fits(file_shapes, net):
-                return (f"the file fits config.{field}={value!r} (this config has {current.get(field)!r}): "
-                        f"config.{field} explains the difference")
+                return (
+                    f"the file fits config.{field}={value!r} (this config has {current.get(field)!r}): "
+                    f"config.{field} explains the difference"
+                )
     return "no single config field makes the file fit; check that it comes from this family and preset"

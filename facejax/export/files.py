@@ -39,8 +39,10 @@ def require_torch(purpose: str):
     try:
         import torch
     except ImportError:
-        raise FacejaxError(f"{purpose} needs PyTorch, the optional extra: pip install 'facejax[torch]' "
-                           f"(or use --format=safetensors where a command offers it)") from None
+        raise FacejaxError(
+            f"{purpose} needs PyTorch, the optional extra: pip install 'facejax[torch]' "
+            f"(or use --format=safetensors where a command offers it)"
+        ) from None
     return torch
 
 
@@ -147,7 +149,8 @@ def load_torch(path: str, what: str = "checkpoint file"):
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise FacejaxError(
             f"{what} {path} holds Python objects besides tensors, which torch.load(weights_only=True) refuses "
-            f"({first[:200]}); if you trust the file, set {ALLOW_PICKLE_ENV}=1 to unpickle it fully") from None
+            f"({first[:200]}); if you trust the file, set {ALLOW_PICKLE_ENV}=1 to unpickle it fully"
+        ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise FacejaxError(f"{what} {path} is not a readable PyTorch checkpoint: {first[:300]}") from None
@@ -195,8 +198,16 @@ def read_state_dict(path: str) -> dict:
 # ----------------------------------------------------------------------------------------------- locating
 
 
-def find_snapshot(source: str, step: int | None, *, pattern: re.Pattern, required: tuple[str, ...], describe: str,
-                  example: str, step_of=None) -> tuple[int, dict[str, str]]:
+def find_snapshot(
+    source: str,
+    step: int | None,
+    *,
+    pattern: re.Pattern,
+    required: tuple[str, ...],
+    describe: str,
+    example: str,
+    step_of=None,
+) -> tuple[int, dict[str, str]]:
     """(step, {kind: path}) of one snapshot of an original repository's checkpoint files.
 
     ``source`` is a folder (the snapshot of ``step``, or the newest) or one named file (its own step's files
@@ -206,15 +217,18 @@ def find_snapshot(source: str, step: int | None, *, pattern: re.Pattern, require
     """
     step_of = step_of or (lambda m: int(m["step"]))
     if not os.path.exists(source):
-        raise FacejaxError(f"--from {source} does not exist (expected a folder with {describe} files, or one "
-                           f"such file)")
+        raise FacejaxError(
+            f"--from {source} does not exist (expected a folder with {describe} files, or one such file)"
+        )
     folder = source
     if not os.path.isdir(source):
         folder, named = os.path.dirname(source) or ".", os.path.basename(source)
         m = pattern.match(named)
         if not m:
-            raise FacejaxError(f"--from {source}: the file name must be {describe} as the original names its "
-                               f"snapshots (e.g. {example}); the step comes from the name")
+            raise FacejaxError(
+                f"--from {source}: the file name must be {describe} as the original names its "
+                f"snapshots (e.g. {example}); the step comes from the name"
+            )
         if step is not None and step_of(m) != step:
             raise FacejaxError(f"--from {source} is step {step_of(m)}, but --step={step}")
         step = step_of(m)
@@ -224,18 +238,24 @@ def find_snapshot(source: str, step: int | None, *, pattern: re.Pattern, require
         if m:
             kinds = by_step.setdefault(step_of(m), {})
             if m["kind"] in kinds:
-                raise FacejaxError(f"{folder} has two {m['kind']} files for step {step_of(m)}: "
-                                   f"{os.path.basename(kinds[m['kind']])} and {name}; keep one")
+                raise FacejaxError(
+                    f"{folder} has two {m['kind']} files for step {step_of(m)}: "
+                    f"{os.path.basename(kinds[m['kind']])} and {name}; keep one"
+                )
             kinds[m["kind"]] = os.path.join(folder, name)
     usable = {s: k for s, k in by_step.items() if any(r in k for r in required)}
     if not usable:
-        raise FacejaxError(f"{folder} has no {describe} snapshot with a {' or '.join(required)} file (found: "
-                           f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})")
+        raise FacejaxError(
+            f"{folder} has no {describe} snapshot with a {' or '.join(required)} file (found: "
+            f"{', '.join(sorted(os.listdir(folder))[:10]) or 'nothing'})"
+        )
     if step is None:
         step = max(usable)
     if step not in usable:
-        raise FacejaxError(f"--step={step}: {folder} has no {' or '.join(required)} file of step {step} (steps "
-                           f"there: {', '.join(str(s) for s in sorted(usable))})")
+        raise FacejaxError(
+            f"--step={step}: {folder} has no {' or '.join(required)} file of step {step} (steps "
+            f"there: {', '.join(str(s) for s in sorted(usable))})"
+        )
     return step, usable[step]
 
 
@@ -245,5 +265,11 @@ def find_checkpoint_files(source: str, step: int | None = None) -> tuple[int, di
     A folder: the files of ``step``, or of the largest step that has a nets or nets_ema file. A file named
     ``<step>_<kind>.<ext>``: that step's files beside it.
     """
-    return find_snapshot(source, step, pattern=NAME, required=("nets", "nets_ema"),
-                         describe="<step>_<nets|nets_ema|optims>.<ckpt|safetensors>", example="100000_nets_ema.ckpt")
+    return find_snapshot(
+        source,
+        step,
+        pattern=NAME,
+        required=("nets", "nets_ema"),
+        describe="<step>_<nets|nets_ema|optims>.<ckpt|safetensors>",
+        example="100000_nets_ema.ckpt",
+    )

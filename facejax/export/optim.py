@@ -51,9 +51,11 @@ def adam_to_torch(opt_state, net: NetLayout, hyper: dict) -> dict:
             raise ValueError(f"{net.name}: no Adam moment for {t.key}")
         if _masked(mu[t.path]):
             continue  # never stepped (the original's Adam skips parameters without gradient)
-        state[i] = {"step": step.copy(),
-                    "exp_avg": convert.transform_to_torch(np.asarray(mu[t.path], np.float32), t.transform),
-                    "exp_avg_sq": convert.transform_to_torch(np.asarray(nu[t.path], np.float32), t.transform)}
+        state[i] = {
+            "step": step.copy(),
+            "exp_avg": convert.transform_to_torch(np.asarray(mu[t.path], np.float32), t.transform),
+            "exp_avg_sq": convert.transform_to_torch(np.asarray(nu[t.path], np.float32), t.transform),
+        }
     extra = set(mu) - {t.path for t in params}
     if extra:
         raise ValueError(f"{net.name}: Adam moments of unknown parameters {sorted(extra)[:3]}")
@@ -71,8 +73,10 @@ def adam_from_torch(torch_state: dict, template, net: NetLayout, *, source: str)
     params = net.parameters()
     ids = [i for g in torch_state["param_groups"] for i in g.get("params", [])]
     if len(ids) != len(params):
-        raise CheckpointMismatch(f"{where}: the optimizer state covers {len(ids)} parameters, the network this "
-                                 f"config builds has {len(params)}")
+        raise CheckpointMismatch(
+            f"{where}: the optimizer state covers {len(ids)} parameters, the network this "
+            f"config builds has {len(params)}"
+        )
     position = {pid: n for n, pid in enumerate(ids)}
     entries = {}
     steps = []
@@ -84,8 +88,9 @@ def adam_from_torch(torch_state: dict, template, net: NetLayout, *, source: str)
         for name in ("exp_avg", "exp_avg_sq"):
             a = np.asarray(entry[name])
             if tuple(a.shape) != t.torch_shape:
-                raise CheckpointMismatch(f"{where}: {name} of '{t.key}' has shape {list(a.shape)}, this config "
-                                         f"expects {list(t.torch_shape)}")
+                raise CheckpointMismatch(
+                    f"{where}: {name} of '{t.key}' has shape {list(a.shape)}, this config expects {list(t.torch_shape)}"
+                )
             if a.dtype != np.float32:
                 raise CheckpointMismatch(f"{where}: {name} of '{t.key}' has dtype {a.dtype}, expected float32")
             moments.append(convert.transform_to_flax(a, t.transform))
@@ -101,6 +106,7 @@ def adam_from_torch(torch_state: dict, template, net: NetLayout, *, source: str)
             if key in entries:
                 return jnp.asarray(entries[key][which])
             return jnp.zeros_like(x)
+
         return leaf
 
     def replace(x):

@@ -54,7 +54,7 @@ class Family(abc.ABC):
     """The core of a family: a small object the shared trainer drives. It never owns a loop.
 
     Construct it with a config (`Family(config)`); the constructor validates the family's own fields
-    (facejax/train/trainer.py check_config validates the trainer's) and raises FacejaxError naming the
+    (facejax/train/config.py check validates the trainer's) and raises FacejaxError naming the
     field and what was expected.
 
     Class attributes:
@@ -331,5 +331,7 @@ def require(family, capability, *, hint: str = ""):
         return family
     name = getattr(family, "name", type(family).__name__)
     what = CAPABILITIES.get(capability, capability.__name__)
-    raise FacejaxError(f"family {name!r} has no {what} ({capability.__name__} in facejax/families/base.py)"
-                       + (f"; {hint}" if hint else ""))
+    raise FacejaxError(
+        f"family {name!r} has no {what} ({capability.__name__} in facejax/families/base.py)"
+        + (f"; {hint}" if hint else "")
+    )

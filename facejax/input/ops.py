@@ -22,7 +22,8 @@ def decode(data, from_file: bool, channels: int = 3) -> tf.Tensor:
     img = tf.cond(
         tf.io.is_jpeg(data),
         lambda: tf.io.decode_jpeg(data, channels=channels, dct_method="INTEGER_ACCURATE"),
-        lambda: tf.io.decode_image(data, channels=channels, expand_animations=False))
+        lambda: tf.io.decode_image(data, channels=channels, expand_animations=False),
+    )
     img.set_shape([None, None, channels])
     return img
 
@@ -55,8 +56,11 @@ def crop_box(seed, height, width, scale=(0.8, 1.0), ratio=(0.9, 1.1), attempts: 
     the first that fits the image wins, at a uniformly random position; if none fits, the central
     crop with the aspect ratio clamped to `ratio`."""
     keys = tf.random.experimental.stateless_split(seed, 3)
-    draws = (tf.random.stateless_uniform([attempts], keys[0]), tf.random.stateless_uniform([attempts], keys[1]),
-             tf.random.stateless_uniform([2], keys[2]))
+    draws = (
+        tf.random.stateless_uniform([attempts], keys[0]),
+        tf.random.stateless_uniform([attempts], keys[1]),
+        tf.random.stateless_uniform([2], keys[2]),
+    )
     return crop_box_from_draws(*draws, height, width, scale, ratio)
 
 
@@ -81,8 +85,7 @@ def crop_box_from_draws(u_area, u_ratio, u_pos, height, width, scale=(0.8, 1.0),
     cw = tf.where(found, cw[first], fw)
     top = tf.where(found, tf.floor(u_pos[0] * (h - ch + 1.0)), tf.floor((h - ch) / 2.0))
     left = tf.where(found, tf.floor(u_pos[1] * (w - cw + 1.0)), tf.floor((w - cw) / 2.0))
-    return tuple(tf.cast(tf.minimum(v, lim), tf.int32) for v, lim in
-                 ((top, h - ch), (left, w - cw), (ch, h), (cw, w)))
+    return tuple(tf.cast(tf.minimum(v, lim), tf.int32) for v, lim in ((top, h - ch), (left, w - cw), (ch, h), (cw, w)))
 
 
 def _crop_scaled(x, box, ref_hw):
@@ -102,8 +105,9 @@ def _crop_scaled(x, box, ref_hw):
     return tf.image.crop_to_bounding_box(x, t, l, hh, ww)
 
 
-def transform_params(seed, height, width, *, randcrop_prob: float = 0.0, scale=(0.8, 1.0), ratio=(0.9, 1.1),
-                     flip: bool = True):
+def transform_params(
+    seed, height, width, *, randcrop_prob: float = 0.0, scale=(0.8, 1.0), ratio=(0.9, 1.1), flip: bool = True
+):
     """The draws of train_transform for a (height, width) picture: (crop?, crop_box, flip?)."""
     keys = tf.random.experimental.stateless_split(seed, 3)
     crop = tf.random.stateless_uniform([], keys[0]) < randcrop_prob
@@ -112,8 +116,18 @@ def transform_params(seed, height, width, *, randcrop_prob: float = 0.0, scale=(
     return crop, box, do_flip
 
 
-def train_transform(images: dict, seed, size: int, *, maps: dict | None = None, randcrop_prob: float = 0.0,
-                    scale=(0.8, 1.0), ratio=(0.9, 1.1), flip: bool = True, flip_labels: dict | None = None):
+def train_transform(
+    images: dict,
+    seed,
+    size: int,
+    *,
+    maps: dict | None = None,
+    randcrop_prob: float = 0.0,
+    scale=(0.8, 1.0),
+    ratio=(0.9, 1.1),
+    flip: bool = True,
+    flip_labels: dict | None = None,
+):
     """One random draw applied alike to several aligned pictures of the same example.
 
     images: name -> uint8 (H, W, C) pictures (bilinear resampling; output float32 in [-1, 1]).
@@ -128,8 +142,9 @@ def train_transform(images: dict, seed, size: int, *, maps: dict | None = None, 
     """
     maps, flip_labels = maps or {}, flip_labels or {}
     shape = tf.shape(next(iter(images.values())))
-    crop, box, do_flip = transform_params(seed, shape[0], shape[1], randcrop_prob=randcrop_prob, scale=scale,
-                                          ratio=ratio, flip=flip)
+    crop, box, do_flip = transform_params(
+        seed, shape[0], shape[1], randcrop_prob=randcrop_prob, scale=scale, ratio=ratio, flip=flip
+    )
 
     def finish(x, resample, relabel=None):
         x = tf.cond(crop, lambda: _crop_scaled(x, box, (shape[0], shape[1])), lambda: x)

@@ -34,8 +34,18 @@ def _gather(table: dict, row, names) -> dict:
 # paired sources (makeup transfer)
 
 
-def paired(source: sources.Source, reference: sources.Source, *, img_size: int, seeds, maps=("parsing",),
-           extras=(), randcrop_prob: float = 0.0, flip: bool = True, flip_labels=None):
+def paired(
+    source: sources.Source,
+    reference: sources.Source,
+    *,
+    img_size: int,
+    seeds,
+    maps=("parsing",),
+    extras=(),
+    randcrop_prob: float = 0.0,
+    flip: bool = True,
+    flip_labels=None,
+):
     """A source example and a reference example, each with its aligned maps.
 
     The sources are visited once per epoch in a fresh random order (position p shows source
@@ -48,8 +58,7 @@ def paired(source: sources.Source, reference: sources.Source, *, img_size: int, 
     for what, s in (("source", source), ("reference", reference)):
         missing = [f for f in ("image",) + tuple(maps) + tuple(extras) if f not in s.table]
         if missing:
-            raise FacejaxError(f"the {what} data ({s.name}) has no feature(s) {missing}; it has "
-                               f"{sorted(s.table)}")
+            raise FacejaxError(f"the {what} data ({s.name}) has no feature(s) {missing}; it has {sorted(s.table)}")
     order = streams.Epochs(source.num_examples, seeds[0], what=f"the source data ({source.name})")
     draw = streams.Uniform(reference.num_examples, seeds[1], what=f"the reference data ({reference.name})")
     aug_seed = seeds[2]
@@ -64,9 +73,14 @@ def paired(source: sources.Source, reference: sources.Source, *, img_size: int, 
     def load(row, seed):
         ex = _gather(table, row, names)
         out = ops.train_transform(
-            {"x": ops.decode(ex["image"], from_files)}, seed, img_size,
+            {"x": ops.decode(ex["image"], from_files)},
+            seed,
+            img_size,
             maps={m: ops.decode(ex[m], from_files, channels=1) for m in maps},
-            randcrop_prob=randcrop_prob, flip=flip, flip_labels=flip_labels)
+            randcrop_prob=randcrop_prob,
+            flip=flip,
+            flip_labels=flip_labels,
+        )
         res = {"x": out["x"], "y": tf.cast(ex["label"], tf.int32)}
         res.update({m: out[m] for m in maps})
         res.update({e.replace("/", "_"): ex[e] for e in extras})
@@ -89,12 +103,13 @@ def split_makeup(source: sources.Source) -> tuple:
     else:
         names = [d.lower().replace("_", "-") for d in source.domains]
         if "makeup" not in names or "non-makeup" not in names:
-            raise FacejaxError(f"{source.name}: cannot tell makeup from non-makeup faces: expected a "
-                               f"'makeup/has_makeup' feature or domains 'makeup' and 'non-makeup', got "
-                               f"domains {source.domains}")
+            raise FacejaxError(
+                f"{source.name}: cannot tell makeup from non-makeup faces: expected a "
+                f"'makeup/has_makeup' feature or domains 'makeup' and 'non-makeup', got "
+                f"domains {source.domains}"
+            )
         has = source.labels == names.index("makeup")
-    return (source.subset(~has, f"{source.name} without makeup"),
-            source.subset(has, f"{source.name} with makeup"))
+    return (source.subset(~has, f"{source.name} without makeup"), source.subset(has, f"{source.name} with makeup"))
 
 
 MAKEUP_FEATURES = ("image", "label", "parsing")
@@ -104,20 +119,21 @@ MAKEUP_OPTIONAL = ("makeup/has_makeup",)  # synthetic_faces tells makeup by a fl
 def load_makeup_source(data_config, split: str, process_index: int = 0, process_count: int = 1) -> sources.Source:
     """A makeup dataset's split (mt_makeup, synthetic_faces) with what the makeup families read: image, label,
     parsing map, the makeup flag where the dataset has one, and file names."""
-    return sources.load_source(data_config, split, process_index, process_count, MAKEUP_FEATURES,
-                               MAKEUP_OPTIONAL + ("file_name",))
+    return sources.load_source(
+        data_config, split, process_index, process_count, MAKEUP_FEATURES, MAKEUP_OPTIONAL + ("file_name",)
+    )
 
 
-def makeup_element(source: sources.Source, *, seed: int, img_size: int, process_index: int = 0, extras=(),
-                   **transform):
+def makeup_element(source: sources.Source, *, seed: int, img_size: int, process_index: int = 0, extras=(), **transform):
     """The element function of (non-makeup source, makeup reference) pairs with parsing maps.
     `source`: a makeup dataset's train part, e.g.
     `sources.load_source(config.data, "train", pi, pc, MAKEUP_FEATURES + extras, MAKEUP_OPTIONAL)`.
     `transform`: train_transform options (default: no crop, flip with MT's left/right relabelling)."""
     plain, made_up = split_makeup(source)
     transform.setdefault("flip_labels", {"parsing": MT_FLIP_LABELS})
-    return paired(plain, made_up, img_size=img_size, seeds=ops.seeds_for(seed, process_index, 2)[:3],
-                  extras=extras, **transform)
+    return paired(
+        plain, made_up, img_size=img_size, seeds=ops.seeds_for(seed, process_index, 2)[:3], extras=extras, **transform
+    )
 
 
 def makeup_pairs(source: sources.Source, local_batch: int, *, start_batch: int = 0, **kwargs) -> tf.data.Dataset:

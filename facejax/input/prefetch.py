@@ -98,8 +98,9 @@ class DeviceIterator:
     def _start(self):
         self._stop = threading.Event()
         self._queue = queue.Queue(maxsize=self._size)
-        self._thread = threading.Thread(target=self._produce, args=(self._stop, self._queue),
-                                        name="facejax-device-prefetch", daemon=True)
+        self._thread = threading.Thread(
+            target=self._produce, args=(self._stop, self._queue), name="facejax-device-prefetch", daemon=True
+        )
         self._thread.start()
 
     def __iter__(self):
@@ -175,12 +176,16 @@ class DeviceIterator:
             example = saved["next_batch"] * self.global_batch
         old_bs = saved.get("batch_size", self.global_batch)
         if old_bs != self.global_batch:
-            msg = (f"note: {where} was written with batch size {old_bs}, this run uses {self.global_batch}; "
-                   f"the data stream continues at example {example}")
+            msg = (
+                f"note: {where} was written with batch size {old_bs}, this run uses {self.global_batch}; "
+                f"the data stream continues at example {example}"
+            )
             if example % self.global_batch and jax.process_count() > 1:
                 rounded = -(-example // self.global_batch) * self.global_batch
-                msg += (f", rounded up to {rounded} (a multiple of the batch size, which a multi-process stream "
-                        f"needs: {rounded - example} examples skipped)")
+                msg += (
+                    f", rounded up to {rounded} (a multiple of the batch size, which a multi-process stream "
+                    f"needs: {rounded - example} examples skipped)"
+                )
                 example = rounded
             if jax.process_index() == 0:
                 print(msg, flush=True)
@@ -199,17 +204,23 @@ class DeviceIterator:
         others = sorted(directory.glob(f"process_*/{STATE_FILE}")) if directory.exists() else []
         if not others:
             found = sorted(p.name for p in directory.iterdir()) if directory.exists() else []
-            raise FacejaxError(f"{directory} has no data-stream position ({path.parent.name}/{STATE_FILE}; found "
-                               f"{found}): the checkpoint's data item is damaged or from another version")
+            raise FacejaxError(
+                f"{directory} has no data-stream position ({path.parent.name}/{STATE_FILE}; found "
+                f"{found}): the checkpoint's data item is damaged or from another version"
+            )
         states = [_read_state(p) for p in others]
         positions = {json.dumps(s, sort_keys=True) for s in states}
         if len(positions) != 1:
-            raise FacejaxError(f"{directory}: the processes saved different data positions "
-                               f"{sorted(s['next_batch'] for s in states)}")
+            raise FacejaxError(
+                f"{directory}: the processes saved different data positions {sorted(s['next_batch'] for s in states)}"
+            )
         if jax.process_index() == 0:
-            print(f"note: {directory} was written by {len(others)} process(es), this run has "
-                  f"{jax.process_count()}; the data stream continues at batch {states[0]['next_batch']} "
-                  f"with this layout's examples", flush=True)
+            print(
+                f"note: {directory} was written by {len(others)} process(es), this run has "
+                f"{jax.process_count()}; the data stream continues at batch {states[0]['next_batch']} "
+                f"with this layout's examples",
+                flush=True,
+            )
         self._continue_from(states[0], directory)
 
 
@@ -219,5 +230,6 @@ def _read_state(path) -> dict:
         int(state["next_batch"])
         return state
     except (ValueError, KeyError, TypeError) as e:
-        raise FacejaxError(f"{path} is damaged ({type(e).__name__}: {e}); expected the data-stream position "
-                           f"as JSON") from None
+        raise FacejaxError(
+            f"{path} is damaged ({type(e).__name__}: {e}); expected the data-stream position as JSON"
+        ) from None

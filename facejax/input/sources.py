@@ -60,8 +60,7 @@ class Source:
         """The examples at `rows` (indices or a boolean mask), same domains."""
         rows = np.asarray(rows)
         rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64)
-        return dataclasses.replace(self, table={k: v[rows] for k, v in self.table.items()},
-                                   name=name or self.name)
+        return dataclasses.replace(self, table={k: v[rows] for k, v in self.table.items()}, name=name or self.name)
 
     def tensors(self) -> dict:
         """The table as tf tensors (made once; tf.data functions capture them by reference)."""
@@ -81,19 +80,21 @@ def list_domain_folder(root: str, *, what: str = "image folder") -> tuple[list, 
     domain holds no images.
     """
     if not root or not os.path.isdir(root):
-        raise FacejaxError(f"{what} {root!r} does not exist; expected a folder laid out as "
-                           f"<folder>/<domain>/<image>.png|jpg (one sub-folder per domain)")
+        raise FacejaxError(
+            f"{what} {root!r} does not exist; expected a folder laid out as "
+            f"<folder>/<domain>/<image>.png|jpg (one sub-folder per domain)"
+        )
     domains = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     if not domains:
-        raise FacejaxError(f"{what} {root!r} has no domain sub-folders; expected "
-                           f"<folder>/<domain>/<image>.png|jpg, e.g. {root}/female/0001.jpg")
+        raise FacejaxError(
+            f"{what} {root!r} has no domain sub-folders; expected "
+            f"<folder>/<domain>/<image>.png|jpg, e.g. {root}/female/0001.jpg"
+        )
     paths, labels = [], []
     for k, d in enumerate(domains):
-        files = sorted(f for f in os.listdir(os.path.join(root, d))
-                       if f.lower().endswith(IMAGE_EXTENSIONS))
+        files = sorted(f for f in os.listdir(os.path.join(root, d)) if f.lower().endswith(IMAGE_EXTENSIONS))
         if not files:
-            raise FacejaxError(f"{what} {root!r}: domain folder {d!r} holds no images "
-                               f"({', '.join(IMAGE_EXTENSIONS)})")
+            raise FacejaxError(f"{what} {root!r}: domain folder {d!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
         paths += [os.path.join(root, d, f) for f in files]
         labels += [k] * len(files)
     return paths, labels, domains
@@ -117,8 +118,9 @@ def _check_image(path, read: bool):
 PROGRESS_FROM = 2000  # folders with more images than this print a progress line while checked
 
 
-def verify_images(paths, *, read: bool = False, workers: int | None = None, skip_bad: bool = False,
-                  what: str = "image folder"):
+def verify_images(
+    paths, *, read: bool = False, workers: int | None = None, skip_bad: bool = False, what: str = "image folder"
+):
     """Decodes every image in full, in parallel; names the first unreadable file (FacejaxError). With
     `skip_bad`, unreadable files are left out and counted instead. Returns (kept indices, the files'
     bytes when `read` else None)."""
@@ -132,17 +134,28 @@ def verify_images(paths, *, read: bool = False, workers: int | None = None, skip
     bad = [err for _, err in results if err]
     if bad and not skip_bad:
         more = f" ({len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise FacejaxError(f"unreadable image {bad[0]}{more} (expected a PNG or JPEG image; remove or replace "
-                           f"the file, or set --config.data.skip_bad=true to leave unreadable images out)")
+        raise FacejaxError(
+            f"unreadable image {bad[0]}{more} (expected a PNG or JPEG image; remove or replace "
+            f"the file, or set --config.data.skip_bad=true to leave unreadable images out)"
+        )
     if bad:
-        print(f"{what}: skipped {len(bad)} unreadable image(s) of {len(paths)} (config.data.skip_bad), "
-              f"first {bad[0]}", flush=True)
+        print(
+            f"{what}: skipped {len(bad)} unreadable image(s) of {len(paths)} (config.data.skip_bad), first {bad[0]}",
+            flush=True,
+        )
     keep = [i for i, (_, err) in enumerate(results) if not err]
     return keep, ([results[i][0] for i in keep] if read else None)
 
 
-def folder_source(root: str, process_index: int = 0, process_count: int = 1, *, what: str = "image folder",
-                  cache: bool = False, skip_bad: bool = False) -> Source:
+def folder_source(
+    root: str,
+    process_index: int = 0,
+    process_count: int = 1,
+    *,
+    what: str = "image folder",
+    cache: bool = False,
+    skip_bad: bool = False,
+) -> Source:
     """Every process_count-th image of the sorted `<root>/<domain>/<image>` list, from process_index,
     each decoded once to check it (`skip_bad`: unreadable ones left out and counted).
 
@@ -153,9 +166,11 @@ def folder_source(root: str, process_index: int = 0, process_count: int = 1, *, 
     paths, labels = paths[process_index::process_count], labels[process_index::process_count]
     keep, data = verify_images(paths, read=cache, skip_bad=skip_bad, what=what)
     paths, labels = [paths[i] for i in keep], [labels[i] for i in keep]
-    table = {"image": np.array(data if cache else paths, dtype=object),
-             "label": np.asarray(labels, np.int64),
-             "file_name": np.array([os.path.relpath(p, root) for p in paths], dtype=object)}
+    table = {
+        "image": np.array(data if cache else paths, dtype=object),
+        "label": np.asarray(labels, np.int64),
+        "file_name": np.array([os.path.relpath(p, root) for p in paths], dtype=object),
+    }
     return Source(table, domains, from_files=not cache, name=f"{what} {root}")
 
 
@@ -177,7 +192,8 @@ def tfds_builder(name: str, config: str = "", data_dir: str = ""):
         if getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None):
             raise FacejaxError(
                 f"dataset {name}/{config} is not prepared in {builder.data_dir}; build it first with "
-                f"`facejax prepare {name} --manual_dir=DIR` (see its MANUAL_DOWNLOAD_INSTRUCTIONS)")
+                f"`facejax prepare {name} --manual_dir=DIR` (see its MANUAL_DOWNLOAD_INSTRUCTIONS)"
+            )
         builder.download_and_prepare()
     return builder
 
@@ -193,8 +209,9 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def tfds_source(builder, split: str, process_index: int = 0, process_count: int = 1,
-                features=("image", "label"), optional=()) -> Source:
+def tfds_source(
+    builder, split: str, process_index: int = 0, process_count: int = 1, features=("image", "label"), optional=()
+) -> Source:
     """This process's part (`tfds.split_for_jax_process`) of `split`, features read into memory;
     Image features stay encoded. `features` may name nested features as "makeup/lips"; `optional`
     features are read when the dataset has them."""
@@ -208,8 +225,7 @@ def tfds_source(builder, split: str, process_index: int = 0, process_count: int 
             raise FacejaxError(f"dataset {name} has no feature {f!r}; it has {sorted(flat)}")
     labelled = "label" in flat and isinstance(flat["label"], tfds.features.ClassLabel)
     if not labelled and "label" in features:  # unlabelled sets (celeba, helen): ask without "label"
-        raise FacejaxError(f"dataset {name} has no ClassLabel feature 'label' (the domain); it has "
-                           f"{sorted(flat)}")
+        raise FacejaxError(f"dataset {name} has no ClassLabel feature 'label' (the domain); it has {sorted(flat)}")
     features = tuple(dict.fromkeys(("label",) * labelled + tuple(features)))
     images = tuple(f for f in features if isinstance(flat[f], tfds.features.Image))
     decoders = {f: tfds.decode.SkipDecoding() for f in images if "/" not in f}
@@ -223,12 +239,18 @@ def tfds_source(builder, split: str, process_index: int = 0, process_count: int 
     table = {f: np.concatenate(v) if v else np.zeros((0,), object) for f, v in cols.items()}
     n = len(table[features[0]])
     table["label"] = table["label"].astype(np.int64) if labelled else np.zeros((n,), np.int64)
-    return Source(table, list(flat["label"].names) if labelled else ["all"], from_files=False, image_features=images,
-                  name=f"{name} {split!r}")
+    return Source(
+        table,
+        list(flat["label"].names) if labelled else ["all"],
+        from_files=False,
+        image_features=images,
+        name=f"{name} {split!r}",
+    )
 
 
-def load_source(data, split: str, process_index: int = 0, process_count: int = 1,
-                features=("image", "label"), optional=()) -> Source:
+def load_source(
+    data, split: str, process_index: int = 0, process_count: int = 1, features=("image", "label"), optional=()
+) -> Source:
     """The source named by `config.data` for `split` ("train" or the eval split); see tfds_source
     for `features` and `optional`."""
     if data.source == "tfds":
@@ -238,17 +260,26 @@ def load_source(data, split: str, process_index: int = 0, process_count: int = 1
     if data.source == "folder":
         extra = [f for f in features if f not in ("image", "label")]
         if extra:
-            raise FacejaxError(f"config.data.source='folder' holds images and labels only; features "
-                               f"{extra} need a TFDS dataset (config.data.source='tfds')")
+            raise FacejaxError(
+                f"config.data.source='folder' holds images and labels only; features "
+                f"{extra} need a TFDS dataset (config.data.source='tfds')"
+            )
         root = data.train_dir if split == "train" else (data.eval_dir or data.train_dir)
         # the field the user set: an empty eval_dir falls back to train_dir, and errors then name train_dir
         field = "config.data.eval_dir" if split != "train" and data.eval_dir else "config.data.train_dir"
         if not root:
             raise FacejaxError(
                 f"{field} is empty: point it at the {data.name} images in the <dir>/<domain>/<image> "
-                f"layout (e.g. data/{data.name}/train from StarGAN v2's download.sh)")
-        return folder_source(root, process_index, process_count, what=field, cache=bool(data.cache),
-                             skip_bad=bool(data.get("skip_bad", False)))
+                f"layout (e.g. data/{data.name}/train from StarGAN v2's download.sh)"
+            )
+        return folder_source(
+            root,
+            process_index,
+            process_count,
+            what=field,
+            cache=bool(data.cache),
+            skip_bad=bool(data.get("skip_bad", False)),
+        )
     raise FacejaxError(f"config.data.source={data.source!r}; expected 'tfds' or 'folder'")
 
 
@@ -262,6 +293,5 @@ def read_image(path: str, size: int) -> "np.ndarray":
                 im = im.resize((size, size), Image.BILINEAR)
             arr = np.asarray(im, np.float32)
     except Exception as e:
-        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} "
-                           f"(expected a PNG or JPEG image)") from None
+        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
     return arr / 127.5 - 1.0

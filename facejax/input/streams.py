@@ -43,8 +43,10 @@ class Balanced:
         counts = np.bincount(labels, minlength=num_domains)
         empty = [d for d in range(num_domains) if counts[d] == 0]
         if empty:
-            raise FacejaxError(f"{what} has no examples of domain(s) {empty} (of {num_domains}); every domain "
-                               f"needs at least one (per process, when the data is split over processes)")
+            raise FacejaxError(
+                f"{what} has no examples of domain(s) {empty} (of {num_domains}); every domain "
+                f"needs at least one (per process, when the data is split over processes)"
+            )
         self.num_domains, self.seed = num_domains, seed
         self.domain_counts = counts
         self.domain_offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -89,8 +91,9 @@ class Epochs:
         return tf.random.experimental.index_shuffle(offset, seed, self.n - 1)
 
 
-def batches(element_fn, local_batch: int, start_batch: int = 0, *, process_index: int = 0,
-            process_count: int = 1) -> tf.data.Dataset:
+def batches(
+    element_fn, local_batch: int, start_batch: int = 0, *, process_index: int = 0, process_count: int = 1
+) -> tf.data.Dataset:
     """Batches of `element_fn(position)` from batch `start_batch` on (forever).
 
     With process_count = 1, batch b holds positions b*L .. b*L+L-1 (L = local_batch). With several
@@ -115,8 +118,11 @@ def batches(element_fn, local_batch: int, start_batch: int = 0, *, process_index
         return element_fn(global_position(p))
 
     ds = tf.data.Dataset.range(int(start_batch) * L, MAX_POSITION)
-    ds = ds.map(tf.autograph.experimental.do_not_convert(element_at if process_count > 1 else element_fn),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(
+        tf.autograph.experimental.do_not_convert(element_at if process_count > 1 else element_fn),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     ds = ds.batch(local_batch, drop_remainder=True).prefetch(2)
     options = tf.data.Options()
     options.deterministic = True

@@ -83,8 +83,10 @@ def save_stats(path: str, mu, sigma) -> None:
 
 def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
     if not os.path.isfile(path):
-        raise FacejaxError(f"statistics file {path!r} does not exist; expected a pytorch-fid .npz with "
-                           f"'mu' and 'sigma' (written by `facejax eval fid_stats` or pytorch-fid --save-stats)")
+        raise FacejaxError(
+            f"statistics file {path!r} does not exist; expected a pytorch-fid .npz with "
+            f"'mu' and 'sigma' (written by `facejax eval fid_stats` or pytorch-fid --save-stats)"
+        )
     try:
         with np.load(path) as f:
             if "mu" not in f.files or "sigma" not in f.files:
@@ -129,8 +131,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, method: str = 
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
-        raise FacejaxError(f"the two statistics differ in size (mu {mu1.shape} vs {mu2.shape}, sigma "
-                           f"{sigma1.shape} vs {sigma2.shape}): were they computed with the same network?")
+        raise FacejaxError(
+            f"the two statistics differ in size (mu {mu1.shape} vs {mu2.shape}, sigma "
+            f"{sigma1.shape} vs {sigma2.shape}): were they computed with the same network?"
+        )
     diff = mu1 - mu2
     if method == "eigh":
         s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
@@ -142,8 +146,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, method: str = 
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             m = np.max(np.abs(covmean.imag))
-            raise FacejaxError(f"FID: the matrix square root has an imaginary component {m:g}; too few "
-                               f"images for the feature dimension?")
+            raise FacejaxError(
+                f"FID: the matrix square root has an imaginary component {m:g}; too few "
+                f"images for the feature dimension?"
+            )
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
@@ -165,8 +171,7 @@ def fid_from_stats(a: RunningStats, b: RunningStats, method: str = "sqrtm") -> f
     ra, rb = a.rows, b.rows
     if method == "eigh" and ra is not None and rb is not None:
         diff = a.mu - b.mu
-        return float(diff.dot(diff) + np.trace(a.sigma) + np.trace(b.sigma)
-                     - 2 * trace_sqrt_product_low_rank(ra, rb))
+        return float(diff.dot(diff) + np.trace(a.sigma) + np.trace(b.sigma) - 2 * trace_sqrt_product_low_rank(ra, rb))
     return frechet_distance(a.mu, a.sigma, b.mu, b.sigma, method=method)
 
 
@@ -222,8 +227,9 @@ def process_slices(n_items: int, global_batch: int) -> Iterable[tuple[list[int],
         yield [i if i < n_items else -1 for i in idx], min(global_batch, n_items - start)
 
 
-def stats_of(n_items: int, load: Callable[[list[int]], np.ndarray], extractor: Extractor, global_batch: int,
-             dim: int) -> RunningStats:
+def stats_of(
+    n_items: int, load: Callable[[list[int]], np.ndarray], extractor: Extractor, global_batch: int, dim: int
+) -> RunningStats:
     """Statistics of the features of items 0..n_items-1; load(indices) -> this process's images
     (index -1 = padding: any image of the right shape)."""
     stats = RunningStats(dim)

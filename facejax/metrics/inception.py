@@ -127,8 +127,10 @@ def load_params(path: str, variant: str, field: str = "") -> dict:
     if classes == other:
         want = weights_lib.FILES[kind]
         got = weights_lib.FILES[WEIGHT_KIND[[v for v in VARIANTS if v != variant][0]]]
-        raise FacejaxError(f"{path} looks like {got.what} ({got.filename}: fc has {classes} classes), "
-                           f"but the {variant!r} variant needs {want.filename} ({want.source})")
+        raise FacejaxError(
+            f"{path} looks like {got.what} ({got.filename}: fc has {classes} classes), "
+            f"but the {variant!r} variant needs {want.filename} ({want.source})"
+        )
     sel = weights_lib.select(tensors, expected_shapes(), _IGNORE, path, kind)
     return convert(sel)
 
@@ -146,9 +148,11 @@ def detect_variant(path: str) -> str:
         return "fid"
     if n == 1000:
         return "imagenet"
-    raise FacejaxError(f"{path}: cannot tell which Inception this is (fc.weight has {n} classes; "
-                       f"pytorch-fid's {weights_lib.FILES['fid_inception'].filename} has 1008, torchvision's "
-                       f"{weights_lib.FILES['imagenet_inception'].filename} 1000)")
+    raise FacejaxError(
+        f"{path}: cannot tell which Inception this is (fc.weight has {n} classes; "
+        f"pytorch-fid's {weights_lib.FILES['fid_inception'].filename} has 1008, torchvision's "
+        f"{weights_lib.FILES['imagenet_inception'].filename} 1000)"
+    )
 
 
 # ------------------------------------------------------------------------------------ forward
@@ -157,8 +161,13 @@ def detect_variant(path: str) -> str:
 def _basic(p, name, x, precision):
     cin, cout, _, stride, (ph, pw) = CONVS[name]
     y = jax.lax.conv_general_dilated(
-        x, p[f"{name}.conv.weight"], (stride, stride), ((ph, ph), (pw, pw)),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision)
+        x,
+        p[f"{name}.conv.weight"],
+        (stride, stride),
+        ((ph, ph), (pw, pw)),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision=precision,
+    )
     scale = p[f"{name}.bn.weight"] * jax.lax.rsqrt(p[f"{name}.bn.running_var"] + BN_EPS)
     y = (y - p[f"{name}.bn.running_mean"]) * scale + p[f"{name}.bn.bias"]
     return jax.nn.relu(y)
@@ -220,11 +229,13 @@ def _mixed_e(p, name, x, pool: str, pr):
     """pool: 'avg' (torchvision), 'avg_exclude_pad' (FID Mixed_7b), 'max' (FID Mixed_7c)."""
     b1 = _basic(p, f"{name}.branch1x1", x, pr)
     b3 = _basic(p, f"{name}.branch3x3_1", x, pr)
-    b3 = jnp.concatenate([_basic(p, f"{name}.branch3x3_2a", b3, pr),
-                          _basic(p, f"{name}.branch3x3_2b", b3, pr)], axis=-1)
+    b3 = jnp.concatenate(
+        [_basic(p, f"{name}.branch3x3_2a", b3, pr), _basic(p, f"{name}.branch3x3_2b", b3, pr)], axis=-1
+    )
     bd = _basic(p, f"{name}.branch3x3dbl_2", _basic(p, f"{name}.branch3x3dbl_1", x, pr), pr)
-    bd = jnp.concatenate([_basic(p, f"{name}.branch3x3dbl_3a", bd, pr),
-                          _basic(p, f"{name}.branch3x3dbl_3b", bd, pr)], axis=-1)
+    bd = jnp.concatenate(
+        [_basic(p, f"{name}.branch3x3dbl_3a", bd, pr), _basic(p, f"{name}.branch3x3dbl_3b", bd, pr)], axis=-1
+    )
     if pool == "max":
         pooled = _max_pool(x, 3, 1, 1)
     else:
@@ -271,8 +282,7 @@ def network_input(images01: jax.Array, variant: str) -> jax.Array:
     return (x - mean) / std
 
 
-def features(params: dict, images01: jax.Array, variant: str,
-             precision=jax.lax.Precision.HIGHEST) -> jax.Array:
+def features(params: dict, images01: jax.Array, variant: str, precision=jax.lax.Precision.HIGHEST) -> jax.Array:
     """(N, H, W, 3) images in [0, 1] -> (N, 2048) float32 pool features of the variant."""
     return network(params, network_input(images01, variant), variant, precision)
 
@@ -287,8 +297,13 @@ def used_tensor_names(variant: str) -> tuple:
             seen.append(k)
             return super().__getitem__(k)
 
-    shapes = {k: jax.ShapeDtypeStruct(tuple(s[i] for i in (2, 3, 1, 0)) if len(s) == 4 else s, jnp.float32)
-              for k, s in expected_shapes().items()}
-    jax.eval_shape(lambda p, x: network(Recorder(p), x, variant), shapes,
-                   jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32))
+    shapes = {
+        k: jax.ShapeDtypeStruct(tuple(s[i] for i in (2, 3, 1, 0)) if len(s) == 4 else s, jnp.float32)
+        for k, s in expected_shapes().items()
+    }
+    jax.eval_shape(
+        lambda p, x: network(Recorder(p), x, variant),
+        shapes,
+        jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32),
+    )
     return tuple(seen)

@@ -30,8 +30,13 @@ SCALE = (0.458, 0.448, 0.450)
 CHANNELS = (64, 192, 384, 256, 256)
 # torchvision AlexNet `features`: (index, in, out, kernel, stride, padding); a ReLU follows each
 # conv and LPIPS taps it; max pools (3, stride 2) sit before features.3 and features.6.
-ALEX_CONVS = ((0, 3, 64, 11, 4, 2), (3, 64, 192, 5, 1, 2), (6, 192, 384, 3, 1, 1), (8, 384, 256, 3, 1, 1),
-              (10, 256, 256, 3, 1, 1))
+ALEX_CONVS = (
+    (0, 3, 64, 11, 4, 2),
+    (3, 64, 192, 5, 1, 2),
+    (6, 192, 384, 3, 1, 1),
+    (8, 384, 256, 3, 1, 1),
+    (10, 256, 256, 3, 1, 1),
+)
 _POOL_BEFORE = (3, 6)
 
 
@@ -49,13 +54,19 @@ def lin_shapes() -> dict:
 
 def load_params(alexnet_path: str, lin_path: str = "", *, alexnet_field: str = "", lin_field: str = "") -> dict:
     """{"alex": {features.i.weight (HWIO), features.i.bias}, "lin": (5 arrays of (C,))}."""
-    alex = weights_lib.select(weights_lib.read_tensors(alexnet_path, "alexnet", alexnet_field), alexnet_shapes(),
-                              ("classifier.*",), alexnet_path, "alexnet")
+    alex = weights_lib.select(
+        weights_lib.read_tensors(alexnet_path, "alexnet", alexnet_field),
+        alexnet_shapes(),
+        ("classifier.*",),
+        alexnet_path,
+        "alexnet",
+    )
     lin_path = lin_path or weights_lib.installed_lpips_lin("alex")
     if not lin_path:
         raise weights_lib.missing_file_error("lpips_alex_lin", "", lin_field or "the lpips package is not installed")
-    lin = weights_lib.select(weights_lib.read_tensors(lin_path, "lpips_alex_lin", lin_field), lin_shapes(), (),
-                             lin_path, "lpips_alex_lin")
+    lin = weights_lib.select(
+        weights_lib.read_tensors(lin_path, "lpips_alex_lin", lin_field), lin_shapes(), (), lin_path, "lpips_alex_lin"
+    )
     return {
         "alex": {k: jnp.asarray(np.transpose(v, (2, 3, 1, 0)) if v.ndim == 4 else v) for k, v in alex.items()},
         "lin": tuple(jnp.asarray(lin[f"lin{k}.model.1.weight"].reshape(-1)) for k in range(len(CHANNELS))),
@@ -72,9 +83,14 @@ def alexnet_features(alex: dict, x: jax.Array, precision=jax.lax.Precision.HIGHE
     for i, _, _, _, stride, pad in ALEX_CONVS:
         if i in _POOL_BEFORE:
             x = _max_pool(x)
-        x = jax.lax.conv_general_dilated(x, alex[f"features.{i}.weight"], (stride, stride),
-                                         ((pad, pad), (pad, pad)), dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                         precision=precision)
+        x = jax.lax.conv_general_dilated(
+            x,
+            alex[f"features.{i}.weight"],
+            (stride, stride),
+            ((pad, pad), (pad, pad)),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            precision=precision,
+        )
         x = jax.nn.relu(x + alex[f"features.{i}.bias"])
         outs.append(x)
     return outs

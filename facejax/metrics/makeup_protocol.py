@@ -1,9 +1,10 @@
-"""The makeup-transfer evaluation protocol of IPM-Net's Table 2, shared by the BeautyGAN and IPM-Net families (makeup.md section 2.8), which compares
-BeautyGAN (56.57 FID / 0.459 LPIPS, Honlan's model) with IPM-Net (41.47 / 0.488) on MT.
+"""The makeup-transfer evaluation protocol (the FID / LPIPS table of the makeup-transfer papers on MT, makeup.md
+section 2.8), shared by the makeup families: each passes its transfer function and the published rows it is compared
+with.
 
 What the paper states: every non-makeup test face is transferred with a random makeup reference; FID (TTUR, the
 TF Inception) and LPIPS (PerceptualSimilarity, higher is better); results are the mean of 10 runs. What it does
-not state (IPM-Net issue #9 asks, unanswered), and facejax therefore fixes as follows:
+not state (asked in the original's issue tracker, unanswered), and facejax therefore fixes as follows:
 
   * run r (0 .. config.eval.runs - 1) draws each source's reference uniformly from the makeup faces of the eval
     split, with ``np.random.default_rng([seed, 7, r])``;
@@ -18,8 +19,8 @@ not state (IPM-Net issue #9 asks, unanswered), and facejax therefore fixes as fo
     scores) and "references" (the LPIPS of the real makeup faces under the same pairing).
 
 The protocol is family-agnostic: ``MakeupTransferEvaluator(config, transfer)`` takes ``transfer(ema, x_src,
-x_ref) -> images`` (BeautyGAN: G's makeup head), so IPM-Net's family produces its row the same way (its sources
-carry per-face maps: when the non-makeup dict has "extra", ``transfer(ema, x_src, x_ref, extra_src)``). Every step
+x_ref) -> images`` (e.g. a generator's makeup head); a family whose sources carry per-face maps produces its row
+the same way (: when the non-makeup dict has "extra", ``transfer(ema, x_src, x_ref, extra_src)``). Every step
 is sharded over the mesh's ``data`` axis (generation, Inception, LPIPS); each process prepares the rows its
 devices hold (facejax.metrics.fid.process_slices) and statistics are folded on every host.
 """
@@ -43,10 +44,11 @@ def validate(config) -> None:
     if e.fid_method not in fid.METHODS:
         raise FacejaxError(f"config.eval.fid_method={e.fid_method!r}: expected one of {', '.join(fid.METHODS)}")
     if e.inception not in inception.VARIANTS:
-        raise FacejaxError(f"config.eval.inception={e.inception!r}: expected 'fid' (pytorch-fid's TF-FID Inception, "
-                           f"as TTUR: the paper's) or 'imagenet'")
-    for name, low in (("runs", 1), ("batch_size", 1), ("max_sources", 0), ("max_references", 0),
-                      ("grid_sources", 0)):
+        raise FacejaxError(
+            f"config.eval.inception={e.inception!r}: expected 'fid' (pytorch-fid's TF-FID Inception, "
+            f"as TTUR: the paper's) or 'imagenet'"
+        )
+    for name, low in (("runs", 1), ("batch_size", 1), ("max_sources", 0), ("max_references", 0), ("grid_sources", 0)):
         if e[name] < low:
             raise FacejaxError(f"config.eval.{name}={e[name]}: expected >= {low}")
 
@@ -59,9 +61,23 @@ class MakeupTransferEvaluator:
     ``features``: optional replacement of the Inception features, fn(images in [0, 1]) -> (N, D) (tests).
     The metric weights are read here, so a missing file stops a run before it trains."""
 
-    def __init__(self, config, transfer, faces, mesh=None, *, name: str = "model", features=None):
+    def __init__(
+        self,
+        config,
+        transfer,
+        faces,
+        mesh=None,
+        *,
+        name: str = "model",
+        features=None,
+        published: tuple = (),
+        protocol: str = "",
+    ):
+        """``published``: ((label, FID or None, LPIPS), ...) rows the table shows below the measured ones (what the
+        papers report); ``protocol``: one line naming where the protocol comes from (saved in the report)."""
         validate(config)
         self.config, self.name = config, name
+        self.published, self.protocol = tuple(published), protocol
         e = config.eval
         self.mesh = mesh if mesh is not None else mesh_lib.make_mesh()
         self.batch = fid.padded_batch_size(e.batch_size, self.mesh)
@@ -78,23 +94,29 @@ class MakeupTransferEvaluator:
             self.inception_file = "(test features)"
             s = config.img_size
             self.feature_dim = jax.eval_shape(features, jax.ShapeDtypeStruct((1, s, s, 3), np.float32)).shape[1]
-        lp = lpips.load_params(e.alexnet_weights, e.lpips_lin_weights, alexnet_field="config.eval.alexnet_weights",
-                               lin_field="config.eval.lpips_lin_weights")
+        lp = lpips.load_params(
+            e.alexnet_weights,
+            e.lpips_lin_weights,
+            alexnet_field="config.eval.alexnet_weights",
+            lin_field="config.eval.lpips_lin_weights",
+        )
         self.lpips = fid.Extractor(lambda p, x: lpips.distance(p, x[:, 0], x[:, 1]), lp, self.mesh)
         rep, data = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
         self._rep, self._data = rep, data
         plain, made_up = faces()
         n_src = e.max_sources or len(plain["x"])
         n_ref = e.max_references or len(made_up["x"])
-        # per-source inputs besides the image (IPM-Net: its mask and texture), passed as transfer's 4th argument
+        # per-source inputs besides the image (e.g. a mask and a texture map), passed as transfer's 4th argument
         self.source_extra = np.asarray(plain["extra"][:n_src]) if plain.get("extra") is not None else None
         shardings = (rep, data, data) + ((data,) if self.source_extra is not None else ())
         self._gen = jax.jit(transfer, in_shardings=shardings, out_shardings=data)
         self.sources = images_lib.to_uint8(plain["x"][:n_src])
         self.references = images_lib.to_uint8(made_up["x"][:n_ref])
         if len(self.sources) < 2 or len(self.references) < 2:
-            raise FacejaxError(f"the evaluation needs at least 2 non-makeup and 2 makeup faces in the eval split; it "
-                               f"has {len(self.sources)} and {len(self.references)}")
+            raise FacejaxError(
+                f"the evaluation needs at least 2 non-makeup and 2 makeup faces in the eval split; it "
+                f"has {len(self.sources)} and {len(self.references)}"
+            )
         self._real = None
         self._baseline = None
 
@@ -102,8 +124,7 @@ class MakeupTransferEvaluator:
 
     def _stats(self, imgs_uint8: np.ndarray) -> fid.RunningStats:
         def load(idx):
-            return np.stack([preprocess.inception_image(imgs_uint8[i if i >= 0 else 0], self.variant)
-                             for i in idx])
+            return np.stack([preprocess.inception_image(imgs_uint8[i if i >= 0 else 0], self.variant) for i in idx])
 
         return fid.stats_of(len(imgs_uint8), load, self.extractor, self.batch, self.feature_dim)
 
@@ -111,8 +132,15 @@ class MakeupTransferEvaluator:
         n = len(imgs_uint8)
         vals = []
         for idx, valid in fid.process_slices(n, self.batch):
-            rows = [np.stack([preprocess.lpips_image(imgs_uint8[i if i >= 0 else 0]),
-                              preprocess.lpips_image(imgs_uint8[((i if i >= 0 else 0) + shift) % n])]) for i in idx]
+            rows = [
+                np.stack(
+                    [
+                        preprocess.lpips_image(imgs_uint8[i if i >= 0 else 0]),
+                        preprocess.lpips_image(imgs_uint8[((i if i >= 0 else 0) + shift) % n]),
+                    ]
+                )
+                for i in idx
+            ]
             vals.append(self.lpips(np.stack(rows))[:valid])
         return float(np.mean(np.concatenate(vals).astype(np.float64)))
 
@@ -123,8 +151,10 @@ class MakeupTransferEvaluator:
             safe = [i if i >= 0 else 0 for i in idx]
             x = preprocess.lpips_image(self.sources[safe])
             y = preprocess.lpips_image(self.references[ref_idx[safe]])
-            args = [jax.make_array_from_process_local_data(self._data, x),
-                    jax.make_array_from_process_local_data(self._data, y)]
+            args = [
+                jax.make_array_from_process_local_data(self._data, x),
+                jax.make_array_from_process_local_data(self._data, y),
+            ]
             if self.source_extra is not None:
                 args.append(jax.make_array_from_process_local_data(self._data, self.source_extra[safe]))
             out = self._gen(ema, *args)
@@ -149,9 +179,11 @@ class MakeupTransferEvaluator:
             method = self.config.eval.fid_method
             shift = int(np.random.default_rng([self.config.seed, 8]).integers(1, len(self.sources)))
             rshift = int(np.random.default_rng([self.config.seed, 9]).integers(1, len(self.references)))
-            self._baseline = {"sources/FID": fid.fid_from_stats(self.real_stats(), self._stats(self.sources), method),
-                              "sources/LPIPS": self._lpips_pairs(self.sources, shift),
-                              "references/LPIPS": self._lpips_pairs(self.references, rshift)}
+            self._baseline = {
+                "sources/FID": fid.fid_from_stats(self.real_stats(), self._stats(self.sources), method),
+                "sources/LPIPS": self._lpips_pairs(self.sources, shift),
+                "references/LPIPS": self._lpips_pairs(self.references, rshift),
+            }
         return self._baseline
 
     # ------------------------------------------------------------------------- protocol
@@ -173,16 +205,26 @@ class MakeupTransferEvaluator:
                 k = min(c.eval.grid_sources, len(outs))
                 tiles = np.stack([self.sources[:k], self.references[ref_idx[:k]], outs[:k]], axis=1)
                 grid = images_lib.make_grid(tiles.reshape((-1,) + tiles.shape[2:]), ncol=3)
-        metrics = {"FID/mean": float(np.mean(fids)), "FID/std": float(np.std(fids)),
-                   "LPIPS/mean": float(np.mean(lps)), "LPIPS/std": float(np.std(lps))}
+        metrics = {
+            "FID/mean": float(np.mean(fids)),
+            "FID/std": float(np.std(fids)),
+            "LPIPS/mean": float(np.mean(lps)),
+            "LPIPS/std": float(np.std(lps)),
+        }
         metrics.update({f"baseline/{k}": v for k, v in self.baseline().items()})
         report = {
-            "step": int(step), "model": self.name, "metrics": metrics,
+            "step": int(step),
+            "model": self.name,
+            "metrics": metrics,
             "runs": {"FID": fids, "LPIPS": lps},
-            "protocol": "IPM-Net Table 2: every non-makeup eval face with a random makeup reference, mean of runs",
-            "num_sources": int(len(self.sources)), "num_references": int(len(self.references)),
-            "inception": self.variant, "inception_weights": self.inception_file,
-            "fid_reals": "the makeup faces of the eval split", "fid_method": c.eval.fid_method,
+            "protocol": self.protocol or "every non-makeup eval face with a random makeup reference, mean of runs",
+            "published": [list(r) for r in self.published],
+            "num_sources": int(len(self.sources)),
+            "num_references": int(len(self.references)),
+            "inception": self.variant,
+            "inception_weights": self.inception_file,
+            "fid_reals": "the makeup faces of the eval split",
+            "fid_method": c.eval.fid_method,
             "lpips": "lpips 0.1.4 AlexNet v0.1 between output i and output (i + k) mod n, k random per run",
             "img_size": int(c.img_size),
         }
@@ -194,19 +236,49 @@ class MakeupTransferEvaluator:
         return {"metrics": metrics, "report": report, "files": files, "table": table(report)}
 
 
+class FamilyEvaluator(MakeupTransferEvaluator):
+    """The protocol on a makeup family's own faces and transfer: ``family`` has .config (with config.eval),
+    .transfer(weights, x_src, x_ref[, extra]) and .eval_faces(cap). evaluate(state, step, out_dir) transfers with
+    state.params["G"] (the makeup originals keep no EMA)."""
+
+    def __init__(self, family, mesh=None, *, name: str, published: tuple = (), protocol: str = "", features=None):
+        validate(family.config)
+        e = family.config.eval
+        cap = max(e.max_sources, e.max_references) if e.max_sources and e.max_references else 0
+        super().__init__(
+            family.config,
+            family.transfer,
+            lambda: family.eval_faces(cap),
+            mesh,
+            name=name,
+            features=features,
+            published=published,
+            protocol=protocol,
+        )
+
+    def __call__(self, state, step: int, out_dir) -> dict:
+        return super().__call__({"G": state.params["G"]}, step, out_dir)
+
+
 def table(report: dict) -> str:
     m = report["metrics"]
     n = len(report["runs"]["FID"])
-    return "\n".join([
-        f"Makeup transfer at step {report['step']} (IPM-Net's protocol: {report['num_sources']} non-makeup faces, "
-        f"random references among {report['num_references']} makeup faces, {n} run(s); FID with the "
-        f"{report['inception']!r} Inception ({report['inception_weights']}) against the makeup faces; LPIPS "
-        f"diversity).", "",
-        "| method | FID | LPIPS |", "|---|---:|---:|",
-        f"| {report['model']} | {m['FID/mean']:.2f} +- {m['FID/std']:.2f} | {m['LPIPS/mean']:.3f} +- "
-        f"{m['LPIPS/std']:.3f} |",
-        f"| sources (no transfer) | {m['baseline/sources/FID']:.2f} | {m['baseline/sources/LPIPS']:.3f} |",
-        f"| references (real makeup) | - | {m['baseline/references/LPIPS']:.3f} |",
-        "| BeautyGAN (IPM-Net Table 2, Honlan's model, 256 px MT) | 56.57 | 0.459 |",
-        "| IPM-Net (IPM-Net Table 2) | 41.47 | 0.488 |",
-    ])
+    return "\n".join(
+        [
+            f"Makeup transfer at step {report['step']} ({report['num_sources']} non-makeup faces, "
+            f"random references among {report['num_references']} makeup faces, {n} run(s); FID with the "
+            f"{report['inception']!r} Inception ({report['inception_weights']}) against the makeup faces; LPIPS "
+            f"diversity).",
+            "",
+            "| method | FID | LPIPS |",
+            "|---|---:|---:|",
+            f"| {report['model']} | {m['FID/mean']:.2f} +- {m['FID/std']:.2f} | {m['LPIPS/mean']:.3f} +- "
+            f"{m['LPIPS/std']:.3f} |",
+            f"| sources (no transfer) | {m['baseline/sources/FID']:.2f} | {m['baseline/sources/LPIPS']:.3f} |",
+            f"| references (real makeup) | - | {m['baseline/references/LPIPS']:.3f} |",
+            *(
+                f"| {label} | {'-' if f is None else f'{f:.2f}'} | {'-' if lp is None else f'{lp:.3f}'} |"
+                for label, f, lp in report.get("published", ())
+            ),
+        ]
+    )

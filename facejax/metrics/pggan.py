@@ -49,7 +49,7 @@ def descriptors(level, rng: np.random.Generator, nhoods_per_image: int = NHOODS_
     s = level.shape
     n = nhoods_per_image * s[0]
     h = size // 2
-    nh, ch, x, y = np.ogrid[0:n, 0:3, -h:h + 1, -h:h + 1]
+    nh, ch, x, y = np.ogrid[0:n, 0:3, -h : h + 1, -h : h + 1]
     img = nh // nhoods_per_image
     x = x + rng.integers(h, s[3] - h, size=(n, 1, 1, 1))
     y = y + rng.integers(h, s[2] - h, size=(n, 1, 1, 1))
@@ -110,8 +110,8 @@ def _gauss(size, sigma):
     offset, start, stop = 0.0, -radius, radius + 1
     if size % 2 == 0:
         offset, stop = 0.5, stop - 1
-    x, y = np.mgrid[offset + start:stop, offset + start:stop]
-    g = np.exp(-((x ** 2 + y ** 2) / (2.0 * sigma ** 2)))
+    x, y = np.mgrid[offset + start : stop, offset + start : stop]
+    g = np.exp(-((x**2 + y**2) / (2.0 * sigma**2)))
     return g / g.sum()
 
 
@@ -144,7 +144,8 @@ def msssim(img1, img2, max_val=255, weights=(0.0448, 0.2856, 0.3001, 0.2363, 0.1
         s, cs = _ssim(im1, im2, max_val)
         mssim.append(s)
         mcs.append(cs)
-        im1, im2 = [(x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]) * 0.25
-                    for x in (im1, im2)]
+        im1, im2 = [
+            (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]) * 0.25 for x in (im1, im2)
+        ]
     mssim, mcs = np.clip(np.asarray(mssim), 0.0, np.inf), np.clip(np.asarray(mcs), 0.0, np.inf)
     return float(np.mean(np.prod(mcs[:-1] ** weights[:-1, None], axis=0) * (mssim[-1] ** weights[-1])))

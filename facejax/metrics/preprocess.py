@@ -27,8 +27,11 @@ def list_images(folder: str, what: str) -> list[str]:
     """Sorted image files directly in `folder` (no sub-folders), or one clear error."""
     if not folder or not os.path.isdir(folder):
         raise FacejaxError(f"{what} {folder!r} is not a folder; expected a folder of .png/.jpg images")
-    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
-                   and os.path.isfile(os.path.join(folder, f)))
+    files = sorted(
+        f
+        for f in os.listdir(folder)
+        if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, f))
+    )
     if not files:
         raise FacejaxError(f"{what} {folder!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
     return [os.path.join(folder, f) for f in files]

@@ -26,7 +26,7 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
     coords = np.arange(size, dtype=np.float64) - size // 2
-    g = np.exp(-(coords ** 2) / (2 * sigma ** 2))
+    g = np.exp(-(coords**2) / (2 * sigma**2))
     return (g / g.sum()).astype(np.float32)
 
 
@@ -34,7 +34,7 @@ def _band(n: int, win: np.ndarray) -> np.ndarray:
     """(n - len(win) + 1, n) matrix whose row i holds the window at columns i .. i + len(win) - 1."""
     m = np.zeros((n - len(win) + 1, n), np.float32)
     for i in range(m.shape[0]):
-        m[i, i:i + len(win)] = win
+        m[i, i : i + len(win)] = win
     return m
 
 
@@ -54,8 +54,15 @@ def _filter_valid_conv(x: jax.Array, win: np.ndarray) -> jax.Array:
     c, n = x.shape[-1], len(win)
     w = jnp.broadcast_to(jnp.asarray(win, x.dtype)[:, None, None, None], (n, 1, 1, c))  # HWIO, I = 1 per group
     for k in (w, w.reshape(1, n, 1, c)):
-        x = jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                         feature_group_count=c, precision=jax.lax.Precision.HIGHEST)
+        x = jax.lax.conv_general_dilated(
+            x,
+            k,
+            (1, 1),
+            "VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=c,
+            precision=jax.lax.Precision.HIGHEST,
+        )
     return x
 
 
@@ -109,7 +116,7 @@ def ms_ssim(x, y, data_range: float, weights=MS_SSIM_WEIGHTS, win_size: int = 11
     terms.append(jax.nn.relu(s))
     stacked = jnp.stack(terms)  # (levels, N, C)
     w = jnp.asarray(weights, jnp.float32).reshape(-1, 1, 1)
-    return jnp.mean(jnp.prod(stacked ** w, axis=0), axis=1)
+    return jnp.mean(jnp.prod(stacked**w, axis=0), axis=1)
 
 
 def psnr(x, y, data_range: float) -> jax.Array:
@@ -118,4 +125,4 @@ def psnr(x, y, data_range: float) -> jax.Array:
     if x.shape != y.shape:
         raise ValueError(f"psnr: shapes differ, {x.shape} vs {y.shape}")
     mse = jnp.mean(jnp.square(x - y), axis=tuple(range(1, x.ndim)))
-    return 10.0 * jnp.log10(data_range ** 2 / mse)
+    return 10.0 * jnp.log10(data_range**2 / mse)

@@ -41,23 +41,30 @@ class WeightFile:
 
 FILES = {
     "fid_inception": WeightFile(
-        "fid_inception", "pt_inception-2015-12-05-6726825d.pth",
-        "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+        "fid_inception",
         "pt_inception-2015-12-05-6726825d.pth",
-        "pytorch-fid's Inception v3 (TF-FID 2015-12-05 weights)"),
+        "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+        "pytorch-fid's Inception v3 (TF-FID 2015-12-05 weights)",
+    ),
     "imagenet_inception": WeightFile(
-        "imagenet_inception", "inception_v3_google-0cc3c7bd.pth",
+        "imagenet_inception",
+        "inception_v3_google-0cc3c7bd.pth",
         "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
-        "torchvision's ImageNet Inception v3"),
+        "torchvision's ImageNet Inception v3",
+    ),
     "alexnet": WeightFile(
-        "alexnet", "alexnet-owt-7be5be79.pth",
+        "alexnet",
+        "alexnet-owt-7be5be79.pth",
         "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-        "torchvision's ImageNet AlexNet"),
+        "torchvision's ImageNet AlexNet",
+    ),
     "lpips_alex_lin": WeightFile(
-        "lpips_alex_lin", "alex.pth",
+        "lpips_alex_lin",
+        "alex.pth",
         "the lpips package (pip install lpips==0.1.4: lpips/weights/v0.1/alex.pth inside the wheel), or "
         "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
-        "LPIPS v0.1 AlexNet linear heads"),
+        "LPIPS v0.1 AlexNet linear heads",
+    ),
 }
 
 
@@ -67,7 +74,8 @@ def missing_file_error(kind: str, path: str, field: str = "") -> FacejaxError:
     given = f"{path!r} does not exist" if path else "no file was given"
     return FacejaxError(
         f"{f.what} weights{where}: {given}; expected the file {f.filename} from {f.source} "
-        f"(facejax does not download weights: fetch it once and pass its path)")
+        f"(facejax does not download weights: fetch it once and pass its path)"
+    )
 
 
 def installed_lpips_lin(net: str = "alex", version: str = "0.1") -> str:
@@ -93,25 +101,31 @@ def read_tensors(path: str, kind: str, field: str = "") -> dict[str, np.ndarray]
             with np.load(path) as f:
                 return {k: np.asarray(f[k]) for k in f.files}
         except Exception as e:
-            raise FacejaxError(f"{path}: unreadable .npz ({type(e).__name__}: {e}); expected the tensors "
-                               f"of {FILES[kind].filename} saved with numpy") from None
+            raise FacejaxError(
+                f"{path}: unreadable .npz ({type(e).__name__}: {e}); expected the tensors "
+                f"of {FILES[kind].filename} saved with numpy"
+            ) from None
     try:
         import torch
     except ImportError:
         raise FacejaxError(
             f"{path}: reading a PyTorch .pth file needs torch (pip install 'facejax[torch]'), or convert "
-            f"it once to .npz elsewhere (see facejax/metrics/weights.py)") from None
+            f"it once to .npz elsewhere (see facejax/metrics/weights.py)"
+        ) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise FacejaxError(f"{path}: not a readable PyTorch state dict ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0][:200]}); expected {FILES[kind].filename} "
-                           f"from {FILES[kind].source}") from None
+        raise FacejaxError(
+            f"{path}: not a readable PyTorch state dict ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200]}); expected {FILES[kind].filename} "
+            f"from {FILES[kind].source}"
+        ) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
-        raise FacejaxError(f"{path}: holds a {type(obj).__name__}, expected a state dict "
-                           f"(name -> tensor) like {FILES[kind].filename}")
+        raise FacejaxError(
+            f"{path}: holds a {type(obj).__name__}, expected a state dict (name -> tensor) like {FILES[kind].filename}"
+        )
     return {k: v.detach().cpu().numpy() for k, v in obj.items() if hasattr(v, "detach")}
 
 
@@ -122,8 +136,11 @@ def select(tensors: dict, expected: dict, ignore: tuple, path: str, kind: str) -
     does not use. Raises FacejaxError listing missing, misshapen and unexpected tensors.
     """
     missing = [k for k in expected if k not in tensors]
-    shapes = [f"{k}: file {tuple(tensors[k].shape)}, expected {tuple(s)}"
-              for k, s in expected.items() if k in tensors and tuple(tensors[k].shape) != tuple(s)]
+    shapes = [
+        f"{k}: file {tuple(tensors[k].shape)}, expected {tuple(s)}"
+        for k, s in expected.items()
+        if k in tensors and tuple(tensors[k].shape) != tuple(s)
+    ]
     extra = [k for k in tensors if k not in expected and not any(fnmatch.fnmatchcase(k, p) for p in ignore)]
     if missing or shapes or extra:
         parts = []
@@ -133,6 +150,8 @@ def select(tensors: dict, expected: dict, ignore: tuple, path: str, kind: str) -
             parts.append(f"{len(shapes)} with other shapes (e.g. {'; '.join(shapes[:3])})")
         if extra:
             parts.append(f"{len(extra)} unexpected (e.g. {', '.join(extra[:4])})")
-        raise FacejaxError(f"{path} does not hold {FILES[kind].what} weights: {', '.join(parts)}; "
-                           f"expected {FILES[kind].filename} from {FILES[kind].source}")
+        raise FacejaxError(
+            f"{path} does not hold {FILES[kind].what} weights: {', '.join(parts)}; "
+            f"expected {FILES[kind].filename} from {FILES[kind].source}"
+        )
     return {k: np.asarray(tensors[k], np.float32) for k in expected}

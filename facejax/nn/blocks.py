@@ -225,12 +225,20 @@ class ConvINResidualBlock(nnx.Module):
     StarGAN v1 and of BeautyGAN's generator, whose ``Sequential`` indices the list keeps (``main.3.weight``).
     ``kernel_init`` is the family's (PyTorch's default uniform, or BeautyGAN's xavier normal)."""
 
-    def __init__(self, dim: int, kernel_init, *, dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self, dim: int, kernel_init, *, dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         conv = dict(use_bias=False, kernel_init=kernel_init, **kw)
-        self.main = nnx.List([Conv2d(dim, dim, 3, 1, 1, **conv), InstanceNorm(dim, affine=True, **kw), ReLU(),
-                              Conv2d(dim, dim, 3, 1, 1, **conv), InstanceNorm(dim, affine=True, **kw)])
+        self.main = nnx.List(
+            [
+                Conv2d(dim, dim, 3, 1, 1, **conv),
+                InstanceNorm(dim, affine=True, **kw),
+                ReLU(),
+                Conv2d(dim, dim, 3, 1, 1, **conv),
+                InstanceNorm(dim, affine=True, **kw),
+            ]
+        )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return x + run_layers(self.main, x)

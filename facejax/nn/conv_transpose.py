@@ -41,8 +41,9 @@ def conv_transpose_dilated(x, kernel, stride, padding, output_padding=(0, 0)):
     w = jnp.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))
     ks = kernel.shape[:2]
     pads = tuple((k - 1 - p, k - 1 - p + op) for k, p, op in zip(ks, padding, output_padding))
-    return jax.lax.conv_general_dilated(x, w, window_strides=(1, 1), padding=pads, lhs_dilation=stride,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(
+        x, w, window_strides=(1, 1), padding=pads, lhs_dilation=stride, dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
 
 
 def conv_transpose_polyphase(x, kernel, stride, padding, output_padding=(0, 0)):
@@ -67,7 +68,7 @@ def conv_transpose_polyphase(x, kernel, stride, padding, output_padding=(0, 0)):
             sub = kernel[jnp.asarray(taps_a)][:, jnp.asarray(taps_q)]  # (Ta, Tq, out, in)
             sub = jnp.transpose(sub, (0, 1, 3, 2))
             r0, c0 = lo_h + off_a, lo_w + off_q
-            win = xp[:, r0:r0 + n_a + len(taps_a) - 1, c0:c0 + n_q + len(taps_q) - 1]
+            win = xp[:, r0 : r0 + n_a + len(taps_a) - 1, c0 : c0 + n_q + len(taps_q) - 1]
             y = jax.lax.conv_general_dilated(win, sub, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
             out = out.at[:, a::sh, q::sw].set(y)
     return out
@@ -118,8 +119,9 @@ class ConvTranspose2d(nnx.Module):
         self.bias = nnx.Param(bias_init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = conv_transpose(x.astype(self.dtype), self.kernel[...].astype(self.dtype), self.stride, self.padding,
-                           self.output_padding)
+        y = conv_transpose(
+            x.astype(self.dtype), self.kernel[...].astype(self.dtype), self.stride, self.padding, self.output_padding
+        )
         if self.bias is not None:
             y = y + self.bias[...].astype(self.dtype)
         return y

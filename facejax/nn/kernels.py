@@ -44,9 +44,14 @@ DEFAULT = "auto"
 try:  # a JAX config option: in jit's cache key and trace context (see the module docstring)
     from jax._src import config as _jax_config
 
-    _STATE = _jax_config.enum_state("facejax_kernels", list(CHOICES), DEFAULT,
-                                    help="facejax: kernel implementations (facejax/nn/kernels.py)",
-                                    include_in_jit_key=True, include_in_trace_context=True)
+    _STATE = _jax_config.enum_state(
+        "facejax_kernels",
+        list(CHOICES),
+        DEFAULT,
+        help="facejax: kernel implementations (facejax/nn/kernels.py)",
+        include_in_jit_key=True,
+        include_in_trace_context=True,
+    )
 except Exception:  # noqa: BLE001 - any incompatibility of the internal API: the plain fallback
     _STATE = None
 _setting = DEFAULT  # the fallback's holder
@@ -55,8 +60,10 @@ _setting = DEFAULT  # the fallback's holder
 def validate(value) -> str:
     """The setting itself, or one clear error naming config.kernels and the allowed values."""
     if not isinstance(value, str) or value not in CHOICES:
-        raise FacejaxError(f"config.kernels={value!r}: expected one of {', '.join(repr(c) for c in CHOICES)} "
-                           "(auto: cpu_tuned on a CPU backend, native on GPU/TPU)")
+        raise FacejaxError(
+            f"config.kernels={value!r}: expected one of {', '.join(repr(c) for c in CHOICES)} "
+            "(auto: cpu_tuned on a CPU backend, native on GPU/TPU)"
+        )
     return value
 
 

@@ -61,7 +61,9 @@ class Conv2d(nnx.Module):
         rngs: nnx.Rngs,
     ):
         if in_features % groups or out_features % groups:
-            raise ValueError(f"in_features={in_features} and out_features={out_features} must be divisible by groups={groups}")
+            raise ValueError(
+                f"in_features={in_features} and out_features={out_features} must be divisible by groups={groups}"
+            )
         self.in_features = in_features
         self.out_features = out_features
         self.kernel_size = _pair(kernel_size)
@@ -309,8 +311,11 @@ def upsample2_conv3x3(conv: Conv2d, x: jax.Array) -> jax.Array:
     x = x.astype(conv.dtype)
     phases = []
     for (a, c), k in zip(((0, 0), (0, 1), (1, 0), (1, 1)), _upsample_phase_kernels(conv.kernel[...])):
-        phases.append(jax.lax.conv_general_dilated(x, k.astype(conv.dtype), (1, 1), ((1 - a, a), (1 - c, c)),
-                                                   dimension_numbers=("NHWC", "HWIO", "NHWC")))
+        phases.append(
+            jax.lax.conv_general_dilated(
+                x, k.astype(conv.dtype), (1, 1), ((1 - a, a), (1 - c, c)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+        )
     rows = [jnp.stack(phases[0:2], axis=3), jnp.stack(phases[2:4], axis=3)]  # (b, h, w, 2, o) per row parity
     y = jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, -1)
     if conv.bias is not None:

@@ -53,8 +53,15 @@ def _normalize(x: jax.Array, eps: float, norm: str) -> jax.Array:
     return x / (jnp.maximum(n, eps) if norm == "max" else n + eps)
 
 
-def power_iteration(w_mat: jax.Array, u: jax.Array, v: jax.Array, n: int = 1, eps: float = 1e-12,
-                    norm: str = "max", grad_through_iteration: bool = False) -> tuple[jax.Array, jax.Array]:
+def power_iteration(
+    w_mat: jax.Array,
+    u: jax.Array,
+    v: jax.Array,
+    n: int = 1,
+    eps: float = 1e-12,
+    norm: str = "max",
+    grad_through_iteration: bool = False,
+) -> tuple[jax.Array, jax.Array]:
     """(u, v) after n power iterations on the matrix w_mat (out, k), without gradient (``grad_through_iteration``:
     differentiable in w_mat, TensorFlow's way); n = 0 returns them as given. The starting vectors are constants."""
     w_mat = w_mat.astype(jnp.float32)
@@ -153,8 +160,9 @@ class SpectralConv2d(nnx.Module):
         w_mat = self.weight_matrix()
         u, v = self.u[...], self.v[...]
         if update and self.n_power_iterations > 0:
-            u, v = power_iteration(w_mat, u, v, self.n_power_iterations, self.eps, self.norm,
-                                   self.grad_through_iteration)
+            u, v = power_iteration(
+                w_mat, u, v, self.n_power_iterations, self.eps, self.norm, self.grad_through_iteration
+            )
             self.u[...] = jax.lax.stop_gradient(u)
             self.v[...] = jax.lax.stop_gradient(v)
         return self.kernel[...].astype(jnp.float32) / sigma(w_mat, u, v)
@@ -162,8 +170,12 @@ class SpectralConv2d(nnx.Module):
     def __call__(self, x: jax.Array, update: bool = True) -> jax.Array:
         ph, pw = self.padding
         y = jax.lax.conv_general_dilated(
-            x.astype(self.dtype), self.normalized_kernel(update).astype(self.dtype), window_strides=self.stride,
-            padding=((ph, ph), (pw, pw)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            x.astype(self.dtype),
+            self.normalized_kernel(update).astype(self.dtype),
+            window_strides=self.stride,
+            padding=((ph, ph), (pw, pw)),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
         if self.bias is not None:
             y = y + self.bias[...].astype(self.dtype)
         return y

@@ -28,16 +28,42 @@ from facejax.errors import FacejaxError
 VGG16_FILE = "vgg16-397923af.pth"
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 # (features index, in, out) of every conv of torchvision's vgg16 (13 convs), and the pools (indices).
-VGG16_CONVS = ((0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256),
-               (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512), (26, 512, 512),
-               (28, 512, 512))
+VGG16_CONVS = (
+    (0, 3, 64),
+    (2, 64, 64),
+    (5, 64, 128),
+    (7, 128, 128),
+    (10, 128, 256),
+    (12, 256, 256),
+    (14, 256, 256),
+    (17, 256, 512),
+    (19, 512, 512),
+    (21, 512, 512),
+    (24, 512, 512),
+    (26, 512, 512),
+    (28, 512, 512),
+)
 VGG16_POOLS = (4, 9, 16, 23, 30)
-VGG16_CLASSIFIER = {"classifier.0.weight": (4096, 25088), "classifier.0.bias": (4096,),
-                    "classifier.3.weight": (4096, 4096), "classifier.3.bias": (4096,),
-                    "classifier.6.weight": (1000, 4096), "classifier.6.bias": (1000,)}
+VGG16_CLASSIFIER = {
+    "classifier.0.weight": (4096, 25088),
+    "classifier.0.bias": (4096,),
+    "classifier.3.weight": (4096, 4096),
+    "classifier.3.bias": (4096,),
+    "classifier.6.weight": (1000, 4096),
+    "classifier.6.bias": (1000,),
+}
 # Output layer name -> index of the last features module it includes.
-LAYERS = {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11, "relu3_2": 13, "relu3_3": 15,
-          "conv4_1": 17, "relu4_1": 18}
+LAYERS = {
+    "relu1_1": 1,
+    "relu1_2": 3,
+    "relu2_1": 6,
+    "relu2_2": 8,
+    "relu3_1": 11,
+    "relu3_2": 13,
+    "relu3_3": 15,
+    "conv4_1": 17,
+    "relu4_1": 18,
+}
 
 
 def file_shapes() -> dict[str, tuple[int, ...]]:
@@ -53,20 +79,23 @@ def file_shapes() -> dict[str, tuple[int, ...]]:
 def used_shapes(layer: str = "relu4_1") -> dict[str, tuple[int, ...]]:
     """The tensors the features up to `layer` read."""
     last = LAYERS[layer]
-    return {k: s for k, s in file_shapes().items()
-            if k.startswith("features.") and int(k.split(".")[1]) <= last}
+    return {k: s for k, s in file_shapes().items() if k.startswith("features.") and int(k.split(".")[1]) <= last}
 
 
-def missing_error(path: str, field: str, net: str = "VGG-16", file: str = VGG16_FILE,
-                  url: str = VGG16_URL) -> FacejaxError:
+def missing_error(
+    path: str, field: str, net: str = "VGG-16", file: str = VGG16_FILE, url: str = VGG16_URL
+) -> FacejaxError:
     given = f"{path!r} does not exist" if path else "no file was given"
-    return FacejaxError(f"{net} weights ({field}): {given}; expected torchvision's ImageNet {net} file "
-                        f"{file} from {url} (facejax does not download weights: fetch it once and "
-                        f"pass its path)")
+    return FacejaxError(
+        f"{net} weights ({field}): {given}; expected torchvision's ImageNet {net} file "
+        f"{file} from {url} (facejax does not download weights: fetch it once and "
+        f"pass its path)"
+    )
 
 
-def _read(path: str, field: str, net: str = "VGG-16", file: str = VGG16_FILE,
-          url: str = VGG16_URL) -> dict[str, np.ndarray]:
+def _read(
+    path: str, field: str, net: str = "VGG-16", file: str = VGG16_FILE, url: str = VGG16_URL
+) -> dict[str, np.ndarray]:
     if not path or not os.path.isfile(path):
         raise missing_error(path, field, net, file, url)
     if path.endswith(".npz"):
@@ -78,20 +107,24 @@ def _read(path: str, field: str, net: str = "VGG-16", file: str = VGG16_FILE,
     try:
         import torch
     except ImportError:
-        raise FacejaxError(f"{path} ({field}): reading a .pth file needs torch (pip install 'facejax[torch]'), or "
-                           f"save its tensors once as .npz (np.savez(out, **{{k: v.numpy() for k, v in "
-                           f"torch.load(pth).items()}}))") from None
+        raise FacejaxError(
+            f"{path} ({field}): reading a .pth file needs torch (pip install 'facejax[torch]'), or "
+            f"save its tensors once as .npz (np.savez(out, **{{k: v.numpy() for k, v in "
+            f"torch.load(pth).items()}}))"
+        ) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise FacejaxError(f"{path} ({field}): not a readable PyTorch state dict ({first[:200]}); expected "
-                           f"{file} from {url}") from None
+        raise FacejaxError(
+            f"{path} ({field}): not a readable PyTorch state dict ({first[:200]}); expected {file} from {url}"
+        ) from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
-        raise FacejaxError(f"{path} ({field}) holds a {type(obj).__name__}, expected a {net} state dict "
-                           f"({file} from {url})")
+        raise FacejaxError(
+            f"{path} ({field}) holds a {type(obj).__name__}, expected a {net} state dict ({file} from {url})"
+        )
     return {k: v.detach().cpu().numpy() for k, v in obj.items() if hasattr(v, "detach")}
 
 
@@ -101,16 +134,21 @@ def load_vgg16(path: str, layer: str = "relu4_1", field: str = "config.vgg_weigh
         raise FacejaxError(f"VGG layer {layer!r}: expected one of {', '.join(LAYERS)}")
     tensors = _read(path, field)
     allowed = file_shapes()
-    prefix = {k[len("module."):] if k.startswith("module.") else k: v for k, v in tensors.items()}
+    prefix = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in tensors.items()}
     need = used_shapes(layer)
     missing = [k for k in need if k not in prefix]
-    bad = [f"{k}: file {tuple(np.shape(prefix[k]))}, VGG-16 {s}" for k, s in allowed.items()
-           if k in prefix and tuple(np.shape(prefix[k])) != s]
+    bad = [
+        f"{k}: file {tuple(np.shape(prefix[k]))}, VGG-16 {s}"
+        for k, s in allowed.items()
+        if k in prefix and tuple(np.shape(prefix[k])) != s
+    ]
     extra = [k for k in prefix if k not in allowed]
     if missing or bad or extra:
-        parts = ([f"missing {', '.join(missing[:4])}"] if missing else []) + \
-                ([f"other shapes ({'; '.join(bad[:3])})"] if bad else []) + \
-                ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+        parts = (
+            ([f"missing {', '.join(missing[:4])}"] if missing else [])
+            + ([f"other shapes ({'; '.join(bad[:3])})"] if bad else [])
+            + ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+        )
         raise FacejaxError(f"{path} ({field}) is not torchvision's VGG-16 ({VGG16_FILE}): {'; '.join(parts)}")
     out = {}
     for k in need:
@@ -133,8 +171,13 @@ def features(params: dict, x: jax.Array, layer: str = "relu4_1") -> jax.Array:
             break
         if i - 1 in VGG16_POOLS:
             x = _max_pool2(x)
-        x = jax.lax.conv_general_dilated(x, params[f"features.{i}.weight"].astype(jnp.float32), (1, 1),
-                                         ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x = jax.lax.conv_general_dilated(
+            x,
+            params[f"features.{i}.weight"].astype(jnp.float32),
+            (1, 1),
+            ((1, 1), (1, 1)),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
         x = x + params[f"features.{i}.bias"]
         if i + 1 <= last:
             x = jax.nn.relu(x)
@@ -172,22 +215,29 @@ def load_vgg19(path: str, names, field: str = "config.vgg19_weights") -> dict:
     if unknown:
         raise ValueError(f"not VGG-19 conv names: {unknown}")
     tensors = _read(path, field, "VGG-19", VGG19_FILE, VGG19_URL)
-    tensors = {k[len("module."):] if k.startswith("module.") else k: v for k, v in tensors.items()}
+    tensors = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in tensors.items()}
     allowed = vgg19_file_shapes()
     need = [f"features.{VGG19_CONVS[n][0]}.{p}" for n in names for p in ("weight", "bias")]
     missing = [k for k in need if k not in tensors]
-    bad = [f"{k}: file {tuple(np.shape(tensors[k]))}, VGG-19 {s}" for k, s in allowed.items()
-           if k in tensors and tuple(np.shape(tensors[k])) != s]
+    bad = [
+        f"{k}: file {tuple(np.shape(tensors[k]))}, VGG-19 {s}"
+        for k, s in allowed.items()
+        if k in tensors and tuple(np.shape(tensors[k])) != s
+    ]
     extra = [k for k in tensors if k not in allowed]
     if missing or bad or extra:
-        parts = ([f"missing {', '.join(missing[:4])}"] if missing else []) + \
-                ([f"other shapes ({'; '.join(bad[:3])})"] if bad else []) + \
-                ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+        parts = (
+            ([f"missing {', '.join(missing[:4])}"] if missing else [])
+            + ([f"other shapes ({'; '.join(bad[:3])})"] if bad else [])
+            + ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+        )
         raise FacejaxError(f"{path} ({field}) is not torchvision's VGG-19 ({VGG19_FILE}): {'; '.join(parts)}")
     out = {}
     for n in names:
         i = VGG19_CONVS[n][0]
         w = np.asarray(tensors[f"features.{i}.weight"], np.float32)
-        out[n] = {"kernel": np.transpose(w, (2, 3, 1, 0)),
-                  "bias": np.asarray(tensors[f"features.{i}.bias"], np.float32)}
+        out[n] = {
+            "kernel": np.transpose(w, (2, 3, 1, 0)),
+            "bias": np.asarray(tensors[f"features.{i}.bias"], np.float32),
+        }
     return out

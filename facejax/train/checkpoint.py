@@ -59,7 +59,8 @@ class TfIteratorHandler(ocp.CheckpointHandler):
             found = sorted(p.name for p in directory.iterdir()) if directory.exists() else []
             raise FacejaxError(
                 f"{directory} has no data-iterator state for {path.name} (found {found}); the "
-                f"checkpoint was written by a different number of processes")
+                f"checkpoint was written by a different number of processes"
+            )
         tf.train.Checkpoint(iterator=args.iterator).read(str(path / "iterator")).assert_consumed()
         return args.iterator
 
@@ -133,8 +134,10 @@ def _checkpoint_files(step_dir: str) -> list[str]:
 def write_checksums(step_dir) -> None:
     """Writes `<step_dir>/checksums.json`: {relative path: [size, sha256]} of every file (atomically)."""
     step_dir = str(step_dir)
-    files = {rel: [os.path.getsize(os.path.join(step_dir, rel)), _sha256(os.path.join(step_dir, rel))]
-             for rel in _checkpoint_files(step_dir)}
+    files = {
+        rel: [os.path.getsize(os.path.join(step_dir, rel)), _sha256(os.path.join(step_dir, rel))]
+        for rel in _checkpoint_files(step_dir)
+    }
     tmp = os.path.join(step_dir, CHECKSUM_FILE + ".tmp")
     with open(tmp, "w") as f:
         json.dump({"algorithm": "sha256", "files": files}, f, indent=0, sort_keys=True)
@@ -196,20 +199,24 @@ class Checkpointer:
                 return float(m.get(best_metric, float("inf"))) if m else float("inf")
 
             keep_opts = dict(
-                preservation_policy=policies.AnyPreservationPolicy([
-                    policies.LatestN(n=keep),
-                    # sorted by decreasing metric, the last (lowest) one is kept
-                    policies.BestN(get_metric_fn=metric, reverse=True, n=1, keep_checkpoints_without_metrics=False),
-                ]),
-                best_fn=metric, best_mode="min")
+                preservation_policy=policies.AnyPreservationPolicy(
+                    [
+                        policies.LatestN(n=keep),
+                        # sorted by decreasing metric, the last (lowest) one is kept
+                        policies.BestN(get_metric_fn=metric, reverse=True, n=1, keep_checkpoints_without_metrics=False),
+                    ]
+                ),
+                best_fn=metric,
+                best_mode="min",
+            )
         else:
             keep_opts = dict(max_to_keep=keep)
         self._unchecked = []  # saved steps whose checksums are not written yet
         self.manager = ocp.CheckpointManager(
             self.directory.absolute(),
             options=ocp.CheckpointManagerOptions(
-                save_interval_steps=save_interval_steps, create=True, enable_async_checkpointing=True,
-                **keep_opts),
+                save_interval_steps=save_interval_steps, create=True, enable_async_checkpointing=True, **keep_opts
+            ),
             item_names=("state", "data", "config"),
         )
 
@@ -226,7 +233,9 @@ class Checkpointer:
         metrics = self.manager.metrics(step) or {}
         return step if self.best_metric in metrics else None
 
-    def save(self, step: int, state, iterator, config: dict, *, force: bool = False, metrics: dict | None = None) -> bool:
+    def save(
+        self, step: int, state, iterator, config: dict, *, force: bool = False, metrics: dict | None = None
+    ) -> bool:
         try:
             return self._save(step, state, iterator, config, force=force, metrics=metrics)
         except Exception as e:
@@ -236,8 +245,10 @@ class Checkpointer:
 
     def _disk_full(self, step, e) -> FacejaxError:
         what = f"checkpoint step {step}" if step is not None else "a checkpoint"
-        return FacejaxError(f"the disk of {self.directory} is full (saving {what}: {str(e).splitlines()[0][:200]}); "
-                            f"free some space and relaunch: the committed checkpoints are intact")
+        return FacejaxError(
+            f"the disk of {self.directory} is full (saving {what}: {str(e).splitlines()[0][:200]}); "
+            f"free some space and relaunch: the committed checkpoints are intact"
+        )
 
     def _save(self, step, state, iterator, config, *, force, metrics):
         self._write_pending_checksums()
@@ -299,7 +310,8 @@ class Checkpointer:
             raise FacejaxError(
                 f"the checkpoint at {self.directory / str(step)} does not fit the config:\n"
                 + "\n".join(lines)
-                + "\nUse another --workdir, or the config the checkpoint was trained with.")
+                + "\nUse another --workdir, or the config the checkpoint was trained with."
+            )
 
     def restore(self, step: int, abstract_state, iterator=None):
         """Restores the state (onto the shardings in `abstract_state`) and, if given, the iterator."""
@@ -307,8 +319,11 @@ class Checkpointer:
         if iterator is not None and not (self.directory / str(step) / "data").exists():
             # Written without an input position (`facejax import`): the input starts from the beginning.
             if jax.process_index() == 0:
-                print(f"{self.directory / str(step)} has no data-iterator state (an imported checkpoint); "
-                      f"the input pipeline starts from the beginning", flush=True)
+                print(
+                    f"{self.directory / str(step)} has no data-iterator state (an imported checkpoint); "
+                    f"the input pipeline starts from the beginning",
+                    flush=True,
+                )
             iterator = None
         if iterator is not None:
             args["data"] = TfIteratorRestore(iterator)
@@ -319,7 +334,8 @@ class Checkpointer:
         except (ValueError, KeyError) as e:  # shape/structure mismatch not caught by check_fits
             raise FacejaxError(
                 f"the checkpoint at {self.directory / str(step)} does not fit the networks built "
-                f"from the config: {str(e).splitlines()[0][:400]}") from None
+                f"from the config: {str(e).splitlines()[0][:400]}"
+            ) from None
         return out["state"]
 
     def wait(self):
@@ -340,4 +356,3 @@ class Checkpointer:
 
 def write_json(path, obj) -> None:
     epath.Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True))
-

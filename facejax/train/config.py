@@ -24,8 +24,9 @@ from ml_collections import ConfigDict
 from facejax.errors import FacejaxError
 
 
-def defaults(family: str, *, seed: int = 0, img_size: int = 256, batch_size: int = 8, total_steps: int = 100_000,
-             **overrides) -> ConfigDict:
+def defaults(
+    family: str, *, seed: int = 0, img_size: int = 256, batch_size: int = 8, total_steps: int = 100_000, **overrides
+) -> ConfigDict:
     """A ConfigDict with `family` and every field the shared trainer, input and tools read, at their defaults.
     `overrides` set top-level fields (e.g. log_every=50)."""
     c = ConfigDict()
@@ -79,9 +80,16 @@ def defaults(family: str, *, seed: int = 0, img_size: int = 256, batch_size: int
 Preset = Callable[[ConfigDict], ConfigDict]
 
 
-def select(preset: str | None, presets: dict[str, Preset], *, base: Callable[[], ConfigDict], file: str,
-           default: str = "synthetic", modifiers: dict[str, Preset] | None = None,
-           modifier_base: str | None = None) -> ConfigDict:
+def select(
+    preset: str | None,
+    presets: dict[str, Preset],
+    *,
+    base: Callable[[], ConfigDict],
+    file: str,
+    default: str = "synthetic",
+    modifiers: dict[str, Preset] | None = None,
+    modifier_base: str | None = None,
+) -> ConfigDict:
     """The config of `preset`: base() changed by presets[name].
 
     With `modifiers` (StarGAN v2's Table 1 rows), `preset` may be "NAME,MODIFIER" (either order): the preset,
@@ -95,12 +103,17 @@ def select(preset: str | None, presets: dict[str, Preset], *, base: Callable[[],
     for n in scales:
         if n not in presets:
             known = ", ".join([*presets, *modifiers])
-            combine = (f" (a row of {', '.join(modifiers)} may be combined with a preset, e.g. "
-                       f"'{next(iter(modifiers))},{default}')" if modifiers else "")
+            combine = (
+                f" (a row of {', '.join(modifiers)} may be combined with a preset, e.g. "
+                f"'{next(iter(modifiers))},{default}')"
+                if modifiers
+                else ""
+            )
             raise ValueError(f"unknown preset {n!r} for {file}; expected one of {known}{combine}")
     if len(scales) > 1 or len(mods) > 1:
-        raise ValueError(f"preset {preset!r} for {file}: give at most one preset"
-                         + (" and one row" if modifiers else ""))
+        raise ValueError(
+            f"preset {preset!r} for {file}: give at most one preset" + (" and one row" if modifiers else "")
+        )
     scale = scales[0] if scales else (modifier_base or default)
     c = presets[scale](base())
     if mods:
@@ -134,8 +147,11 @@ def check(config) -> None:
     for name in ("sample_every", "eval_every", "num_sample_images"):
         need(name, lambda v: integer(v) and v >= 0, "an integer >= 0")
     need("dtype", lambda v: v in base.DTYPES, f"one of {', '.join(sorted(base.DTYPES))}")
-    need("kernels", lambda v: v in KERNELS,
-         f"one of {', '.join(repr(k) for k in KERNELS)} (auto: cpu_tuned on a CPU backend, native on GPU/TPU)")
+    need(
+        "kernels",
+        lambda v: v in KERNELS,
+        f"one of {', '.join(repr(k) for k in KERNELS)} (auto: cpu_tuned on a CPU backend, native on GPU/TPU)",
+    )
     for name, value in config.items():
         if finite.is_lr_field(name):
             need(name, lambda v: number(v) and v > 0, "a learning rate > 0")

@@ -46,8 +46,9 @@ def detect(env=None) -> dict | None:
             kwargs["local_device_ids"] = [int(x) for x in env[ENV_LOCAL_DEVICE_IDS].split(",")]
         return kwargs if n > 1 else None
     if env.get(ENV_NUM_PROCESSES) or env.get(ENV_PROCESS_ID):
-        raise FacejaxError(f"{ENV_NUM_PROCESSES}/{ENV_PROCESS_ID} are set but {ENV_COORDINATOR} (host:port of "
-                           f"process 0) is not")
+        raise FacejaxError(
+            f"{ENV_NUM_PROCESSES}/{ENV_PROCESS_ID} are set but {ENV_COORDINATOR} (host:port of process 0) is not"
+        )
     if env.get("SLURM_NTASKS") and _int_env("SLURM_NTASKS", env) > 1:
         return {}
     workers = [w for w in env.get("TPU_WORKER_HOSTNAMES", "").split(",") if w]

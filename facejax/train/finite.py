@@ -25,8 +25,12 @@ POLICIES = ("stop", "skip_batch", "lower_lr")
 
 def all_finite(*trees) -> jax.Array:
     """A scalar bool: every floating-point leaf of `trees` is finite (a reduction on the device)."""
-    flags = [jnp.all(jnp.isfinite(x)) for t in trees for x in jax.tree.leaves(t)
-             if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+    flags = [
+        jnp.all(jnp.isfinite(x))
+        for t in trees
+        for x in jax.tree.leaves(t)
+        if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)
+    ]
     return jnp.all(jnp.stack(flags)) if flags else jnp.array(True)
 
 

@@ -28,8 +28,10 @@ LOCK_FILE = "lock"
 def prepare_workdir(workdir: str) -> None:
     """Creates the workdir; one clear line when the path is a file or cannot be created."""
     if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise FacejaxError(f"--workdir {workdir} is a file; expected a folder (created if missing) for the "
-                           f"run's checkpoints, logs and samples")
+        raise FacejaxError(
+            f"--workdir {workdir} is a file; expected a folder (created if missing) for the "
+            f"run's checkpoints, logs and samples"
+        )
     try:
         os.makedirs(workdir, exist_ok=True)
     except OSError as e:
@@ -59,12 +61,17 @@ class WorkdirLock:
         except OSError:
             info = self._read(fd)
             os.close(fd)
-            return (f"--workdir {self.workdir} is in use by another run: {_describe(info)} holds {self.path}. "
-                    f"Wait for it to end, stop it, or use another --workdir")
+            return (
+                f"--workdir {self.workdir} is in use by another run: {_describe(info)} holds {self.path}. "
+                f"Wait for it to end, stop it, or use another --workdir"
+            )
         previous = self._read(fd)
         if previous.get("pid") is not None:
-            print(f"note: took over the stale lock {self.path} of {_describe(previous)}, which ended "
-                  f"without releasing it", flush=True)
+            print(
+                f"note: took over the stale lock {self.path} of {_describe(previous)}, which ended "
+                f"without releasing it",
+                flush=True,
+            )
         mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(mine).encode(), 0)
@@ -88,8 +95,9 @@ class WorkdirLock:
             ok = multihost_utils.broadcast_one_to_all(np.int32(error is None))
             if not int(ok):
                 self.release()
-                raise FacejaxError(error or f"--workdir {self.workdir} is in use by another run (process 0 could "
-                                            f"not take {self.path})")
+                raise FacejaxError(
+                    error or f"--workdir {self.workdir} is in use by another run (process 0 could not take {self.path})"
+                )
         if error:
             raise FacejaxError(error)
         return self

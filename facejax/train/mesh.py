@@ -25,8 +25,7 @@ def make_mesh(devices=None, fsdp: int = 1) -> Mesh:
     devices = jax.devices() if devices is None else devices
     n = len(devices)
     if not isinstance(fsdp, int) or fsdp < 1 or n % fsdp:
-        raise FacejaxError(f"config.fsdp={fsdp!r} must be a positive integer that divides the number of "
-                           f"devices ({n})")
+        raise FacejaxError(f"config.fsdp={fsdp!r} must be a positive integer that divides the number of devices ({n})")
     return Mesh(np.asarray(devices).reshape(n // fsdp, fsdp), BATCH_AXES)
 
 
@@ -61,7 +60,8 @@ def local_batch_size(global_batch_size: int, mesh: Mesh) -> int:
     if global_batch_size % n_dev:
         raise FacejaxError(
             f"config.batch_size={global_batch_size} must be divisible by the number of devices "
-            f"({n_dev}) so that every device gets the same number of examples")
+            f"({n_dev}) so that every device gets the same number of examples"
+        )
     return global_batch_size // n_proc
 
 

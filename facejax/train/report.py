@@ -51,12 +51,14 @@ def read_scalars(workdir: str) -> dict:
     through tf.summary; both encodings are read). Later files win on a repeated step (a resumed run)."""
     from tensorboard.backend.event_processing import event_accumulator
 
-    files = sorted(glob.glob(os.path.join(workdir, "**", "events.out.tfevents.*"), recursive=True),
-                   key=os.path.getmtime)
+    files = sorted(
+        glob.glob(os.path.join(workdir, "**", "events.out.tfevents.*"), recursive=True), key=os.path.getmtime
+    )
     merged: dict[str, dict[int, float]] = {}
     for path in files:
-        ea = event_accumulator.EventAccumulator(path, size_guidance={event_accumulator.TENSORS: 0,
-                                                                     event_accumulator.SCALARS: 0})
+        ea = event_accumulator.EventAccumulator(
+            path, size_guidance={event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0}
+        )
         ea.Reload()
         tags = ea.Tags()
         for tag in tags.get("scalars", []):
@@ -96,8 +98,15 @@ def latest_sample(workdir: str, kind: str = "reference") -> str | None:
 
 def collect(name: str, workdir: str, label: str = "") -> RunResult:
     step, metrics = latest_eval(workdir)
-    return RunResult(name=name, workdir=workdir, label=label, metrics=metrics, eval_step=step,
-                     curves=read_scalars(workdir), sample=latest_sample(workdir))
+    return RunResult(
+        name=name,
+        workdir=workdir,
+        label=label,
+        metrics=metrics,
+        eval_step=step,
+        curves=read_scalars(workdir),
+        sample=latest_sample(workdir),
+    )
 
 
 def columns_of(results: list[RunResult], metrics=None) -> list[Column]:
@@ -116,8 +125,10 @@ def columns_of(results: list[RunResult], metrics=None) -> list[Column]:
 def markdown_table(results: list[RunResult], metrics=None) -> str:
     """The runs' table; `metrics`: the columns (columns_of)."""
     columns = columns_of(results, metrics)
-    lines = ["| run | configuration | " + " | ".join(c[1] for c in columns) + " | evaluated at step |",
-             "|---|---|" + "---:|" * (len(columns) + 1)]
+    lines = [
+        "| run | configuration | " + " | ".join(c[1] for c in columns) + " | evaluated at step |",
+        "|---|---|" + "---:|" * (len(columns) + 1),
+    ]
     for r in results:
         cells = []
         for key, _, fmt in columns:
@@ -170,7 +181,7 @@ def plot_curves(results: list[RunResult], path: str, max_panels: int = 12) -> li
         ax.set_title(tag, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(tags):]:
+    for ax in list(axes.flat)[len(tags) :]:
         ax.axis("off")
     if not tags:
         axes.flat[0].text(0.5, 0.5, "no scalars logged", ha="center", va="center")
@@ -194,11 +205,23 @@ def write(results: list[RunResult], out_dir: str, title: str = "facejax sweep", 
             dst = os.path.join(out_dir, "samples", f"{r.name}.png")
             shutil.copyfile(r.sample, dst)
             samples[r.name] = dst
-    md = [f"# {title}", "", markdown_table(results, metrics), "",
-          "The columns are the family's headline metrics of its evaluation protocol (`facejax eval`); each run's "
-          "`eval/<step>/metrics.md` has every number and how it was computed.", "", "## Training curves", "",
-          "![training curves](curves.png)", "",
-          "Panels: " + ", ".join(f"`{t}`" for t in tags) + ".", "", "## Samples", ""]
+    md = [
+        f"# {title}",
+        "",
+        markdown_table(results, metrics),
+        "",
+        "The columns are the family's headline metrics of its evaluation protocol (`facejax eval`); each run's "
+        "`eval/<step>/metrics.md` has every number and how it was computed.",
+        "",
+        "## Training curves",
+        "",
+        "![training curves](curves.png)",
+        "",
+        "Panels: " + ", ".join(f"`{t}`" for t in tags) + ".",
+        "",
+        "## Samples",
+        "",
+    ]
     for r in results:
         md.append(f"### {r.name}" + (f": {r.label}" if r.label else ""))
         md.append("")
@@ -209,6 +232,19 @@ def write(results: list[RunResult], out_dir: str, title: str = "facejax sweep", 
         f.write("\n".join(md))
     summary = os.path.join(out_dir, "results.json")
     with open(summary, "w") as f:
-        json.dump([{"name": r.name, "label": r.label, "workdir": r.workdir, "eval_step": r.eval_step,
-                    "metrics": r.metrics, "sample": samples.get(r.name)} for r in results], f, indent=2)
+        json.dump(
+            [
+                {
+                    "name": r.name,
+                    "label": r.label,
+                    "workdir": r.workdir,
+                    "eval_step": r.eval_step,
+                    "metrics": r.metrics,
+                    "sample": samples.get(r.name),
+                }
+                for r in results
+            ],
+            f,
+            indent=2,
+        )
     return {"report": report, "curves": curves, "samples": samples, "results": summary}

@@ -72,8 +72,12 @@ def jit_train_step(family, mesh, phase=None, *, check_finite: bool = False):
         fn = functools.partial(family.train_step, phase=phase)
     if check_finite:
         fn = finite.with_finite_flag(fn)
-    step_fn = jax.jit(fn, in_shardings=(state_shardings, mesh_lib.batch_sharding(mesh)),
-                      out_shardings=(state_shardings, rep), donate_argnums=(0,))
+    step_fn = jax.jit(
+        fn,
+        in_shardings=(state_shardings, mesh_lib.batch_sharding(mesh)),
+        out_shardings=(state_shardings, rep),
+        donate_argnums=(0,),
+    )
     return state_shardings, init_fn, step_fn
 
 
@@ -87,18 +91,21 @@ class Run:
         self.family = registry.create(config)
         self.mesh = mesh_lib.make_mesh(devices, fsdp=config.get("fsdp", 1))
         first = self.family.phase(1) if base.has(self.family, base.Phased) else None
-        self.state_shardings, self.init_fn, self.step_fn = jit_train_step(self.family, self.mesh, first,
-                                                                          check_finite=True)
+        self.state_shardings, self.init_fn, self.step_fn = jit_train_step(
+            self.family, self.mesh, first, check_finite=True
+        )
         self._step_fns = {first: self.step_fn}
         abstract = jax.eval_shape(self.family.init, root_key_data(config.seed))
         self.abstract_state = jax.tree.map(
-            lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, self.state_shardings)
+            lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, self.state_shardings
+        )
         self.open_checkpointer()
 
     def open_checkpointer(self):
         """(Re)opens the run's checkpoint manager (closed at the end of each training attempt)."""
-        self.checkpointer = Checkpointer(str(self.workdir), keep=self.config.keep_checkpoints,
-                                         best_metric=best_metric(self.config))
+        self.checkpointer = Checkpointer(
+            str(self.workdir), keep=self.config.keep_checkpoints, best_metric=best_metric(self.config)
+        )
 
     def step_for(self, step: int):
         """The jitted train step that runs step number `step` (1-based): one per phase, compiled on first use."""
@@ -130,8 +137,10 @@ class Run:
         then = f"restoring step {older} instead" if older is not None else "no older checkpoint is left"
         _console(f"checkpoint step {step} is damaged ({problem}); moved to {dest}, {then}")
         if older is None:
-            raise FacejaxError(f"every checkpoint in {self.checkpointer.directory} is damaged (the damaged ones are "
-                               f"in {dest.parent}); move that folder away to train from scratch")
+            raise FacejaxError(
+                f"every checkpoint in {self.checkpointer.directory} is damaged (the damaged ones are "
+                f"in {dest.parent}); move that folder away to train from scratch"
+            )
 
     def restore_or_init(self, iterator=None, *, training: bool = False):
         """The newest checkpoint's state (and iterator position), or a fresh state. A restored state that
@@ -151,9 +160,11 @@ class Run:
             if bool(jax.device_get(_all_finite(state.params, state.ema))):
                 return state
             if not training:
-                raise FacejaxError(f"the checkpoint at {self.checkpointer.directory / str(step)} holds non-finite "
-                                   f"parameters (a diverged run); `facejax train` sets it aside and resumes from "
-                                   f"the previous one")
+                raise FacejaxError(
+                    f"the checkpoint at {self.checkpointer.directory / str(step)} holds non-finite "
+                    f"parameters (a diverged run); `facejax train` sets it aside and resumes from "
+                    f"the previous one"
+                )
             self._set_aside(step, "its parameters are not finite")
 
     def restore_state(self):
@@ -218,25 +229,32 @@ def train(config, workdir: str):
             except finite.NonFinite as e:
                 run.open_checkpointer()
                 good = run.checkpointer.latest_step()
-                where = (f"the run is back at its last good checkpoint, step {good}" if good is not None
-                         else "no checkpoint had been saved, the run is back at step 0")
+                where = (
+                    f"the run is back at its last good checkpoint, step {good}"
+                    if good is not None
+                    else "no checkpoint had been saved, the run is back at step 0"
+                )
                 if policy == "stop" or tries >= retries:
                     run.checkpointer.close()
-                    advice = ("lower the learning rate (config.lr), or set --config.nonfinite=skip_batch or "
-                              "lower_lr to continue automatically" if policy == "stop" else
-                              f"config.nonfinite={policy} tried {tries} time(s) (config.nonfinite_retries)")
+                    advice = (
+                        "lower the learning rate (config.lr), or set --config.nonfinite=skip_batch or "
+                        "lower_lr to continue automatically"
+                        if policy == "stop"
+                        else f"config.nonfinite={policy} tried {tries} time(s) (config.nonfinite_retries)"
+                    )
                     raise FacejaxError(f"{e}; nothing after it was saved and {where}; {advice}") from None
                 tries += 1
                 if policy == "skip_batch":
                     skip.add(e.example)
-                    _console(f"{e}; {where}; skipping the batch at example {e.example} "
-                             f"(retry {tries} of {retries})")
+                    _console(f"{e}; {where}; skipping the batch at example {e.example} (retry {tries} of {retries})")
                 else:
                     run.checkpointer.close()
                     run = None  # the learning rates are constants of the compiled step: a new one
                     config, changed = finite.lowered_lr(config, factor)
-                    _console(f"{e}; {where}; learning rates lowered for this launch: {', '.join(changed)} "
-                             f"(retry {tries} of {retries})")
+                    _console(
+                        f"{e}; {where}; learning rates lowered for this launch: {', '.join(changed)} "
+                        f"(retry {tries} of {retries})"
+                    )
 
 
 def _train(run: Run, skip: set):
@@ -252,8 +270,10 @@ def _train(run: Run, skip: set):
     # batches read ahead and not consumed at a save are read again on resume.
     iterator = prefetch.DeviceIterator(
         lambda start_batch: family.train_dataset(local_bs, pi, pc, start_batch=start_batch),
-        mesh_lib.batch_sharding(mesh), size=config.data.get("prefetch_to_device", 2),
-        global_batch=config.batch_size)
+        mesh_lib.batch_sharding(mesh),
+        size=config.data.get("prefetch_to_device", 2),
+        global_batch=config.batch_size,
+    )
     writer = None
     try:
         state = run.restore_or_init(iterator, training=True)
@@ -261,10 +281,12 @@ def _train(run: Run, skip: set):
         total = int(config.total_steps)
 
         writer = metric_writers.create_default_writer(
-            str(workdir), just_logging=jax.process_index() > 0, asynchronous=True)
+            str(workdir), just_logging=jax.process_index() > 0, asynchronous=True
+        )
         if start == 0:
-            writer.write_hparams({k: v for k, v in flatten_dict(config.to_dict()).items()
-                                  if isinstance(v, (int, float, str, bool))})
+            writer.write_hparams(
+                {k: v for k, v in flatten_dict(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
+            )
         return _loop(run, evaluator, iterator, state, start, total, writer, skip)
     finally:
         failing = sys.exc_info()[0] is not None
@@ -295,15 +317,17 @@ def _step_fn(run: Run, step: int, state, batch, compiled: dict):
 
 def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, skip: set):
     config, family, mesh = run.config, run.family, run.mesh
-    progress = periodic_actions.ReportProgress(num_train_steps=total, writer=writer,
-                                               every_steps=config.log_every)
+    progress = periodic_actions.ReportProgress(num_train_steps=total, writer=writer, every_steps=config.log_every)
     sample_inputs = family.sample_inputs(config.num_sample_images)
     guard = PreemptionGuard()
     watch = finite.FiniteWatch()
     counts = family.param_counts()
-    _console(f"{family.name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-             + f" parameters; {mesh.devices.size} device(s), {jax.process_count()} process(es); "
-             f"batch {config.batch_size}; steps {start} -> {total}")
+    _console(
+        f"{family.name}: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        + f" parameters; {mesh.devices.size} device(s), {jax.process_count()} process(es); "
+        f"batch {config.batch_size}; steps {start} -> {total}"
+    )
 
     # XLA:CPU runs each device's share of a step on one shared thread pool. With several steps in flight, the
     # devices already waiting in step k+1's collective can hold every thread while another device still needs
@@ -345,8 +369,7 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
                     rate = (step - step_last) / max(now - t_last, 1e-9)
                     t_last, step_last = now, step
                     values["images_per_sec"] = rate * config.batch_size
-                    speed = (f"{values['images_per_sec']:.1f} img/s"
-                             f" | ETA {_fmt_eta((total - step) / max(rate, 1e-9))}")
+                    speed = f"{values['images_per_sec']:.1f} img/s | ETA {_fmt_eta((total - step) / max(rate, 1e-9))}"
                 writer.write_scalars(step, values)
                 loss_str = " ".join(f"{k}={v:.3f}" for k, v in values.items() if k != "images_per_sec")
                 _console(f"step {step}/{total} | {loss_str} | {speed}")

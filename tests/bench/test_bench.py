@@ -19,16 +19,34 @@ from facejax.train import trainer
 
 # Tiny widths: each subprocess compiles the step in seconds. The subprocesses and this process
 # share a persistent compilation cache, so the step compiles once for the whole file.
-TINY = {"img_size": 32, "batch_size": 4, "model.dim_in": 8, "model.max_conv_dim": 16,
-        "model.hidden_dim": 16, "model.style_dim": 8, "model.latent_dim": 4}
+TINY = {
+    "img_size": 32,
+    "batch_size": 4,
+    "model.dim_in": 8,
+    "model.max_conv_dim": 16,
+    "model.hidden_dim": 16,
+    "model.style_dim": 8,
+    "model.latent_dim": 4,
+}
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "facejax-test-xla")
-ENV = xla_env.env(4, JAX_COMPILATION_CACHE_DIR=CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1",
-                  JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+ENV = xla_env.env(
+    4,
+    JAX_COMPILATION_CACHE_DIR=CACHE,
+    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1",
+    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+)
 
 
 def facejax(repo_root, *args, overrides=TINY, timeout=900):
-    cmd = [sys.executable, "-m", "facejax.cli", "bench", f"--config={repo_root}/configs/stargan_v2.py:synthetic",
-           *[f"--config.{k}={v}" for k, v in overrides.items()], *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facejax.cli",
+        "bench",
+        f"--config={repo_root}/configs/stargan_v2.py:synthetic",
+        *[f"--config.{k}={v}" for k, v in overrides.items()],
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
 
 
@@ -41,8 +59,10 @@ def _flops_from_cost_analysis(cfg):
     shardings, init_fn, step_fn = trainer.jit_train_step(family, mesh)
     state = jax.eval_shape(init_fn, jax.ShapeDtypeStruct((2,), jax.numpy.uint32))
     state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), state, shardings)
-    batch = {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=mesh_lib.batch_sharding(mesh))
-             for k, v in family.bench_batch(cfg.batch_size).items()}
+    batch = {
+        k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=mesh_lib.batch_sharding(mesh))
+        for k, v in family.bench_batch(cfg.batch_size).items()
+    }
     compiled = step_fn.lower(state, batch).compile()
     return float(compiled.cost_analysis()["flops"]) * mesh.devices.size
 
@@ -75,8 +95,16 @@ def test_bench_against_torch_prints_both_and_speedup_last(repo_root):
     lines = res.stdout.strip().splitlines()
     text = "\n".join(lines)
     assert re.search(r"^kernels\s+cpu_tuned \(config.kernels=auto;", text, re.M), text  # auto on a CPU
-    for label in ("compile", "step (median)", "images/s", "peak memory", "FLOPs/step", "MFU",
-                  "torch eager step", "torch images/s"):
+    for label in (
+        "compile",
+        "step (median)",
+        "images/s",
+        "peak memory",
+        "FLOPs/step",
+        "MFU",
+        "torch eager step",
+        "torch images/s",
+    ):
         assert re.search(rf"^{re.escape(label)}\s", text, re.M), f"no {label!r} line in:\n{text}"
     m = re.fullmatch(r"speedup (\d+\.\d\d)", lines[-1])
     assert m, f"last line is not 'speedup N.NN':\n{text}"
@@ -86,8 +114,7 @@ def test_bench_against_torch_prints_both_and_speedup_last(repo_root):
 
 
 def test_bench_input_times_the_pipeline_alone(repo_root, afhq_samples):
-    folder = {**TINY, "data.source": "folder", "data.train_dir": str(afhq_samples / "ref"),
-              "model.num_domains": 3}
+    folder = {**TINY, "data.source": "folder", "data.train_dir": str(afhq_samples / "ref"), "model.num_domains": 3}
     res = facejax(repo_root, "--input", "--steps=4", "--warmup=1", "--json", overrides=folder)
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout.strip().splitlines()[-1])
@@ -100,14 +127,17 @@ def test_bench_input_times_the_pipeline_alone(repo_root, afhq_samples):
     assert re.search(r"^images/s\s+[\d.]+ training examples", res.stdout, re.M), res.stdout
 
 
-@pytest.mark.parametrize("args, overrides, expected", [
-    (["--input", "--against=torch"], {}, "does not take --against"),
-    (["--against=torch"], {"model.generator": "stargan_v1", "model.style": "label"}, "config.model.generator="),
-    (["--against=torch"], {"model.style": "label", "model.generator": "stargan_v2"}, "config.model.style='label'"),
-    (["--steps=0"], {}, "--steps=0"),
-    (["--against=tf"], {}, "--against"),
-    ([], {"kernels": "gpu"}, "config.kernels='gpu': expected one of 'auto', 'native', 'cpu_tuned'"),
-])
+@pytest.mark.parametrize(
+    "args, overrides, expected",
+    [
+        (["--input", "--against=torch"], {}, "does not take --against"),
+        (["--against=torch"], {"model.generator": "stargan_v1", "model.style": "label"}, "config.model.generator="),
+        (["--against=torch"], {"model.style": "label", "model.generator": "stargan_v2"}, "config.model.style='label'"),
+        (["--steps=0"], {}, "--steps=0"),
+        (["--against=tf"], {}, "--against"),
+        ([], {"kernels": "gpu"}, "config.kernels='gpu': expected one of 'auto', 'native', 'cpu_tuned'"),
+    ],
+)
 def test_bench_mistakes_get_one_clear_line(repo_root, args, overrides, expected):
     res = facejax(repo_root, *args, overrides={**TINY, **overrides})
     assert res.returncode == 2, res.stdout + res.stderr

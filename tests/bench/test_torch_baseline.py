@@ -59,8 +59,9 @@ def test_torch_iteration_with_fan_masks_leaves_unused_shortcuts_alone():
     (as in the original) they get no gradient and Adam leaves them at their initial values."""
     pytest.importorskip("torch")
     torch = import_torch()
-    cfg = configs.load("stargan_v2:synthetic", **{**TINY, "model.w_hpf": 1.0, "model.fan_img_size": 64,
-                                                  "model.fan_width": 4})
+    cfg = configs.load(
+        "stargan_v2:synthetic", **{**TINY, "model.w_hpf": 1.0, "model.fan_img_size": 64, "model.fan_width": 4}
+    )
     family = registry.create(cfg)
     runner = family.bench_torch_step(0)
     assert runner.fan is not None and not runner.fan.training
@@ -78,8 +79,10 @@ def test_torch_iteration_with_fan_masks_leaves_unused_shortcuts_alone():
     assert sum(not torch.equal(after[n], v) for n, v in others.items()) > 0.9 * len(others)
 
 
-@pytest.mark.parametrize("row, field", [("C", "config.model.style='label'"), ("A", "config.model.generator"),
-                                        ("D", "config.model.style='latent'")])
+@pytest.mark.parametrize(
+    "row, field",
+    [("C", "config.model.style='label'"), ("A", "config.model.generator"), ("D", "config.model.style='latent'")],
+)
 def test_rows_without_a_torch_baseline_are_one_error_before_torch(row, field):
     family = registry.create(configs.load(f"stargan_v2:{row},synthetic", **TINY))
     with pytest.raises(FacejaxError, match=rf"bench --against=torch runs StarGAN v2 itself.*{field}"):

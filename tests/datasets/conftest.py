@@ -19,8 +19,7 @@ def dummy(name: str) -> pathlib.Path:
 
 def build(spec: str, manual_dir, data_dir, **kwargs):
     builder = tfds.builder(spec, data_dir=str(data_dir), **kwargs)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
     return builder
 
 

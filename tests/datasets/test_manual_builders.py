@@ -26,8 +26,9 @@ def test_afhq_v1_as_released(built):
     assert builder.info.features["label"].names == ["cat", "dog", "wild"]
     dog = ex["train"]["train/dog/flickr_dog_000001.jpg"]
     assert dog["label"] == 1
-    np.testing.assert_allclose(dog["image"], decode_file(dummy("afhq") / "train/dog/flickr_dog_000001.jpg"),
-                               atol=12)  # TF's and PIL's JPEG decoders differ slightly
+    np.testing.assert_allclose(
+        dog["image"], decode_file(dummy("afhq") / "train/dog/flickr_dog_000001.jpg"), atol=12
+    )  # TF's and PIL's JPEG decoders differ slightly
     # Images that need no change are stored byte for byte.
     raw = builder.as_dataset(split="train", decoders={"image": tfds.decode.SkipDecoding()})
     stored = {ex["file_name"].decode(): ex["image"] for ex in tfds.as_numpy(raw)}
@@ -40,8 +41,11 @@ def test_afhq_resized_config(built):
     assert sizes(builder) == {"train": 6, "val": 3}
     image = ex["val"]["val/wild/flickr_wild_000010.jpg"]["image"]
     assert image.shape == (128, 128, 3) and image.dtype == np.uint8
-    source = np.asarray(Image.fromarray(decode_file(dummy("afhq") / "val/wild/flickr_wild_000010.jpg"))
-                        .resize((128, 128), Image.Resampling.LANCZOS))
+    source = np.asarray(
+        Image.fromarray(decode_file(dummy("afhq") / "val/wild/flickr_wild_000010.jpg")).resize(
+            (128, 128), Image.Resampling.LANCZOS
+        )
+    )
     np.testing.assert_array_equal(image, source)
 
 
@@ -110,8 +114,10 @@ def test_ffhq_thumbnails_serve_128_and_smaller(built):
         assert image.shape == (size, size, 3)
         np.testing.assert_allclose(image[0, 0], MAGENTA, atol=8)  # the thumbnails' marker
     _, ex = built("ffhq/128")
-    np.testing.assert_array_equal(ex["train"]["thumbnails128x128/00000/00001.png"]["image"],
-                                  decode_file(dummy("ffhq") / "thumbnails128x128/00000/00001.png"))
+    np.testing.assert_array_equal(
+        ex["train"]["thumbnails128x128/00000/00001.png"]["image"],
+        decode_file(dummy("ffhq") / "thumbnails128x128/00000/00001.png"),
+    )
 
 
 def test_ffhq_larger_configs_resize_the_1024_images(built):
@@ -171,10 +177,15 @@ def test_mt_makeup_resized_parsing_stays_ids(built):
 def test_mt_makeup_uses_the_datasets_own_lists(copy_of, tmp_path):
     manual = copy_of("mt_makeup")
     root = manual / "all"
-    lists = {"train_MAKEMIX.txt": ["vFG100.png", "vFG101.png", "XMY-014.png"], "test_MAKEMIX.txt": ["vRX200.png"],
-             "train_SYMIX.txt": ["vSYYZ1.png"], "test_SYMIX.txt": ["xfsy_0068.png", "XYUH-3.png"]}
-    (root / "train_MAKEMIX.txt").write_text("".join(
-        f"images/makeup/{f} segs/makeup/{f}\n" for f in lists["train_MAKEMIX.txt"]))
+    lists = {
+        "train_MAKEMIX.txt": ["vFG100.png", "vFG101.png", "XMY-014.png"],
+        "test_MAKEMIX.txt": ["vRX200.png"],
+        "train_SYMIX.txt": ["vSYYZ1.png"],
+        "test_SYMIX.txt": ["xfsy_0068.png", "XYUH-3.png"],
+    }
+    (root / "train_MAKEMIX.txt").write_text(
+        "".join(f"images/makeup/{f} segs/makeup/{f}\n" for f in lists["train_MAKEMIX.txt"])
+    )
     with pytest.raises(FacejaxError, match=r"has the list file\(s\) train_MAKEMIX.txt but not"):
         build("mt_makeup/128", manual, tmp_path / "a")
     for name, files in lists.items():
@@ -182,8 +193,11 @@ def test_mt_makeup_uses_the_datasets_own_lists(copy_of, tmp_path):
         (root / name).write_text("".join(f"images/{d}/{f} segs/{d}/{f}\n" for f in files))
     builder = build("mt_makeup/128", manual, tmp_path / "b")  # manual_dir above all/ works too
     assert sizes(builder) == {"train": 4, "test": 3}
-    assert set(load(builder)["test"]) == {"images/makeup/vRX200.png", "images/non-makeup/xfsy_0068.png",
-                                          "images/non-makeup/XYUH-3.png"}
+    assert set(load(builder)["test"]) == {
+        "images/makeup/vRX200.png",
+        "images/non-makeup/xfsy_0068.png",
+        "images/non-makeup/XYUH-3.png",
+    }
 
 
 def test_mt_makeup_bad_parsing_map_is_named(copy_of, tmp_path):
@@ -330,8 +344,11 @@ def test_celeba_annotation_errors(copy_of, tmp_path):
     manual = copy_of("celeba")
     attrs = manual / "Anno/list_attr_celeba.txt"
     attrs.write_text("\n".join(attrs.read_text().splitlines()[:-1]) + "\n")  # drop 000006's row
-    with pytest.raises(FacejaxError, match=r"Anno/list_attr_celeba.txt has no row for 000006\.jpg.*expected "
-                                           r"<manual_dir>/Img/img_align_celeba"):
+    with pytest.raises(
+        FacejaxError,
+        match=r"Anno/list_attr_celeba.txt has no row for 000006\.jpg.*expected "
+        r"<manual_dir>/Img/img_align_celeba",
+    ):
         build("celeba/aligned", manual, tmp_path)
 
 

@@ -23,8 +23,17 @@ def _python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_all_datasets_are_registered():
-    assert set(MANUAL) == {"afhq", "celeb_id", "celeba", "celeba_hq", "eye_aesthetics", "ffhq", "helen",
-                           "mt_makeup", "scut_fbp5500"}
+    assert set(MANUAL) == {
+        "afhq",
+        "celeb_id",
+        "celeba",
+        "celeba_hq",
+        "eye_aesthetics",
+        "ffhq",
+        "helen",
+        "mt_makeup",
+        "scut_fbp5500",
+    }
 
 
 @pytest.mark.parametrize("first", ["facejax", "tensorflow_datasets"])
@@ -32,8 +41,10 @@ def test_tfds_builder_finds_them_after_import_facejax(first):
     """`import facejax` stays cheap (no TFDS) yet registers the builders in either import order."""
     names = sorted(facejax.datasets.BUILDERS)
     if first == "facejax":
-        code = ("import sys, facejax; assert 'tensorflow_datasets' not in sys.modules, 'import facejax loaded TFDS'\n"
-                "import tensorflow_datasets as tfds\n")
+        code = (
+            "import sys, facejax; assert 'tensorflow_datasets' not in sys.modules, 'import facejax loaded TFDS'\n"
+            "import tensorflow_datasets as tfds\n"
+        )
     else:
         code = "import tensorflow_datasets as tfds, facejax\n"
     code += f"print([tfds.builder_cls(n).name for n in {names!r}])"
@@ -112,24 +123,54 @@ def test_prepare_names_and_configs():
 def test_prepare_builds_and_reuses(tmp_path):
     result = prepare.prepare("eye_aesthetics/original", manual_dir=str(dummy("eye_aesthetics")), data_dir=str(tmp_path))
     assert (result["name"], result["splits"], result["skipped"], result["built"]) == (
-        "eye_aesthetics/original", {"train": 6}, 0, True)
+        "eye_aesthetics/original",
+        {"train": 6},
+        0,
+        True,
+    )
     again = prepare.prepare("eye_aesthetics/original", manual_dir=str(dummy("eye_aesthetics")), data_dir=str(tmp_path))
     assert again["built"] is False and again["splits"] == {"train": 6}
 
 
 def test_cli_prepare_json(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "facejax.cli", "prepare", "celeba_hq/original", f"--manual_dir={dummy('celeba_hq')}",
-         f"--data_dir={tmp_path}", "--json"], capture_output=True, text=True, env=ENV, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "facejax.cli",
+            "prepare",
+            "celeba_hq/original",
+            f"--manual_dir={dummy('celeba_hq')}",
+            f"--data_dir={tmp_path}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {
-        "name": "celeba_hq/original", "splits": {"train": 4, "val": 2}, "skipped": 0,
-        "data_dir": str(tmp_path / "celeba_hq" / "original" / "1.0.0")}
-    res = subprocess.run([sys.executable, "-m", "facejax.cli", "prepare", "afhq", f"--manual_dir={tmp_path}/none"],
-                         capture_output=True, text=True, env=ENV, timeout=900)
+        "name": "celeba_hq/original",
+        "splits": {"train": 4, "val": 2},
+        "skipped": 0,
+        "data_dir": str(tmp_path / "celeba_hq" / "original" / "1.0.0"),
+    }
+    res = subprocess.run(
+        [sys.executable, "-m", "facejax.cli", "prepare", "afhq", f"--manual_dir={tmp_path}/none"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=900,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip().splitlines()[-1].startswith(f"facejax prepare: error: --manual_dir {tmp_path}/none "
-                                                         f"is not a folder; expected <manual_dir>/<split>/")
+    assert (
+        res.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"facejax prepare: error: --manual_dir {tmp_path}/none is not a folder; expected <manual_dir>/<split>/"
+        )
+    )
 
 
 def test_dummy_data_stays_small():
@@ -140,4 +181,7 @@ def test_dummy_data_stays_small():
 def test_prepare_builds_synthetic_faces_without_manual_dir(tmp_path):
     result = prepare.prepare("synthetic_faces/gender_32", data_dir=str(tmp_path))
     assert (result["name"], result["splits"], result["skipped"]) == (
-        "synthetic_faces/gender_32", {"train": 1024, "test": 128}, 0)
+        "synthetic_faces/gender_32",
+        {"train": 1024, "test": 128},
+        0,
+    )

@@ -53,8 +53,15 @@ def test_registered_with_named_configs():
     names = {c.name for c in SyntheticFaces.BUILDER_CONFIGS}
     assert names == {f"{k}_{s}" for k in ("gender", "species") for s in (32, 64, 128, 256)}
     cfg = SyntheticFaces.builder_configs["species_128"]
-    assert (cfg.kind, cfg.img_size, cfg.num_train, cfg.num_test, cfg.seed, cfg.num_identities,
-            cfg.num_raters) == ("species", 128, 1024, 128, 0, 64, 8)
+    assert (cfg.kind, cfg.img_size, cfg.num_train, cfg.num_test, cfg.seed, cfg.num_identities, cfg.num_raters) == (
+        "species",
+        128,
+        1024,
+        128,
+        0,
+        64,
+        8,
+    )
     assert cfg.domains == ("cat", "dog", "wild")
 
 
@@ -241,10 +248,9 @@ def test_makeup_colours_are_applied():
         for row in (0, 1):
             y0, x0, y1, x1 = (ex["eye_boxes"][row] * 128).astype(int)
             h, q = max(y1 - y0, 4), (x1 - x0) // 4
-            band = ex["image"][y0 - h:y0, x0 + q:x1 - q][p[y0 - h:y0, x0 + q:x1 - q] == 1]
+            band = ex["image"][y0 - h : y0, x0 + q : x1 - q][p[y0 - h : y0, x0 + q : x1 - q] == 1]
             med = np.median(band.astype(float), 0)
-            closer.append(np.abs(med - ex["makeup"]["eye_shadow"]).max()
-                          < np.abs(med - ex["makeup"]["skin"]).max())
+            closer.append(np.abs(med - ex["makeup"]["eye_shadow"]).max() < np.abs(med - ex["makeup"]["skin"]).max())
     assert np.mean(closer) > 0.85
 
 

@@ -23,10 +23,22 @@ pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
 ENV = xla_env.env(1)
 
-FIELDS = {"img_size": 32, "batch_size": 4, "model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32,
-          "model.style_dim": 16, "model.latent_dim": 8, "model.num_domains": 3, "model.w_hpf": 1.0,
-          "model.fan_img_size": 64, "model.fan_width": 8, "num_sample_images": 3, "f_lr": 1e-3,
-          "data.source": "folder"}
+FIELDS = {
+    "img_size": 32,
+    "batch_size": 4,
+    "model.dim_in": 16,
+    "model.max_conv_dim": 32,
+    "model.hidden_dim": 32,
+    "model.style_dim": 16,
+    "model.latent_dim": 8,
+    "model.num_domains": 3,
+    "model.w_hpf": 1.0,
+    "model.fan_img_size": 64,
+    "model.fan_width": 8,
+    "num_sample_images": 3,
+    "f_lr": 1e-3,
+    "data.source": "folder",
+}
 
 # Runs with torch only (no JAX, no TensorFlow), as a PyTorch user of the original code would.
 TORCH_SIDE = r"""
@@ -74,27 +86,39 @@ def test_train_export_import_resume_sample(tmp_path, afhq_samples, repo_root):
     torch.manual_seed(0)
     wing_file = tmp_path / "wing.ckpt"
     torch.save({"state_dict": wing.FAN(64, 8).state_dict(), "epoch": 1}, wing_file)
-    fields = dict(FIELDS, **{"data.train_dir": afhq_samples / "ref", "data.eval_dir": afhq_samples / "src",
-                             "fan_weights": wing_file})
+    fields = dict(
+        FIELDS,
+        **{"data.train_dir": afhq_samples / "ref", "data.eval_dir": afhq_samples / "src", "fan_weights": wing_file},
+    )
     common = [f"--config={repo_root}/configs/stargan_v2.py:synthetic", *_flags(fields)]
     run, run2, out = tmp_path / "run", tmp_path / "imported", tmp_path / "export"
 
-    res = facejax("train", *common, f"--workdir={run}", "--config.total_steps=2", "--config.log_every=1",
-                  "--config.sample_every=0")
+    res = facejax(
+        "train",
+        *common,
+        f"--workdir={run}",
+        "--config.total_steps=2",
+        "--config.log_every=1",
+        "--config.sample_every=0",
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     res = facejax("export", *common, f"--workdir={run}", f"--out={out}", "--with_optim", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
     written = json.loads(res.stdout.strip().splitlines()[-1])
     assert written["step"] == 2 and {k: os.path.basename(v) for k, v in written.items() if k != "step"} == {
-        "nets": "000002_nets.ckpt", "nets_ema": "000002_nets_ema.ckpt", "optims": "000002_optims.ckpt"}
+        "nets": "000002_nets.ckpt",
+        "nets_ema": "000002_nets_ema.ckpt",
+        "optims": "000002_optims.ckpt",
+    }
 
     stepped = tmp_path / "mapping_after_adam_step.pt"
     res = _run("-c", TORCH_SIDE, json.dumps({k: v for k, v in written.items() if k != "step"}), str(stepped))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "strict loads ok" in res.stdout
 
-    config = configs.load("stargan_v2:synthetic", **{k: (str(v) if isinstance(v, pathlib.Path) else v)
-                                                     for k, v in fields.items()})
+    config = configs.load(
+        "stargan_v2:synthetic", **{k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in fields.items()}
+    )
     trained = trainer.Run(config, str(run))
     state = trained.restore_state()
     trained.checkpointer.close()
@@ -105,13 +129,16 @@ def test_train_export_import_resume_sample(tmp_path, afhq_samples, repo_root):
     # One Adam step in PyTorch from the exported optimizer state equals optax's from the run's state
     family = trained.family
     grads = jax.tree.map(np.ones_like, state.params["mapping_network"])
-    updates, _ = family.optimizers["mapping_network"].update(grads, state.opt_state["mapping_network"],
-                                                             state.params["mapping_network"])
-    before = convert.to_torch(jax.device_get(state.params["mapping_network"]),
-                              torch_layout.net_layout(config, "mapping_network"))
-    after = convert.to_torch(jax.tree.map(lambda p, u: np.asarray(p) + np.asarray(u),
-                                          state.params["mapping_network"], updates),
-                             torch_layout.net_layout(config, "mapping_network"))
+    updates, _ = family.optimizers["mapping_network"].update(
+        grads, state.opt_state["mapping_network"], state.params["mapping_network"]
+    )
+    before = convert.to_torch(
+        jax.device_get(state.params["mapping_network"]), torch_layout.net_layout(config, "mapping_network")
+    )
+    after = convert.to_torch(
+        jax.tree.map(lambda p, u: np.asarray(p) + np.asarray(u), state.params["mapping_network"], updates),
+        torch_layout.net_layout(config, "mapping_network"),
+    )
     theirs = torch.load(stepped, weights_only=True)
     for k in after:
         moved = np.abs(after[k] - before[k]).max()
@@ -138,8 +165,13 @@ def test_train_export_import_resume_sample(tmp_path, afhq_samples, repo_root):
     grids = json.loads(res.stdout.strip().splitlines()[-1])
     assert os.path.basename(grids["latent"]) == "000003_latent.png" and os.path.exists(grids["reference"])
 
-    res = facejax("import", *common, "--config.model.num_domains=2", f"--from={written['nets_ema']}",
-                  f"--workdir={tmp_path / 'other'}")
+    res = facejax(
+        "import",
+        *common,
+        "--config.model.num_domains=2",
+        f"--from={written['nets_ema']}",
+        f"--workdir={tmp_path / 'other'}",
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     errors = [line for line in res.stderr.splitlines() if line.startswith("facejax import: error:")]
     assert len(errors) == 1, res.stderr

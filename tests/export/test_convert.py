@@ -36,19 +36,25 @@ class Toy(nnx.Module):
         self.filt = Filter(2.0)
 
 
-SPEC = convert.BASE_SPEC.merged(LayoutSpec(
-    order={"Toy": ("head", "layers", "filt", "fc"), "Block": ("conv", "norm", "skip"), "Filter": ("filter",)},
-    buffers={"Filter": {"filter": Buffer(lambda m: np.full((2, 2), 1.0 / m.w, np.float32), optional=True,
-                                         field="model.w")}},
-))
+SPEC = convert.BASE_SPEC.merged(
+    LayoutSpec(
+        order={"Toy": ("head", "layers", "filt", "fc"), "Block": ("conv", "norm", "skip"), "Filter": ("filter",)},
+        buffers={
+            "Filter": {
+                "filter": Buffer(lambda m: np.full((2, 2), 1.0 / m.w, np.float32), optional=True, field="model.w")
+            }
+        },
+    )
+)
 
 
 def _toy(seed=0, **kw):
     toy = Toy(rngs=nnx.Rngs(seed), **kw)
     rng = np.random.default_rng(seed)
     params = nnx.to_pure_dict(nnx.state(toy, nnx.Param))
-    filled = convert.unflatten({p: rng.standard_normal(np.shape(v)).astype(np.float32)
-                                for p, v in convert.flatten(params).items()})
+    filled = convert.unflatten(
+        {p: rng.standard_normal(np.shape(v)).astype(np.float32) for p, v in convert.flatten(params).items()}
+    )
     return toy, filled
 
 
@@ -90,7 +96,9 @@ def test_round_trip_is_identity_and_values_land_in_place():
     net = convert.layout(toy, SPEC, "toy")
     sd = convert.to_torch(params, net)
     assert isinstance(sd, collections.OrderedDict) and list(sd) == net.keys()
-    np.testing.assert_array_equal(sd["layers.2.skip.weight"][5, 3, 0, 0], params["layers"][2]["skip"]["kernel"][0, 0, 3, 5])
+    np.testing.assert_array_equal(
+        sd["layers.2.skip.weight"][5, 3, 0, 0], params["layers"][2]["skip"]["kernel"][0, 0, 3, 5]
+    )
     np.testing.assert_array_equal(sd["fc.weight"], params["fc"]["kernel"].T)
     np.testing.assert_array_equal(sd["filt.filter"], np.full((2, 2), 0.5))
     back = convert.from_torch(sd, net, source="mem")
@@ -131,8 +139,11 @@ def test_mismatches_name_the_first_tensor_and_the_file():
     bad = dict(sd)
     bad["layers.0.conv.weight"] = np.zeros((4, 2, 5, 5), np.float32)
     bad["fc.weight"] = np.zeros((5, 8), np.float32)
-    with pytest.raises(CheckpointMismatch, match=r"f\.ckpt \[toy\]: tensor 'layers\.0\.conv\.weight' has shape "
-                                                 r"\[4, 2, 5, 5\] in the file, this config expects \[4, 2, 3, 3\]"):
+    with pytest.raises(
+        CheckpointMismatch,
+        match=r"f\.ckpt \[toy\]: tensor 'layers\.0\.conv\.weight' has shape "
+        r"\[4, 2, 5, 5\] in the file, this config expects \[4, 2, 3, 3\]",
+    ):
         convert.from_torch(bad, net, source="f.ckpt")
     with pytest.raises(CheckpointMismatch, match="'layers.2.skip.weight' .* missing"):
         convert.from_torch({k: v for k, v in sd.items() if k != "layers.2.skip.weight"}, net, source="f.ckpt")
@@ -152,17 +163,24 @@ def test_explain_finds_the_config_field_that_makes_the_file_fit():
 
     current = {"c": 2, "k": 3}
     file_net = layout_for({"c": 2, "k": 5})
-    hint = convert.explain_mismatch(file_net.shapes(), current, [("c", [1, 2, 4]), ("k", [1, 5])],
-                                    lambda change: layout_for({**current, **change}))
+    hint = convert.explain_mismatch(
+        file_net.shapes(), current, [("c", [1, 2, 4]), ("k", [1, 5])], lambda change: layout_for({**current, **change})
+    )
     assert "config.k=5" in hint and "(this config has 3)" in hint
-    none = convert.explain_mismatch({"nothing.weight": (1,)}, current, [("c", [4])],
-                                    lambda change: layout_for({**current, **change}))
+    none = convert.explain_mismatch(
+        {"nothing.weight": (1,)}, current, [("c", [4])], lambda change: layout_for({**current, **change})
+    )
     assert "no single config field" in none
     toy, params = _toy(k=5)
     with pytest.raises(CheckpointMismatch, match=r"'fc\.weight' has shape \[5, 8\].*config\.k=5"):
-        convert.from_torch(convert.to_torch(params, convert.layout(toy, SPEC)), layout_for(current), source="f",
-                           explain=lambda shapes: convert.explain_mismatch(
-                               shapes, current, [("k", [5])], lambda ch: layout_for({**current, **ch})))
+        convert.from_torch(
+            convert.to_torch(params, convert.layout(toy, SPEC)),
+            layout_for(current),
+            source="f",
+            explain=lambda shapes: convert.explain_mismatch(
+                shapes, current, [("k", [5])], lambda ch: layout_for({**current, **ch})
+            ),
+        )
 
 
 def test_integer_counters_round_trip_as_int64():
@@ -174,7 +192,9 @@ def test_integer_counters_round_trip_as_int64():
     spec = LayoutSpec(order={"Counter": ("scale", "num_batches_tracked")})
     net = convert.layout(Counter(), spec, "c")
     assert [(t.key, t.torch_dtype, t.optional) for t in net.tensors] == [
-        ("weight", "float32", False), ("num_batches_tracked", "int64", True)]
+        ("weight", "float32", False),
+        ("num_batches_tracked", "int64", True),
+    ]
     sd = convert.to_torch({"scale": np.ones(2, np.float32), "num_batches_tracked": np.asarray(9, np.int32)}, net)
     assert sd["num_batches_tracked"].dtype == np.int64 and sd["num_batches_tracked"].shape == ()
     back = convert.from_torch({"weight": np.ones(2, np.float32)}, net, source="old.ckpt")  # old PyTorch: no counter

@@ -27,9 +27,17 @@ from facejax.families.stargan_v2 import torch_wing as wing  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
-SMALL = {"img_size": 32, "model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32,
-         "model.style_dim": 16, "model.latent_dim": 8, "model.num_domains": 3,
-         "model.fan_img_size": 64, "model.fan_width": 8}
+SMALL = {
+    "img_size": 32,
+    "model.dim_in": 16,
+    "model.max_conv_dim": 32,
+    "model.hidden_dim": 32,
+    "model.style_dim": 16,
+    "model.latent_dim": 8,
+    "model.num_domains": 3,
+    "model.fan_img_size": 64,
+    "model.fan_width": 8,
+}
 
 
 def _config(**overrides):
@@ -70,10 +78,13 @@ def _close(flax_out, torch_out, atol=1e-4, relative=False):
 # ------------------------------------------------------------------------------------------ layouts at 256 px
 
 
-@pytest.mark.parametrize("preset, nets", [
-    ("celeba_hq", ("generator", "mapping_network", "style_encoder", "discriminator", "fan")),
-    ("afhq", ("generator", "mapping_network", "style_encoder", "discriminator")),
-])
+@pytest.mark.parametrize(
+    "preset, nets",
+    [
+        ("celeba_hq", ("generator", "mapping_network", "style_encoder", "discriminator", "fan")),
+        ("afhq", ("generator", "mapping_network", "style_encoder", "discriminator")),
+    ],
+)
 def test_full_size_files_hold_every_key_of_the_original_modules(preset, nets):
     config = configs.load(f"stargan_v2:{preset}")
     layout = torch_layout.TorchLayout(config)
@@ -85,8 +96,9 @@ def test_full_size_files_hold_every_key_of_the_original_modules(preset, nets):
         net = layout.nets[name]
         assert net.keys() == list(expected), name  # same keys, same (registration) order
         assert net.shapes() == {k: tuple(v.shape) for k, v in expected.items()}, name
-        assert {t.key: t.torch_dtype for t in net.tensors} == {k: str(v.dtype).replace("torch.", "")
-                                                               for k, v in expected.items()}, name
+        assert {t.key: t.torch_dtype for t in net.tensors} == {
+            k: str(v.dtype).replace("torch.", "") for k, v in expected.items()
+        }, name
         assert [t.key for t in net.parameters()] == [k for k, _ in module.named_parameters()], name
     if preset == "celeba_hq":
         assert "hpf.filter" in layout.nets["generator"].keys()
@@ -104,7 +116,10 @@ def test_exported_files_load_strictly_into_the_reference_and_give_the_same_outpu
     state = random_state(family, seed=int(w_hpf))
     written = layout.write(layout.export(state, with_optim=True), str(tmp_path), 1234, "torch")
     assert {k: os.path.basename(v) for k, v in written.items()} == {
-        "nets": "001234_nets.ckpt", "nets_ema": "001234_nets_ema.ckpt", "optims": "001234_optims.ckpt"}
+        "nets": "001234_nets.ckpt",
+        "nets_ema": "001234_nets_ema.ckpt",
+        "optims": "001234_optims.ckpt",
+    }
     loaded = {k: torch.load(v, weights_only=True) for k, v in written.items()}
     assert list(loaded["nets"]) == list(layout.file_networks("nets"))
     assert list(loaded["optims"]["generator"]) == ["state", "param_groups"]
@@ -123,8 +138,12 @@ def test_exported_files_load_strictly_into_the_reference_and_give_the_same_outpu
 
     def forward(params):
         nets = {name: bind(family.graphdefs[name], params[name]) for name in params}
-        out = {"generator": nets["generator"](x, s, masks), "mapping_network": nets["mapping_network"](z, y),
-               "style_encoder": nets["style_encoder"](x, y), "discriminator": nets["discriminator"](x, y)}
+        out = {
+            "generator": nets["generator"](x, s, masks),
+            "mapping_network": nets["mapping_network"](z, y),
+            "style_encoder": nets["style_encoder"](x, y),
+            "discriminator": nets["discriminator"](x, y),
+        }
         if "fan" in nets:
             out["fan"] = nets["fan"](x64)
         return out
@@ -136,8 +155,10 @@ def test_exported_files_load_strictly_into_the_reference_and_give_the_same_outpu
         tnets[name].load_state_dict(sd, strict=True)
     ty = torch.from_numpy(y)
     with torch.no_grad():
-        _close(outs["generator"], tnets["generator"](_nchw(x), torch.from_numpy(s),
-                                                     masks and tuple(_nchw(m) for m in masks)))
+        _close(
+            outs["generator"],
+            tnets["generator"](_nchw(x), torch.from_numpy(s), masks and tuple(_nchw(m) for m in masks)),
+        )
         _close(outs["mapping_network"], tnets["mapping_network"](torch.from_numpy(z), ty))
         _close(outs["style_encoder"], tnets["style_encoder"](_nchw(x), ty))
         _close(outs["discriminator"], tnets["discriminator"](_nchw(x), ty))
@@ -153,8 +174,11 @@ def test_exported_files_load_strictly_into_the_reference_and_give_the_same_outpu
     st = layout.write(layout.export(state, with_optim=True), str(tmp_path / "st"), 1234, "safetensors")
     flat, meta = files.load_safetensors(st["nets_ema"])
     assert sorted(flat) == sorted(f"{net}.{key}" for net, sd in loaded["nets_ema"].items() for key in sd)
-    assert all(np.array_equal(flat[f"{net}.{key}"], v.numpy()) for net, sd in loaded["nets_ema"].items()
-               for key, v in sd.items())
+    assert all(
+        np.array_equal(flat[f"{net}.{key}"], v.numpy())
+        for net, sd in loaded["nets_ema"].items()
+        for key, v in sd.items()
+    )
     back = layout.read(st["optims"])
     entry = loaded["optims"]["discriminator"]["state"][3]
     np.testing.assert_array_equal(back["discriminator"]["state"][3]["exp_avg_sq"], entry["exp_avg_sq"].numpy())
@@ -180,18 +204,25 @@ def _torch_files(config, folder, step=30000, seed=0):
                     m.bias.normal_(0, 0.1)
     layout = torch_layout.TorchLayout(config)
     content = {"nets": {k: m.state_dict() for k, m in nets.items()}}
-    content["nets_ema"] = {k: collections.OrderedDict((key, v + 0.01 if key != "hpf.filter" and v.is_floating_point()
-                                                       else v.clone())
-                                                      for key, v in content["nets"][k].items())
-                           for k in layout.file_networks("nets_ema") if k != "fan"}
+    content["nets_ema"] = {
+        k: collections.OrderedDict(
+            (key, v + 0.01 if key != "hpf.filter" and v.is_floating_point() else v.clone())
+            for key, v in content["nets"][k].items()
+        )
+        for k in layout.file_networks("nets_ema")
+        if k != "fan"
+    }
     if "fan" in nets:
         content["nets_ema"]["fan"] = content["nets"]["fan"]
     optims = {}
     for name in layout.file_networks("optims"):
         params = list(nets[name].named_parameters())
         unused = {f"decode.{i}.conv1x1.weight" for i in range(10)} if config.model.w_hpf > 0 else set()
-        state = {i: {"step": torch.tensor(float(step)), "exp_avg": torch.randn_like(p),
-                     "exp_avg_sq": torch.rand_like(p)} for i, (key, p) in enumerate(params) if key not in unused}
+        state = {
+            i: {"step": torch.tensor(float(step)), "exp_avg": torch.randn_like(p), "exp_avg_sq": torch.rand_like(p)}
+            for i, (key, p) in enumerate(params)
+            if key not in unused
+        }
         # what the installed torch.optim.Adam(lr, betas=(0, 0.99), weight_decay=1e-4) writes
         group = {**optim.torch_param_group_defaults(layout.hyper(name)), "params": list(range(len(params)))}
         optims[name] = {"state": state, "param_groups": [group]}
@@ -208,8 +239,9 @@ def _import(config, paths, seed=1):
     family = registry.create(config)
     layout = family.torch_layout()
     base = random_state(family, seed)  # stands in for a fresh init (its discriminator)
-    state, notes = layout.build_state(layout.load(paths), paths, step=7, rng=base.rng, optimizers=family.optimizers,
-                                      init_fn=lambda: base)
+    state, notes = layout.build_state(
+        layout.load(paths), paths, step=7, rng=base.rng, optimizers=family.optimizers, init_fn=lambda: base
+    )
     return family, layout, base, state, notes
 
 
@@ -241,8 +273,11 @@ def test_round_trip_torch_facejax_torch_gives_identical_tensors(tmp_path):
 def test_release_files_with_module_prefix_no_hpf_filter_and_only_nets_ema(tmp_path):
     config = _config(**{"model.w_hpf": 1.0})
     content, _ = _torch_files(config, str(tmp_path / "orig"))
-    release = {net: collections.OrderedDict((f"module.{k}", v) for k, v in sd.items() if k != "hpf.filter")
-               for net, sd in content["nets_ema"].items() if net != "fan"}
+    release = {
+        net: collections.OrderedDict((f"module.{k}", v) for k, v in sd.items() if k != "hpf.filter")
+        for net, sd in content["nets_ema"].items()
+        if net != "fan"
+    }
     wing_file = tmp_path / "wing.ckpt"  # the release's wing.ckpt: {'state_dict': ...}, extra keys, no counters
     fan_sd = {k: v for k, v in content["nets"]["fan"].items() if not k.endswith("num_batches_tracked")}
     torch.save({"state_dict": {**fan_sd, "m1.extra.weight": torch.zeros(3)}, "epoch": 7}, wing_file)
@@ -250,14 +285,14 @@ def test_release_files_with_module_prefix_no_hpf_filter_and_only_nets_ema(tmp_pa
     torch.save(release, tmp_path / "celeba_hq" / "100000_nets_ema.ckpt")
     step, paths = files.find_checkpoint_files(str(tmp_path / "celeba_hq" / "100000_nets_ema.ckpt"))
     assert step == 100000 and list(paths) == ["nets_ema"]
-    family, layout, base, state, notes = _import(_config(**{"model.w_hpf": 1.0, "fan_weights": str(wing_file)}),
-                                                 paths)
+    family, layout, base, state, notes = _import(_config(**{"model.w_hpf": 1.0, "fan_weights": str(wing_file)}), paths)
     assert any("training resumes from the EMA weights" in n for n in notes)
     assert any("optimizers start fresh" in n for n in notes)
     assert any("FAN from config.fan_weights" in n for n in notes)
     for net in ("generator", "mapping_network", "style_encoder"):
-        expected = convert.from_torch({k: v.numpy() for k, v in content["nets_ema"][net].items()},
-                                      layout.nets[net], source="x")
+        expected = convert.from_torch(
+            {k: v.numpy() for k, v in content["nets_ema"][net].items()}, layout.nets[net], source="x"
+        )
         for path, v in convert.flatten(expected).items():
             np.testing.assert_array_equal(convert.flatten(state.ema[net])[path], v)
             np.testing.assert_array_equal(convert.flatten(state.params[net])[path], v)
@@ -265,8 +300,10 @@ def test_release_files_with_module_prefix_no_hpf_filter_and_only_nets_ema(tmp_pa
         np.testing.assert_array_equal(convert.flatten(state.params["discriminator"])[path], v)
     assert "fan" not in state.params and "fan" not in state.ema  # frozen: its own field
     fan_params = convert.flatten(state.frozen["fan"])
-    np.testing.assert_array_equal(fan_params[("conv1", "conv", "kernel")],
-                                  content["nets"]["fan"]["conv1.conv.weight"].numpy().transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(
+        fan_params[("conv1", "conv", "kernel")],
+        content["nets"]["fan"]["conv1.conv.weight"].numpy().transpose(2, 3, 1, 0),
+    )
     assert int(fan_params[("bn1", "num_batches_tracked")]) == 0  # absent from the file: PyTorch's initial 0
 
 
@@ -274,14 +311,26 @@ def test_mismatched_config_names_the_first_tensor_and_the_field(tmp_path):
     config = _config(**{"model.w_hpf": 1.0})
     _, paths = _torch_files(config, str(tmp_path))
     cases = [
-        ({"img_size": 64}, r"\[generator\]: tensor 'encode\.4\.conv1\.weight'.*missing.*config\.img_size=32 "
-                           r"\(this config has 64\)"),
-        ({"model.num_domains": 2}, r"\[mapping_network\]: tensor 'unshared\.2\.0\.weight' \[32, 32\] is in the "
-                                   r"file but not.*config\.model\.num_domains=3"),
-        ({"model.w_hpf": 0.0}, r"\[generator\]: tensor 'decode\.2\.conv1\.weight' has shape \[32, 32, 3, 3\] in "
-                               r"the file, this config expects \[16, 32, 3, 3\].*config\.model\.w_hpf=1\.0"),
-        ({"model.style_dim": 8}, r"\[generator\]: tensor 'decode\.0\.norm1\.fc\.weight' has shape \[64, 16\].*"
-                                 r"config\.model\.style_dim=16"),
+        (
+            {"img_size": 64},
+            r"\[generator\]: tensor 'encode\.4\.conv1\.weight'.*missing.*config\.img_size=32 "
+            r"\(this config has 64\)",
+        ),
+        (
+            {"model.num_domains": 2},
+            r"\[mapping_network\]: tensor 'unshared\.2\.0\.weight' \[32, 32\] is in the "
+            r"file but not.*config\.model\.num_domains=3",
+        ),
+        (
+            {"model.w_hpf": 0.0},
+            r"\[generator\]: tensor 'decode\.2\.conv1\.weight' has shape \[32, 32, 3, 3\] in "
+            r"the file, this config expects \[16, 32, 3, 3\].*config\.model\.w_hpf=1\.0",
+        ),
+        (
+            {"model.style_dim": 8},
+            r"\[generator\]: tensor 'decode\.0\.norm1\.fc\.weight' has shape \[64, 16\].*"
+            r"config\.model\.style_dim=16",
+        ),
     ]
     for change, pattern in cases:
         layout = torch_layout.TorchLayout(_config(**{"model.w_hpf": 1.0, **change}))

@@ -12,8 +12,11 @@ def synthetic_builder(tmp_path_factory):
 
     from facejax.datasets.synthetic_faces import make_config
 
-    builder = tfds.builder("synthetic_faces", config=make_config("gender", 32, num_train=48, num_test=8),
-                           data_dir=str(tmp_path_factory.mktemp("tfds")))
+    builder = tfds.builder(
+        "synthetic_faces",
+        config=make_config("gender", 32, num_train=48, num_test=8),
+        data_dir=str(tmp_path_factory.mktemp("tfds")),
+    )
     builder.download_and_prepare()
     return builder
 

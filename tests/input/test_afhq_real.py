@@ -56,11 +56,22 @@ def _which(x, files):
 
 @pytest.mark.slow
 def test_stargan_v2_trains_on_real_afhq_images(afhq_samples, afhq_dir, tmp_path, capsys):
-    cfg = tiny_config(afhq_dir, total_steps=STEPS, log_every=1, sample_every=STEPS, **{
-        "data.source": "tfds", "data.name": "afhq", "data.config": "v1",
-        "data.train_split": "ref", "data.eval_split": "src", "model.num_domains": 3,
-        # No random crops, so that every training image must be one file exactly (resized, maybe mirrored).
-        "data.randcrop_prob": 0.0})
+    cfg = tiny_config(
+        afhq_dir,
+        total_steps=STEPS,
+        log_every=1,
+        sample_every=STEPS,
+        **{
+            "data.source": "tfds",
+            "data.name": "afhq",
+            "data.config": "v1",
+            "data.train_split": "ref",
+            "data.eval_split": "src",
+            "model.num_domains": 3,
+            # No random crops, so that every training image must be one file exactly (resized, maybe mirrored).
+            "data.randcrop_prob": 0.0,
+        },
+    )
     work = tmp_path / "run"
     state = trainer.train(cfg, str(work))
     out = capsys.readouterr().out

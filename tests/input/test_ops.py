@@ -43,8 +43,12 @@ def test_crop_box_is_torchvision_random_resized_crop():
             got = [int(v) for v in box(u_area, u_ratio, u_pos, tf.constant(height), tf.constant(width))]
             assert got == list(torchvision_get_params(height, width, u_area, u_ratio, u_pos)), (height, width)
     # No draw fits a 10 x 200 picture: the central crop with the widest allowed aspect ratio.
-    assert [int(v) for v in ops.crop_box_from_draws(rng.random(10), rng.random(10), rng.random(2), 10, 200)] \
-        == [0, (200 - 11) // 2, 10, 11]
+    assert [int(v) for v in ops.crop_box_from_draws(rng.random(10), rng.random(10), rng.random(2), 10, 200)] == [
+        0,
+        (200 - 11) // 2,
+        10,
+        11,
+    ]
 
 
 def test_crop_box_draws_the_original_ranges():
@@ -84,8 +88,10 @@ def test_label_resize_is_pil_nearest():
         np.testing.assert_array_equal(ours, pil)
 
 
-PALETTE = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255],
-                    [255, 0, 255], [128, 128, 128]], np.uint8)
+PALETTE = np.array(
+    [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255], [128, 128, 128]],
+    np.uint8,
+)
 
 
 def _coded(height, width, block, seed=0):
@@ -109,7 +115,7 @@ def _interior(labels):
     same = np.ones(labels.shape, bool)
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
-            same &= p[dy:dy + labels.shape[0], dx:dx + labels.shape[1]] == labels
+            same &= p[dy : dy + labels.shape[0], dx : dx + labels.shape[1]] == labels
     return same
 
 
@@ -146,8 +152,9 @@ def test_maps_at_another_resolution_stay_aligned():
     image, labels = _coded(96, 96, 16, seed=3)
     small = labels[::2, ::2]
     for i in range(8):
-        out = ops.train_transform({"x": image}, tf.constant([11, i], tf.int64), 32, maps={"m": small[..., None]},
-                                  randcrop_prob=1.0)
+        out = ops.train_transform(
+            {"x": image}, tf.constant([11, i], tf.int64), 32, maps={"m": small[..., None]}, randcrop_prob=1.0
+        )
         colour, _ = _nearest_palette(out["x"].numpy())
         m = out["m"].numpy()[..., 0]
         inner = _interior(m)
@@ -160,8 +167,11 @@ def test_flip_swaps_left_and_right_parts_of_a_parsing_map():
     labels = np.zeros((32, 32), np.uint8)
     labels[:, :16], labels[:, 16:] = 5, 4
     image = PALETTE[np.where(np.arange(32) < 16, 1, 2)[None].repeat(32, 0)]
-    seed = next(tf.constant([1, i], tf.int64) for i in range(100)
-                if bool(ops.transform_params(tf.constant([1, i], tf.int64), 32, 32)[2]))
+    seed = next(
+        tf.constant([1, i], tf.int64)
+        for i in range(100)
+        if bool(ops.transform_params(tf.constant([1, i], tf.int64), 32, 32)[2])
+    )
     kw = dict(maps={"parsing": labels[..., None]}, flip=True)
     plain = ops.train_transform({"x": image}, seed, 32, **kw)
     swapped = ops.train_transform({"x": image}, seed, 32, flip_labels={"parsing": pipelines.MT_FLIP_LABELS}, **kw)

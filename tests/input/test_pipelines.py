@@ -25,8 +25,9 @@ def _ids(x):
 
 def _stargan_element(folder, process=0):
     src = sources.folder_source(str(folder))
-    return sg2_pipeline.train_element(src, num_domains=3, img_size=16, randcrop_prob=0.5,
-                                      seeds=ops.seeds_for(7, process, 1))
+    return sg2_pipeline.train_element(
+        src, num_domains=3, img_size=16, randcrop_prob=0.5, seeds=ops.seeds_for(7, process, 1)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +97,12 @@ def test_stargan_v2_augments_each_image(afhq_samples):
 
 @pytest.fixture(scope="module")
 def makeup_source(synthetic_builder):
-    return sources.tfds_source(synthetic_builder, "train", features=pipelines.MAKEUP_FEATURES + ("file_name",),
-                               optional=pipelines.MAKEUP_OPTIONAL)
+    return sources.tfds_source(
+        synthetic_builder,
+        "train",
+        features=pipelines.MAKEUP_FEATURES + ("file_name",),
+        optional=pipelines.MAKEUP_OPTIONAL,
+    )
 
 
 def _index(name):
@@ -169,17 +174,20 @@ def test_makeup_pairs_on_the_mt_layout(tmp_path, repo_root):
     import facejax.datasets  # noqa: F401
 
     builder = tfds.builder("mt_makeup", config="original", data_dir=str(tmp_path))
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=str(repo_root / "data" / "mt_makeup" / "dummy_data")))
-    src = sources.tfds_source(builder, "train", features=pipelines.MAKEUP_FEATURES + ("file_name",),
-                              optional=pipelines.MAKEUP_OPTIONAL)
-    b = {k: v.numpy() for k, v in next(iter(pipelines.makeup_pairs(
-        src, 6, seed=1, img_size=32, extras=("file_name",)))).items()}
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(repo_root / "data" / "mt_makeup" / "dummy_data"))
+    )
+    src = sources.tfds_source(
+        builder, "train", features=pipelines.MAKEUP_FEATURES + ("file_name",), optional=pipelines.MAKEUP_OPTIONAL
+    )
+    b = {
+        k: v.numpy()
+        for k, v in next(iter(pipelines.makeup_pairs(src, 6, seed=1, img_size=32, extras=("file_name",)))).items()
+    }
     assert all(f.decode().startswith("images/non-makeup/") for f in b["file_name_src"])
     assert all(f.decode().startswith("images/makeup/") for f in b["file_name_ref"])
     segs = dict(zip(src.table["file_name"], src.table["parsing"]))
     for side in ("src", "ref"):
         for name, m in zip(b[f"file_name_{side}"], b[f"parsing_{side}"]):
             raw = tf.io.decode_png(segs[name]).numpy()  # 32 px: the output map is the map, maybe mirrored
-            assert np.array_equal(m, raw) or np.array_equal(
-                m, np.asarray(pipelines.MT_FLIP_LABELS)[raw[:, ::-1]])
+            assert np.array_equal(m, raw) or np.array_equal(m, np.asarray(pipelines.MT_FLIP_LABELS)[raw[:, ::-1]])

@@ -34,8 +34,9 @@ def stargan_stream(afhq_samples):
 
 @pytest.fixture(scope="module")
 def paired_stream(synthetic_builder):
-    src = sources.tfds_source(synthetic_builder, "train", features=pipelines.MAKEUP_FEATURES,
-                              optional=pipelines.MAKEUP_OPTIONAL)
+    src = sources.tfds_source(
+        synthetic_builder, "train", features=pipelines.MAKEUP_FEATURES, optional=pipelines.MAKEUP_OPTIONAL
+    )
     element = pipelines.makeup_element(src, seed=3, img_size=16, randcrop_prob=0.5)
     return lambda start: streams.batches(element, BATCH, start)
 
@@ -85,8 +86,9 @@ def test_resume_continues_with_the_same_next_batch(stream, sharding, tmp_path, r
     want = [_numpy(next(it)) for _ in range(3)]
     ckpt.wait()
     it.close()
-    saved = json.loads((tmp_path / "run" / "checkpoints" / "3" / "data" / "process_0-of-1" / "position.json")
-                       .read_text())
+    saved = json.loads(
+        (tmp_path / "run" / "checkpoints" / "3" / "data" / "process_0-of-1" / "position.json").read_text()
+    )
     assert saved == {"next_batch": 3}
 
     fresh = prefetch.DeviceIterator(make, sharding, size=2)
@@ -161,7 +163,7 @@ def element_stream(afhq_samples):
     """make(batch) -> make_dataset(start_batch) of the StarGAN v2 stream at any batch size."""
     src = sources.folder_source(str(afhq_samples / "ref"), cache=True)
     element = sg2_pipeline.train_element(src, num_domains=3, img_size=16, randcrop_prob=0.5, seeds=[5, 6, 7, 8])
-    return lambda batch: (lambda start: streams.batches(element, batch, start))
+    return lambda batch: lambda start: streams.batches(element, batch, start)
 
 
 def _examples(make, first, count):
@@ -181,12 +183,17 @@ def test_resume_with_another_batch_size_continues_at_the_same_example(element_st
         it.save_state(data)
         it.close()
         assert json.loads((data / "process_0-of-1" / prefetch.STATE_FILE).read_text()) == {
-            "next_batch": consumed, "next_example": 4 * consumed, "batch_size": 4}
+            "next_batch": consumed,
+            "next_example": 4 * consumed,
+            "batch_size": 4,
+        }
         fresh = prefetch.DeviceIterator(element_stream(new_bs), sharding, size=2, global_batch=new_bs)
         fresh.restore_state(data)
         assert fresh.example == 4 * consumed
-        assert f"written with batch size 4, this run uses {new_bs}; the data stream continues at example " \
-               f"{4 * consumed}" in capsys.readouterr().out
+        assert (
+            f"written with batch size 4, this run uses {new_bs}; the data stream continues at example "
+            f"{4 * consumed}" in capsys.readouterr().out
+        )
         for k in range(2):
             _assert_equal(_numpy(next(fresh)), _examples(element_stream, 4 * consumed + k * new_bs, new_bs))
         fresh.close()

@@ -45,16 +45,16 @@ def test_two_processes_split_a_folder(coded_folder):
 
 def test_two_processes_split_a_tfds_dataset(synthetic_builder):
     whole = sources.tfds_source(synthetic_builder, "train", features=("image", "file_name"))
-    parts = [sources.tfds_source(synthetic_builder, "train", i, 2, features=("image", "file_name"))
-             for i in range(2)]
+    parts = [sources.tfds_source(synthetic_builder, "train", i, 2, features=("image", "file_name")) for i in range(2)]
     assert whole.num_examples == 48 and whole.domains == ["female", "male"]
     _check_split(parts, _names(whole))
     assert abs(parts[0].num_examples - parts[1].num_examples) <= 1
 
 
 def test_tfds_source_reads_nested_features_and_keeps_images_encoded(synthetic_builder):
-    src = sources.tfds_source(synthetic_builder, "test",
-                              features=("image", "parsing", "makeup/lips", "makeup/has_makeup", "file_name"))
+    src = sources.tfds_source(
+        synthetic_builder, "test", features=("image", "parsing", "makeup/lips", "makeup/has_makeup", "file_name")
+    )
     assert src.image_features == ("image", "parsing")
     assert src.table["makeup/lips"].shape == (8, 3) and src.table["makeup/has_makeup"].dtype == bool
     png = src.table["parsing"][0]

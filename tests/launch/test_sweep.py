@@ -15,7 +15,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SWEEP = REPO / "launch" / "sweep.py"
 sys.path.insert(0, str(REPO / "launch"))
 import sweep  # noqa: E402
-from tests import xla_env
+from tests import xla_env  # noqa: E402
 
 ENV = xla_env.env(2)
 
@@ -23,16 +23,33 @@ ENV = xla_env.env(2)
 def _sweep(*args, env=ENV, timeout=1200):
     if not any(a.startswith("--config=") for a in args):  # the StarGAN v2 sweeps below
         args = ("--config=configs/stargan_v2.py", *args)
-    return subprocess.run([sys.executable, str(SWEEP), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(SWEEP), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO
+    )
 
 
 def test_plan_crosses_presets_with_varied_fields():
-    args = sweep.parse_args(["--config=configs/stargan_v2.py", "--workdir=w", "--presets=C,F", "--scale=synthetic", "--set", "total_steps=10",
-                             "--vary", "lambda_ds=1,2", "--vary", "lr=1e-4,3e-4"])
+    args = sweep.parse_args(
+        [
+            "--config=configs/stargan_v2.py",
+            "--workdir=w",
+            "--presets=C,F",
+            "--scale=synthetic",
+            "--set",
+            "total_steps=10",
+            "--vary",
+            "lambda_ds=1,2",
+            "--vary",
+            "lr=1e-4,3e-4",
+        ]
+    )
     runs = sweep.plan(args)
-    assert [r["name"] for r in runs][:4] == ["C__lambda_ds=1__lr=1e-4", "C__lambda_ds=1__lr=3e-4",
-                                             "C__lambda_ds=2__lr=1e-4", "C__lambda_ds=2__lr=3e-4"]
+    assert [r["name"] for r in runs][:4] == [
+        "C__lambda_ds=1__lr=1e-4",
+        "C__lambda_ds=1__lr=3e-4",
+        "C__lambda_ds=2__lr=1e-4",
+        "C__lambda_ds=2__lr=3e-4",
+    ]
     assert len(runs) == 8 and all(r["preset"] in ("C,synthetic", "F,synthetic") for r in runs)
     assert runs[-1]["overrides"] == [("total_steps", "10"), ("lambda_ds", "2"), ("lr", "3e-4")]
     assert runs[0]["label"].startswith("+ Tuning; lambda_ds=1")
@@ -41,12 +58,15 @@ def test_plan_crosses_presets_with_varied_fields():
     assert "--config.lambda_ds=1" in cmd and "--config.total_steps=10" in cmd
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--set", "total_steps"], "--set 'total_steps': expected FIELD=VALUE"),
-    (["--skip_eval", "--launcher=cluster"], "--launcher='cluster': expected local, local.sh:N"),
-    ([], "--set eval.inception_weights=FILE --set eval.alexnet_weights=FILE"),
-    (["--config=configs/nope.py", "--skip_eval"], "--config=configs/nope.py: no such config file"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--set", "total_steps"], "--set 'total_steps': expected FIELD=VALUE"),
+        (["--skip_eval", "--launcher=cluster"], "--launcher='cluster': expected local, local.sh:N"),
+        ([], "--set eval.inception_weights=FILE --set eval.alexnet_weights=FILE"),
+        (["--config=configs/nope.py", "--skip_eval"], "--config=configs/nope.py: no such config file"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(tmp_path, argv, message):
     res = _sweep(f"--workdir={tmp_path / 'w'}", *argv)
     assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
@@ -61,9 +81,18 @@ def test_slurm_launcher_chains_training_evaluation_and_report(tmp_path):
     fake.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {log}\nn=$(wc -l < {log})\necho $((100 + n))\n")
     fake.chmod(0o755)
     env = dict(ENV, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    res = _sweep(f"--workdir={tmp_path / 'w'}", "--presets=E,F", "--scale=synthetic", "--launcher=slurm",
-                 "--sbatch_args=--nodes=2", "--set", "eval.inception_weights=i.pth", "--set",
-                 "eval.alexnet_weights=a.pth", env=env)
+    res = _sweep(
+        f"--workdir={tmp_path / 'w'}",
+        "--presets=E,F",
+        "--scale=synthetic",
+        "--launcher=slurm",
+        "--sbatch_args=--nodes=2",
+        "--set",
+        "eval.inception_weights=i.pth",
+        "--set",
+        "eval.alexnet_weights=a.pth",
+        env=env,
+    )
     assert res.returncode == 0, res.stderr
     calls = log.read_text().splitlines()
     assert len(calls) == 5  # train E, eval E, train F, eval F, report
@@ -90,8 +119,19 @@ def _fake_run(workdir, step, fid, losses):
     Image.fromarray(np.zeros((10, 20, 3), np.uint8)).save(workdir / "samples" / f"{step // 2:06d}_reference.png")
     out = workdir / "eval" / f"{step:06d}"
     out.mkdir(parents=True)
-    (out / "metrics.json").write_text(json.dumps({"step": step, "metrics": {
-        "FID_latent/mean": fid, "LPIPS_latent/mean": 0.25, "FID_reference/mean": fid + 1, "LPIPS_reference/mean": 0.125}}))
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {
+                "step": step,
+                "metrics": {
+                    "FID_latent/mean": fid,
+                    "LPIPS_latent/mean": 0.25,
+                    "FID_reference/mean": fid + 1,
+                    "LPIPS_reference/mean": 0.125,
+                },
+            }
+        )
+    )
 
 
 def test_report_from_run_folders(tmp_path):
@@ -136,12 +176,41 @@ def test_sweep_trains_evaluates_and_reports(tmp_path, imagenet_inception, lpips_
     images, through the real `facejax train` and `facejax eval` commands (one run: the suite's time; the
     plan, the launchers and a report of several runs are tested above without training)."""
     work = tmp_path / "w"
-    args = [f"--workdir={work}", "--presets=F", "--scale=synthetic", "--vary", "seed=1",
-            "--set", "total_steps=4", "--set", "batch_size=4", "--set", "sample_every=4", "--set", "checkpoint_every=4",
-            "--set", "log_every=1", "--set", "num_sample_images=2",
-            "--set", f"eval.inception_weights={imagenet_inception[0]}", "--set", f"eval.alexnet_weights={lpips_alex[0]}",
-            "--set", "eval.num_outs_per_domain=2", "--set", "eval.batch_size=2", "--set", "eval.max_sources=1",
-            "--set", "eval.max_real=2", "--set", "eval.fid_method=eigh", "--set", "eval.grid_sources=1"]
+    args = [
+        f"--workdir={work}",
+        "--presets=F",
+        "--scale=synthetic",
+        "--vary",
+        "seed=1",
+        "--set",
+        "total_steps=4",
+        "--set",
+        "batch_size=4",
+        "--set",
+        "sample_every=4",
+        "--set",
+        "checkpoint_every=4",
+        "--set",
+        "log_every=1",
+        "--set",
+        "num_sample_images=2",
+        "--set",
+        f"eval.inception_weights={imagenet_inception[0]}",
+        "--set",
+        f"eval.alexnet_weights={lpips_alex[0]}",
+        "--set",
+        "eval.num_outs_per_domain=2",
+        "--set",
+        "eval.batch_size=2",
+        "--set",
+        "eval.max_sources=1",
+        "--set",
+        "eval.max_real=2",
+        "--set",
+        "eval.fid_method=eigh",
+        "--set",
+        "eval.grid_sources=1",
+    ]
     res = _sweep(*args)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "[sweep] 1/1 F__seed=1" in res.stdout
@@ -149,8 +218,10 @@ def test_sweep_trains_evaluates_and_reports(tmp_path, imagenet_inception, lpips_
     assert [r["name"] for r in results] == ["F__seed=1"]
     for r in results:
         assert r["eval_step"] == 4
-        assert all(np.isfinite(r["metrics"][k]) and r["metrics"][k] > 0 for k in
-                   ("FID_latent/mean", "LPIPS_latent/mean", "FID_reference/mean", "LPIPS_reference/mean"))
+        assert all(
+            np.isfinite(r["metrics"][k]) and r["metrics"][k] > 0
+            for k in ("FID_latent/mean", "LPIPS_latent/mean", "FID_reference/mean", "LPIPS_reference/mean")
+        )
         assert Image.open(r["sample"]).size[0] > 32
     md = (work / "report" / "report.md").read_text()
     assert "| F__seed=1 | + Diversity regularization (StarGAN v2); seed=1 |" in md

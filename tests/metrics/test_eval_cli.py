@@ -18,8 +18,9 @@ ENV = xla_env.env(4)
 
 
 def facejax(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "facejax.cli", "eval", *args], capture_output=True, text=True,
-                          env=ENV, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "facejax.cli", "eval", *args], capture_output=True, text=True, env=ENV, timeout=timeout
+    )
 
 
 def _last_json(res):
@@ -63,18 +64,22 @@ def test_eval_fid_stats_match_pytorch_fid(tmp_path, fid_inception, capsys):
 def test_eval_fid_matches_pytorch_fid_on_folders(tmp_path, fid_inception):
     path, ref = fid_inception
     a, b = _folder(tmp_path, "a", 6, 40, 0), _folder(tmp_path, "b", 5, 40, 1)
-    res = facejax("fid", f"--weights={path}", f"--a={a}", f"--b={b}", "--eval_batch_size=4",
-                  "--fid_method=eigh", "--json")
+    res = facejax(
+        "fid", f"--weights={path}", f"--a={a}", f"--b={b}", "--eval_batch_size=4", "--fid_method=eigh", "--json"
+    )
     out = _last_json(res)
     assert (out["a"]["n"], out["b"]["n"], out["inception"]) == (6, 5, "fid")
     assert f"FID: {out['fid']}" in res.stdout
     # pytorch-fid's activations; with fewer images than dimensions the trace term is exact from them
-    acts = [fid_score.get_activations(sorted(str(p) for p in d.iterdir()), ref, 50, 2048, "cpu", 0)
-            for d in (a, b)]
+    acts = [fid_score.get_activations(sorted(str(p) for p in d.iterdir()), ref, 50, 2048, "cpu", 0) for d in (a, b)]
     mu = [x.mean(0) for x in acts]
     sigma = [np.cov(x, rowvar=False) for x in acts]
-    want = (np.sum((mu[0] - mu[1]) ** 2) + np.trace(sigma[0]) + np.trace(sigma[1])
-            - 2 * fid.trace_sqrt_product_low_rank(*acts))
+    want = (
+        np.sum((mu[0] - mu[1]) ** 2)
+        + np.trace(sigma[0])
+        + np.trace(sigma[1])
+        - 2 * fid.trace_sqrt_product_low_rank(*acts)
+    )
     assert out["fid"] == pytest.approx(want, rel=1e-5)
 
 

@@ -58,7 +58,7 @@ def test_identical_sets_give_zero_and_shift_gives_its_square():
     x = _features(2, 300, 32, 0.3)
     s = fid.RunningStats(32)
     for i in range(0, 300, 7):
-        s.update(x[i:i + 7])
+        s.update(x[i : i + 7])
     assert abs(fid.fid_from_stats(s, s, "eigh")) < 1e-6
     t = fid.RunningStats(32)
     t.update(x + 2.0)  # a pure shift of every feature by 2: FID = 32 * 2^2

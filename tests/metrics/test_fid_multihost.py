@@ -40,8 +40,16 @@ def test_two_hosts_gather_the_same_statistics(repo_root):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = xla_env.env(2, PYTHONPATH=str(repo_root))
-    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(i), str(port)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(i), str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]

@@ -59,8 +59,7 @@ def test_imagenet_variant_matches_torchvision(imagenet_inception):
 def test_fid_resize_is_pytorch_fids_interpolate():
     x = _images(2, n=2, size=48)
     got = np.asarray(inception.network_input(x, "fid"))
-    want = 2 * torch.nn.functional.interpolate(_nchw(x), size=(299, 299), mode="bilinear",
-                                               align_corners=False) - 1
+    want = 2 * torch.nn.functional.interpolate(_nchw(x), size=(299, 299), mode="bilinear", align_corners=False) - 1
     # 1e-5: float32 round-off differs per XLA:CPU instruction set (3.7e-6 under --xla_cpu_max_isa=SSE4_2, no FMA,
     # against 2e-6 before); a wrong interpolation (align_corners, antialias, pixel centres) is off by ~1e-2
     np.testing.assert_allclose(got, np.transpose(want.numpy(), (0, 2, 3, 1)), atol=1e-5)
@@ -71,9 +70,14 @@ def test_stargan_preprocessing_is_torchvisions_pil_pipeline():
     from PIL import Image
 
     img = np.random.default_rng(3).integers(0, 256, (48, 40, 3), dtype=np.uint8)
-    t = tv.transforms.Compose([tv.transforms.Resize([32, 32]), tv.transforms.Resize([299, 299]),
-                               tv.transforms.ToTensor(),
-                               tv.transforms.Normalize(inception.IMAGENET_MEAN, inception.IMAGENET_STD)])
+    t = tv.transforms.Compose(
+        [
+            tv.transforms.Resize([32, 32]),
+            tv.transforms.Resize([299, 299]),
+            tv.transforms.ToTensor(),
+            tv.transforms.Normalize(inception.IMAGENET_MEAN, inception.IMAGENET_STD),
+        ]
+    )
     want = t(Image.fromarray(img)).numpy().transpose(1, 2, 0)
     ours = preprocess.inception_image(img, "imagenet", pre_size=32)
     got = np.asarray(inception.network_input(ours[None], "imagenet"))[0]
@@ -105,6 +109,9 @@ def test_weight_file_errors(tmp_path, fid_inception, imagenet_inception):
     sd["Mixed_5b.branch1x1.bn.weight"] = torch.zeros(3)
     bad = tmp_path / "bad.pth"
     torch.save(sd, bad)
-    with pytest.raises(FacejaxError, match=r"1 missing \(e.g. Mixed_7c.branch_pool.conv.weight\).*"
-                                           r"Mixed_5b.branch1x1.bn.weight: file \(3,\), expected \(64,\)"):
+    with pytest.raises(
+        FacejaxError,
+        match=r"1 missing \(e.g. Mixed_7c.branch_pool.conv.weight\).*"
+        r"Mixed_5b.branch1x1.bn.weight: file \(3,\), expected \(64,\)",
+    ):
         inception.load_params(str(bad), "fid")

@@ -14,6 +14,7 @@ from facejax.nn import kernels
 def _ssim_maps(x, y, r):
     """skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
     use_sample_covariance=False) per channel: (ssim map, cs map), cropped by 5 px."""
+
     def f(a):
         return ndimage.gaussian_filter(a, 1.5, truncate=3.5, mode="reflect")
 
@@ -31,6 +32,7 @@ def ref_ssim(x, y, r):
 
 def ref_ms_ssim(x, y, r, weights=ssim_lib.MS_SSIM_WEIGHTS):
     """pytorch-msssim's ms_ssim for one HWC image."""
+
     def pool(a):  # F.avg_pool2d(kernel 2, padding=s % 2), zeros counted
         ph, pw = a.shape[0] % 2, a.shape[1] % 2
         a = np.pad(a, ((ph, ph), (pw, pw), (0, 0)))

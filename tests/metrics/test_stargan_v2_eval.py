@@ -24,9 +24,15 @@ FIDS = {1: 5.0, 2: 3.0, 3: 4.0, 4: 6.0}  # what the stand-in evaluator reports a
 def _run_overrides(afhq_samples, **extra):
     """tests/train's tiny 3-domain run on the AFHQ samples (the same train step, so the compilation
     cache serves both), evaluated every step."""
-    return {"data.source": "folder", "data.train_dir": str(afhq_samples / "ref"),
-            "data.eval_dir": str(afhq_samples / "src"), "model.num_domains": 3,
-            "eval_every": 1, "keep_checkpoints": 1, **extra}
+    return {
+        "data.source": "folder",
+        "data.train_dir": str(afhq_samples / "ref"),
+        "data.eval_dir": str(afhq_samples / "src"),
+        "model.num_domains": 3,
+        "eval_every": 1,
+        "keep_checkpoints": 1,
+        **extra,
+    }
 
 
 class _StandIn:
@@ -72,8 +78,10 @@ def test_training_evaluates_logs_and_keeps_the_best_checkpoint(trained):
 
 
 def test_missing_eval_weights_stop_training_before_it_starts(tmp_path, afhq_samples):
-    cfg = tiny_config(tmp_path / "tfds", **_run_overrides(
-        afhq_samples, **{"eval.inception_weights": str(tmp_path / "inception_v3.pth")}))
+    cfg = tiny_config(
+        tmp_path / "tfds",
+        **_run_overrides(afhq_samples, **{"eval.inception_weights": str(tmp_path / "inception_v3.pth")}),
+    )
     with pytest.raises(FacejaxError, match=r"config.eval.inception_weights.*inception_v3_google-0cc3c7bd.pth"):
         trainer.train(cfg, str(tmp_path / "run"))
     ckpts = tmp_path / "run" / "checkpoints"
@@ -84,16 +92,48 @@ def test_eval_command_runs_the_protocol_on_the_best_checkpoint(trained, repo_roo
     work, cfg, _ = trained
     # 2 devices: a task's global batch (1 source + 1 padding row) is split one row per device
     env = xla_env.env(2)
-    fields = ("img_size", "batch_size", "seed", "model.dim_in", "model.max_conv_dim", "model.hidden_dim",
-              "model.style_dim", "model.latent_dim", "model.num_domains", "data.source", "data.train_dir",
-              "data.eval_dir")
+    fields = (
+        "img_size",
+        "batch_size",
+        "seed",
+        "model.dim_in",
+        "model.max_conv_dim",
+        "model.hidden_dim",
+        "model.style_dim",
+        "model.latent_dim",
+        "model.num_domains",
+        "data.source",
+        "data.train_dir",
+        "data.eval_dir",
+    )
     flags = [f"--config.{k}={cfg[k.split('.')[0]][k.split('.')[1]] if '.' in k else cfg[k]}" for k in fields]
-    flags += [f"--config.eval.inception_weights={imagenet_inception[0]}", f"--config.eval.alexnet_weights={lpips_alex[0]}",
-              "--config.eval.num_outs_per_domain=2", "--config.eval.batch_size=2", "--config.eval.max_sources=1",
-              "--config.eval.max_real=2", "--config.eval.fid_method=eigh", "--config.eval.grid_sources=1"]
-    res = subprocess.run([sys.executable, "-m", "facejax.cli", "eval", f"--config={repo_root}/configs/stargan_v2.py:synthetic",
-                          *flags, f"--workdir={work}", "--eval_checkpoint=best", "--json"],
-                         capture_output=True, text=True, env=env, timeout=900)
+    flags += [
+        f"--config.eval.inception_weights={imagenet_inception[0]}",
+        f"--config.eval.alexnet_weights={lpips_alex[0]}",
+        "--config.eval.num_outs_per_domain=2",
+        "--config.eval.batch_size=2",
+        "--config.eval.max_sources=1",
+        "--config.eval.max_real=2",
+        "--config.eval.fid_method=eigh",
+        "--config.eval.grid_sources=1",
+    ]
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facejax.cli",
+            "eval",
+            f"--config={repo_root}/configs/stargan_v2.py:synthetic",
+            *flags,
+            f"--workdir={work}",
+            "--eval_checkpoint=best",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert report["step"] == 2 and report["inception"] == "imagenet"
@@ -101,8 +141,12 @@ def test_eval_command_runs_the_protocol_on_the_best_checkpoint(trained, repo_roo
     m = report["metrics"]
     # every target domain, every other source; domains are the sorted folders cat, dog, wild
     tasks = ["dog2cat", "wild2cat", "cat2dog", "wild2dog", "cat2wild", "dog2wild"]
-    keys = {f"{metric}_{mode}/{t}" for metric in ("FID", "LPIPS") for mode in ("latent", "reference")
-            for t in tasks + ["mean"]}
+    keys = {
+        f"{metric}_{mode}/{t}"
+        for metric in ("FID", "LPIPS")
+        for mode in ("latent", "reference")
+        for t in tasks + ["mean"]
+    }
     assert set(m) == keys
     assert all(np.isfinite(v) for v in m.values())
     for mode in ("latent", "reference"):

@@ -19,8 +19,15 @@ def test_conv_transpose_equals_torch_values_and_grads(path):
     cases = with_grads = 0
     # BeautyGAN's (4, 2, 1), odd kernels, output padding, stride 3, stride 1, kernel 1; gradients (slow to compile
     # for the polyphase form) on the forms facejax's families use: BeautyGAN's, AesGAN's (3, 2, 1, 1) and (5, 2, 0)
-    for k, s, p, op, h in ((4, 2, 1, 0, 5), (3, 2, 1, 1, 4), (5, 3, 2, 2, 3), (4, 3, 0, 1, 4), (3, 1, 1, 0, 4),
-                           (1, 2, 0, 1, 3), (5, 2, 0, 0, 3)):
+    for k, s, p, op, h in (
+        (4, 2, 1, 0, 5),
+        (3, 2, 1, 1, 4),
+        (5, 3, 2, 2, 3),
+        (4, 3, 0, 1, 4),
+        (3, 1, 1, 0, 4),
+        (1, 2, 0, 1, 3),
+        (5, 2, 0, 0, 3),
+    ):
         grads = s == 2 and k in (3, 4, 5)
         x = rng.standard_normal((2, h, h + 1, 3)).astype(np.float32)
         w = rng.standard_normal((k, k, 4, 3)).astype(np.float32)  # (kh, kw, out, in)
@@ -47,5 +54,6 @@ def test_conv_transpose_equals_torch_values_and_grads(path):
     # the two named implementations compute the same function (both paths above are these two)
     x = rng.standard_normal((1, 4, 5, 3)).astype(np.float32)
     w = rng.standard_normal((4, 4, 2, 3)).astype(np.float32)
-    np.testing.assert_allclose(conv_transpose_polyphase(x, w, (2, 2), (1, 1)),
-                               conv_transpose_dilated(x, w, (2, 2), (1, 1)), atol=1e-4)
+    np.testing.assert_allclose(
+        conv_transpose_polyphase(x, w, (2, 2), (1, 1)), conv_transpose_dilated(x, w, (2, 2), (1, 1)), atol=1e-4
+    )

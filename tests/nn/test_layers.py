@@ -86,7 +86,12 @@ def test_highpass_has_no_state():
 @pytest.mark.torch
 @pytest.mark.parametrize(
     "cin,cout,k,stride,pad,bias,groups,hw",
-    [(3, 8, 3, 1, 1, True, 1, 9), (6, 4, 4, 1, 0, True, 1, 4), (4, 6, 3, 2, 1, True, 2, 8), (5, 7, 1, 1, 0, False, 1, 6)],
+    [
+        (3, 8, 3, 1, 1, True, 1, 9),
+        (6, 4, 4, 1, 0, True, 1, 4),
+        (4, 6, 3, 2, 1, True, 2, 8),
+        (5, 7, 1, 1, 0, False, 1, 6),
+    ],
 )
 def test_conv2d_matches_torch(cin, cout, k, stride, pad, bias, groups, hw):
     torch = pytest.importorskip("torch")
@@ -112,7 +117,9 @@ def test_linear_matches_torch():
     with jax.default_matmul_precision("highest"):
         y = np.asarray(lin(jnp.asarray(x)))
     ref = torch.nn.functional.linear(
-        torch.from_numpy(x), torch.from_numpy(np.asarray(lin.kernel[...]).T.copy()), torch.from_numpy(np.array(lin.bias[...]))
+        torch.from_numpy(x),
+        torch.from_numpy(np.asarray(lin.kernel[...]).T.copy()),
+        torch.from_numpy(np.array(lin.bias[...])),
     )
     np.testing.assert_allclose(y, ref.numpy(), atol=1e-5)
 
@@ -122,7 +129,9 @@ def test_instance_norm_matches_torch():
     torch = pytest.importorskip("torch")
     x = _rand((2, 7, 5, 6), 0, scale=3.0, offset=1.5)
     np.testing.assert_allclose(
-        np.asarray(instance_norm(jnp.asarray(x))), _nhwc(torch.nn.InstanceNorm2d(6)(torch.from_numpy(_nchw(x)))), atol=1e-5
+        np.asarray(instance_norm(jnp.asarray(x))),
+        _nhwc(torch.nn.InstanceNorm2d(6)(torch.from_numpy(_nchw(x)))),
+        atol=1e-5,
     )
     norm = InstanceNorm(6, affine=True)
     norm.scale[...] = jnp.asarray(_rand((6,), 1))
@@ -147,7 +156,9 @@ def test_resize_bilinear_matches_torch_interpolate(src, dst):
 def test_resize_bilinear_non_square_matches_torch():
     torch = pytest.importorskip("torch")
     x = _rand((1, 12, 20, 2), 4)
-    ref = torch.nn.functional.interpolate(torch.from_numpy(_nchw(x)), size=(7, 30), mode="bilinear", align_corners=False)
+    ref = torch.nn.functional.interpolate(
+        torch.from_numpy(_nchw(x)), size=(7, 30), mode="bilinear", align_corners=False
+    )
     np.testing.assert_allclose(np.asarray(resize_bilinear(jnp.asarray(x), (7, 30))), _nhwc(ref), atol=1e-5)
 
 
@@ -158,7 +169,9 @@ def test_pool_upsample_highpass_match_torch():
     x = _rand((2, 8, 6, 4), 5)
     tx = torch.from_numpy(_nchw(x))
     np.testing.assert_allclose(np.asarray(avg_pool2(jnp.asarray(x))), _nhwc(F.avg_pool2d(tx, 2)), atol=1e-6)
-    np.testing.assert_array_equal(np.asarray(upsample_nearest2(jnp.asarray(x))), _nhwc(F.interpolate(tx, scale_factor=2, mode="nearest")))
+    np.testing.assert_array_equal(
+        np.asarray(upsample_nearest2(jnp.asarray(x))), _nhwc(F.interpolate(tx, scale_factor=2, mode="nearest"))
+    )
     kernel = torch.from_numpy(np.array(highpass_kernel(0.5)))
     ref = F.conv2d(tx, kernel[None, None].repeat(4, 1, 1, 1), padding=1, groups=4)
     with jax.default_matmul_precision("highest"):

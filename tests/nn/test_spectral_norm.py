@@ -49,7 +49,7 @@ def test_gradient_through_sigma_matches_torch():
     x = np.random.default_rng(1).standard_normal((2, 8, 8, 3)).astype(np.float32)
     conv.train()
     out = conv(_nchw(x))
-    (out ** 2).sum().backward()
+    (out**2).sum().backward()
     graphdef, state = nnx.split(ours)
     pure = nnx.to_pure_dict(state)
 
@@ -57,8 +57,7 @@ def test_gradient_through_sigma_matches_torch():
         return jnp.sum(nnx.merge(graphdef, nnx.State({**pure, "kernel": kernel}))(jnp.asarray(x)) ** 2)
 
     g = jax.grad(loss)(pure["kernel"])
-    np.testing.assert_allclose(np.asarray(g).transpose(3, 2, 0, 1), conv.weight_orig.grad.numpy(), rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(np.asarray(g).transpose(3, 2, 0, 1), conv.weight_orig.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_state_helpers_single_out_u_and_v():
@@ -78,7 +77,7 @@ def _tf_normalized(w_hwio, u):
     reshaped to (kh * kw * in, out), u (1, out) a variable (constant), l2-normalisation x / (||x|| + 1e-12), no
     stop_gradient on the iteration."""
     w = w_hwio.reshape(-1, w_hwio.shape[-1])
-    l2n = lambda x: x / (jnp.sum(x ** 2) ** 0.5 + 1e-12)  # noqa: E731
+    l2n = lambda x: x / (jnp.sum(x**2) ** 0.5 + 1e-12)  # noqa: E731
     v_hat = l2n(jnp.matmul(u, w.T, precision="highest"))
     u_hat = l2n(jnp.matmul(v_hat, w, precision="highest"))
     sigma = jnp.matmul(jnp.matmul(v_hat, w, precision="highest"), u_hat.T, precision="highest")
@@ -97,11 +96,18 @@ def test_grad_through_iteration_is_tensorflows_gradient():
         graphdef, state = nnx.split(ours)
         pure = nnx.to_pure_dict(state)
         grads[flag] = jax.grad(lambda k: jnp.sum(nnx.merge(graphdef, nnx.State({**pure, "kernel": k}))(x) * probe))(
-            pure["kernel"])
+            pure["kernel"]
+        )
 
     def tf_loss(k):
-        y = jax.lax.conv_general_dilated(x, _tf_normalized(k, jnp.asarray(pure["u"])[None]), (2, 2), ((1, 1), (1, 1)),
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision="highest")
+        y = jax.lax.conv_general_dilated(
+            x,
+            _tf_normalized(k, jnp.asarray(pure["u"])[None]),
+            (2, 2),
+            ((1, 1), (1, 1)),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            precision="highest",
+        )
         return jnp.sum((y + pure["bias"]) * probe)
 
     want = jax.grad(tf_loss)(pure["kernel"])

@@ -6,8 +6,18 @@ from facejax.train import config as trainer_config
 
 
 def _base():
-    c = trainer_config.defaults("toy", seed=0, img_size=16, batch_size=4, total_steps=2, log_every=1,
-                                sample_every=2, checkpoint_every=2, keep_checkpoints=2, num_sample_images=4)
+    c = trainer_config.defaults(
+        "toy",
+        seed=0,
+        img_size=16,
+        batch_size=4,
+        total_steps=2,
+        log_every=1,
+        sample_every=2,
+        checkpoint_every=2,
+        keep_checkpoints=2,
+        num_sample_images=4,
+    )
     c.data.config = "gender_32"
     c.data.prefetch_to_device = 1
     c.model = ConfigDict({"z_dim": 8, "num_classes": 2, "ch": 8})
@@ -26,5 +36,6 @@ def _wide(c):
 
 
 def get_config(preset="small"):
-    return trainer_config.select(preset, {"small": _small, "wide": _wide}, base=_base,
-                                 file="tests/toyfamily/config.py", default="small")
+    return trainer_config.select(
+        preset, {"small": _small, "wide": _wide}, base=_base, file="tests/toyfamily/config.py", default="small"
+    )

@@ -55,8 +55,9 @@ class Discriminator(nnx.Module):
         return jnp.take_along_axis(self.fc(h), y[:, None], axis=1)[:, 0]
 
 
-SPEC = convert.BASE_SPEC.merged(convert.LayoutSpec(order={"Generator": ("fc", "conv"),
-                                                          "Discriminator": ("conv1", "conv2", "fc")}))
+SPEC = convert.BASE_SPEC.merged(
+    convert.LayoutSpec(order={"Generator": ("fc", "conv"), "Discriminator": ("conv1", "conv2", "fc")})
+)
 FILE = re.compile(r"^(?P<step>\d{6})_toy\.(ckpt|safetensors)$")
 
 
@@ -72,8 +73,10 @@ class Toy(base.Family):
     name = "toy"
     architecture_fields = ("img_size", "model.z_dim", "model.num_classes", "model.ch")
     description = "a toy conditional GAN (tests only)"
-    folder_inputs = base.FolderInputs(src="images to draw beside a generated face each (any layout)",
-                                      ref="optional: images whose order picks the class of each pair")
+    folder_inputs = base.FolderInputs(
+        src="images to draw beside a generated face each (any layout)",
+        ref="optional: images whose order picks the class of each pair",
+    )
     headline_metrics = (base.Metric("l1/mean", "L1 to eval images", "{:.4f}"),)
 
     def __init__(self, config):
@@ -88,16 +91,23 @@ class Toy(base.Family):
 
     def _build(self, rngs):
         m = self.config.model
-        return {"G": Generator(m.z_dim, m.num_classes, m.ch, rngs=rngs), "D": Discriminator(m.num_classes, m.ch,
-                                                                                           rngs=rngs)}
+        return {
+            "G": Generator(m.z_dim, m.num_classes, m.ch, rngs=rngs),
+            "D": Discriminator(m.num_classes, m.ch, rngs=rngs),
+        }
 
     # ---------------------------------------------------------------- core
 
     def init(self, root_key_data):
         nets = self._build(nnx.Rngs(params=jax.random.fold_in(jax.random.wrap_key_data(root_key_data), 0)))
         params = {k: split_params(v)[1] for k, v in nets.items()}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state={k: self.optimizers[k].init(params[k]) for k in NETS}, ema={})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params=params,
+            opt_state={k: self.optimizers[k].init(params[k]) for k in NETS},
+            ema={},
+        )
 
     def generate(self, params, z, y):
         return bind(self.graphdefs["G"], params["G"])(z, y)
@@ -123,7 +133,9 @@ class Toy(base.Family):
         ug, og = self.optimizers["G"].update(gg, state.opt_state["G"], params["G"])
         params = {**params, "G": optax.apply_updates(params["G"], ug)}
         return state.replace(step=state.step + 1, params=params, opt_state={"D": od, "G": og}), {
-            "D/loss": ld, "G/loss": lg}
+            "D/loss": ld,
+            "G/loss": lg,
+        }
 
     def read(self, split: str, process_index: int = 0, process_count: int = 1):
         return sources.load_source(self.config.data, split, process_index, process_count)
@@ -145,8 +157,10 @@ class Toy(base.Family):
 
     def sample_inputs(self, n):
         rng = np.random.default_rng(self.config.seed)
-        return {"z": rng.standard_normal((n, self.config.model.z_dim)).astype(np.float32),
-                "y": (np.arange(n) % self.config.model.num_classes).astype(np.int32)}
+        return {
+            "z": rng.standard_normal((n, self.config.model.z_dim)).astype(np.float32),
+            "y": (np.arange(n) % self.config.model.num_classes).astype(np.int32),
+        }
 
     def sample_grids(self, state, inputs):
         return {"fake": _grid(jax.jit(self.generate)(state.sampling_params(), inputs["z"], inputs["y"]))}
@@ -154,15 +168,20 @@ class Toy(base.Family):
     def bench_batch(self, batch_size, seed=0):
         rng = np.random.default_rng(seed)
         s = self.config.img_size
-        return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
-                "y": rng.integers(0, self.config.model.num_classes, batch_size).astype(np.int64)}
+        return {
+            "x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
+            "y": rng.integers(0, self.config.model.num_classes, batch_size).astype(np.int64),
+        }
 
     # ---------------------------------------------------------------- SamplesFolders
 
     def sample_folders(self, state, request, out_dir):
         def listed(folder):
-            paths = sorted(p for p in glob.glob(os.path.join(folder, "**", "*"), recursive=True)
-                           if p.lower().endswith(sources.IMAGE_EXTENSIONS))
+            paths = sorted(
+                p
+                for p in glob.glob(os.path.join(folder, "**", "*"), recursive=True)
+                if p.lower().endswith(sources.IMAGE_EXTENSIONS)
+            )
             if not paths:
                 raise FacejaxError(f"{folder} holds no images")
             return paths
@@ -175,8 +194,9 @@ class Toy(base.Family):
         rows = []
         for k, (s, r) in enumerate((s, r) for s in srcs for r in refs):
             row = np.concatenate([sources.read_image(s, self.config.img_size), fakes[k]], axis=1)
-            name = os.path.splitext(os.path.basename(s))[0] + (f"__{os.path.splitext(os.path.basename(r))[0]}"
-                                                               if r else "")
+            name = os.path.splitext(os.path.basename(s))[0] + (
+                f"__{os.path.splitext(os.path.basename(r))[0]}" if r else ""
+            )
             images.save_png(os.path.join(out_dir, f"{name}.png"), images.to_uint8(row))
             rows.append(row)
         grid = images.save_png(os.path.join(out_dir, "folders_grid.png"), images.to_uint8(np.concatenate(rows, 0)))
@@ -190,8 +210,12 @@ class Toy(base.Family):
 
         def evaluate(state, step, out_dir):
             source = self.read("eval")
-            reals = np.stack([np.asarray(ops.eval_transform(ops.decode(b, source.from_files), self.config.img_size))
-                              for b in source.table["image"][:n]])
+            reals = np.stack(
+                [
+                    np.asarray(ops.eval_transform(ops.decode(b, source.from_files), self.config.img_size))
+                    for b in source.table["image"][:n]
+                ]
+            )
             y = source.table["label"][:n].astype(np.int32)
             z = np.random.default_rng(step).standard_normal((len(y), self.config.model.z_dim)).astype(np.float32)
             fakes = np.asarray(jax.jit(self.generate)(state.sampling_params(), z, y))
@@ -204,8 +228,12 @@ class Toy(base.Family):
             with open(os.path.join(out_dir, "metrics.md"), "w") as f:
                 f.write(table + "\n")
             grid = images.save_png(os.path.join(out_dir, "fakes.png"), _grid(fakes))
-            return {"metrics": metrics, "table": table, "report": {"step": step, "metrics": metrics},
-                    "files": {"metrics": os.path.join(out_dir, "metrics.json"), "grids": [grid]}}
+            return {
+                "metrics": metrics,
+                "table": table,
+                "report": {"step": step, "metrics": metrics},
+                "files": {"metrics": os.path.join(out_dir, "metrics.json"), "grids": [grid]},
+            }
 
         return evaluate
 
@@ -268,8 +296,9 @@ class ToyLayout:
             if not m:
                 raise FacejaxError(f"{source}: expected <step>_toy.ckpt")
             return int(m.group("step")), source
-        found = {int(m.group("step")): os.path.join(source, n) for n in sorted(os.listdir(source))
-                 if (m := FILE.match(n))}
+        found = {
+            int(m.group("step")): os.path.join(source, n) for n in sorted(os.listdir(source)) if (m := FILE.match(n))
+        }
         if not found or (step is not None and step not in found):
             raise FacejaxError(f"{source} has no <step>_toy.ckpt" + (f" of step {step}" if step is not None else ""))
         step = max(found) if step is None else step
@@ -307,8 +336,10 @@ class TorchRunner:
 
     def to_torch(self, batch):
         torch = self.torch
-        return {"x": torch.from_numpy(np.ascontiguousarray(batch["x"].transpose(0, 3, 1, 2))),
-                "y": torch.from_numpy(batch["y"].astype(np.int64))}
+        return {
+            "x": torch.from_numpy(np.ascontiguousarray(batch["x"].transpose(0, 3, 1, 2))),
+            "y": torch.from_numpy(batch["y"].astype(np.int64)),
+        }
 
     def step(self, batch):
         F = self.torch.nn.functional

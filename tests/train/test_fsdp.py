@@ -34,8 +34,11 @@ def test_fsdp_trains_like_replicated(tmp_path):
     _, fsdp = _run(tmp_path, "fsdp", fsdp=2)
     # The large leaves really are split: each device holds half of them.
     leaf = fsdp.params["discriminator"]
-    split = [x for x in jax.tree.leaves(fsdp.params) + jax.tree.leaves(fsdp.opt_state)
-             if hasattr(x, "sharding") and "fsdp" in str(x.sharding.spec)]
+    split = [
+        x
+        for x in jax.tree.leaves(fsdp.params) + jax.tree.leaves(fsdp.opt_state)
+        if hasattr(x, "sharding") and "fsdp" in str(x.sharding.spec)
+    ]
     assert len(split) > 10
     for x in split[:5]:
         shard = x.addressable_shards[0].data

@@ -20,17 +20,37 @@ CACHE = str(pathlib.Path.home() / ".cache" / "facejax-test-xla")
 
 
 def _overrides(afhq_samples):
-    return {"data.source": "folder", "data.train_dir": str(afhq_samples / "ref"),
-            "data.eval_dir": str(afhq_samples / "src"), "model.num_domains": 3, "log_every": 1}
+    return {
+        "data.source": "folder",
+        "data.train_dir": str(afhq_samples / "ref"),
+        "data.eval_dir": str(afhq_samples / "src"),
+        "model.num_domains": 3,
+        "log_every": 1,
+    }
 
 
 def _cli_args(workdir, overrides, total_steps):
     args = [f"--config={REPO}/configs/stargan_v2.py:synthetic", f"--workdir={workdir}"]
     cfg = tiny_config("unused", total_steps=total_steps, **overrides)
-    for key in ("img_size", "batch_size", "seed", "model.dim_in", "model.max_conv_dim", "model.hidden_dim",
-                "model.style_dim", "model.latent_dim", "log_every", "sample_every", "checkpoint_every",
-                "num_sample_images", "total_steps", "data.source", "data.train_dir", "data.eval_dir",
-                "model.num_domains"):
+    for key in (
+        "img_size",
+        "batch_size",
+        "seed",
+        "model.dim_in",
+        "model.max_conv_dim",
+        "model.hidden_dim",
+        "model.style_dim",
+        "model.latent_dim",
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "num_sample_images",
+        "total_steps",
+        "data.source",
+        "data.train_dir",
+        "data.eval_dir",
+        "model.num_domains",
+    ):
         node = cfg
         for part in key.split("."):
             node = node[part]
@@ -40,10 +60,23 @@ def _cli_args(workdir, overrides, total_steps):
 
 def _launch(n_proc, devices_per_proc, workdir, overrides, total_steps, tmp_path):
     # launch/local.sh adds each process's device count to these flags
-    env = xla_env.env(None, DEVICES_PER_PROCESS=str(devices_per_proc), LOG_DIR=str(tmp_path / f"logs{total_steps}"),
-                      JAX_COMPILATION_CACHE_DIR=CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1")
-    cmd = ["bash", str(REPO / "launch" / "local.sh"), str(n_proc), sys.executable, "-m", "facejax.cli", "train",
-           *_cli_args(workdir, overrides, total_steps)]
+    env = xla_env.env(
+        None,
+        DEVICES_PER_PROCESS=str(devices_per_proc),
+        LOG_DIR=str(tmp_path / f"logs{total_steps}"),
+        JAX_COMPILATION_CACHE_DIR=CACHE,
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1",
+    )
+    cmd = [
+        "bash",
+        str(REPO / "launch" / "local.sh"),
+        str(n_proc),
+        sys.executable,
+        "-m",
+        "facejax.cli",
+        "train",
+        *_cli_args(workdir, overrides, total_steps),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, cwd=REPO)
     logs = "".join(p.read_text() for p in sorted((tmp_path / f"logs{total_steps}").glob("*.log")))
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:] + logs[-3000:]
@@ -62,8 +95,15 @@ def test_global_stream_rows_do_not_depend_on_the_process_count():
         return {"p": position}
 
     one = [b["p"] for b in streams.batches(element, 8, start_batch=3).take(2).as_numpy_iterator()]
-    parts = [[b["p"] for b in streams.batches(element, 4, start_batch=3, process_index=i, process_count=2)
-              .take(2).as_numpy_iterator()] for i in range(2)]
+    parts = [
+        [
+            b["p"]
+            for b in streams.batches(element, 4, start_batch=3, process_index=i, process_count=2)
+            .take(2)
+            .as_numpy_iterator()
+        ]
+        for i in range(2)
+    ]
     for k in range(2):
         np.testing.assert_array_equal(np.concatenate([parts[0][k], parts[1][k]]), one[k])
     np.testing.assert_array_equal(one[0], np.arange(24, 32))
@@ -74,9 +114,9 @@ def test_environment_detection():
     assert distributed.detect({"SLURM_NTASKS": "1"}) is None
     assert distributed.detect({"SLURM_NTASKS": "8"}) == {}
     assert distributed.detect({"TPU_WORKER_HOSTNAMES": "a,b,c,d"}) == {}
-    assert distributed.detect({"FACEJAX_COORDINATOR": "h:1", "FACEJAX_NUM_PROCESSES": "2",
-                               "FACEJAX_PROCESS_ID": "1"}) == dict(coordinator_address="h:1", num_processes=2,
-                                                                    process_id=1)
+    assert distributed.detect(
+        {"FACEJAX_COORDINATOR": "h:1", "FACEJAX_NUM_PROCESSES": "2", "FACEJAX_PROCESS_ID": "1"}
+    ) == dict(coordinator_address="h:1", num_processes=2, process_id=1)
     with pytest.raises(Exception, match="FACEJAX_PROCESS_ID=2 must lie in"):
         distributed.detect({"FACEJAX_COORDINATOR": "h:1", "FACEJAX_NUM_PROCESSES": "2", "FACEJAX_PROCESS_ID": "2"})
     with pytest.raises(Exception, match="FACEJAX_COORDINATOR"):
@@ -114,16 +154,24 @@ def test_two_processes_equal_one_and_checkpoints_move_between_layouts(tmp_path, 
     x = rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
     z = rng.normal(size=(4, cfg.model.latent_dim)).astype(np.float32)
     y_trg = np.array([0, 1, 2, 0], np.int32)
-    for (nets_a, nets_b), atol in (((a.ema, b.ema), 2e-3),
-                                   (({k: a.params[k] for k in a.ema}, {k: b.params[k] for k in b.ema}), 3e-2)):
+    for (nets_a, nets_b), atol in (
+        ((a.ema, b.ema), 2e-3),
+        (({k: a.params[k] for k in a.ema}, {k: b.params[k] for k in b.ema}), 3e-2),
+    ):
         out_a = np.asarray(family.translate(nets_a, x, ("latent", z), y_trg))
         out_b = np.asarray(family.translate(nets_b, x, ("latent", z), y_trg))
         np.testing.assert_allclose(out_a, out_b, atol=atol)
 
     # The 2x2 checkpoint resumes on 1 process with 1 device ...
     env = xla_env.env(1, JAX_COMPILATION_CACHE_DIR=CACHE)
-    res = subprocess.run([sys.executable, "-m", "facejax.cli", "train", *_cli_args(multi, over, 3)],
-                         capture_output=True, text=True, env=env, timeout=900, cwd=REPO)
+    res = subprocess.run(
+        [sys.executable, "-m", "facejax.cli", "train", *_cli_args(multi, over, 3)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=REPO,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "resuming from" in res.stdout and "1 device(s), 1 process(es)" in res.stdout
     assert "step 3/3" in res.stdout and "step 1/" not in res.stdout

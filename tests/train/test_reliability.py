@@ -29,8 +29,12 @@ from facejax.train.lock import WorkdirLock
 
 @pytest.fixture(scope="module")
 def folder_data(afhq_samples):
-    return {"data.source": "folder", "data.train_dir": str(afhq_samples / "ref"),
-            "data.eval_dir": str(afhq_samples / "src"), "model.num_domains": 3}
+    return {
+        "data.source": "folder",
+        "data.train_dir": str(afhq_samples / "ref"),
+        "data.eval_dir": str(afhq_samples / "src"),
+        "model.num_domains": 3,
+    }
 
 
 def _cfg(tmp_path, folder_data, **kw):
@@ -73,7 +77,7 @@ def step1_leaves(two_checkpoints):
 
 # A diverging learning rate: the synthetic preset's (lr 3e-4, f_lr 3e-6) times 2**40 (about 3e8). lower_lr with
 # factor 2**-40 gives back exactly the preset's rates, so its step is the program the other tests compile.
-SCALE = 2.0 ** 40
+SCALE = 2.0**40
 
 
 def test_divergence_never_replaces_the_last_good_checkpoint(two_checkpoints, tmp_path, folder_data, capsys):
@@ -93,8 +97,14 @@ def test_divergence_never_replaces_the_last_good_checkpoint(two_checkpoints, tmp
     assert all(np.isfinite(x).all() for x in _leaves(state) if x.dtype.kind == "f")
     # lower_lr rolls back to that checkpoint and continues with the learning rates times the factor.
     capsys.readouterr()
-    lowered = _cfg(tmp_path, folder_data, total_steps=kept[-1] + 2, nonfinite="lower_lr",
-                   nonfinite_lr_factor=1 / SCALE, **diverging)
+    lowered = _cfg(
+        tmp_path,
+        folder_data,
+        total_steps=kept[-1] + 2,
+        nonfinite="lower_lr",
+        nonfinite_lr_factor=1 / SCALE,
+        **diverging,
+    )
     state = trainer.train(lowered, work)
     out = capsys.readouterr().out
     assert "learning rates lowered for this launch: f_lr=3e-06, lr=0.0003 (retry 1 of 3)" in out, out
@@ -170,14 +180,15 @@ DAMAGE = {
     "flipped bytes": (_flip, "does not match its checksum"),
     "truncated data file": (lambda d: _truncate(_largest_data_file(d)), "bytes, "),
     "truncated _METADATA": (lambda d: _truncate(d / "state" / "_METADATA"), "state/_METADATA has"),
-    "missing position.json": (lambda d: (d / "data/process_0-of-1/position.json").unlink(),
-                              "data/process_0-of-1/position.json is missing"),
+    "missing position.json": (
+        lambda d: (d / "data/process_0-of-1/position.json").unlink(),
+        "data/process_0-of-1/position.json is missing",
+    ),
 }
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_damaged_newest_checkpoint_falls_back_to_the_previous(two_checkpoints, step1_leaves, tmp_path, damage,
-                                                             capsys):
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(two_checkpoints, step1_leaves, tmp_path, damage, capsys):
     cfg, src = two_checkpoints
     work = tmp_path / "run"
     shutil.copytree(src, work)
@@ -247,14 +258,17 @@ def test_second_run_on_a_workdir_is_refused_and_a_dead_holders_lock_taken_over(t
 # ------------------------------------------------------------------------------------------- user mistakes
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({"lr": -1.0}, "config.lr=-1.0: expected a learning rate > 0"),
-    ({"f_lr": 0.0}, "config.f_lr=0.0: expected a learning rate > 0"),
-    ({"keep_checkpoints": 0}, "config.keep_checkpoints=0: expected an integer >= 1"),
-    ({"total_steps": -5}, "config.total_steps=-5: expected an integer >= 1"),
-    ({"lambda_sty": -1.0}, "config.lambda_sty=-1.0: expected a loss weight >= 0"),
-    ({"nonfinite": "retry"}, "config.nonfinite='retry'; expected one of stop, skip_batch, lower_lr"),
-])
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"lr": -1.0}, "config.lr=-1.0: expected a learning rate > 0"),
+        ({"f_lr": 0.0}, "config.f_lr=0.0: expected a learning rate > 0"),
+        ({"keep_checkpoints": 0}, "config.keep_checkpoints=0: expected an integer >= 1"),
+        ({"total_steps": -5}, "config.total_steps=-5: expected an integer >= 1"),
+        ({"lambda_sty": -1.0}, "config.lambda_sty=-1.0: expected a loss weight >= 0"),
+        ({"nonfinite": "retry"}, "config.nonfinite='retry'; expected one of stop, skip_batch, lower_lr"),
+    ],
+)
 def test_values_out_of_range_are_refused_in_one_line(tmp_path, overrides, expected):
     assert expected in _refused(tmp_path / "run", **overrides)
     assert not os.path.exists(tmp_path / "run")
@@ -272,8 +286,11 @@ def test_full_disk_while_saving_gets_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(prefetch.DeviceIterator, "save_state", full)
     ckpt = checkpoint.Checkpointer(str(tmp_path / "run"))
     it = prefetch.DeviceIterator(lambda start: iter(()), None, size=0)
-    with pytest.raises(FacejaxError, match=r"disk of .* is full \(saving checkpoint step 3: .*No space left on "
-                                           r"device.*\); .*the committed checkpoints are intact") as err:
+    with pytest.raises(
+        FacejaxError,
+        match=r"disk of .* is full \(saving checkpoint step 3: .*No space left on "
+        r"device.*\); .*the committed checkpoints are intact",
+    ) as err:
         ckpt.save(3, {"w": np.arange(3.0)}, it, {"note": "test"}, force=True)
     assert "\n" not in str(err.value)
     ckpt.close()

@@ -14,8 +14,12 @@ def _leaves(state):
 
 @pytest.mark.slow
 def test_resume_is_bit_exact(tmp_path, afhq_samples):
-    data = {"data.source": "folder", "data.train_dir": str(afhq_samples / "ref"),
-            "data.eval_dir": str(afhq_samples / "src"), "model.num_domains": 3}
+    data = {
+        "data.source": "folder",
+        "data.train_dir": str(afhq_samples / "ref"),
+        "data.eval_dir": str(afhq_samples / "src"),
+        "model.num_domains": 3,
+    }
     full = trainer.train(tiny_config(tmp_path / "tfds", total_steps=4, **data), str(tmp_path / "full"))
     trainer.train(tiny_config(tmp_path / "tfds", total_steps=2, **data), str(tmp_path / "split"))
     # Raising total_steps on the same workdir continues the run.

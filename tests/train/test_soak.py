@@ -21,18 +21,43 @@ KILLS = 3
 
 
 def _overrides(afhq_samples, tfds_dir):
-    return {"data.source": "folder", "data.train_dir": str(afhq_samples / "ref"),
-            "data.eval_dir": str(afhq_samples / "src"), "model.num_domains": 3,
-            "data.data_dir": str(tfds_dir), "total_steps": TOTAL}
+    return {
+        "data.source": "folder",
+        "data.train_dir": str(afhq_samples / "ref"),
+        "data.eval_dir": str(afhq_samples / "src"),
+        "model.num_domains": 3,
+        "data.data_dir": str(tfds_dir),
+        "total_steps": TOTAL,
+    }
 
 
 def _command(repo_root, work, overrides):
     """`facejax train` with tiny_config's values and `overrides`; checkpoints at every step (kills land in saves)."""
-    values = {"img_size": 32, "batch_size": 4, "seed": 3, "model.dim_in": 16, "model.max_conv_dim": 32,
-              "model.hidden_dim": 32, "model.style_dim": 16, "model.latent_dim": 8, "log_every": 2,
-              "sample_every": 0, "num_sample_images": 4, **overrides, "checkpoint_every": 1, "keep_checkpoints": 2}
-    return [sys.executable, "-m", "facejax.cli", "train", f"--config={repo_root}/configs/stargan_v2.py:synthetic",
-            f"--workdir={work}", *(f"--config.{k}={v}" for k, v in values.items())]
+    values = {
+        "img_size": 32,
+        "batch_size": 4,
+        "seed": 3,
+        "model.dim_in": 16,
+        "model.max_conv_dim": 32,
+        "model.hidden_dim": 32,
+        "model.style_dim": 16,
+        "model.latent_dim": 8,
+        "log_every": 2,
+        "sample_every": 0,
+        "num_sample_images": 4,
+        **overrides,
+        "checkpoint_every": 1,
+        "keep_checkpoints": 2,
+    }
+    return [
+        sys.executable,
+        "-m",
+        "facejax.cli",
+        "train",
+        f"--config={repo_root}/configs/stargan_v2.py:synthetic",
+        f"--workdir={work}",
+        *(f"--config.{k}={v}" for k, v in values.items()),
+    ]
 
 
 def _steps(work):
@@ -99,8 +124,12 @@ def test_sigkill_soak_ends_bit_exact_without_losing_a_good_checkpoint(tmp_path, 
             assert after[-1] >= before[-2], (before, after)
         elif before:
             assert after[-1] >= before[-1], (before, after)
-    print("\nsoak (launch, seconds, SIGKILL s after its first commit, checkpoints before, after; damaged step "
-          f"{damaged}):", *log, sep="\n  ")
+    print(
+        "\nsoak (launch, seconds, SIGKILL s after its first commit, checkpoints before, after; damaged step "
+        f"{damaged}):",
+        *log,
+        sep="\n  ",
+    )
     assert damaged is not None, log
     assert _steps(work)[-1] == TOTAL
     run = trainer.Run(tiny_config(tmp_path / "tfds", **overrides), str(work))

@@ -21,8 +21,12 @@ from facejax.train import trainer
 
 @pytest.fixture(scope="module")
 def folder_data(afhq_samples):
-    return {"data.source": "folder", "data.train_dir": str(afhq_samples / "ref"),
-            "data.eval_dir": str(afhq_samples / "src"), "model.num_domains": 3}
+    return {
+        "data.source": "folder",
+        "data.train_dir": str(afhq_samples / "ref"),
+        "data.eval_dir": str(afhq_samples / "src"),
+        "model.num_domains": 3,
+    }
 
 
 def test_step_compiles_once_and_shards_batch(tmp_path, folder_data):
@@ -70,8 +74,11 @@ def test_phased_family_compiles_one_step_per_phase(tmp_path, folder_data, monkey
 def test_checkpoint_that_does_not_fit_is_refused(tmp_path, folder_data):
     work = str(tmp_path / "run")
     trainer.train(tiny_config(tmp_path / "tfds", total_steps=1, **folder_data), work)
-    for field, value, shown in (("img_size", 64, "img_size"), ("model.num_domains", 2, "model.num_domains"),
-                                ("model.max_conv_dim", 64, "model.max_conv_dim")):
+    for field, value, shown in (
+        ("img_size", 64, "img_size"),
+        ("model.num_domains", 2, "model.num_domains"),
+        ("model.max_conv_dim", 64, "model.max_conv_dim"),
+    ):
         cfg = tiny_config(tmp_path / "tfds", total_steps=2, **{**folder_data, field: value})
         with pytest.raises(FacejaxError, match=shown) as err:
             trainer.train(cfg, work)
@@ -83,12 +90,27 @@ def test_checkpoint_that_does_not_fit_is_refused(tmp_path, folder_data):
 @pytest.mark.slow
 def test_sigterm_saves_and_exits_zero_then_resumes(tmp_path, afhq_samples, repo_root):
     work = tmp_path / "run"
-    cmd = [sys.executable, "-m", "facejax.cli", "train", f"--config={repo_root}/configs/stargan_v2.py:synthetic",
-           f"--workdir={work}", "--config.img_size=32", "--config.batch_size=4", "--config.total_steps=100000",
-           "--config.model.dim_in=16", "--config.model.max_conv_dim=32", "--config.model.hidden_dim=32",
-           "--config.data.source=folder", f"--config.data.train_dir={afhq_samples / 'ref'}",
-           f"--config.data.eval_dir={afhq_samples / 'src'}", "--config.model.num_domains=3",
-           "--config.log_every=1", "--config.sample_every=0", "--config.checkpoint_every=100000"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facejax.cli",
+        "train",
+        f"--config={repo_root}/configs/stargan_v2.py:synthetic",
+        f"--workdir={work}",
+        "--config.img_size=32",
+        "--config.batch_size=4",
+        "--config.total_steps=100000",
+        "--config.model.dim_in=16",
+        "--config.model.max_conv_dim=32",
+        "--config.model.hidden_dim=32",
+        "--config.data.source=folder",
+        f"--config.data.train_dir={afhq_samples / 'ref'}",
+        f"--config.data.eval_dir={afhq_samples / 'src'}",
+        "--config.model.num_domains=3",
+        "--config.log_every=1",
+        "--config.sample_every=0",
+        "--config.checkpoint_every=100000",
+    ]
     env = xla_env.env(1)  # the compilation cache comes along: the relaunch reuses the first's compile
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []

@@ -51,8 +51,10 @@ def validate(config) -> None:
     if not 0 < a.keep_prob <= 1:
         raise FacejaxError(f"config.aesthetic.keep_prob={a.keep_prob}: expected a keep probability in (0, 1]")
     if config.data.input not in ("crops", "faces"):
-        raise FacejaxError(f"config.data.input={config.data.input!r}: expected 'crops' (eye_aesthetics) or "
-                           f"'faces' (synthetic_faces eye crops)")
+        raise FacejaxError(
+            f"config.data.input={config.data.input!r}: expected 'crops' (eye_aesthetics) or "
+            f"'faces' (synthetic_faces eye crops)"
+        )
     if not 0 < config.data.holdout_fraction < 1:
         raise FacejaxError(f"config.data.holdout_fraction={config.data.holdout_fraction}: expected in (0, 1)")
     common.parse_box(config.aes_box, "aes_box")
@@ -69,15 +71,17 @@ class AestheticNet(base.Family):
     name = "aesgan_aesthetic"
     architecture_fields = ("family", "aesthetic.dim", "aesthetic.head_dim", "aesthetic.input_size")
     description = "AesGAN's eye aesthetic network (high / low eye crops), read frozen by aesgan"
-    headline_metrics = (base.Metric("accuracy", "accuracy"), base.Metric("accuracy/high", "high correct"),
-                        base.Metric("accuracy/low", "low correct"))
+    headline_metrics = (
+        base.Metric("accuracy", "accuracy"),
+        base.Metric("accuracy/high", "high correct"),
+        base.Metric("accuracy/low", "low correct"),
+    )
 
     def __init__(self, config):
         validate(config)
         self.config = config
         self.dtype = base.compute_dtype(config)
-        self.graphdef, self._abstract = split_state(nnx.eval_shape(lambda: build(config.aesthetic,
-                                                                                         self.dtype)))
+        self.graphdef, self._abstract = split_state(nnx.eval_shape(lambda: build(config.aesthetic, self.dtype)))
         self.optimizers = {"E": common.masked_adam(config.lr, config.beta1, config.beta2)}
         self.box = common.parse_box(config.aes_box, "aes_box")
         self._score_fn = jax.jit(lambda p, b: self.net(p).score(self.crops(b)))
@@ -88,8 +92,13 @@ class AestheticNet(base.Family):
 
     def init(self, root_key_data) -> TrainState:
         params = {"E": common.pure_state(build(self.config.aesthetic, self.dtype, common.init_rngs(root_key_data)))}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state={"E": self.optimizers["E"].init(params["E"])}, ema={})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params=params,
+            opt_state={"E": self.optimizers["E"].init(params["E"])},
+            ema={},
+        )
 
     def net(self, params) -> EyeNet:
         return bind(self.graphdef, params)
@@ -100,8 +109,9 @@ class AestheticNet(base.Family):
         """The network's input of a batch: the crops themselves, or the faces' eye crops."""
         if self.config.data.input == "crops":
             return batch["x"]
-        return common.eye_crops(batch["x"], batch["eyes"], self.box, "eyes", self.config.img_size,
-                                self.config.aesthetic.input_size)
+        return common.eye_crops(
+            batch["x"], batch["eyes"], self.box, "eyes", self.config.img_size, self.config.aesthetic.input_size
+        )
 
     def mask_some(self, batch, key):
         """faces mode with masked_as_low > 0: that fraction of the faces get their eyes erased (ellipse masks,
@@ -127,8 +137,7 @@ class AestheticNet(base.Family):
         return ce + self.config.lambda_recon * rec, {"E/ce": ce, "E/recon": rec, "E/accuracy": acc}
 
     def train_step(self, state: TrainState, batch):
-        (total, metrics), grads = jax.value_and_grad(self.loss, has_aux=True)(state.params["E"], batch,
-                                                                              step_key(state))
+        (total, metrics), grads = jax.value_and_grad(self.loss, has_aux=True)(state.params["E"], batch, step_key(state))
         updates, opt = self.optimizers["E"].update(grads, state.opt_state["E"], state.params["E"])
         new = optax.apply_updates(state.params["E"], updates)
         metrics["E/total"] = total
@@ -146,19 +155,26 @@ class AestheticNet(base.Family):
         split = d.train_split if (part == "train" or holdout) else d.eval_split
         if d.input == "crops":
             t, _, _ = data_lib.load_columns(d, split, ("image", "label"))
-            tab = {"image": t["image"], "y": t["label"].astype(np.int32),
-                   "eyes": np.full((len(t["image"]), 2, 2), 0.5, np.float32)}
+            tab = {
+                "image": t["image"],
+                "y": t["label"].astype(np.int32),
+                "eyes": np.full((len(t["image"]), 2, 2), 0.5, np.float32),
+            }
         else:
             faces = data_lib.load_faces(d, split)
-            tab = {"image": faces.images, "y": (faces.opened > self.config.synthetic_open_threshold).astype(np.int32),
-                   "eyes": faces.eyes}
+            tab = {
+                "image": faces.images,
+                "y": (faces.opened > self.config.synthetic_open_threshold).astype(np.int32),
+                "eyes": faces.eyes,
+            }
         if holdout:
             n = len(tab["y"])
             perm = np.random.default_rng([self.config.seed, 11]).permutation(n)
             k = max(1, int(round(n * d.holdout_fraction)))
             if n - k < 1:
-                raise FacejaxError(f"{d.name}: {n} example(s) cannot be split into train and a held-out "
-                                   f"{d.holdout_fraction:.0%}")
+                raise FacejaxError(
+                    f"{d.name}: {n} example(s) cannot be split into train and a held-out {d.holdout_fraction:.0%}"
+                )
             rows = np.sort(perm[:k] if part == "eval" else perm[k:])
             tab = {key: v[rows] for key, v in tab.items()}
         self._tables[part] = tab
@@ -168,8 +184,9 @@ class AestheticNet(base.Family):
         c = self.config
         return c.aesthetic.input_size if c.data.input == "crops" else c.img_size
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x, eyes, y}: every training example once per epoch in a fresh random order."""
         tab = self.table("train")
         order = streams.Epochs(len(tab["y"]), ops.seeds_for(self.config.seed, 0, 5)[0], what="the training data")
@@ -178,17 +195,20 @@ class AestheticNet(base.Family):
 
         def element(position):
             row = order(position)
-            return {"x": ops.eval_transform(ops.decode(tf.gather(t["image"], row), False), size),
-                    "eyes": tf.gather(t["eyes"], row), "y": tf.gather(t["y"], row)}
+            return {
+                "x": ops.eval_transform(ops.decode(tf.gather(t["image"], row), False), size),
+                "eyes": tf.gather(t["eyes"], row),
+                "y": tf.gather(t["y"], row),
+            }
 
-        return streams.batches(element, local_batch, start_batch, process_index=process_index,
-                               process_count=process_count)
+        return streams.batches(
+            element, local_batch, start_batch, process_index=process_index, process_count=process_count
+        )
 
     def eval_batch(self, n: int = 0) -> dict:
         tab = self.table("eval")
         n = len(tab["y"]) if not n else min(n, len(tab["y"]))
-        return {"x": data_lib.decode_images(tab["image"][:n], self._size()), "eyes": tab["eyes"][:n],
-                "y": tab["y"][:n]}
+        return {"x": data_lib.decode_images(tab["image"][:n], self._size()), "eyes": tab["eyes"][:n], "y": tab["y"][:n]}
 
     # ---------------------------------------------------------------- scores, pictures, evaluation
 
@@ -213,9 +233,11 @@ class AestheticNet(base.Family):
 
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
         rng, s = np.random.default_rng(seed), self._size()
-        return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
-                "eyes": np.full((batch_size, 2, 2), 0.5, np.float32),
-                "y": rng.integers(0, 2, batch_size).astype(np.int32)}
+        return {
+            "x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
+            "eyes": np.full((batch_size, 2, 2), 0.5, np.float32),
+            "y": rng.integers(0, 2, batch_size).astype(np.int32),
+        }
 
     def torch_layout(self):
         return torch_layout.TorchLayout(self, {"eyenet": ("E", nnx.eval_shape(lambda: build(self.config.aesthetic)))})
@@ -235,35 +257,59 @@ class AccuracyEvaluator:
         f, b = self.family, self.batch
         e = state.params["E"]
         bs = max(1, int(f.config.eval.batch_size))
-        scores = np.concatenate([np.asarray(f.scores(e, {k: v[i:i + bs] for k, v in b.items()}))
-                                 for i in range(0, len(b["y"]), bs)])
+        scores = np.concatenate(
+            [np.asarray(f.scores(e, {k: v[i : i + bs] for k, v in b.items()})) for i in range(0, len(b["y"]), bs)]
+        )
         pred = (scores > 0.5).astype(np.int32)
         y = b["y"]
         masked = {}
         if f.config.data.input == "faces" and f.config.data.get("masked_as_low", 0.0) > 0:
             m = np.asarray(data_lib.eye_masks(b["eyes"], f.config.img_size, data_lib.mask_axes(f.config), "analytic"))
             xm = {**b, "x": b["x"] * (1 - m)}
-            sm = np.concatenate([np.asarray(f.scores(e, {k: v[i:i + bs] for k, v in xm.items()}))
-                                 for i in range(0, len(y), bs)])
+            sm = np.concatenate(
+                [np.asarray(f.scores(e, {k: v[i : i + bs] for k, v in xm.items()})) for i in range(0, len(y), bs)]
+            )
             masked = {"masked/accuracy": float(np.mean(sm <= 0.5)), "score/masked": float(np.mean(sm))}
-        metrics = {"accuracy": float(np.mean(pred == y)),
-                   "accuracy/high": float(np.mean(pred[y == 1] == 1)) if np.any(y == 1) else float("nan"),
-                   "accuracy/low": float(np.mean(pred[y == 0] == 0)) if np.any(y == 0) else float("nan"),
-                   "score/high": float(np.mean(scores[y == 1])) if np.any(y == 1) else float("nan"),
-                   "score/low": float(np.mean(scores[y == 0])) if np.any(y == 0) else float("nan"), **masked}
+        metrics = {
+            "accuracy": float(np.mean(pred == y)),
+            "accuracy/high": float(np.mean(pred[y == 1] == 1)) if np.any(y == 1) else float("nan"),
+            "accuracy/low": float(np.mean(pred[y == 0] == 0)) if np.any(y == 0) else float("nan"),
+            "score/high": float(np.mean(scores[y == 1])) if np.any(y == 1) else float("nan"),
+            "score/low": float(np.mean(scores[y == 0])) if np.any(y == 0) else float("nan"),
+            **masked,
+        }
         d = f.config.data
-        where = (f"{d.holdout_fraction:.0%} of {d.name}'s {d.train_split!r} split held out (seed {f.config.seed})"
-                 if d.eval_split == "holdout" else f"{d.name}'s {d.eval_split!r} split")
-        report = {"step": int(step), "metrics": metrics, "num_examples": int(len(y)),
-                  "num_high": int(np.sum(y == 1)), "held_out": where}
-        table = "\n".join([
-            f"Eye aesthetics at step {step}: {len(y)} held-out examples ({where})", "",
-            "| accuracy | high correct | low correct | mean score high | mean score low |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {metrics['accuracy']:.4f} | {metrics['accuracy/high']:.4f} | {metrics['accuracy/low']:.4f} | "
-            f"{metrics['score/high']:.4f} | {metrics['score/low']:.4f} |"]
-            + (["", f"The same faces with their eyes erased (low): {metrics['masked/accuracy']:.4f} correct, mean "
-                     f"score {metrics['score/masked']:.4f}"] if masked else []))
+        where = (
+            f"{d.holdout_fraction:.0%} of {d.name}'s {d.train_split!r} split held out (seed {f.config.seed})"
+            if d.eval_split == "holdout"
+            else f"{d.name}'s {d.eval_split!r} split"
+        )
+        report = {
+            "step": int(step),
+            "metrics": metrics,
+            "num_examples": int(len(y)),
+            "num_high": int(np.sum(y == 1)),
+            "held_out": where,
+        }
+        table = "\n".join(
+            [
+                f"Eye aesthetics at step {step}: {len(y)} held-out examples ({where})",
+                "",
+                "| accuracy | high correct | low correct | mean score high | mean score low |",
+                "|---:|---:|---:|---:|---:|",
+                f"| {metrics['accuracy']:.4f} | {metrics['accuracy/high']:.4f} | {metrics['accuracy/low']:.4f} | "
+                f"{metrics['score/high']:.4f} | {metrics['score/low']:.4f} |",
+            ]
+            + (
+                [
+                    "",
+                    f"The same faces with their eyes erased (low): {metrics['masked/accuracy']:.4f} correct, mean "
+                    f"score {metrics['score/masked']:.4f}",
+                ]
+                if masked
+                else []
+            )
+        )
         files = {"grids": []}
         if jax.process_index() == 0:
             files.update(eval_report.write(out_dir, report, table))

@@ -35,8 +35,9 @@ def masked_adam(lr, b1: float, b2: float):
     """Adam (eps 1e-8) on the trained weights; BatchNorm statistics and spectral-norm vectors get no update (the
     forward pass sets them). ``lr`` may be a schedule-free scale applied by the caller (pass 1.0)."""
     labels = lambda p: jax.tree.map(lambda t: "train" if t else "state", trained_mask(p))  # noqa: E731
-    return optax.multi_transform({"train": optax.adam(lr, b1=b1, b2=b2, eps=1e-8), "state": optax.set_to_zero()},
-                                 labels)
+    return optax.multi_transform(
+        {"train": optax.adam(lr, b1=b1, b2=b2, eps=1e-8), "state": optax.set_to_zero()}, labels
+    )
 
 
 def zero_int_grads(grads, params):
@@ -56,8 +57,10 @@ def parse_box(text: str, field: str) -> tuple[float, float, float, float]:
     except ValueError:
         vals = ()
     if len(vals) != 4 or vals[2] <= 0 or vals[3] <= 0:
-        raise FacejaxError(f"config.{field}={text!r}: expected 'top,left,height,width' in pixels at 256 px, e.g. "
-                           f"'20,20,50,90' (the original's eye crop)")
+        raise FacejaxError(
+            f"config.{field}={text!r}: expected 'top,left,height,width' in pixels at 256 px, e.g. "
+            f"'20,20,50,90' (the original's eye crop)"
+        )
     return vals
 
 
@@ -86,12 +89,16 @@ def load_frozen(sub: ConfigDict, family_name: str, net: str, field: str, fields:
     workdir = sub.checkpoint
     what = f"config.{field}.checkpoint"
     if not workdir:
-        raise FacejaxError(f"{what} is empty: AesGAN's frozen {field} network is read from a facejax run of "
-                           f"configs/aesgan.py:{field} (or :{field}_synthetic); train one and set {what}=<its workdir>")
+        raise FacejaxError(
+            f"{what} is empty: AesGAN's frozen {field} network is read from a facejax run of "
+            f"configs/aesgan.py:{field} (or :{field}_synthetic); train one and set {what}=<its workdir>"
+        )
     ckdir = os.path.join(workdir, "checkpoints")
     if not os.path.isdir(ckdir):
-        raise FacejaxError(f"{what}={workdir}: no checkpoints folder {ckdir}; expected the --workdir of a "
-                           f"`facejax train --config=configs/aesgan.py:{field}` run")
+        raise FacejaxError(
+            f"{what}={workdir}: no checkpoints folder {ckdir}; expected the --workdir of a "
+            f"`facejax train --config=configs/aesgan.py:{field}` run"
+        )
     ck = Checkpointer(workdir)
     try:
         step = ck.latest_step()
@@ -99,11 +106,14 @@ def load_frozen(sub: ConfigDict, family_name: str, net: str, field: str, fields:
             raise FacejaxError(f"{what}={workdir}: {ckdir} holds no checkpoint yet")
         saved = ck.saved_config(step)
         if saved.get("family") != family_name:
-            raise FacejaxError(f"{what}={workdir} is a {saved.get('family')!r} run; expected a {family_name!r} run "
-                               f"(configs/aesgan.py:{field})")
+            raise FacejaxError(
+                f"{what}={workdir} is a {saved.get('family')!r} run; expected a {family_name!r} run "
+                f"(configs/aesgan.py:{field})"
+            )
         s, c = flatten_dict(saved.get(field, {})), flatten_dict(sub.to_dict())
-        bad = [f"{field}.{f}: checkpoint has {s.get(f)!r}, config has {c.get(f)!r}" for f in fields
-               if s.get(f) != c.get(f)]
+        bad = [
+            f"{field}.{f}: checkpoint has {s.get(f)!r}, config has {c.get(f)!r}" for f in fields if s.get(f) != c.get(f)
+        ]
         if bad:
             raise FacejaxError(f"{what}={workdir} (step {step}) does not fit the config: " + "; ".join(bad))
         family = registry.create(ConfigDict(saved))

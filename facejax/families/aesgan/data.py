@@ -47,9 +47,16 @@ class Faces:
     def subset(self, rows) -> "Faces":
         rows = np.asarray(rows, np.int64)
         take = lambda a: None if a is None else a[rows]  # noqa: E731
-        return dataclasses.replace(self, images=self.images[rows], identity=self.identity[rows],
-                                   eyes=self.eyes[rows], opened=self.opened[rows], order=self.order[rows],
-                                   file_name=self.file_name[rows], parsing=take(self.parsing))
+        return dataclasses.replace(
+            self,
+            images=self.images[rows],
+            identity=self.identity[rows],
+            eyes=self.eyes[rows],
+            opened=self.opened[rows],
+            order=self.order[rows],
+            file_name=self.file_name[rows],
+            parsing=take(self.parsing),
+        )
 
 
 def _order_key(name: str) -> int:
@@ -66,8 +73,10 @@ def load_columns(data, split_name: str, feats, optional=()) -> tuple[dict, dict,
     """(columns {feature: numpy array}, the dataset's flat features, its name) of a TFDS split; Image features
     stay encoded. Unlike facejax.input.sources, no domain label is required (celeb_id and helen have none)."""
     if data.source != "tfds":
-        raise FacejaxError(f"config.data.source={data.source!r}: AesGAN's networks read TFDS datasets (celeb_id, "
-                           f"synthetic_faces, eye_aesthetics, helen); expected 'tfds'")
+        raise FacejaxError(
+            f"config.data.source={data.source!r}: AesGAN's networks read TFDS datasets (celeb_id, "
+            f"synthetic_faces, eye_aesthetics, helen); expected 'tfds'"
+        )
     builder = sources.tfds_builder(data.name, data.config, data.data_dir)
     name = builder.info.full_name
     if split_name not in builder.info.splits:
@@ -91,21 +100,31 @@ def load_columns(data, split_name: str, feats, optional=()) -> tuple[dict, dict,
 
 def load_faces(data, split_name: str, *, parsing: bool = False) -> Faces:
     """The split `split_name` of the TFDS dataset config.data names (celeb_id or synthetic_faces)."""
-    t, flat, name = load_columns(data, split_name, ("image", "file_name"),
-                                 optional=("identity", "eye_centers", "opened", "eye_boxes", "eyes_open", "parsing"))
+    t, flat, name = load_columns(
+        data,
+        split_name,
+        ("image", "file_name"),
+        optional=("identity", "eye_centers", "opened", "eye_boxes", "eyes_open", "parsing"),
+    )
     if "identity" not in t:
-        raise FacejaxError(f"dataset {name} has no 'identity' feature: AesGAN pairs images of the same person "
-                           f"(celeb_id or synthetic_faces)")
+        raise FacejaxError(
+            f"dataset {name} has no 'identity' feature: AesGAN pairs images of the same person "
+            f"(celeb_id or synthetic_faces)"
+        )
     if "eye_centers" in t and "opened" in t:
         eye_feats = ("eye_centers", "opened")
     elif "eye_boxes" in t and "eyes_open" in t:
         eye_feats = ("eye_boxes", "eyes_open")
     else:
-        raise FacejaxError(f"dataset {name} has no eye positions: expected celeb_id's eye_centers/opened or "
-                           f"synthetic_faces' eye_boxes/eyes_open; it has {sorted(flat)}")
+        raise FacejaxError(
+            f"dataset {name} has no eye positions: expected celeb_id's eye_centers/opened or "
+            f"synthetic_faces' eye_boxes/eyes_open; it has {sorted(flat)}"
+        )
     if parsing and "parsing" not in t:
-        raise FacejaxError(f"dataset {name} has no 'parsing' feature, which config.parsing.labels='dataset' "
-                           f"reads; use 'pseudo' (the parsing network's labels of the real image) or 'folder'")
+        raise FacejaxError(
+            f"dataset {name} has no 'parsing' feature, which config.parsing.labels='dataset' "
+            f"reads; use 'pseudo' (the parsing network's labels of the real image) or 'folder'"
+        )
     if eye_feats[0] == "eye_centers":
         eyes, opened = t["eye_centers"].astype(np.float32), t["opened"].astype(np.float32)
     else:
@@ -114,8 +133,16 @@ def load_faces(data, split_name: str, *, parsing: bool = False) -> Faces:
         opened = t["eyes_open"].min(axis=1).astype(np.float32)
     names = np.array([f.decode() if isinstance(f, bytes) else str(f) for f in t["file_name"]], dtype=object)
     order = np.array([_order_key(n) for n in names], np.int64)
-    return Faces(images=t["image"], identity=t["identity"].astype(np.int64), eyes=eyes, opened=opened,
-                 order=order, file_name=names, parsing=t.get("parsing") if parsing else None, name=name)
+    return Faces(
+        images=t["image"],
+        identity=t["identity"].astype(np.int64),
+        eyes=eyes,
+        opened=opened,
+        order=order,
+        file_name=names,
+        parsing=t.get("parsing") if parsing else None,
+        name=name,
+    )
 
 
 def bytescale(img) -> tf.Tensor:
@@ -150,8 +177,7 @@ def decode_images(encoded, size: int, minmax: bool = False) -> np.ndarray:
     first, the in-painting input path of config.data.bytescale)."""
     key = (size, bool(minmax))
     if key not in _DECODE:
-        _DECODE[key] = tf.function(lambda b: image_transform(ops.decode(b, False), size, bool(minmax)),
-                                   autograph=False)
+        _DECODE[key] = tf.function(lambda b: image_transform(ops.decode(b, False), size, bool(minmax)), autograph=False)
     if len(encoded) == 0:
         return np.zeros((0, size, size, 3), np.float32)
     return np.stack([_DECODE[key](tf.constant(e)).numpy() for e in encoded]).astype(np.float32)
@@ -177,8 +203,7 @@ def read_face(path: str, size: int, minmax: bool) -> np.ndarray:
         with Image.open(path) as im:
             arr = np.asarray(im.convert("RGB"))
     except Exception as e:
-        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") \
-            from None
+        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
     im = Image.fromarray(bytescale_np(arr))
     if im.size != (size, size):
         im = im.resize((size, size), Image.BILINEAR)

@@ -136,8 +136,10 @@ def fill_convex_poly(img: np.ndarray, v: list[tuple[int, int]]) -> None:
         return
     ymax = min(ymax, h - 1)
     edges = npts
-    edge = [{"idx": imin, "di": 1, "x": -XY_ONE, "dx": 0, "ye": ymin},
-            {"idx": imin, "di": npts - 1, "x": -XY_ONE, "dx": 0, "ye": ymin}]
+    edge = [
+        {"idx": imin, "di": 1, "x": -XY_ONE, "dx": 0, "ye": ymin},
+        {"idx": imin, "di": npts - 1, "x": -XY_ONE, "dx": 0, "ye": ymin},
+    ]
     y = ymin
     while True:
         for e in edge:
@@ -169,7 +171,7 @@ def fill_convex_poly(img: np.ndarray, v: list[tuple[int, int]]) -> None:
             xx1 = (edge[left]["x"] + delta) >> XY_SHIFT
             xx2 = (edge[right]["x"] + delta) >> XY_SHIFT
             if xx2 >= 0 and xx1 < w:
-                img[y, max(xx1, 0):min(xx2, w - 1) + 1] = True
+                img[y, max(xx1, 0) : min(xx2, w - 1) + 1] = True
         edge[0]["x"] += edge[0]["dx"]
         edge[1]["x"] += edge[1]["dx"]
         y += 1

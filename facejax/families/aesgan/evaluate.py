@@ -25,9 +25,14 @@ from facejax.metrics import report as eval_report
 from facejax.metrics import ssim as ssim_lib
 from facejax.train import mesh as mesh_lib
 
-HEADLINE = (base.Metric("FID", "FID", "{:.2f}"), base.Metric("PSNR", "PSNR", "{:.2f}"),
-            base.Metric("SSIM", "SSIM"), base.Metric("MS-SSIM", "MS-SSIM"),
-            base.Metric("aesthetic/outputs", "aesthetic out"), base.Metric("aesthetic/gain", "aesthetic gain"))
+HEADLINE = (
+    base.Metric("FID", "FID", "{:.2f}"),
+    base.Metric("PSNR", "PSNR", "{:.2f}"),
+    base.Metric("SSIM", "SSIM"),
+    base.Metric("MS-SSIM", "MS-SSIM"),
+    base.Metric("aesthetic/outputs", "aesthetic out"),
+    base.Metric("aesthetic/gain", "aesthetic gain"),
+)
 
 
 class Evaluator:
@@ -42,8 +47,11 @@ class Evaluator:
         self.extractor = None
         if features is not None:
             self.extractor = fid.Extractor(lambda p, x: features(x), {}, self.mesh)
-            self.feature_dim = int(jax.eval_shape(features, jax.ShapeDtypeStruct(
-                (1, self.config.img_size, self.config.img_size, 3), np.float32)).shape[1])
+            self.feature_dim = int(
+                jax.eval_shape(
+                    features, jax.ShapeDtypeStruct((1, self.config.img_size, self.config.img_size, 3), np.float32)
+                ).shape[1]
+            )
             self.inception_file = "(test features)"
         elif e.inception_weights:
             params = inception.load_params(e.inception_weights, e.inception, "config.eval.inception_weights")
@@ -72,19 +80,24 @@ class Evaluator:
             pad = np.concatenate([idx, np.repeat(idx[-1:], b - len(idx))])
             batch = references.batch_of(self.pairs, pad, self.config.img_size, minmax=self.config.data.bytescale)
             out, masked = f.sampler.inpaint(params["G"], batch)
-            for k, v in (("x", batch["x"]), ("masked", masked), ("ref", batch["ref"]), ("out", out),
-                         ("eyes", batch["eyes"])):
-                parts[k].append(np.asarray(v)[:len(idx)])
+            for k, v in (
+                ("x", batch["x"]),
+                ("masked", masked),
+                ("ref", batch["ref"]),
+                ("out", out),
+                ("eyes", batch["eyes"]),
+            ):
+                parts[k].append(np.asarray(v)[: len(idx)])
         return {k: np.concatenate(v) for k, v in parts.items()}
 
     def _scores(self, imgs, eyes):
         b, out = self.batch, []
         for i in range(0, len(imgs), b):
-            x, e = imgs[i:i + b], eyes[i:i + b]
+            x, e = imgs[i : i + b], eyes[i : i + b]
             pad = b - len(x)
             if pad:
                 x, e = np.concatenate([x, np.repeat(x[-1:], pad, 0)]), np.concatenate([e, np.repeat(e[-1:], pad, 0)])
-            out.append(np.asarray(self.family.eye_scores(self.e_params, x, e))[:b - pad])
+            out.append(np.asarray(self.family.eye_scores(self.e_params, x, e))[: b - pad])
         return np.concatenate(out)
 
     def __call__(self, state, step: int, out_dir) -> dict:
@@ -92,32 +105,50 @@ class Evaluator:
         out_dir = str(out_dir)
         r = self.outputs({"G": jax.device_get(state.params["G"])})
         x, out = r["x"], r["out"]
-        metrics = {"PSNR": float(np.mean(np.asarray(ssim_lib.psnr(out, x, 2.0)))),
-                   "SSIM": float(np.mean(np.asarray(ssim_lib.ssim(out, x, 2.0))))}
+        metrics = {
+            "PSNR": float(np.mean(np.asarray(ssim_lib.psnr(out, x, 2.0)))),
+            "SSIM": float(np.mean(np.asarray(ssim_lib.ssim(out, x, 2.0)))),
+        }
         side = c.img_size
-        metrics["MS-SSIM"] = (float(np.mean(np.asarray(ssim_lib.ms_ssim(out, x, 2.0)))) if side > 160
-                              else float("nan"))
+        metrics["MS-SSIM"] = float(np.mean(np.asarray(ssim_lib.ms_ssim(out, x, 2.0)))) if side > 160 else float("nan")
         s_in, s_out = self._scores(x, r["eyes"]), self._scores(out, r["eyes"])
         s_masked = self._scores(r["masked"], r["eyes"])
-        metrics.update({"aesthetic/outputs": float(np.mean(s_out)), "aesthetic/inputs": float(np.mean(s_in)),
-                        "aesthetic/masked": float(np.mean(s_masked)),
-                        "aesthetic/gain": float(np.mean(s_out - s_in)),
-                        "aesthetic/outputs_above_inputs": float(np.mean(s_out > s_in))})
+        metrics.update(
+            {
+                "aesthetic/outputs": float(np.mean(s_out)),
+                "aesthetic/inputs": float(np.mean(s_in)),
+                "aesthetic/masked": float(np.mean(s_masked)),
+                "aesthetic/gain": float(np.mean(s_out - s_in)),
+                "aesthetic/outputs_above_inputs": float(np.mean(s_out > s_in)),
+            }
+        )
         if self.extractor is not None:
-            metrics["FID"] = fid.fid_from_stats(self._stats(images_lib.to_uint8(x)),
-                                                self._stats(images_lib.to_uint8(out)), c.eval.fid_method)
-        report = {"step": int(step), "metrics": metrics, "num_pairs": int(len(x)),
-                  "num_targets": int(len(np.unique(self.pairs.target))), "targets": c.eval.targets,
-                  "references": c.eval.references, "img_size": int(side),
-                  "fid": ("outputs vs the targets, " + self.inception_file) if self.extractor is not None
-                  else "skipped (config.eval.inception_weights is empty)"}
+            metrics["FID"] = fid.fid_from_stats(
+                self._stats(images_lib.to_uint8(x)), self._stats(images_lib.to_uint8(out)), c.eval.fid_method
+            )
+        report = {
+            "step": int(step),
+            "metrics": metrics,
+            "num_pairs": int(len(x)),
+            "num_targets": int(len(np.unique(self.pairs.target))),
+            "targets": c.eval.targets,
+            "references": c.eval.references,
+            "img_size": int(side),
+            "fid": ("outputs vs the targets, " + self.inception_file)
+            if self.extractor is not None
+            else "skipped (config.eval.inception_weights is empty)",
+        }
         files = {"grids": []}
         if jax.process_index() == 0:
             files.update(eval_report.write(out_dir, report, table(report)))
             k = min(c.eval.grid_targets, len(x))
             if k:
-                files["grids"].append(images_lib.save_png(os.path.join(out_dir, "inpainting.png"),
-                                                          sample.grid(x[:k], r["masked"][:k], r["ref"][:k], out[:k])))
+                files["grids"].append(
+                    images_lib.save_png(
+                        os.path.join(out_dir, "inpainting.png"),
+                        sample.grid(x[:k], r["masked"][:k], r["ref"][:k], out[:k]),
+                    )
+                )
             if c.eval.save_images:
                 for i, o in enumerate(images_lib.to_uint8(out)):
                     images_lib.save_png(os.path.join(out_dir, "outputs", f"{i:05d}.png"), o)
@@ -127,10 +158,14 @@ class Evaluator:
 def table(report: dict) -> str:
     m = report["metrics"]
     fid_s = f"{m['FID']:.2f}" if "FID" in m else "-"
-    return "\n".join([
-        f"Eye in-painting at step {report['step']}: {report['num_pairs']} pairs ({report['num_targets']} targets, "
-        f"eval.targets={report['targets']!r}, references from {report['references']!r}); FID: {report['fid']}", "",
-        "| FID | PSNR | SSIM | MS-SSIM | aesthetic out | aesthetic in | aesthetic masked | out > in |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {fid_s} | {m['PSNR']:.2f} | {m['SSIM']:.4f} | {m['MS-SSIM']:.4f} | {m['aesthetic/outputs']:.4f} | "
-        f"{m['aesthetic/inputs']:.4f} | {m['aesthetic/masked']:.4f} | {m['aesthetic/outputs_above_inputs']:.3f} |"])
+    return "\n".join(
+        [
+            f"Eye in-painting at step {report['step']}: {report['num_pairs']} pairs ({report['num_targets']} targets, "
+            f"eval.targets={report['targets']!r}, references from {report['references']!r}); FID: {report['fid']}",
+            "",
+            "| FID | PSNR | SSIM | MS-SSIM | aesthetic out | aesthetic in | aesthetic masked | out > in |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {fid_s} | {m['PSNR']:.2f} | {m['SSIM']:.4f} | {m['MS-SSIM']:.4f} | {m['aesthetic/outputs']:.4f} | "
+            f"{m['aesthetic/inputs']:.4f} | {m['aesthetic/masked']:.4f} | {m['aesthetic/outputs_above_inputs']:.3f} |",
+        ]
+    )

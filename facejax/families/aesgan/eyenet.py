@@ -34,8 +34,9 @@ N_RES = 9
 
 
 class EyeNet(nnx.Module):
-    def __init__(self, dim: int = 64, head_dim: int = 1024, keep_prob: float = 0.75, *, dtype=jnp.float32,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self, dim: int = 64, head_dim: int = 1024, keep_prob: float = 0.75, *, dtype=jnp.float32, rngs: nnx.Rngs
+    ):
         self.dtype, self.keep_prob = dtype, keep_prob
         conv = dict(use_bias=False, kernel_init=glorot_uniform, dtype=dtype, rngs=rngs)
         nin = dict(dtype=dtype, rngs=rngs)

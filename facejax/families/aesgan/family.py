@@ -53,16 +53,20 @@ LABEL_SOURCES = ("dataset", "folder", "pseudo")
 def validate(config) -> None:
     c, m = config, config.model
     if c.img_size < 32 or c.img_size % 32:
-        raise FacejaxError(f"config.img_size={c.img_size}: expected a multiple of 32 (the discriminator downsamples "
-                           f"5 times; 256 in the original)")
+        raise FacejaxError(
+            f"config.img_size={c.img_size}: expected a multiple of 32 (the discriminator downsamples "
+            f"5 times; 256 in the original)"
+        )
     for f in ("g_dim", "d_dim"):
         if m[f] < 2:
             raise FacejaxError(f"config.model.{f}={m[f]}: expected >= 2")
     if m.g_res < 0:
         raise FacejaxError(f"config.model.g_res={m.g_res}: expected >= 0")
     if c.n_critic != 1:
-        raise FacejaxError(f"config.n_critic={c.n_critic}: AesGAN trains D then G once per iteration (1); other "
-                           f"values are not supported")
+        raise FacejaxError(
+            f"config.n_critic={c.n_critic}: AesGAN trains D then G once per iteration (1); other "
+            f"values are not supported"
+        )
     for f in ("lr", "lambda_recon", "lambda_parsing", "lambda_aesthetic"):
         if c[f] < 0:
             raise FacejaxError(f"config.{f}={c[f]}: expected >= 0")
@@ -74,27 +78,34 @@ def validate(config) -> None:
     except ValueError:
         ax = []
     if len(ax) != 2 or min(ax) <= 0:
-        raise FacejaxError(f"config.mask_axes={c.mask_axes!r}: expected 'a,b', the ellipse semi-axes in pixels at "
-                           f"256 px (the original's 25,15)")
+        raise FacejaxError(
+            f"config.mask_axes={c.mask_axes!r}: expected 'a,b', the ellipse semi-axes in pixels at "
+            f"256 px (the original's 25,15)"
+        )
     p = c.parsing
     if p.labels not in LABEL_SOURCES:
         raise FacejaxError(f"config.parsing.labels={p.labels!r}: expected one of {', '.join(LABEL_SOURCES)}")
     if p.crop_size < 32 or p.crop_size % 32 or p.crop_size > c.img_size:
-        raise FacejaxError(f"config.parsing.crop_size={p.crop_size}: expected a multiple of 32 <= img_size "
-                           f"({c.img_size})")
+        raise FacejaxError(
+            f"config.parsing.crop_size={p.crop_size}: expected a multiple of 32 <= img_size ({c.img_size})"
+        )
     if c.eval.targets not in ("last", "closed", "all"):
         raise FacejaxError(f"config.eval.targets={c.eval.targets!r}: expected 'last', 'closed' or 'all'")
     if c.eval.references not in ("same", "train"):
         raise FacejaxError(f"config.eval.references={c.eval.references!r}: expected 'same' or 'train'")
     if c.mask_raster not in data_lib.RASTERS:
-        raise FacejaxError(f"config.mask_raster={c.mask_raster!r}: expected one of {', '.join(data_lib.RASTERS)} "
-                           f"('opencv': the pixels cv2.ellipse fills, the original's)")
+        raise FacejaxError(
+            f"config.mask_raster={c.mask_raster!r}: expected one of {', '.join(data_lib.RASTERS)} "
+            f"('opencv': the pixels cv2.ellipse fills, the original's)"
+        )
     if c.sample.reference not in ("auto", "given"):
         raise FacejaxError(f"config.sample.reference={c.sample.reference!r}: expected 'auto' or 'given'")
     a = c.aesthetic
     if min(a.dim, a.head_dim) < 1 or a.input_size < 4 or a.input_size % 4:
-        raise FacejaxError(f"config.aesthetic: dim={a.dim}, head_dim={a.head_dim}, input_size={a.input_size}: "
-                           f"expected dims >= 1 and an input size that is a multiple of 4")
+        raise FacejaxError(
+            f"config.aesthetic: dim={a.dim}, head_dim={a.head_dim}, input_size={a.input_size}: "
+            f"expected dims >= 1 and an input size that is a multiple of 4"
+        )
 
 
 class AesGAN(base.Family):
@@ -105,8 +116,18 @@ class AesGAN(base.Family):
     description = "AesGAN (CVPR 2020): eye in-painting with a reference, aesthetic and parsing losses"
     headline_metrics = evaluate.HEADLINE
     folder_inputs = sample.FOLDER_INPUTS
-    architecture_fields = ("family", "img_size", "model.g_dim", "model.g_res", "model.d_dim", "aesthetic.dim",
-                           "aesthetic.head_dim", "aesthetic.input_size", "parsing.width", "parsing.num_classes")
+    architecture_fields = (
+        "family",
+        "img_size",
+        "model.g_dim",
+        "model.g_res",
+        "model.d_dim",
+        "aesthetic.dim",
+        "aesthetic.head_dim",
+        "aesthetic.input_size",
+        "parsing.width",
+        "parsing.num_classes",
+    )
 
     def __init__(self, config):
         validate(config)
@@ -126,30 +147,44 @@ class AesGAN(base.Family):
     def _build(self, rngs):
         c, m = self.config, self.config.model
         kw = dict(dtype=self.dtype, rngs=rngs)
-        return {"G": model.Generator(m.g_dim, m.g_res, **kw),
-                "D": model.Discriminator(c.img_size, m.d_dim, sn_grad=m.sn_power_iteration_grad, **kw),
-                "E": EyeNet(c.aesthetic.dim, c.aesthetic.head_dim, c.aesthetic.keep_prob, **kw),
-                "P": ParsingNet(c.parsing.width, c.parsing.num_classes, **kw)}
+        return {
+            "G": model.Generator(m.g_dim, m.g_res, **kw),
+            "D": model.Discriminator(c.img_size, m.d_dim, sn_grad=m.sn_power_iteration_grad, **kw),
+            "E": EyeNet(c.aesthetic.dim, c.aesthetic.head_dim, c.aesthetic.keep_prob, **kw),
+            "P": ParsingNet(c.parsing.width, c.parsing.num_classes, **kw),
+        }
 
     def param_counts(self) -> dict:
         def count(tree, drop):
             flat = jax.tree_util.tree_flatten_with_path(tree)[0]
             return int(sum(np.prod(x.shape) for path, x in flat if str(getattr(path[-1], "key", "")) not in drop))
 
-        return {"G": count(self._abstract["G"], ()), "D": count(self._abstract["D"], ("u", "v")),
-                "E (aesthetic, frozen)": count(self._abstract["E"], ()),
-                "P (parsing, frozen)": count(self._abstract["P"], ("mean", "var", "num_batches_tracked"))}
+        return {
+            "G": count(self._abstract["G"], ()),
+            "D": count(self._abstract["D"], ("u", "v")),
+            "E (aesthetic, frozen)": count(self._abstract["E"], ()),
+            "P (parsing, frozen)": count(self._abstract["P"], ("mean", "var", "num_batches_tracked")),
+        }
 
     def init(self, root_key_data) -> TrainState:
         """A fresh state; E and P hold zeros until ``load_pretrained`` reads the frozen networks."""
         rngs = common.init_rngs(root_key_data)
         c, m = self.config, self.config.model
-        params = {"G": common.pure_state(model.Generator(m.g_dim, m.g_res, dtype=self.dtype, rngs=rngs)),
-                  "D": common.pure_state(model.Discriminator(c.img_size, m.d_dim, sn_grad=m.sn_power_iteration_grad,
-                                                             dtype=self.dtype, rngs=rngs))}
+        params = {
+            "G": common.pure_state(model.Generator(m.g_dim, m.g_res, dtype=self.dtype, rngs=rngs)),
+            "D": common.pure_state(
+                model.Discriminator(c.img_size, m.d_dim, sn_grad=m.sn_power_iteration_grad, dtype=self.dtype, rngs=rngs)
+            ),
+        }
         frozen = {k: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract[k]) for k in ("E", "P")}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state={k: self.optimizers[k].init(params[k]) for k in NETS}, ema={}, frozen=frozen)
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params=params,
+            opt_state={k: self.optimizers[k].init(params[k]) for k in NETS},
+            ema={},
+            frozen=frozen,
+        )
 
     # ---------------------------------------------------------------- frozen networks
 
@@ -162,11 +197,9 @@ class AesGAN(base.Family):
         if name not in self._frozen:
             c = self.config
             if name == "E":
-                self._frozen[name] = common.load_frozen(c.aesthetic, "aesgan_aesthetic", "E", "aesthetic",
-                                                        aes_lib.ARCH)
+                self._frozen[name] = common.load_frozen(c.aesthetic, "aesgan_aesthetic", "E", "aesthetic", aes_lib.ARCH)
             else:
-                self._frozen[name] = common.load_frozen(c.parsing, "aesgan_parsing", "P", "parsing",
-                                                        parsing_lib.ARCH)
+                self._frozen[name] = common.load_frozen(c.parsing, "aesgan_parsing", "P", "parsing", parsing_lib.ARCH)
         return self._frozen[name]
 
     def load_pretrained(self, state: TrainState) -> TrainState:
@@ -212,8 +245,7 @@ class AesGAN(base.Family):
 
     def lr(self, step):
         c = self.config
-        return c.lr * losses.lr_multiplier(step, c.total_steps, c.lr_decay_start, c.lr_decay_offset,
-                                           c.lr_decay_floor)
+        return c.lr * losses.lr_multiplier(step, c.total_steps, c.lr_decay_start, c.lr_decay_offset, c.lr_decay_floor)
 
     def _apply(self, name, params, opt_state, grads, lr):
         updates, new_opt = self.optimizers[name].update(grads, opt_state[name], params[name])
@@ -226,8 +258,10 @@ class AesGAN(base.Family):
         both = jnp.concatenate([x, x_tilde])
         logits = d(both, jnp.concatenate([ref, ref]), both * jnp.concatenate([m3, m3]))
         loss = losses.d_loss(logits[:n], logits[n:])
-        return loss, (common.pure_state(d), {"D/loss": loss, "D/real": jnp.mean(logits[:n]),
-                                             "D/fake": jnp.mean(logits[n:])})
+        return loss, (
+            common.pure_state(d),
+            {"D/loss": loss, "D/real": jnp.mean(logits[:n]), "D/fake": jnp.mean(logits[n:])},
+        )
 
     def g_loss(self, g_params, params, frozen, batch, key):
         c = self.config
@@ -237,8 +271,9 @@ class AesGAN(base.Family):
         terms = {"adv": losses.g_adv(d(x_tilde, ref, x_tilde * m3))}
         terms["recon"] = c.lambda_recon * losses.recon(x_tilde, x)
         if self.uses_parsing_net():
-            crop, offsets = losses.random_crops(jnp.concatenate([x_tilde, x], -1), key, c.parsing.crop_size,
-                                                c.parsing.random_crop)
+            crop, offsets = losses.random_crops(
+                jnp.concatenate([x_tilde, x], -1), key, c.parsing.crop_size, c.parsing.random_crop
+            )
             fake_crop, real_crop = crop[..., :3], crop[..., 3:]
             labels = self.parsing_labels(frozen["P"], batch, real_crop, offsets)
             logits = self.net("P", frozen["P"])(per_image_standardization(fake_crop), c.parsing.bn_train)
@@ -256,14 +291,17 @@ class AesGAN(base.Family):
         c = self.config
         p, o = state.params, state.opt_state
         lr = self.lr(state.step)
-        x_tilde, _, m3 = jax.lax.stop_gradient(self.inpaint(p["G"], batch["x"], batch["eyes"], batch["ref"],
-                                                            batch["ref_eyes"]))
+        x_tilde, _, m3 = jax.lax.stop_gradient(
+            self.inpaint(p["G"], batch["x"], batch["eyes"], batch["ref"], batch["ref_eyes"])
+        )
         (_, (d_state, metrics)), grads = jax.value_and_grad(self.d_loss, has_aux=True)(
-            p["D"], batch["x"], batch["ref"], x_tilde, m3)
+            p["D"], batch["x"], batch["ref"], x_tilde, m3
+        )
         p, o = self._apply("D", p, o, grads, lr)
         p = {**p, "D": common.with_state(p["D"], d_state)}
         (g_total, (terms, d_state, x_tilde, m3)), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
-            p["G"], p, state.frozen, batch, step_key(state))
+            p["G"], p, state.frozen, batch, step_key(state)
+        )
         p = {**p, "D": common.with_state(p["D"], d_state)}
         p, o = self._apply("G", p, o, grads, lr)
         if c.summary_power_iteration:
@@ -285,8 +323,7 @@ class AesGAN(base.Family):
             d, e = self.config.data, self.frozen("E")
             want = self.config.parsing.labels == "dataset" and self.uses_parsing_net()
             if part == "train":
-                self._pairs[part] = references.train_pairs(self, e, data_lib.load_faces(d, d.train_split,
-                                                                                         parsing=want))
+                self._pairs[part] = references.train_pairs(self, e, data_lib.load_faces(d, d.train_split, parsing=want))
             else:
                 faces = data_lib.load_faces(d, d.eval_split)
                 pool = data_lib.load_faces(d, d.train_split) if self.config.eval.references == "train" else None
@@ -297,21 +334,26 @@ class AesGAN(base.Family):
         """The original's ./gt_labels/<image stem>.png of each target (config.parsing.labels_dir)."""
         root = self.config.parsing.labels_dir
         if not root:
-            raise FacejaxError("config.parsing.labels='folder' reads the original's gt_labels/<image stem>.png maps "
-                               "(not released) from config.parsing.labels_dir, which is empty; set it, or use "
-                               "config.parsing.labels='pseudo' (the parsing network's labels of the real image)")
+            raise FacejaxError(
+                "config.parsing.labels='folder' reads the original's gt_labels/<image stem>.png maps "
+                "(not released) from config.parsing.labels_dir, which is empty; set it, or use "
+                "config.parsing.labels='pseudo' (the parsing network's labels of the real image)"
+            )
         paths = []
         for name in pairs.faces.file_name[pairs.target]:
             path = os.path.join(root, os.path.splitext(os.path.basename(name))[0] + ".png")
             if not os.path.isfile(path):
-                raise FacejaxError(f"config.parsing.labels_dir={root}: no label map {path} for {name} (expected "
-                                   f"<labels_dir>/<image stem>.png, an integer map of "
-                                   f"{self.config.parsing.num_classes} classes)")
+                raise FacejaxError(
+                    f"config.parsing.labels_dir={root}: no label map {path} for {name} (expected "
+                    f"<labels_dir>/<image stem>.png, an integer map of "
+                    f"{self.config.parsing.num_classes} classes)"
+                )
             paths.append(path)
         return np.asarray(paths, dtype=object)
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x, eyes, ref, ref_eyes[, labels]}: every training pair once per epoch in a fresh random
         order (the original reshuffles its pair list every epoch); images resized to img_size, no augmentation."""
         c = self.config
@@ -320,8 +362,12 @@ class AesGAN(base.Family):
             self._label_paths(None)  # the error naming the empty field, before any pair is selected
         pr = self.pairs("train")
         f = pr.faces
-        t = {"x": tf.constant(f.images[pr.target]), "eyes": tf.constant(f.eyes[pr.target]),
-             "ref": tf.constant(f.images[pr.reference]), "ref_eyes": tf.constant(f.eyes[pr.reference])}
+        t = {
+            "x": tf.constant(f.images[pr.target]),
+            "eyes": tf.constant(f.eyes[pr.target]),
+            "ref": tf.constant(f.images[pr.reference]),
+            "ref_eyes": tf.constant(f.eyes[pr.reference]),
+        }
         if labels == "dataset":
             t["labels"] = tf.constant(f.parsing[pr.target])
         elif labels == "folder":
@@ -331,24 +377,28 @@ class AesGAN(base.Family):
 
         def element(position):
             i = order(position)
-            out = {"x": data_lib.image_transform(ops.decode(tf.gather(t["x"], i), False), s, minmax),
-                   "eyes": tf.gather(t["eyes"], i),
-                   "ref": data_lib.image_transform(ops.decode(tf.gather(t["ref"], i), False), s, minmax),
-                   "ref_eyes": tf.gather(t["ref_eyes"], i)}
+            out = {
+                "x": data_lib.image_transform(ops.decode(tf.gather(t["x"], i), False), s, minmax),
+                "eyes": tf.gather(t["eyes"], i),
+                "ref": data_lib.image_transform(ops.decode(tf.gather(t["ref"], i), False), s, minmax),
+                "ref_eyes": tf.gather(t["ref_eyes"], i),
+            }
             if "labels" in t:
                 lab = ops.decode(tf.gather(t["labels"], i), labels == "folder", channels=1)
                 out["labels"] = tf.cast(ops.resize_labels(lab, s)[..., 0], tf.int32)
             return out
 
-        return streams.batches(element, local_batch, start_batch, process_index=process_index,
-                               process_count=process_count)
+        return streams.batches(
+            element, local_batch, start_batch, process_index=process_index, process_count=process_count
+        )
 
     # ---------------------------------------------------------------- sampling, evaluation
 
     def sample_inputs(self, n: int):
         pr = self.pairs("eval")
-        return references.batch_of(pr, np.arange(min(n, len(pr.target))), self.config.img_size,
-                                   minmax=self.config.data.bytescale)
+        return references.batch_of(
+            pr, np.arange(min(n, len(pr.target))), self.config.img_size, minmax=self.config.data.bytescale
+        )
 
     def sample_grids(self, state, inputs) -> dict:
         return sample.grids(self, state, inputs)
@@ -370,8 +420,13 @@ class AesGAN(base.Family):
         return out
 
     def torch_layout(self):
-        return torch_layout.TorchLayout(self, {"G": ("G", nnx.eval_shape(lambda: self._build(nnx.Rngs(0))["G"])),
-                                               "D": ("D", nnx.eval_shape(lambda: self._build(nnx.Rngs(0))["D"]))})
+        return torch_layout.TorchLayout(
+            self,
+            {
+                "G": ("G", nnx.eval_shape(lambda: self._build(nnx.Rngs(0))["G"])),
+                "D": ("D", nnx.eval_shape(lambda: self._build(nnx.Rngs(0))["D"])),
+            },
+        )
 
     def import_files(self, source: str, step=None):
         return torch_layout.import_files(self, source, step)

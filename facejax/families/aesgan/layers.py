@@ -66,11 +66,20 @@ class SameConv2d(Conv2d):
 class SameSpectralConv2d(SpectralConv2d):
     """``SpectralConv2d`` (norm "add", one power iteration per call) with TF's SAME padding."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size, stride=1, use_bias: bool = True,
-                 sn_grad: bool = False, **kw):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size,
+        stride=1,
+        use_bias: bool = True,
+        sn_grad: bool = False,
+        **kw,
+    ):
         kw.setdefault("norm", "add")
-        super().__init__(in_features, out_features, kernel_size, stride, 0, use_bias, grad_through_iteration=sn_grad,
-                         **kw)
+        super().__init__(
+            in_features, out_features, kernel_size, stride, 0, use_bias, grad_through_iteration=sn_grad, **kw
+        )
 
     def __call__(self, x: jax.Array, update: bool = True) -> jax.Array:
         return super().__call__(pad_same(x, self.kernel_size, self.stride), update)
@@ -80,8 +89,18 @@ class SpectralLinear(nnx.Module):
     """Dense layer (``kernel`` (in, out), ``bias``) whose weight is divided by its spectral-norm estimate; ``u``
     (out,) and ``v`` (in,) are ``SpectralVector`` state, one power iteration per call with ``update``."""
 
-    def __init__(self, in_features: int, out_features: int, *, kernel_init=normal_002, eps: float = 1e-12,
-                 sn_grad: bool = False, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        kernel_init=normal_002,
+        eps: float = 1e-12,
+        sn_grad: bool = False,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         self.in_features, self.out_features, self.eps, self.dtype = in_features, out_features, eps, dtype
         self.sn_grad = sn_grad
         self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
@@ -114,7 +133,7 @@ class SameDeconv(ConvTranspose2d):
         k = self.kernel_size[0] if isinstance(self.kernel_size, tuple) else self.kernel_size
         (bh, _), (bw, _) = same_pads(2 * h, k, 2), same_pads(2 * w, k, 2)
         y = super().__call__(x)
-        return y[:, bh:bh + 2 * h, bw:bw + 2 * w]
+        return y[:, bh : bh + 2 * h, bw : bw + 2 * w]
 
 
 class TFInstanceNorm(nnx.Module):
@@ -175,8 +194,9 @@ def trained_mask(tree):
         if isinstance(node, dict):
             sn = "kernel" in node and "u" in node and "v" in node
             bn = "scale" in node and "mean" in node and "var" in node
-            return {k: (False if (sn and k in ("u", "v")) or (bn and k in BN_STATS) else rec(v))
-                    for k, v in node.items()}
+            return {
+                k: (False if (sn and k in ("u", "v")) or (bn and k in BN_STATS) else rec(v)) for k, v in node.items()
+            }
         return True
 
     return rec(tree)
@@ -200,7 +220,7 @@ def _interp_matrix(start, n_crop: int, n_img: int, size: int) -> jax.Array:
     i1 = jnp.minimum(i0 + 1, n_crop - 1)
     lo = jnp.clip(start[:, None] + i0[None], 0, n_img - 1).astype(jnp.int32)
     hi = jnp.clip(start[:, None] + i1[None], 0, n_img - 1).astype(jnp.int32)
-    return (jax.nn.one_hot(lo, n_img) * (1 - frac)[None, :, None] + jax.nn.one_hot(hi, n_img) * frac[None, :, None])
+    return jax.nn.one_hot(lo, n_img) * (1 - frac)[None, :, None] + jax.nn.one_hot(hi, n_img) * frac[None, :, None]
 
 
 def crop_resize(x: jax.Array, top, left, height: float, width: float, size: int) -> jax.Array:

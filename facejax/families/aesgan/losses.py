@@ -1,10 +1,10 @@
 """AesGAN's losses (``AesGAN.build_model_GAN``, ``loss_dis``, ``loss_gen``; completion_beauty.md B.6-B.8).
 
-  D      mean softplus(-D(real)) + mean softplus(D(fake))     (lam_gp is defined but no penalty is implemented)
-  G      mean softplus(-D(fake))
-         + lambda_recon * mean_b [ sum |x~ - x| / (H W C) ]     (x~ the composite; only masked pixels differ)
-         + lambda_parsing * CE(parsing(crop(x~)), labels) / B  (CE mean over pixels and batch; / B once more)
-         + lambda_aesthetic * mean (E(crop_eye(x~)) - E(crop_eye(ref)))^2   (E: conv_net features)
+D      mean softplus(-D(real)) + mean softplus(D(fake))     (lam_gp is defined but no penalty is implemented)
+G      mean softplus(-D(fake))
+       + lambda_recon * mean_b [ sum |x~ - x| / (H W C) ]     (x~ the composite; only masked pixels differ)
+       + lambda_parsing * CE(parsing(crop(x~)), labels) / B  (CE mean over pixels and batch; / B once more)
+       + lambda_aesthetic * mean (E(crop_eye(x~)) - E(crop_eye(ref)))^2   (E: conv_net features)
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ def validate(config) -> None:
     if p.width < 2 or p.num_classes < 2:
         raise FacejaxError(f"config.parsing.width={p.width}, num_classes={p.num_classes}: expected >= 2 each")
     if config.img_size % 32:
-        raise FacejaxError(f"config.img_size={config.img_size}: the parsing network pools 5 times; expected a "
-                           f"multiple of 32")
+        raise FacejaxError(
+            f"config.img_size={config.img_size}: the parsing network pools 5 times; expected a multiple of 32"
+        )
 
 
 def build(p, dtype=jnp.float32, rngs=None):
@@ -67,10 +68,12 @@ class ParsingNetFamily(base.Family):
     name = "aesgan_parsing"
     architecture_fields = ("family", "img_size", "parsing.width", "parsing.num_classes")
     description = "AesGAN's face-parsing network (Helen), read frozen by aesgan"
-    headline_metrics = (base.Metric("batch_stats/pixel_accuracy", "pixel accuracy (batch stats)"),
-                        base.Metric("batch_stats/mean_iou", "mean IoU (batch stats)"),
-                        base.Metric("running_stats/pixel_accuracy", "pixel accuracy (running stats)"),
-                        base.Metric("running_stats/mean_iou", "mean IoU (running stats)"))
+    headline_metrics = (
+        base.Metric("batch_stats/pixel_accuracy", "pixel accuracy (batch stats)"),
+        base.Metric("batch_stats/mean_iou", "mean IoU (batch stats)"),
+        base.Metric("running_stats/pixel_accuracy", "pixel accuracy (running stats)"),
+        base.Metric("running_stats/mean_iou", "mean IoU (running stats)"),
+    )
 
     def __init__(self, config):
         validate(config)
@@ -82,13 +85,25 @@ class ParsingNetFamily(base.Family):
 
     def param_counts(self) -> dict:
         flat = jax.tree_util.tree_flatten_with_path(self._abstract)[0]
-        return {"P": int(sum(np.prod(x.shape) for path, x in flat
-                             if str(getattr(path[-1], "key", "")) not in ("mean", "var", "num_batches_tracked")))}
+        return {
+            "P": int(
+                sum(
+                    np.prod(x.shape)
+                    for path, x in flat
+                    if str(getattr(path[-1], "key", "")) not in ("mean", "var", "num_batches_tracked")
+                )
+            )
+        }
 
     def init(self, root_key_data) -> TrainState:
         params = {"P": common.pure_state(build(self.config.parsing, self.dtype, common.init_rngs(root_key_data)))}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state={"P": self.optimizers["P"].init(params["P"])}, ema={})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params=params,
+            opt_state={"P": self.optimizers["P"].init(params["P"])},
+            ema={},
+        )
 
     def logits(self, params, x, train: bool = True):
         return bind(self.graphdef, params)(per_image_standardization(x), train, False)
@@ -104,8 +119,10 @@ class ParsingNetFamily(base.Family):
         updates, opt = self.optimizers["P"].update(grads, state.opt_state["P"], state.params["P"])
         new = common.with_state(optax.apply_updates(state.params["P"], updates), new_state)
         acc = jnp.mean((jnp.argmax(logits, -1) == batch["labels"]).astype(jnp.float32))
-        return (state.replace(step=state.step + 1, params={"P": new}, opt_state={"P": opt}),
-                {"P/ce": ce, "P/pixel_accuracy": acc})
+        return (
+            state.replace(step=state.step + 1, params={"P": new}, opt_state={"P": opt}),
+            {"P/ce": ce, "P/pixel_accuracy": acc},
+        )
 
     # ---------------------------------------------------------------- input
 
@@ -125,33 +142,38 @@ class ParsingNetFamily(base.Family):
         self._tables[part] = tab
         return tab
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x, labels}: every training image once per epoch, images resized to img_size (bilinear),
         maps (nearest); labels above num_classes - 1 are clipped to it (the eval split is checked)."""
         tab = self.table("train")
         n_cls = self.config.parsing.num_classes
-        order = streams.Epochs(len(tab["image"]), ops.seeds_for(self.config.seed, 0, 6)[0],
-                               what="the training data")
+        order = streams.Epochs(len(tab["image"]), ops.seeds_for(self.config.seed, 0, 6)[0], what="the training data")
         t = {k: tf.constant(v) for k, v in tab.items()}
         s = self.config.img_size
 
         def element(position):
             row = order(position)
             lab = tf.cast(ops.resize_labels(ops.decode(tf.gather(t["parsing"], row), False, 1), s)[..., 0], tf.int32)
-            return {"x": ops.eval_transform(ops.decode(tf.gather(t["image"], row), False), s),
-                    "labels": tf.minimum(lab, n_cls - 1)}
+            return {
+                "x": ops.eval_transform(ops.decode(tf.gather(t["image"], row), False), s),
+                "labels": tf.minimum(lab, n_cls - 1),
+            }
 
-        return streams.batches(element, local_batch, start_batch, process_index=process_index,
-                               process_count=process_count)
+        return streams.batches(
+            element, local_batch, start_batch, process_index=process_index, process_count=process_count
+        )
 
     def eval_batch(self, n: int = 0) -> dict:
         tab = self.table("eval")
         n = len(tab["image"]) if not n else min(n, len(tab["image"]))
         labels = data_lib.decode_labels(tab["parsing"][:n], self.config.img_size)
         if labels.max() >= self.config.parsing.num_classes:
-            raise FacejaxError(f"{self.config.data.name}: parsing label {labels.max()} >= config.parsing.num_classes="
-                               f"{self.config.parsing.num_classes}")
+            raise FacejaxError(
+                f"{self.config.data.name}: parsing label {labels.max()} >= config.parsing.num_classes="
+                f"{self.config.parsing.num_classes}"
+            )
         return {"x": data_lib.decode_images(tab["image"][:n], self.config.img_size), "labels": labels}
 
     # ---------------------------------------------------------------- pictures, evaluation
@@ -171,8 +193,10 @@ class ParsingNetFamily(base.Family):
 
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
         rng, s = np.random.default_rng(seed), self.config.img_size
-        return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
-                "labels": rng.integers(0, self.config.parsing.num_classes, (batch_size, s, s)).astype(np.int32)}
+        return {
+            "x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
+            "labels": rng.integers(0, self.config.parsing.num_classes, (batch_size, s, s)).astype(np.int32),
+        }
 
     def torch_layout(self):
         return torch_layout.TorchLayout(self, {"parsing": ("P", nnx.eval_shape(lambda: build(self.config.parsing)))})
@@ -195,18 +219,28 @@ class ParsingEvaluator:
         n_cls = f.config.parsing.num_classes
         metrics = {}
         for mode, name in ((True, "batch_stats"), (False, "running_stats")):
-            pred = np.concatenate([np.asarray(self._fn[mode](state.params["P"], b["x"][i:i + bs]))
-                                   for i in range(0, len(b["x"]), bs)])
+            pred = np.concatenate(
+                [np.asarray(self._fn[mode](state.params["P"], b["x"][i : i + bs])) for i in range(0, len(b["x"]), bs)]
+            )
             y = b["labels"]
-            ious = [np.sum((pred == c) & (y == c)) / np.sum((pred == c) | (y == c))
-                    for c in range(n_cls) if np.any(y == c)]
+            ious = [
+                np.sum((pred == c) & (y == c)) / np.sum((pred == c) | (y == c)) for c in range(n_cls) if np.any(y == c)
+            ]
             metrics[f"{name}/pixel_accuracy"] = float(np.mean(pred == y))
             metrics[f"{name}/mean_iou"] = float(np.mean(ious))
         report = {"step": int(step), "metrics": metrics, "num_images": int(len(b["x"]))}
-        table = "\n".join([f"Face parsing at step {step} ({len(b['x'])} eval images, {n_cls} classes)", "",
-                           "| BatchNorm | pixel accuracy | mean IoU |", "|---|---:|---:|"] + [
-            f"| {n} | {metrics[f'{n}/pixel_accuracy']:.4f} | {metrics[f'{n}/mean_iou']:.4f} |"
-            for n in ("batch_stats", "running_stats")])
+        table = "\n".join(
+            [
+                f"Face parsing at step {step} ({len(b['x'])} eval images, {n_cls} classes)",
+                "",
+                "| BatchNorm | pixel accuracy | mean IoU |",
+                "|---|---:|---:|",
+            ]
+            + [
+                f"| {n} | {metrics[f'{n}/pixel_accuracy']:.4f} | {metrics[f'{n}/mean_iou']:.4f} |"
+                for n in ("batch_stats", "running_stats")
+            ]
+        )
         files = {"grids": []}
         if jax.process_index() == 0:
             files.update(eval_report.write(out_dir, report))

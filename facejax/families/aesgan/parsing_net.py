@@ -26,16 +26,30 @@ from facejax.families.aesgan.layers import BatchNorm, SameConv2d, glorot_uniform
 from facejax.nn.unpool import max_pool2_argmax, max_unpool2
 
 # (conv name, BN name, kernel, width multiple of w, pool after)
-ENCODER = (("conv1", "bn_conv1", 7, 1, False), ("conv2", "bn_conv2", 3, 1, True),
-           ("conv3", "bn_conv3", 3, 2, False), ("conv4", "bn_conv4", 3, 2, True),
-           ("conv5", "bn_conv5", 3, 4, False), ("conv6", "bn_conv6", 3, 4, False), ("conv7", "bn_conv7", 3, 4, True),
-           ("conv8", "bn_conv8", 3, 8, False), ("conv9", "bn_conv9", 3, 8, False),
-           ("conv10", "bn_conv10", 3, 8, True),
-           ("conv11", "bn_conv11", 3, 8, False), ("conv12", "bn_conv12", 3, 8, False),
-           ("conv13", "bn_conv13", 3, 8, True),
-           ("conv14", "bn_conv14", 3, 64, False), ("conv15", "bn_deconv6", 1, 8, False))
-DECODER = (("deconv5", "bn_deconv5", 8.0), ("deconv4", "bn_deconv4", 4.0), ("deconv3", "bn_decon3", 2.0),
-           ("deconv2", "bn_deconv2", 1.0), ("deconv1", "bn_deconv1", 0.5))
+ENCODER = (
+    ("conv1", "bn_conv1", 7, 1, False),
+    ("conv2", "bn_conv2", 3, 1, True),
+    ("conv3", "bn_conv3", 3, 2, False),
+    ("conv4", "bn_conv4", 3, 2, True),
+    ("conv5", "bn_conv5", 3, 4, False),
+    ("conv6", "bn_conv6", 3, 4, False),
+    ("conv7", "bn_conv7", 3, 4, True),
+    ("conv8", "bn_conv8", 3, 8, False),
+    ("conv9", "bn_conv9", 3, 8, False),
+    ("conv10", "bn_conv10", 3, 8, True),
+    ("conv11", "bn_conv11", 3, 8, False),
+    ("conv12", "bn_conv12", 3, 8, False),
+    ("conv13", "bn_conv13", 3, 8, True),
+    ("conv14", "bn_conv14", 3, 64, False),
+    ("conv15", "bn_deconv6", 1, 8, False),
+)
+DECODER = (
+    ("deconv5", "bn_deconv5", 8.0),
+    ("deconv4", "bn_deconv4", 4.0),
+    ("deconv3", "bn_decon3", 2.0),
+    ("deconv2", "bn_deconv2", 1.0),
+    ("deconv1", "bn_deconv1", 0.5),
+)
 
 
 def layer_names() -> list[str]:
@@ -66,8 +80,9 @@ class ParsingNet(nnx.Module):
 
     def __call__(self, x: jax.Array, train: bool = True, update: bool = False) -> jax.Array:
         if x.shape[1] % 32 or x.shape[2] % 32:
-            raise ValueError(f"the parsing network pools 5 times; its input sides must be multiples of 32, "
-                             f"got {x.shape[1:3]}")
+            raise ValueError(
+                f"the parsing network pools 5 times; its input sides must be multiples of 32, got {x.shape[1:3]}"
+            )
         h = x.astype(self.dtype)
         indices = []
         for name, bn, _, _, pool in ENCODER:

@@ -40,7 +40,7 @@ def score_faces(family, e_params, faces: data_lib.Faces, batch: int = 64) -> np.
         pad = batch - len(rows)
         rows_p = np.concatenate([rows, np.repeat(rows[-1:], pad)]) if pad else rows
         x = data_lib.decode_images(faces.images[rows_p], s)
-        out.append(np.asarray(family.eye_scores(e_params, x, faces.eyes[rows_p]))[:len(rows)])
+        out.append(np.asarray(family.eye_scores(e_params, x, faces.eyes[rows_p]))[: len(rows)])
     return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
 
@@ -52,8 +52,16 @@ def _select(family, faces, scores, candidate_opened):
         flat = data_lib.decode_images(faces.images[idx.reshape(-1)], s)
         return flat.reshape(idx.shape + flat.shape[1:])
 
-    return selection.select_all(load, faces.eyes, candidate_opened, scores, groups, family.axes,
-                                family.config.data.selection_chunk, raster=family.config.mask_raster)
+    return selection.select_all(
+        load,
+        faces.eyes,
+        candidate_opened,
+        scores,
+        groups,
+        family.axes,
+        family.config.data.selection_chunk,
+        raster=family.config.mask_raster,
+    )
 
 
 def train_pairs(family, e_params, faces: data_lib.Faces) -> Pairs:
@@ -61,11 +69,18 @@ def train_pairs(family, e_params, faces: data_lib.Faces) -> Pairs:
     faces = faces.subset(np.flatnonzero(both))
     scores = score_faces(family, e_params, faces)
     picks = _select(family, faces, scores, faces.opened)
-    targets = [r for r in range(len(faces)) if r in picks and faces.opened[r] >= selection.OPEN_THRESHOLD
-               and faces.opened[picks[r][0]] >= selection.OPEN_THRESHOLD]
+    targets = [
+        r
+        for r in range(len(faces))
+        if r in picks
+        and faces.opened[r] >= selection.OPEN_THRESHOLD
+        and faces.opened[picks[r][0]] >= selection.OPEN_THRESHOLD
+    ]
     if not targets:
-        raise FacejaxError(f"{faces.name}: no training pair: the split needs identities with at least two images "
-                           f"whose eyes are open (opened >= {selection.OPEN_THRESHOLD}) and annotated")
+        raise FacejaxError(
+            f"{faces.name}: no training pair: the split needs identities with at least two images "
+            f"whose eyes are open (opened >= {selection.OPEN_THRESHOLD}) and annotated"
+        )
     t = np.asarray(targets, np.int64)
     return Pairs(faces, t, np.asarray([picks[r][0] for r in targets], np.int64), scores)
 
@@ -92,7 +107,7 @@ def eval_pairs(family, e_params, faces: data_lib.Faces, pool: data_lib.Faces | N
     c = family.config.eval
     targets = eval_targets(faces, c.targets)
     if c.max_targets:
-        targets = targets[:c.max_targets]
+        targets = targets[: c.max_targets]
     if pool is None:
         combined, n_t = faces, None
         cand_opened = faces.opened
@@ -101,10 +116,14 @@ def eval_pairs(family, e_params, faces: data_lib.Faces, pool: data_lib.Faces | N
         pool = pool.subset(np.flatnonzero(keep))
         t = faces.subset(targets)
         combined = data_lib.Faces(
-            images=np.concatenate([t.images, pool.images]), identity=np.concatenate([t.identity, pool.identity]),
-            eyes=np.concatenate([t.eyes, pool.eyes]), opened=np.concatenate([t.opened, pool.opened]),
+            images=np.concatenate([t.images, pool.images]),
+            identity=np.concatenate([t.identity, pool.identity]),
+            eyes=np.concatenate([t.eyes, pool.eyes]),
+            opened=np.concatenate([t.opened, pool.opened]),
             order=np.concatenate([np.full(len(t), -1, np.int64), pool.order]),
-            file_name=np.concatenate([t.file_name, pool.file_name]), name=f"{faces.name} + {pool.name}")
+            file_name=np.concatenate([t.file_name, pool.file_name]),
+            name=f"{faces.name} + {pool.name}",
+        )
         n_t = len(t)
         targets = np.arange(n_t)
         cand_opened = np.concatenate([np.full(n_t, np.nan, np.float32), pool.opened])  # targets are no candidates
@@ -124,8 +143,10 @@ def eval_pairs(family, e_params, faces: data_lib.Faces, pool: data_lib.Faces | N
             tgt.append(r)
             ref.append(second)
     if not tgt:
-        raise FacejaxError(f"{faces.name}: no evaluation pair (config.eval.targets={c.targets!r}, "
-                           f"eval.references={c.references!r}): the targets need another image of their identity")
+        raise FacejaxError(
+            f"{faces.name}: no evaluation pair (config.eval.targets={c.targets!r}, "
+            f"eval.references={c.references!r}): the targets need another image of their identity"
+        )
     del n_t
     return Pairs(combined, np.asarray(tgt, np.int64), np.asarray(ref, np.int64), scores)
 
@@ -135,6 +156,10 @@ def batch_of(pairs: Pairs, idx, img_size: int, labels=None, minmax: bool = False
     first, config.data.bytescale)."""
     f = pairs.faces
     t, r = pairs.target[idx], pairs.reference[idx]
-    out = {"x": data_lib.decode_images(f.images[t], img_size, minmax), "eyes": f.eyes[t],
-           "ref": data_lib.decode_images(f.images[r], img_size, minmax), "ref_eyes": f.eyes[r]}
+    out = {
+        "x": data_lib.decode_images(f.images[t], img_size, minmax),
+        "eyes": f.eyes[t],
+        "ref": data_lib.decode_images(f.images[r], img_size, minmax),
+        "ref_eyes": f.eyes[r],
+    }
     return jax.tree.map(np.asarray, out)

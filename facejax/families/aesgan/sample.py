@@ -77,8 +77,9 @@ def _eyes(folder: str, paths, size: int, default) -> np.ndarray:
                 w, h = im.size
             e = np.asarray(table[name], np.float64).reshape(2, 2) / np.array([h, w])
         except (ValueError, TypeError):
-            raise FacejaxError(f"{path}: entry {name!r} is {table[name]!r}; expected [[y, x], [y, x]] in pixels") \
-                from None
+            raise FacejaxError(
+                f"{path}: entry {name!r} is {table[name]!r}; expected [[y, x], [y, x]] in pixels"
+            ) from None
         out.append(e.astype(np.float32))
     return np.stack(out).astype(np.float32)
 
@@ -87,8 +88,10 @@ def _default_eyes(config) -> np.ndarray:
     try:
         v = np.asarray([float(t) for t in str(config.sample.eye_centers).split(",")], np.float32).reshape(2, 2)
     except ValueError:
-        raise FacejaxError(f"config.sample.eye_centers={config.sample.eye_centers!r}: expected 'y_l,x_l,y_r,x_r' "
-                           f"as fractions of the side") from None
+        raise FacejaxError(
+            f"config.sample.eye_centers={config.sample.eye_centers!r}: expected 'y_l,x_l,y_r,x_r' "
+            f"as fractions of the side"
+        ) from None
     return v
 
 
@@ -99,14 +102,15 @@ def choose_references(family, e_params, xs, eyes, refs, ref_eyes) -> np.ndarray:
     scores = np.asarray(family.eye_scores(e_params, refs, ref_eyes))
     picks = []
     for i in range(len(xs)):
-        imgs = np.concatenate([xs[i:i + 1], refs])[None]
-        e = np.concatenate([eyes[i:i + 1], ref_eyes])[None]
+        imgs = np.concatenate([xs[i : i + 1], refs])[None]
+        e = np.concatenate([eyes[i : i + 1], ref_eyes])[None]
         k = imgs.shape[1]
         valid = np.ones((1, k), bool)
         opened = np.concatenate([[np.nan], np.ones(len(refs))])[None].astype(np.float32)
         sc = np.concatenate([[0.0], scores])[None].astype(np.float32)
-        _, best, _ = selection.select(imgs, e, valid, opened, sc, axes=tuple(float(a) for a in family.axes),
-                                      raster=family.config.mask_raster)
+        _, best, _ = selection.select(
+            imgs, e, valid, opened, sc, axes=tuple(float(a) for a in family.axes), raster=family.config.mask_raster
+        )
         picks.append(int(np.asarray(best)[0, 0]) - 1)
     del s
     return np.asarray(picks)
@@ -115,8 +119,9 @@ def choose_references(family, e_params, xs, eyes, refs, ref_eyes) -> np.ndarray:
 FOLDER_INPUTS = base.FolderInputs(
     src="AesGAN: faces whose eyes are in-painted (eye positions from an optional eyes.json in the folder)",
     ref="AesGAN: reference faces with open eyes (each --src face's chosen automatically, or the --ref image with "
-        "the same file stem: config.sample.reference='given')",
-    ref_required=True)
+    "the same file stem: config.sample.reference='given')",
+    ref_required=True,
+)
 
 
 def sample_folders(family, state, request: base.FolderRequest, out_dir: str, chunk: int = 8) -> dict:
@@ -138,8 +143,10 @@ def sample_folders(family, state, request: base.FolderRequest, out_dir: str, chu
         ref_stems = {os.path.splitext(os.path.basename(p))[0]: j for j, p in enumerate(ref_paths)}
         missing = [st for st in stems if st not in ref_stems]
         if missing:
-            raise FacejaxError(f"config.sample.reference='given' pairs --src and --ref images by file stem; --ref has "
-                               f"no {missing[0]!r} (and {len(missing) - 1} more); use reference='auto' to choose")
+            raise FacejaxError(
+                f"config.sample.reference='given' pairs --src and --ref images by file stem; --ref has "
+                f"no {missing[0]!r} (and {len(missing) - 1} more); use reference='auto' to choose"
+            )
         pick = np.asarray([ref_stems[st] for st in stems])
     else:
         pick = choose_references(family, state.frozen["E"], xs, eyes, refs, ref_eyes)
@@ -147,10 +154,12 @@ def sample_folders(family, state, request: base.FolderRequest, out_dir: str, chu
     for i in range(0, len(xs), chunk):
         idx = np.arange(i, min(i + chunk, len(xs)))
         pad = np.concatenate([idx, np.repeat(idx[-1:], chunk - len(idx))])
-        o, m = family.sampler.inpaint(state.params["G"], {"x": xs[pad], "eyes": eyes[pad], "ref": refs[pick[pad]],
-                                                "ref_eyes": ref_eyes[pick[pad]]})
-        outs.append(o[:len(idx)])
-        masked.append(m[:len(idx)])
+        o, m = family.sampler.inpaint(
+            state.params["G"],
+            {"x": xs[pad], "eyes": eyes[pad], "ref": refs[pick[pad]], "ref_eyes": ref_eyes[pick[pad]]},
+        )
+        outs.append(o[: len(idx)])
+        masked.append(m[: len(idx)])
     outs, masked = np.concatenate(outs), np.concatenate(masked)
     written = {}
     for st, o in zip(stems, images.to_uint8(outs)):

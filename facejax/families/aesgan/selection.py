@@ -126,14 +126,21 @@ def select_all(load, eyes, opened, scores, group_rows: list, axes, chunk: int = 
     out = {}
     todo = [r for r in group_rows if len(r) >= 2]
     for start in range(0, len(todo), chunk):
-        part = todo[start:start + chunk]
+        part = todo[start : start + chunk]
         idx = np.zeros((chunk, k), np.int64)
         valid = np.zeros((chunk, k), bool)
         for g, rows in enumerate(part):
-            idx[g, :len(rows)] = rows
-            valid[g, :len(rows)] = True
-        _, best, second = select(load(idx), eyes[idx], valid, np.where(valid, opened[idx], np.nan),
-                                 np.where(valid, scores[idx], 0.0), axes=tuple(float(a) for a in axes), raster=raster)
+            idx[g, : len(rows)] = rows
+            valid[g, : len(rows)] = True
+        _, best, second = select(
+            load(idx),
+            eyes[idx],
+            valid,
+            np.where(valid, opened[idx], np.nan),
+            np.where(valid, scores[idx], 0.0),
+            axes=tuple(float(a) for a in axes),
+            raster=raster,
+        )
         best, second = np.asarray(best), np.asarray(second)
         for g, rows in enumerate(part):
             for j, row in enumerate(rows):

@@ -33,29 +33,38 @@ from facejax.families.aesgan.eyenet import N_RES
 from facejax.train.state import root_key_data
 
 _G = ["e_c1", "e_in1", "e_c2", "e_in2", "e_c3", "e_in3"]
-_EYE = ["g_e0_c", "g_e0_bn", "g_e1_c", "g_e1_bn", "g_e2_c", "g_e2_bn"] + [
-    f"g_r{k}_{s}" for k in range(1, N_RES + 1) for s in ("c0", "bn0", "c1", "bn1")] + [
-    "s_fc1", "s_fc2", "r_d1", "r_in1", "r_d2", "r_in2", "r_c3"]
+_EYE = (
+    ["g_e0_c", "g_e0_bn", "g_e1_c", "g_e1_bn", "g_e2_c", "g_e2_bn"]
+    + [f"g_r{k}_{s}" for k in range(1, N_RES + 1) for s in ("c0", "bn0", "c1", "bn1")]
+    + ["s_fc1", "s_fc2", "r_d1", "r_in1", "r_d2", "r_in2", "r_c3"]
+)
 
-SPEC = convert.BASE_SPEC.merged(LayoutSpec(
-    order={
-        "Generator": lambda m: _G + [f"re_{i + 1}" for i in range(m.n_res)] + [
-            "gen_deconv1", "gen_in", "g_deconv_1_1", "gen_in_1_1", "gen_conv_1_2"],
-        "Residual": ("conv1", "in1", "conv2", "in2"),
-        "SameConv2d": ("kernel", "bias"),
-        "SameDeconv": ("kernel", "bias"),
-        "ConvTranspose2d": ("kernel", "bias"),
-        "TFInstanceNorm": ("scale", "bias"),
-        "Discriminator": [f"dis_conv_{i}" for i in range(5)] + ["dis_fully1"] + [
-            f"dis_conv_2_{i}" for i in range(5)] + ["dis_fully2", "dis_fully3"],
-        "SameSpectralConv2d": ("bias", "u", "v", "kernel"),
-        "SpectralLinear": ("bias", "u", "v", "kernel"),
-        "EyeNet": _EYE,
-        "ParsingNet": parsing_net.layer_names(),
-        "BatchNorm": ("scale", "bias", "mean", "var", "num_batches_tracked"),
-    },
-    leaf_names={**DEFAULT_LEAF_NAMES, "u": "weight_u", "v": "weight_v"},
-))
+SPEC = convert.BASE_SPEC.merged(
+    LayoutSpec(
+        order={
+            "Generator": lambda m: (
+                _G
+                + [f"re_{i + 1}" for i in range(m.n_res)]
+                + ["gen_deconv1", "gen_in", "g_deconv_1_1", "gen_in_1_1", "gen_conv_1_2"]
+            ),
+            "Residual": ("conv1", "in1", "conv2", "in2"),
+            "SameConv2d": ("kernel", "bias"),
+            "SameDeconv": ("kernel", "bias"),
+            "ConvTranspose2d": ("kernel", "bias"),
+            "TFInstanceNorm": ("scale", "bias"),
+            "Discriminator": [f"dis_conv_{i}" for i in range(5)]
+            + ["dis_fully1"]
+            + [f"dis_conv_2_{i}" for i in range(5)]
+            + ["dis_fully2", "dis_fully3"],
+            "SameSpectralConv2d": ("bias", "u", "v", "kernel"),
+            "SpectralLinear": ("bias", "u", "v", "kernel"),
+            "EyeNet": _EYE,
+            "ParsingNet": parsing_net.layer_names(),
+            "BatchNorm": ("scale", "bias", "mean", "var", "num_batches_tracked"),
+        },
+        leaf_names={**DEFAULT_LEAF_NAMES, "u": "weight_u", "v": "weight_v"},
+    )
+)
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
@@ -81,8 +90,10 @@ class TorchLayout:
 
     def export(self, state, with_optim: bool = False) -> dict:
         if with_optim:
-            raise FacejaxError("--with_optim: AesGAN's PyTorch layout holds the networks only (the original is "
-                               "TF1; there is no PyTorch optimizer file to write)")
+            raise FacejaxError(
+                "--with_optim: AesGAN's PyTorch layout holds the networks only (the original is "
+                "TF1; there is no PyTorch optimizer file to write)"
+            )
         params = jax.device_get(state.params)
         return {kind: convert.to_torch(params[net], self.nets[net]) for kind, net in self.kinds.items()}
 
@@ -101,15 +112,23 @@ class TorchLayout:
         first = next(iter(self.kinds))
         kinds = "|".join(re.escape(k) for k in self.kinds)
         pattern = re.compile(rf"^(?P<step>\d+)_(?P<kind>{kinds})\.(pth|pt|ckpt|safetensors)$")
-        return files.find_snapshot(source, step, pattern=pattern, required=(first,),
-                                   describe=f"<step>_<{'|'.join(self.kinds)}>.pth", example=f"000400_{first}.pth")
+        return files.find_snapshot(
+            source,
+            step,
+            pattern=pattern,
+            required=(first,),
+            describe=f"<step>_<{'|'.join(self.kinds)}>.pth",
+            example=f"000400_{first}.pth",
+        )
 
     read = staticmethod(files.read_state_dict)
 
     def load(self, paths: dict[str, str]) -> dict:
         """{network: pure params} of the files (every tensor checked; CheckpointMismatch names the misfit)."""
-        return {self.kinds[k]: convert.from_torch(self.read(p), self.nets[self.kinds[k]], source=p)
-                for k, p in paths.items()}
+        return {
+            self.kinds[k]: convert.from_torch(self.read(p), self.nets[self.kinds[k]], source=p)
+            for k, p in paths.items()
+        }
 
 
 def import_files(family, source: str, step: int | None = None):
@@ -123,7 +142,10 @@ def import_files(family, source: str, step: int | None = None):
         start = family.load_pretrained(start)
     params = dict(jax.device_get(start.params))
     params.update(loaded)
-    notes = [f"no {k} file for step {step}: {n} starts freshly initialised"
-             for k, n in layout.kinds.items() if k not in paths]
+    notes = [
+        f"no {k} file for step {step}: {n} starts freshly initialised"
+        for k, n in layout.kinds.items()
+        if k not in paths
+    ]
     notes.append("the PyTorch layout holds no optimizer states: the Adam optimizers start fresh")
     return step, start.replace(params=params), paths, notes

@@ -16,7 +16,8 @@ TF semantics kept: SAME padding (explicit ``F.pad``, the smaller half before), `
 output (ConvTranspose2d with padding 0, cropped), instance norm eps 1e-5 over H, W, LeakyReLU 0.2, spectral norm
 with one power iteration per forward (x / (||x|| + 1e-12)) that the gradient flows through (TF's ops.spectral_norm
 has no stop_gradient; ``Discriminator(grad_through_iteration=False)``: u, v constants), the discriminator's dense
-layers reading the features flattened in TF's (h, w, c) order, slim BatchNorm eps 1e-3. Inputs and outputs are NCHW in [-1, 1].
+layers reading the features flattened in TF's (h, w, c) order, slim BatchNorm eps 1e-3. Inputs and outputs are NCHW
+in [-1, 1].
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class SameDeconv(nn.ConvTranspose2d):
     def forward(self, x):
         h, w = x.shape[2], x.shape[3]
         bh, bw = same_pads(2 * h, self.kernel_size[0], 2)[0], same_pads(2 * w, self.kernel_size[0], 2)[0]
-        return super().forward(x)[:, :, bh:bh + 2 * h, bw:bw + 2 * w]
+        return super().forward(x)[:, :, bh : bh + 2 * h, bw : bw + 2 * w]
 
 
 class InstanceNorm(nn.Module):
@@ -216,14 +217,30 @@ class EyeNet(nn.Module):
         return logits, torch.tanh(self.r_c3(h))
 
 
-_ENC = (("conv1", "bn_conv1", 7, 1, False), ("conv2", "bn_conv2", 3, 1, True), ("conv3", "bn_conv3", 3, 2, False),
-        ("conv4", "bn_conv4", 3, 2, True), ("conv5", "bn_conv5", 3, 4, False), ("conv6", "bn_conv6", 3, 4, False),
-        ("conv7", "bn_conv7", 3, 4, True), ("conv8", "bn_conv8", 3, 8, False), ("conv9", "bn_conv9", 3, 8, False),
-        ("conv10", "bn_conv10", 3, 8, True), ("conv11", "bn_conv11", 3, 8, False),
-        ("conv12", "bn_conv12", 3, 8, False), ("conv13", "bn_conv13", 3, 8, True),
-        ("conv14", "bn_conv14", 3, 64, False), ("conv15", "bn_deconv6", 1, 8, False))
-_DEC = (("deconv5", "bn_deconv5", 8.0), ("deconv4", "bn_deconv4", 4.0), ("deconv3", "bn_decon3", 2.0),
-        ("deconv2", "bn_deconv2", 1.0), ("deconv1", "bn_deconv1", 0.5))
+_ENC = (
+    ("conv1", "bn_conv1", 7, 1, False),
+    ("conv2", "bn_conv2", 3, 1, True),
+    ("conv3", "bn_conv3", 3, 2, False),
+    ("conv4", "bn_conv4", 3, 2, True),
+    ("conv5", "bn_conv5", 3, 4, False),
+    ("conv6", "bn_conv6", 3, 4, False),
+    ("conv7", "bn_conv7", 3, 4, True),
+    ("conv8", "bn_conv8", 3, 8, False),
+    ("conv9", "bn_conv9", 3, 8, False),
+    ("conv10", "bn_conv10", 3, 8, True),
+    ("conv11", "bn_conv11", 3, 8, False),
+    ("conv12", "bn_conv12", 3, 8, False),
+    ("conv13", "bn_conv13", 3, 8, True),
+    ("conv14", "bn_conv14", 3, 64, False),
+    ("conv15", "bn_deconv6", 1, 8, False),
+)
+_DEC = (
+    ("deconv5", "bn_deconv5", 8.0),
+    ("deconv4", "bn_deconv4", 4.0),
+    ("deconv3", "bn_decon3", 2.0),
+    ("deconv2", "bn_deconv2", 1.0),
+    ("deconv1", "bn_deconv1", 0.5),
+)
 
 
 class ParsingNet(nn.Module):

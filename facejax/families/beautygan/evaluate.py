@@ -1,23 +1,28 @@
-"""BeautyGAN's row of IPM-Net's Table 2: the shared protocol (facejax/metrics/makeup_protocol.py) with
+"""BeautyGAN's row of the makeup-transfer table (IPM-Net's Table 2 protocol, facejax/metrics/makeup_protocol.py):
 transfer = G's makeup head on (source, reference), from the trained generator (the original keeps no EMA)."""
 
 from __future__ import annotations
 
-from facejax.metrics.makeup_protocol import MakeupTransferEvaluator, table, validate
+from facejax.metrics.makeup_protocol import FamilyEvaluator, MakeupTransferEvaluator, table, validate
 
-__all__ = ["Evaluator", "MakeupTransferEvaluator", "table", "validate"]
+__all__ = ["PUBLISHED", "Evaluator", "MakeupTransferEvaluator", "table", "validate"]
+
+# What IPM-Net's Table 2 reports on MT (makeup.md 2.8): (method, FID, LPIPS).
+PUBLISHED = (
+    ("BeautyGAN (IPM-Net Table 2, Honlan's model, 256 px MT)", 56.57, 0.459),
+    ("IPM-Net (IPM-Net Table 2)", 41.47, 0.488),
+)
 
 
-class Evaluator(MakeupTransferEvaluator):
-    """BeautyGAN's row: transfer = G's makeup head on (source, reference). evaluate(state, step, out_dir) reads
-    state.params["G"]."""
+class Evaluator(FamilyEvaluator):
+    """evaluate(state, step, out_dir): BeautyGAN's row, transfer = G's makeup head on (source, reference)."""
 
     def __init__(self, family, mesh=None, *, features=None):
-        validate(family.config)
-        e = family.config.eval
-        cap = max(e.max_sources, e.max_references) if e.max_sources and e.max_references else 0
-        faces = lambda: family.eval_faces(cap)  # noqa: E731
-        super().__init__(family.config, family.transfer, faces, mesh, name="BeautyGAN (facejax)", features=features)
-
-    def __call__(self, state, step: int, out_dir) -> dict:
-        return super().__call__({"G": state.params["G"]}, step, out_dir)
+        super().__init__(
+            family,
+            mesh,
+            name="BeautyGAN (facejax)",
+            published=PUBLISHED,
+            features=features,
+            protocol="IPM-Net Table 2: every non-makeup eval face with a random makeup reference, mean of runs",
+        )

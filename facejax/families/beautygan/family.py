@@ -58,24 +58,38 @@ def validate(config) -> None:
     if m.g_repeat_num < 0:
         raise FacejaxError(f"config.model.g_repeat_num={m.g_repeat_num}: expected >= 0")
     if model.output_size(c.img_size, m.d_repeat_num) < 1:
-        raise FacejaxError(f"config.model.d_repeat_num={m.d_repeat_num} downsamples img_size={c.img_size} below the "
-                           f"discriminator's 4x4 convs; use fewer or a larger image")
+        raise FacejaxError(
+            f"config.model.d_repeat_num={m.d_repeat_num} downsamples img_size={c.img_size} below the "
+            f"discriminator's 4x4 convs; use fewer or a larger image"
+        )
     if c.n_critic < 1:
         raise FacejaxError(f"config.n_critic={c.n_critic}: expected >= 1")
     if c.steps_per_epoch < 0 or c.eye_margin < 0:
         bad = [f for f in ("steps_per_epoch", "eye_margin") if c[f] < 0][0]
         raise FacejaxError(f"config.{bad}={c[bad]}: expected >= 0")
-    for name in ("lambda_rec", "lambda_idt", "lambda_vgg", "lambda_his", "lambda_skin_1", "lambda_skin_2",
-                 "lambda_eye", "lr", "d_lr"):
+    for name in (
+        "lambda_rec",
+        "lambda_idt",
+        "lambda_vgg",
+        "lambda_his",
+        "lambda_skin_1",
+        "lambda_skin_2",
+        "lambda_eye",
+        "lr",
+        "d_lr",
+    ):
         if c[name] < 0:
             raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
     if c.vgg_layer not in vgg_lib.LAYERS:
-        raise FacejaxError(f"config.vgg_layer={c.vgg_layer!r}: expected one of {', '.join(vgg_lib.LAYERS)} "
-                           f"(the paper: relu4_1)")
+        raise FacejaxError(
+            f"config.vgg_layer={c.vgg_layer!r}: expected one of {', '.join(vgg_lib.LAYERS)} (the paper: relu4_1)"
+        )
     names = [s.strip() for s in c.cls_list.split(",")]
     if len(names) != 2 or not all(names) or names[0] == names[1]:
-        raise FacejaxError(f"config.cls_list={c.cls_list!r}: expected two different names 'A,B' (the original's "
-                           f"'SYMIX,MAKEMIX': D_<A> judges the makeup domain, D_<B> the non-makeup one)")
+        raise FacejaxError(
+            f"config.cls_list={c.cls_list!r}: expected two different names 'A,B' (the original's "
+            f"'SYMIX,MAKEMIX': D_<A> judges the makeup domain, D_<B> the non-makeup one)"
+        )
 
 
 def _adam(lr, config):
@@ -85,10 +99,20 @@ def _adam(lr, config):
 
 class BeautyGAN(base.Family):
     name = "beautygan"
-    architecture_fields = ("family", "img_size", "model.g_conv_dim", "model.g_repeat_num", "model.d_conv_dim",
-                           "model.d_repeat_num", "vgg_layer")
-    folder_inputs = base.FolderInputs(src="faces without makeup (images directly in DIR)",
-                                      ref="made-up faces (images directly in DIR)", ref_required=True)
+    architecture_fields = (
+        "family",
+        "img_size",
+        "model.g_conv_dim",
+        "model.g_repeat_num",
+        "model.d_conv_dim",
+        "model.d_repeat_num",
+        "vgg_layer",
+    )
+    folder_inputs = base.FolderInputs(
+        src="faces without makeup (images directly in DIR)",
+        ref="made-up faces (images directly in DIR)",
+        ref_required=True,
+    )
     headline_metrics = (base.Metric("FID/mean", "FID", "{:.2f}"), base.Metric("LPIPS/mean", "LPIPS", "{:.3f}"))
 
     def __init__(self, config):
@@ -103,13 +127,16 @@ class BeautyGAN(base.Family):
             self.graphdefs[k], self._abstract[k] = split_state(m)
         self.optimizers = {
             "G": _adam(config.lr, config),
-            "D_A": self._d_optimizer(), "D_B": self._d_optimizer(),
+            "D_A": self._d_optimizer(),
+            "D_B": self._d_optimizer(),
         }
         c = config
-        self.his_weights = {"lips": c.lambda_his if c.lips else 0.0,
-                            "skin_1": c.lambda_his * c.lambda_skin_1 if c.skin else 0.0,
-                            "skin_2": c.lambda_his * c.lambda_skin_2 if c.skin else 0.0,
-                            "eye": c.lambda_his * c.lambda_eye if c.eye else 0.0}
+        self.his_weights = {
+            "lips": c.lambda_his if c.lips else 0.0,
+            "skin_1": c.lambda_his * c.lambda_skin_1 if c.skin else 0.0,
+            "skin_2": c.lambda_his * c.lambda_skin_2 if c.skin else 0.0,
+            "eye": c.lambda_his * c.lambda_eye if c.eye else 0.0,
+        }
         self.sampler = sample.Sampler(config, self.generate)
 
     # ---------------------------------------------------------------- networks and optimizers
@@ -117,15 +144,16 @@ class BeautyGAN(base.Family):
     def _build(self, rngs):
         m = self.config.model
         kw = dict(dtype=self.dtype, rngs=rngs)
-        return {"G": model.Generator(m.g_conv_dim, m.g_repeat_num, **kw),
-                "D_A": model.Discriminator(m.d_conv_dim, m.d_repeat_num, **kw),
-                "D_B": model.Discriminator(m.d_conv_dim, m.d_repeat_num, **kw)}
+        return {
+            "G": model.Generator(m.g_conv_dim, m.g_repeat_num, **kw),
+            "D_A": model.Discriminator(m.d_conv_dim, m.d_repeat_num, **kw),
+            "D_B": model.Discriminator(m.d_conv_dim, m.d_repeat_num, **kw),
+        }
 
     def _d_optimizer(self):
         """Adam on the weights; the spectral-norm vectors u, v get no update from it (the step sets them)."""
         labels = lambda p: jax.tree.map(lambda t: "train" if t else "sn", trainable_mask(p))  # noqa: E731
-        return optax.multi_transform({"train": _adam(self.config.d_lr, self.config), "sn": optax.set_to_zero()},
-                                     labels)
+        return optax.multi_transform({"train": _adam(self.config.d_lr, self.config), "sn": optax.set_to_zero()}, labels)
 
     def param_counts(self) -> dict:
         """Trained parameters per network (weights and biases; the discriminators' u, v vectors excluded)."""
@@ -145,10 +173,13 @@ class BeautyGAN(base.Family):
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
         frozen = {}
         if self.uses_vgg:
-            frozen["vgg"] = {k: jnp.zeros(s[2:] + s[1:2] + s[:1] if len(s) == 4 else s, jnp.float32)
-                             for k, s in vgg_lib.used_shapes(self.config.vgg_layer).items()}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
-                          ema={}, frozen=frozen)
+            frozen["vgg"] = {
+                k: jnp.zeros(s[2:] + s[1:2] + s[:1] if len(s) == 4 else s, jnp.float32)
+                for k, s in vgg_lib.used_shapes(self.config.vgg_layer).items()
+            }
+        return TrainState(
+            step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state, ema={}, frozen=frozen
+        )
 
     def vgg_weights(self) -> dict:
         """The frozen VGG-16 features from config.vgg_weights (a clear error naming the file when missing)."""
@@ -195,8 +226,9 @@ class BeautyGAN(base.Family):
 
     def g_loss(self, g_params, fakes, params, org, ref, masks_a, masks_b, w):
         """(total, (terms, new spectral state of D_A, of D_B)) of the G update; terms are batch means, already
-        weighted. params: D_A, D_B and (lambda_vgg > 0) the frozen vgg (state.params with state.frozen). ``fakes`` = G(org, ref) (the caller differentiates through them with the vjp of that forward:
-        one generator pass serves the discriminator updates and this loss)."""
+        weighted. params: D_A, D_B and (lambda_vgg > 0) the frozen vgg (state.params with state.frozen). ``fakes`` =
+        G(org, ref) (the caller differentiates through them with the vjp of that forward: one generator pass serves
+        the discriminator updates and this loss)."""
         c = self.config
         lam = c.lambda_rec
         G = bind(self.graphdefs["G"], g_params)
@@ -209,8 +241,16 @@ class BeautyGAN(base.Family):
             idt1, idt2 = G(both, both)
             n = org.shape[0]
             k = lam * c.lambda_idt
-            terms["idt"] = 0.5 * k * mean(losses.l1(idt1[:n], org) + losses.l1(idt2[:n], org)
-                                          + losses.l1(idt1[n:], ref) + losses.l1(idt2[n:], ref))
+            terms["idt"] = (
+                0.5
+                * k
+                * mean(
+                    losses.l1(idt1[:n], org)
+                    + losses.l1(idt2[:n], org)
+                    + losses.l1(idt1[n:], ref)
+                    + losses.l1(idt2[n:], ref)
+                )
+            )
         terms["adv_A"] = mean(losses.lsgan(d_a(fake_a), 1.0))
         terms["adv_B"] = mean(losses.lsgan(d_b(fake_b), 1.0))
         rec_b, rec_a = G(fake_b, fake_a)
@@ -218,10 +258,12 @@ class BeautyGAN(base.Family):
         terms["rec_B"] = 0.5 * lam * mean(losses.l1(rec_b, ref))
         if self.uses_vgg:
             k = 0.5 * lam * c.lambda_vgg
-            terms["vgg_A"] = k * mean(losses.mse(self._vgg(params, fake_a),
-                                                 jax.lax.stop_gradient(self._vgg(params, org))))
-            terms["vgg_B"] = k * mean(losses.mse(self._vgg(params, fake_b),
-                                                 jax.lax.stop_gradient(self._vgg(params, ref))))
+            terms["vgg_A"] = k * mean(
+                losses.mse(self._vgg(params, fake_a), jax.lax.stop_gradient(self._vgg(params, org)))
+            )
+            terms["vgg_B"] = k * mean(
+                losses.mse(self._vgg(params, fake_b), jax.lax.stop_gradient(self._vgg(params, ref)))
+            )
         for name, v in losses.makeup_terms(fake_a, fake_b, org, ref, masks_a, masks_b, self.his_weights).items():
             terms[name] = mean(v)
         total = sum(terms.values())
@@ -231,11 +273,16 @@ class BeautyGAN(base.Family):
 
     def _g_update(self, params, opt_state, frozen, fakes, fakes_vjp, org, ref, masks_a, masks_b, w):
         (g_direct, g_fakes), (terms, sn_a, sn_b) = jax.grad(self.g_loss, argnums=(0, 1), has_aux=True)(
-            params["G"], fakes, {**frozen, **params}, org, ref, masks_a, masks_b, w)
+            params["G"], fakes, {**frozen, **params}, org, ref, masks_a, masks_b, w
+        )
         grads = jax.tree.map(jnp.add, g_direct, fakes_vjp(g_fakes)[0])
         updates, new_opt = self.optimizers["G"].update(grads, opt_state["G"], params["G"])
-        params = {**params, "G": optax.apply_updates(params["G"], updates),
-                  "D_A": with_spectral_state(params["D_A"], sn_a), "D_B": with_spectral_state(params["D_B"], sn_b)}
+        params = {
+            **params,
+            "G": optax.apply_updates(params["G"], updates),
+            "D_A": with_spectral_state(params["D_A"], sn_a),
+            "D_B": with_spectral_state(params["D_B"], sn_b),
+        }
         metrics = {f"G/{k.replace('/', '_')}": v for k, v in terms.items()}
         metrics["G/total"] = sum(terms.values())
         return params, {**opt_state, "G": new_opt}, metrics
@@ -282,17 +329,25 @@ class BeautyGAN(base.Family):
     def _source(self, split: str, process_index: int = 0, process_count: int = 1):
         return pipelines.load_makeup_source(self.config.data, split, process_index, process_count)
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x_src, y_src, parsing_src, x_ref, y_ref, parsing_ref}: every non-makeup face once per epoch
         (source), each with a random makeup face (reference), the original's random pairs; images and parsing
         maps resized to img_size (bilinear / nearest). The original has no augmentation (config.data.flip and
         randcrop_prob default off). A pure function of the position: resuming continues exactly."""
         c = self.config
         src = self._source("train", process_index, process_count)
-        return pipelines.makeup_pairs(src, local_batch, start_batch=start_batch, seed=c.seed, img_size=c.img_size,
-                                      process_index=process_index, randcrop_prob=c.data.randcrop_prob,
-                                      flip=bool(c.data.flip))
+        return pipelines.makeup_pairs(
+            src,
+            local_batch,
+            start_batch=start_batch,
+            seed=c.seed,
+            img_size=c.img_size,
+            process_index=process_index,
+            randcrop_prob=c.data.randcrop_prob,
+            flip=bool(c.data.flip),
+        )
 
     def eval_faces(self, max_each: int = 0):
         """(non-makeup, makeup) of the eval split: dicts {"x": (N, S, S, 3) float32 [-1, 1], "parsing": (N, S, S)
@@ -309,8 +364,10 @@ class BeautyGAN(base.Family):
                 xs.append(ops.eval_transform(ops.decode(part.table["image"][i], part.from_files), c.img_size).numpy())
                 pm = ops.resize_labels(ops.decode(part.table["parsing"][i], part.from_files, channels=1), c.img_size)
                 ps.append(pm.numpy()[..., 0].astype(np.int32))
-            names = [f.decode() if isinstance(f, bytes) else str(f)
-                     for f in (part.table["file_name"][:n] if "file_name" in part.table else [f"{i:05d}" for i in range(n)])]
+            names = [
+                f.decode() if isinstance(f, bytes) else str(f)
+                for f in (part.table["file_name"][:n] if "file_name" in part.table else [f"{i:05d}" for i in range(n)])
+            ]
             out.append({"x": np.stack(xs).astype(np.float32), "parsing": np.stack(ps), "file_name": names})
         return out[0], out[1]
 
@@ -332,8 +389,9 @@ class BeautyGAN(base.Family):
         """facejax sample --src/--ref: every source (non-makeup) with every reference (makeup), both directions
         (sample.py Sampler.folders)."""
         if not request.ref:
-            raise FacejaxError("family 'beautygan': --ref is required with --src (the made-up faces whose makeup "
-                               "the --src faces take)")
+            raise FacejaxError(
+                "family 'beautygan': --ref is required with --src (the made-up faces whose makeup the --src faces take)"
+            )
         return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
     # ---------------------------------------------------------------- evaluation
@@ -352,12 +410,18 @@ class BeautyGAN(base.Family):
         shape = (batch_size, s, s, 3)
         parsing = np.zeros((batch_size, s, s, 1), np.int32)
         q = s // 8
-        parsing[:, 2 * q:7 * q, 2 * q:6 * q] = 1  # face
-        parsing[:, 3 * q:int(3.5 * q), int(2.5 * q):int(3.5 * q)] = 5
-        parsing[:, 3 * q:int(3.5 * q), int(4.5 * q):int(5.5 * q)] = 4
-        parsing[:, 4 * q:5 * q, int(3.5 * q):int(4.5 * q)] = 6
-        parsing[:, int(5.5 * q):6 * q, 3 * q:5 * q] = 7
-        parsing[:, 6 * q:int(6.5 * q), 3 * q:5 * q] = 9
+        parsing[:, 2 * q : 7 * q, 2 * q : 6 * q] = 1  # face
+        parsing[:, 3 * q : int(3.5 * q), int(2.5 * q) : int(3.5 * q)] = 5
+        parsing[:, 3 * q : int(3.5 * q), int(4.5 * q) : int(5.5 * q)] = 4
+        parsing[:, 4 * q : 5 * q, int(3.5 * q) : int(4.5 * q)] = 6
+        parsing[:, int(5.5 * q) : 6 * q, 3 * q : 5 * q] = 7
+        parsing[:, 6 * q : int(6.5 * q), 3 * q : 5 * q] = 9
         image = lambda: rng.uniform(-1.0, 1.0, shape).astype(np.float32)  # noqa: E731
-        return {"x_src": image(), "y_src": np.zeros((batch_size,), np.int32), "parsing_src": parsing,
-                "x_ref": image(), "y_ref": np.ones((batch_size,), np.int32), "parsing_ref": parsing.copy()}
+        return {
+            "x_src": image(),
+            "y_src": np.zeros((batch_size,), np.int32),
+            "parsing_src": parsing,
+            "x_ref": image(),
+            "y_ref": np.ones((batch_size,), np.int32),
+            "parsing_ref": parsing.copy(),
+        }

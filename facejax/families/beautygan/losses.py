@@ -135,8 +135,9 @@ def histogram_match(src_levels, src_mask, ref_levels, ref_mask) -> jax.Array:
     """The matched source levels (B, H, W, 3) float32: region pixels of the source remapped to the reference
     region's histogram, the others v * mask (0 outside the region); no gradient."""
     src_levels, ref_levels = jax.lax.stop_gradient(src_levels), jax.lax.stop_gradient(ref_levels)
-    table = matching_table(cdf(region_histograms(src_levels, src_mask)),
-                           cdf(region_histograms(ref_levels, ref_mask)))  # (B, 3, 256)
+    table = matching_table(
+        cdf(region_histograms(src_levels, src_mask)), cdf(region_histograms(ref_levels, ref_mask))
+    )  # (B, 3, 256)
     b, h, w, _ = src_levels.shape
     idx = jnp.clip(jnp.floor(src_levels), 0, 255).astype(jnp.int32).reshape(b, -1, 3)
     mapped = jnp.take_along_axis(table, jnp.moveaxis(idx, 2, 1), axis=2)  # (B, 3, HW)

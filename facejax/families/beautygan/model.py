@@ -33,7 +33,8 @@ D_SLOPE = 0.01  # nn.LeakyReLU(0.01) in the original's discriminator
 
 
 class ResidualBlock(ConvINResidualBlock):
-    """``main`` = [Conv3x3, IN, ReLU, Conv3x3, IN]; output x + main(x). Convs without bias (xavier normal), IN affine."""
+    """``main`` = [Conv3x3, IN, ReLU, Conv3x3, IN]; output x + main(x). Convs without bias (xavier normal), IN
+    affine."""
 
     def __init__(self, dim: int, **kw):
         super().__init__(dim, xavier_normal_torch, **kw)
@@ -49,32 +50,60 @@ class Generator(nnx.Module):
     original's weights_init_xavier), IN weight 1 / bias 0.
     """
 
-    def __init__(self, conv_dim: int = 64, repeat_num: int = 6, *, dtype: Dtype = jnp.float32,
-                 param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        conv_dim: int = 64,
+        repeat_num: int = 6,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         conv = dict(use_bias=False, kernel_init=xavier_normal_torch, **kw)
         c = conv_dim
         self.dtype = dtype
 
         def branch():
-            return nnx.List([Conv2d(3, c, 7, 1, 3, **conv), InstanceNorm(c, affine=True, **kw), ReLU(),
-                             Conv2d(c, 2 * c, 4, 2, 1, **conv), InstanceNorm(2 * c, affine=True, **kw), ReLU()])
+            return nnx.List(
+                [
+                    Conv2d(3, c, 7, 1, 3, **conv),
+                    InstanceNorm(c, affine=True, **kw),
+                    ReLU(),
+                    Conv2d(c, 2 * c, 4, 2, 1, **conv),
+                    InstanceNorm(2 * c, affine=True, **kw),
+                    ReLU(),
+                ]
+            )
 
         self.Branch_0 = branch()
         self.Branch_1 = branch()
         d = 4 * c
         main = [Conv2d(d, d, 4, 2, 1, **conv), InstanceNorm(d, affine=True, **kw), ReLU()]
         main += [ResidualBlock(d, **kw) for _ in range(repeat_num)]
-        main += [ConvTranspose2d(d, d // 2, 4, 2, 1, use_bias=False, **kw), InstanceNorm(d // 2, affine=True, **kw),
-                 ReLU(),
-                 ConvTranspose2d(d // 2, d // 4, 4, 2, 1, use_bias=False, **kw), InstanceNorm(d // 4, affine=True, **kw),
-                 ReLU()]
+        main += [
+            ConvTranspose2d(d, d // 2, 4, 2, 1, use_bias=False, **kw),
+            InstanceNorm(d // 2, affine=True, **kw),
+            ReLU(),
+            ConvTranspose2d(d // 2, d // 4, 4, 2, 1, use_bias=False, **kw),
+            InstanceNorm(d // 4, affine=True, **kw),
+            ReLU(),
+        ]
         self.main = nnx.List(main)
 
         def head():
-            return nnx.List([Conv2d(c, c, 3, 1, 1, **conv), InstanceNorm(c, affine=True, **kw), ReLU(),
-                             Conv2d(c, c, 3, 1, 1, **conv), InstanceNorm(c, affine=True, **kw), ReLU(),
-                             Conv2d(c, 3, 7, 1, 3, **conv), Tanh()])
+            return nnx.List(
+                [
+                    Conv2d(c, c, 3, 1, 1, **conv),
+                    InstanceNorm(c, affine=True, **kw),
+                    ReLU(),
+                    Conv2d(c, c, 3, 1, 1, **conv),
+                    InstanceNorm(c, affine=True, **kw),
+                    ReLU(),
+                    Conv2d(c, 3, 7, 1, 3, **conv),
+                    Tanh(),
+                ]
+            )
 
         self.branch_1 = head()
         self.branch_2 = head()
@@ -94,8 +123,15 @@ class Discriminator(nnx.Module):
     doubling it once more, each followed by LeakyReLU; conv1: SN-Conv4x4/1 (p1, no bias) to one channel.
     """
 
-    def __init__(self, conv_dim: int = 64, repeat_num: int = 3, *, dtype: Dtype = jnp.float32,
-                 param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        conv_dim: int = 64,
+        repeat_num: int = 3,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(norm="add", dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         layers = [SpectralConv2d(3, conv_dim, 4, 2, 1, **kw), LeakyReLU(D_SLOPE)]
         cur = conv_dim

@@ -39,7 +39,7 @@ class Sampler:
         for r in refs:
             a_parts, b_parts = [], []
             for i in range(0, len(xp), size):
-                x = xp[i:i + size]
+                x = xp[i : i + size]
                 a, b = self._gen(g_params, x, np.repeat(np.asarray(r)[None], len(x), 0))
                 a_parts.append(np.asarray(a))
                 b_parts.append(np.asarray(b))
@@ -60,8 +60,11 @@ class Sampler:
     def grids(self, g_params, inputs) -> dict:
         xs, refs = inputs["x_src"], inputs["x_ref"]
         makeup, demakeup = self.pair_outputs(g_params, xs, refs)
-        return {"makeup": makeup_grid(xs, refs, makeup), "demakeup": demakeup_grid(xs, refs, demakeup),
-                "cycle": self.cycle_grid(g_params, xs, refs)}
+        return {
+            "makeup": makeup_grid(xs, refs, makeup),
+            "demakeup": demakeup_grid(xs, refs, demakeup),
+            "cycle": self.cycle_grid(g_params, xs, refs),
+        }
 
     def folders(self, g_params, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
         """Every image of --src (faces without makeup) with every image of --ref (made-up faces), both directions.
@@ -86,8 +89,14 @@ class Sampler:
         grid = images.save_png(os.path.join(out_dir, "makeup.png"), makeup_grid(xs, refs, makeup))
         dgrid = images.save_png(os.path.join(out_dir, "demakeup.png"), demakeup_grid(xs, refs, demakeup))
         pairs = len(src_stems) * len(ref_stems)
-        return {"grid": grid, "count": pairs, "pairs": pairs, "demakeup_grid": dgrid,
-                "makeup_dir": os.path.join(out_dir, "makeup"), "demakeup_dir": os.path.join(out_dir, "demakeup")}
+        return {
+            "grid": grid,
+            "count": pairs,
+            "pairs": pairs,
+            "demakeup_grid": dgrid,
+            "makeup_dir": os.path.join(out_dir, "makeup"),
+            "demakeup_dir": os.path.join(out_dir, "demakeup"),
+        }
 
 
 def makeup_grid(xs, refs, makeup) -> np.ndarray:
@@ -95,7 +104,7 @@ def makeup_grid(xs, refs, makeup) -> np.ndarray:
     blank = np.ones_like(xs[:1])
     rows = [np.concatenate([blank, refs])]
     for i in range(len(xs)):
-        rows.append(np.concatenate([xs[i:i + 1], makeup[:, i]]))
+        rows.append(np.concatenate([xs[i : i + 1], makeup[:, i]]))
     return images.make_grid(images.to_uint8(np.concatenate(rows)), ncol=len(refs) + 1)
 
 
@@ -104,7 +113,7 @@ def demakeup_grid(xs, refs, demakeup) -> np.ndarray:
     blank = np.ones_like(refs[:1])
     rows = [np.concatenate([blank, xs])]
     for j in range(len(refs)):
-        rows.append(np.concatenate([refs[j:j + 1], demakeup[j]]))
+        rows.append(np.concatenate([refs[j : j + 1], demakeup[j]]))
     return images.make_grid(images.to_uint8(np.concatenate(rows)), ncol=len(xs) + 1)
 
 
@@ -113,7 +122,9 @@ def _stems(paths, what):
     seen = {}
     for s, p in zip(stems, paths):
         if s in seen:
-            raise FacejaxError(f"{what} has two images named {s!r} ({seen[s]}, {p}); output files are named "
-                               f"<src stem>__<ref stem>.png, so stems must be unique")
+            raise FacejaxError(
+                f"{what} has two images named {s!r} ({seen[s]}, {p}); output files are named "
+                f"<src stem>__<ref stem>.png, so stems must be unique"
+            )
         seen[s] = p
     return stems

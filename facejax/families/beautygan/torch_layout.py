@@ -36,16 +36,18 @@ from facejax.export.convert import DEFAULT_LEAF_NAMES, LayoutSpec
 from facejax.families.beautygan import model
 from facejax.train.state import root_key_data
 
-SPEC = convert.BASE_SPEC.merged(LayoutSpec(
-    order={
-        "Generator": ("Branch_0", "Branch_1", "main", "branch_1", "branch_2"),
-        "ResidualBlock": ("main",),
-        "ConvTranspose2d": ("kernel", "bias"),
-        "Discriminator": ("main", "conv1"),
-        "SpectralConv2d": ("bias", "u", "v", "kernel"),  # the custom SpectralNorm's registration order
-    },
-    leaf_names={**DEFAULT_LEAF_NAMES, "u": "weight_u", "v": "weight_v"},
-))
+SPEC = convert.BASE_SPEC.merged(
+    LayoutSpec(
+        order={
+            "Generator": ("Branch_0", "Branch_1", "main", "branch_1", "branch_2"),
+            "ResidualBlock": ("main",),
+            "ConvTranspose2d": ("kernel", "bias"),
+            "Discriminator": ("main", "conv1"),
+            "SpectralConv2d": ("bias", "u", "v", "kernel"),  # the custom SpectralNorm's registration order
+        },
+        leaf_names={**DEFAULT_LEAF_NAMES, "u": "weight_u", "v": "weight_v"},
+    )
+)
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
 
@@ -68,10 +70,13 @@ def abstract_net(config, name: str):
 
 def _explain(config, name: str):
     """explain(file_shapes): the width / depth field that would make a file fit, if one does."""
-    fields = ("model.g_conv_dim", "model.g_repeat_num") if name == "G" else ("model.d_conv_dim",
-                                                                              "model.d_repeat_num")
-    current = {"model.g_conv_dim": config.model.g_conv_dim, "model.g_repeat_num": config.model.g_repeat_num,
-               "model.d_conv_dim": config.model.d_conv_dim, "model.d_repeat_num": config.model.d_repeat_num}
+    fields = ("model.g_conv_dim", "model.g_repeat_num") if name == "G" else ("model.d_conv_dim", "model.d_repeat_num")
+    current = {
+        "model.g_conv_dim": config.model.g_conv_dim,
+        "model.g_repeat_num": config.model.g_repeat_num,
+        "model.d_conv_dim": config.model.d_conv_dim,
+        "model.d_repeat_num": config.model.d_repeat_num,
+    }
 
     def layout_for(change):
         from ml_collections import ConfigDict
@@ -100,9 +105,11 @@ def tag_step(epoch: int, it: int, steps_per_epoch: int, where: str) -> int:
     if steps_per_epoch > 0:
         return (epoch - 1) * steps_per_epoch + it
     if epoch != 1:
-        raise FacejaxError(f"{where}: tag {epoch}_{it} is epoch {epoch}; set --config.steps_per_epoch (iterations "
-                           f"per epoch of the run that wrote it, e.g. 2469 for MT's drawn split) to turn it into a "
-                           f"step")
+        raise FacejaxError(
+            f"{where}: tag {epoch}_{it} is epoch {epoch}; set --config.steps_per_epoch (iterations "
+            f"per epoch of the run that wrote it, e.g. 2469 for MT's drawn split) to turn it into a "
+            f"step"
+        )
     return it
 
 
@@ -126,8 +133,10 @@ class TorchLayout:
     def export(self, state, with_optim: bool = False) -> dict:
         """{file kind: ordered {key: numpy}}: G, D_<cls_A> (D_A), D_<cls_B> (D_B)."""
         if with_optim:
-            raise FacejaxError("--with_optim: BeautyGAN_pytorch saves no optimizer states (only {tag}_G.pth and "
-                               "{tag}_D_<cls>.pth), so there is no original file to write them to")
+            raise FacejaxError(
+                "--with_optim: BeautyGAN_pytorch saves no optimizer states (only {tag}_G.pth and "
+                "{tag}_D_<cls>.pth), so there is no original file to write them to"
+            )
         params = jax.device_get(state.params)
         return {kind: convert.to_torch(params[net], self.nets[net]) for kind, net in self.kinds.items()}
 
@@ -151,10 +160,15 @@ class TorchLayout:
         kinds = "|".join(re.escape(k) for k in self.kinds)
         pattern = re.compile(rf"^(?P<epoch>\d+)_(?P<it>\d+)_(?P<kind>{kinds})\.(pth|pt|ckpt|safetensors)$")
         spe = self.config.steps_per_epoch
-        return files.find_snapshot(source, step, pattern=pattern, required=("G",),
-                                   describe="<epoch>_<iter>_<G|D_cls>.<pth|safetensors>",
-                                   example="20_2520_G.pth",
-                                   step_of=lambda m: tag_step(int(m["epoch"]), int(m["it"]), spe, source))
+        return files.find_snapshot(
+            source,
+            step,
+            pattern=pattern,
+            required=("G",),
+            describe="<epoch>_<iter>_<G|D_cls>.<pth|safetensors>",
+            example="20_2520_G.pth",
+            step_of=lambda m: tag_step(int(m["epoch"]), int(m["it"]), spe, source),
+        )
 
     read = staticmethod(files.read_state_dict)
 
@@ -163,8 +177,9 @@ class TorchLayout:
         out = {}
         for kind, path in paths.items():
             net = self.kinds[kind]
-            out[net] = convert.from_torch(self.read(path), self.nets[net], source=path,
-                                          explain=_explain(self.config, "G" if net == "G" else "D"))
+            out[net] = convert.from_torch(
+                self.read(path), self.nets[net], source=path, explain=_explain(self.config, "G" if net == "G" else "D")
+            )
         return out
 
 

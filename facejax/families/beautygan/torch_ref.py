@@ -74,7 +74,8 @@ class ResidualBlock(nn.Module):
             nn.InstanceNorm2d(dim_out, affine=True),
             nn.ReLU(inplace=True),
             nn.Conv2d(dim_out, dim_out, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.InstanceNorm2d(dim_out, affine=True))
+            nn.InstanceNorm2d(dim_out, affine=True),
+        )
 
     def forward(self, x):
         return x + self.main(x)
@@ -87,7 +88,8 @@ def _branch(conv_dim: int) -> nn.Sequential:
         nn.ReLU(inplace=True),
         nn.Conv2d(conv_dim, conv_dim * 2, kernel_size=4, stride=2, padding=1, bias=False),
         nn.InstanceNorm2d(conv_dim * 2, affine=True),
-        nn.ReLU(inplace=True))
+        nn.ReLU(inplace=True),
+    )
 
 
 def _head(conv_dim: int) -> nn.Sequential:
@@ -99,7 +101,8 @@ def _head(conv_dim: int) -> nn.Sequential:
         nn.InstanceNorm2d(conv_dim, affine=True),
         nn.ReLU(inplace=True),
         nn.Conv2d(conv_dim, 3, kernel_size=7, stride=1, padding=3, bias=False),
-        nn.Tanh())
+        nn.Tanh(),
+    )
 
 
 class Generator_branch(nn.Module):  # noqa: N801 (the original's class name)
@@ -110,16 +113,20 @@ class Generator_branch(nn.Module):  # noqa: N801 (the original's class name)
         self.Branch_0 = _branch(conv_dim)
         self.Branch_1 = _branch(conv_dim)
         curr_dim = conv_dim * 2
-        layers = [nn.Conv2d(curr_dim * 2, curr_dim * 2, kernel_size=4, stride=2, padding=1, bias=False),
-                  nn.InstanceNorm2d(curr_dim * 2, affine=True),
-                  nn.ReLU(inplace=True)]
+        layers = [
+            nn.Conv2d(curr_dim * 2, curr_dim * 2, kernel_size=4, stride=2, padding=1, bias=False),
+            nn.InstanceNorm2d(curr_dim * 2, affine=True),
+            nn.ReLU(inplace=True),
+        ]
         curr_dim = curr_dim * 2
         for _ in range(repeat_num):
             layers.append(ResidualBlock(curr_dim, curr_dim))
         for _ in range(2):
-            layers += [nn.ConvTranspose2d(curr_dim, curr_dim // 2, kernel_size=4, stride=2, padding=1, bias=False),
-                       nn.InstanceNorm2d(curr_dim // 2, affine=True),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(curr_dim, curr_dim // 2, kernel_size=4, stride=2, padding=1, bias=False),
+                nn.InstanceNorm2d(curr_dim // 2, affine=True),
+                nn.ReLU(inplace=True),
+            ]
             curr_dim = curr_dim // 2
         self.main = nn.Sequential(*layers)
         self.branch_1 = _head(curr_dim)
@@ -139,11 +146,15 @@ class Discriminator(nn.Module):
         layers = [sn(nn.Conv2d(3, conv_dim, kernel_size=4, stride=2, padding=1)), nn.LeakyReLU(0.01, inplace=True)]
         curr_dim = conv_dim
         for _ in range(1, repeat_num):
-            layers += [sn(nn.Conv2d(curr_dim, curr_dim * 2, kernel_size=4, stride=2, padding=1)),
-                       nn.LeakyReLU(0.01, inplace=True)]
+            layers += [
+                sn(nn.Conv2d(curr_dim, curr_dim * 2, kernel_size=4, stride=2, padding=1)),
+                nn.LeakyReLU(0.01, inplace=True),
+            ]
             curr_dim = curr_dim * 2
-        layers += [sn(nn.Conv2d(curr_dim, curr_dim * 2, kernel_size=4, stride=1, padding=1)),
-                   nn.LeakyReLU(0.01, inplace=True)]
+        layers += [
+            sn(nn.Conv2d(curr_dim, curr_dim * 2, kernel_size=4, stride=1, padding=1)),
+            nn.LeakyReLU(0.01, inplace=True),
+        ]
         curr_dim = curr_dim * 2
         self.main = nn.Sequential(*layers)
         self.conv1 = sn(nn.Conv2d(curr_dim, 1, kernel_size=4, stride=1, padding=1, bias=False))

@@ -51,8 +51,10 @@ def validate(config) -> None:
     if b.resize_filter not in FILTERS:
         raise FacejaxError(f"config.beautify.resize_filter={b.resize_filter!r}: expected one of {', '.join(FILTERS)}")
     if b.face_input not in face_features.INPUTS:
-        raise FacejaxError(f"config.beautify.face_input={b.face_input!r}: expected one of "
-                           f"{', '.join(face_features.INPUTS)} ('original': [-1, 1] pixels as beautify_image.py)")
+        raise FacejaxError(
+            f"config.beautify.face_input={b.face_input!r}: expected one of "
+            f"{', '.join(face_features.INPUTS)} ('original': [-1, 1] pixels as beautify_image.py)"
+        )
     if b.face_size < 32 or b.face_size % 32:
         raise FacejaxError(f"config.beautify.face_size={b.face_size}: expected a multiple of 32 (224: VGG-Face's)")
 
@@ -105,7 +107,8 @@ class Recovery:
                 z, beta, bz, bb, bl = c
                 i = start + k
                 (_, per), (gz, gb) = jax.value_and_grad(self._loss, argnums=(1, 2), has_aux=True)(
-                    g, z, beta, y, phi_y, level, fade)
+                    g, z, beta, y, phi_y, level, fade
+                )
                 better = (per < bl) & (i % check == 0)
                 bz, bb = jnp.where(better[:, None], z, bz), jnp.where(better[:, None], beta, bb)
                 bl = jnp.where(better, per, bl)
@@ -120,8 +123,7 @@ class Recovery:
             return jax.lax.fori_loop(0, n_iter, body, carry)
 
         rep, data = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
-        fn = jax.jit(run, static_argnums=(6,), in_shardings=(rep, data, data, data, rep, rep),
-                     out_shardings=data)
+        fn = jax.jit(run, static_argnums=(6,), in_shardings=(rep, data, data, data, rep, rep), out_shardings=data)
         self._chunks[key] = fn
         return fn
 
@@ -137,7 +139,7 @@ class Recovery:
         phi_fn = jax.jit(self._phi) if self.uses_phi else None
         outs = []
         for s in range(0, len(y_all), self.batch):
-            y = jnp.asarray(y_all[s:s + self.batch])
+            y = jnp.asarray(y_all[s : s + self.batch])
             m = len(y)
             phi_y = phi_fn(y) if self.uses_phi else jnp.zeros((m, 1))
             z, beta = jnp.tile(z0, (m, 1)), jnp.tile(beta0, (m, 1))
@@ -168,8 +170,10 @@ def read_face(path: str, size: int, resize_filter: str = "antialias") -> np.ndar
     """A face file as float32 (size, size, 3) in [-1, 1]. "antialias": beautify_image.py's
     img.resize((res, res), Image.ANTIALIAS) (PIL's Lanczos), then / 127.5 - 1; "bilinear": PIL's bilinear."""
     if resize_filter not in FILTERS:
-        raise FacejaxError(f"config.beautify.resize_filter={resize_filter!r}: expected one of {', '.join(FILTERS)} "
-                           f"('antialias': PIL's ANTIALIAS, as beautify_image.py)")
+        raise FacejaxError(
+            f"config.beautify.resize_filter={resize_filter!r}: expected one of {', '.join(FILTERS)} "
+            f"('antialias': PIL's ANTIALIAS, as beautify_image.py)"
+        )
     if resize_filter == "bilinear":
         return read_image(path, size)
     from PIL import Image
@@ -203,9 +207,16 @@ def folder(family, state, src_dir: str, out_dir: str) -> dict:
         for j, d in enumerate(deltas):
             images.save_png(os.path.join(out_dir, "beautify", f"{s}_delta{d:.2f}.png"), u8[i, j])
     rows = np.concatenate([faces[:, None], sweep], axis=1)
-    grid = images.save_png(os.path.join(out_dir, "beautify.png"), images.make_grid(
-        images.to_uint8(rows.reshape((-1,) + rows.shape[2:])), ncol=len(deltas) + 1))
+    grid = images.save_png(
+        os.path.join(out_dir, "beautify.png"),
+        images.make_grid(images.to_uint8(rows.reshape((-1,) + rows.shape[2:])), ncol=len(deltas) + 1),
+    )
     latents = os.path.join(out_dir, "latents.npz")
     np.savez(latents, file_name=np.array(stems), z=z, beta=beta, loss=loss)
-    return {"grid": grid, "count": len(stems) * len(deltas), "pairs": len(stems) * len(deltas), "latents": latents,
-            "beautify_dir": os.path.join(out_dir, "beautify")}
+    return {
+        "grid": grid,
+        "count": len(stems) * len(deltas),
+        "pairs": len(stems) * len(deltas),
+        "latents": latents,
+        "beautify_dir": os.path.join(out_dir, "beautify"),
+    }

@@ -41,21 +41,26 @@ def labels_dir(data_dir: str, config: str) -> str:
 def builder(data):
     """The TFDS builder of config.data (beauty_labels: the folder `facejax prepare beauty_labels` wrote)."""
     if data.source != "tfds":
-        raise FacejaxError(f"config.data.source={data.source!r}: Beholder-GAN reads TFDS datasets with a score "
-                           f"vector per face ('tfds')")
+        raise FacejaxError(
+            f"config.data.source={data.source!r}: Beholder-GAN reads TFDS datasets with a score "
+            f"vector per face ('tfds')"
+        )
     if data.name == LABELS_NAME:
         path = labels_dir(data.data_dir, data.config)
         if not os.path.isfile(os.path.join(path, "dataset_info.json")):
-            raise FacejaxError(f"{path} holds no beauty_labels dataset (config.data.data_dir={data.data_dir!r}, "
-                               f"config.data.config={data.config!r}); write it first with `facejax prepare "
-                               f"beauty_labels --config=configs/beholder.py:scut_fbp5500 --workdir=PREDICTOR_RUN "
-                               f"--source=celeba_hq/256 --out={data.config}`")
+            raise FacejaxError(
+                f"{path} holds no beauty_labels dataset (config.data.data_dir={data.data_dir!r}, "
+                f"config.data.config={data.config!r}); write it first with `facejax prepare "
+                f"beauty_labels --config=configs/beholder.py:scut_fbp5500 --workdir=PREDICTOR_RUN "
+                f"--source=celeba_hq/256 --out={data.config}`"
+            )
         return tfds.builder_from_directory(path)
     return tfds_builder(data.name, data.config, data.data_dir)
 
 
-def read_table(data, split: str, process_index: int = 0, process_count: int = 1, num_raters: int = 0,
-               features=("image",)) -> dict:
+def read_table(
+    data, split: str, process_index: int = 0, process_count: int = 1, num_raters: int = 0, features=("image",)
+) -> dict:
     """{"image": encoded bytes, "scores": (N, raters) float32, "file_name": ...} of this process's part."""
     b = builder(data)
     name = b.info.full_name
@@ -65,8 +70,10 @@ def read_table(data, split: str, process_index: int = 0, process_count: int = 1,
     wanted = tuple(features) + (data.scores_feature,) + (("file_name",) if "file_name" in feats else ())
     for f in wanted:
         if f not in feats:
-            raise FacejaxError(f"dataset {name} has no feature {f!r} (config.data.scores_feature="
-                               f"{data.scores_feature!r}); it has {sorted(feats)}")
+            raise FacejaxError(
+                f"dataset {name} has no feature {f!r} (config.data.scores_feature="
+                f"{data.scores_feature!r}); it has {sorted(feats)}"
+            )
     decoders = {f: tfds.decode.SkipDecoding() for f in wanted if isinstance(feats[f], tfds.features.Image)}
     sub = tfds.split_for_jax_process(split, process_index=process_index, process_count=process_count)
     ds = b.as_dataset(split=sub, shuffle_files=False, decoders=decoders)
@@ -80,16 +87,22 @@ def read_table(data, split: str, process_index: int = 0, process_count: int = 1,
         raise FacejaxError(f"dataset {name} split {split!r} is empty (for process {process_index} of {process_count})")
     scores = table.pop(data.scores_feature).astype(np.float32)
     if scores.ndim != 2:
-        raise FacejaxError(f"dataset {name}: feature {data.scores_feature!r} has shape {scores.shape[1:]}, expected a "
-                           f"vector of per-rater scores")
+        raise FacejaxError(
+            f"dataset {name}: feature {data.scores_feature!r} has shape {scores.shape[1:]}, expected a "
+            f"vector of per-rater scores"
+        )
     if num_raters and scores.shape[1] != num_raters:
-        raise FacejaxError(f"dataset {name} has {scores.shape[1]} raters in {data.scores_feature!r}; config.num_raters"
-                           f"={num_raters} (set it to {scores.shape[1]})")
+        raise FacejaxError(
+            f"dataset {name} has {scores.shape[1]} raters in {data.scores_feature!r}; config.num_raters"
+            f"={num_raters} (set it to {scores.shape[1]})"
+        )
     bad = np.flatnonzero(~np.all(np.isfinite(scores), axis=1))
     if len(bad):
         which = table["file_name"][bad[0]] if "file_name" in table else f"example {bad[0]}"
-        raise FacejaxError(f"dataset {name}: {len(bad)} face(s) lack a rater's score (first: {which!r}); Beholder-GAN "
-                           f"needs every rater's score")
+        raise FacejaxError(
+            f"dataset {name}: {len(bad)} face(s) lack a rater's score (first: {which!r}); Beholder-GAN "
+            f"needs every rater's score"
+        )
     table["scores"] = scores
     return table
 
@@ -103,8 +116,11 @@ def gan_element(table: dict, *, img_size: int, score_scale: float, mirror: bool,
     def element(position):
         row = order(position)
         img = ops.decode(tf.gather(images, row), False)
-        img = tf.cond(tf.reduce_all(tf.shape(img)[:2] == img_size), lambda: tf.cast(img, tf.float32),
-                      lambda: ops.resize(img, img_size))
+        img = tf.cond(
+            tf.reduce_all(tf.shape(img)[:2] == img_size),
+            lambda: tf.cast(img, tf.float32),
+            lambda: ops.resize(img, img_size),
+        )
         x = ops.to_float(img)
         if mirror:
             flip = tf.random.stateless_uniform([], streams.key(seed + 2, position)) < 0.5
@@ -124,8 +140,13 @@ def rotate(img, degrees):
     # output (x, y) samples input (cos*(x-cx) - sin*(y-cy) + cx, sin*(x-cx) + cos*(y-cy) + cy): counter-clockwise
     transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])
     out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=img[None], transforms=transform[None], output_shape=tf.shape(img)[:2], fill_value=0.0,
-        interpolation="NEAREST", fill_mode="CONSTANT")
+        images=img[None],
+        transforms=transform[None],
+        output_shape=tf.shape(img)[:2],
+        fill_value=0.0,
+        interpolation="NEAREST",
+        fill_mode="CONSTANT",
+    )
     return out[0]
 
 

@@ -84,8 +84,11 @@ class Evaluator:
         e, fam = self.config.eval, self.family
         level, fade = fam.level_of(step)
         rep, data_sh = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
-        gen = jax.jit(lambda g, z, b: fam.render(g, z, b, level, fade), in_shardings=(rep, data_sh, data_sh),
-                      out_shardings=data_sh)
+        gen = jax.jit(
+            lambda g, z, b: fam.render(g, z, b, level, fade),
+            in_shardings=(rep, data_sh, data_sh),
+            out_shardings=data_sh,
+        )
         rng = np.random.default_rng([e.seed, 1])
         out = []
         for start in range(0, self.n_fakes, self.batch):
@@ -93,7 +96,7 @@ class Evaluator:
             b = self.betas[rng.integers(0, len(self.betas), self.batch)].astype(np.float32)
             imgs = fid.gather(gen(jax.device_put(g_params, rep), *[jax.device_put(a, data_sh) for a in (z, b)]))
             out.append(images.to_uint8(imgs))
-        return np.concatenate(out)[:self.n_fakes]
+        return np.concatenate(out)[: self.n_fakes]
 
     def _fid_stats(self, imgs) -> fid.RunningStats:
         variant = self.config.eval.inception
@@ -111,18 +114,17 @@ class Evaluator:
         rng = np.random.default_rng([e.seed, 2])
         if e.swd:
             swd = pggan.SWD(c.img_size, rng)
-            for kind, imgs in (("reals", self.reals[:e.swd_images]), ("fakes", fakes[:e.swd_images])):
+            for kind, imgs in (("reals", self.reals[: e.swd_images]), ("fakes", fakes[: e.swd_images])):
                 for i in range(0, len(imgs), 256):
-                    swd.feed(kind, imgs[i:i + 256].transpose(0, 3, 1, 2))
+                    swd.feed(kind, imgs[i : i + 256].transpose(0, 3, 1, 2))
             metrics.update(swd.distances())
         if e.ms_ssim:
             pairs = e.ms_ssim_images // 2
-            metrics["MS-SSIM"] = pggan.msssim(fakes[0:2 * pairs:2], fakes[1:2 * pairs:2])
+            metrics["MS-SSIM"] = pggan.msssim(fakes[0 : 2 * pairs : 2], fakes[1 : 2 * pairs : 2])
         if self.extractor is not None:
             if self._real_stats is None:
-                self._real_stats = self._fid_stats(self.reals[:e.num_images])
-            metrics["FID"] = fid.fid_from_stats(self._real_stats, self._fid_stats(fakes[:e.num_images]),
-                                                e.fid_method)
+                self._real_stats = self._fid_stats(self.reals[: e.num_images])
+            metrics["FID"] = fid.fid_from_stats(self._real_stats, self._fid_stats(fakes[: e.num_images]), e.fid_method)
         counts = {"num_images": int(e.num_images)} if e.fid else {}
         counts.update({"swd_images": int(e.swd_images)} if e.swd else {})
         counts.update({"ms_ssim_images": int(e.ms_ssim_images)} if e.ms_ssim else {})
@@ -131,23 +133,28 @@ class Evaluator:
         if jax.process_index() == 0:
             files.update(eval_report.write(out_dir, report, table(report)))
             k = min(len(fakes), 32)
-            files["grids"] = [images.save_png(os.path.join(out_dir, "fakes.png"),
-                                              images.make_grid(fakes[:k], ncol=8))]
+            files["grids"] = [images.save_png(os.path.join(out_dir, "fakes.png"), images.make_grid(fakes[:k], ncol=8))]
         return {"metrics": metrics, "report": report, "files": files, "table": table(report)}
 
 
 def table(report: dict) -> str:
-    swd_keys = sorted((k for k in report if k.startswith("SWDx1e3_") and k != "SWDx1e3_avg"),
-                      key=lambda k: int(k.split("_")[1]))
+    swd_keys = sorted(
+        (k for k in report if k.startswith("SWDx1e3_") and k != "SWDx1e3_avg"), key=lambda k: int(k.split("_")[1])
+    )
     head = "| Method | " + " | ".join(f"SWD {k.split('_')[1]}²" for k in swd_keys) + " | SWD avg | MS-SSIM | FID |"
     lines = [head, "|" + "---|" * (len(swd_keys) + 4)]
     fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
-    lines.append(f"| facejax (step {report['step']}, {report['img_size']} px) | "
-                 + " | ".join(fmt(report[k]) for k in swd_keys)
-                 + f" | {fmt(report.get('SWDx1e3_avg'))} | {fmt(report.get('MS-SSIM'))} | {fmt(report.get('FID'))} |")
+    lines.append(
+        f"| facejax (step {report['step']}, {report['img_size']} px) | "
+        + " | ".join(fmt(report[k]) for k in swd_keys)
+        + f" | {fmt(report.get('SWDx1e3_avg'))} | {fmt(report.get('MS-SSIM'))} | {fmt(report.get('FID'))} |"
+    )
     if report["img_size"] == 128:  # the paper's rows (levels 16 -> 128)
         for name, (levels, avg, ms) in PAPER.items():
             vals = dict(zip((16, 32, 64, 128), levels))
-            lines.append(f"| {name} (paper) | " + " | ".join(f"{vals[int(k.split('_')[1])]:.2f}" for k in swd_keys)
-                         + f" | {avg:.2f} | {ms:.3f} | |")
+            lines.append(
+                f"| {name} (paper) | "
+                + " | ".join(f"{vals[int(k.split('_')[1])]:.2f}" for k in swd_keys)
+                + f" | {avg:.2f} | {ms:.3f} | |"
+            )
     return "\n".join(lines)

@@ -33,8 +33,21 @@ from facejax.errors import FacejaxError
 from facejax.families.beholder.torch_layout import read_state_dict
 from facejax.nn.layers import resize_bilinear
 
-CONVS = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2", "conv4_3",
-         "conv5_1", "conv5_2", "conv5_3")
+CONVS = (
+    "conv1_1",
+    "conv1_2",
+    "conv2_1",
+    "conv2_2",
+    "conv3_1",
+    "conv3_2",
+    "conv3_3",
+    "conv4_1",
+    "conv4_2",
+    "conv4_3",
+    "conv5_1",
+    "conv5_2",
+    "conv5_3",
+)
 FCS = ("fc6", "fc7", "fc8")
 MEAN = np.array([129.186279296875, 104.76238250732422, 93.59396362304688], np.float32)
 FILE = "vgg_face_dag.pth"
@@ -45,11 +58,13 @@ def load(path: str, face_size: int, field: str = "config.beautify.face_weights")
     """{name: (HWIO kernel | (in, out) matrix), name_b: bias} of VGG-Face, checked against face_size."""
     if not path or not os.path.isfile(path):
         given = f"{path!r} does not exist" if path else "no file was given"
-        raise FacejaxError(f"VGG-Face weights ({field}): {given}; expected {FILE} (the PyTorch VGG-Face from "
-                           f"{SOURCE}), the face-feature network of Beholder-GAN's beautification loss (the original's "
-                           f"vgg_tf.pb); facejax does not download weights. Or set config.beautify.alpha=1 (pixels only)")
+        raise FacejaxError(
+            f"VGG-Face weights ({field}): {given}; expected {FILE} (the PyTorch VGG-Face from "
+            f"{SOURCE}), the face-feature network of Beholder-GAN's beautification loss (the original's "
+            f"vgg_tf.pb); facejax does not download weights. Or set config.beautify.alpha=1 (pixels only)"
+        )
     sd = read_state_dict(path, field)
-    sd = {k[len("module."):] if k.startswith("module.") else k: np.asarray(v, np.float32) for k, v in sd.items()}
+    sd = {k[len("module.") :] if k.startswith("module.") else k: np.asarray(v, np.float32) for k, v in sd.items()}
     missing = [f"{n}.{p}" for n in CONVS + FCS for p in ("weight", "bias") if f"{n}.{p}" not in sd]
     if missing:
         raise FacejaxError(f"{path} ({field}) is not VGG-Face ({FILE}): missing {', '.join(missing[:4])}")
@@ -64,8 +79,10 @@ def load(path: str, face_size: int, field: str = "config.beautify.face_weights")
     for n in FCS:
         w = sd[f"{n}.weight"].reshape(sd[f"{n}.weight"].shape[0], -1)
         if w.shape[1] != fan:
-            raise FacejaxError(f"{path} ({field}): {n}.weight takes {w.shape[1]} inputs, expected {fan} (config."
-                               f"beautify.face_size={face_size}: {cin} x {side} x {side} after conv5_3 and pool5)")
+            raise FacejaxError(
+                f"{path} ({field}): {n}.weight takes {w.shape[1]} inputs, expected {fan} (config."
+                f"beautify.face_size={face_size}: {cin} x {side} x {side} after conv5_3 and pool5)"
+            )
         out[n], out[n + "_b"], fan = jnp.asarray(w.T), jnp.asarray(sd[f"{n}.bias"]), w.shape[0]
     return out
 
@@ -109,8 +126,9 @@ def features(params: dict, x, face_size: int, face_input: str = "original"):
     else:
         raise FacejaxError(f"config.beautify.face_input={face_input!r}: expected one of {', '.join(INPUTS)}")
     for i, n in enumerate(CONVS):
-        x = jax.lax.conv_general_dilated(x, params[n], (1, 1), ((1, 1), (1, 1)),
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x = jax.lax.conv_general_dilated(
+            x, params[n], (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
         x = jax.nn.relu(x + params[n + "_b"])
         if n in ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3"):
             x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")

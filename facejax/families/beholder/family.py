@@ -63,13 +63,17 @@ def validate(config) -> None:
     if init < 4 or init & (init - 1) or init > r:
         raise FacejaxError(f"config.schedule.initial_resolution={init}: expected a power of two in [4, img_size={r}]")
     if s.training_kimg <= 0 or s.transition_kimg < 0:
-        raise FacejaxError(f"config.schedule.training_kimg={s.training_kimg}, transition_kimg={s.transition_kimg}: "
-                           f"expected training_kimg > 0 and transition_kimg >= 0 (thousands of images)")
+        raise FacejaxError(
+            f"config.schedule.training_kimg={s.training_kimg}, transition_kimg={s.transition_kimg}: "
+            f"expected training_kimg > 0 and transition_kimg >= 0 (thousands of images)"
+        )
     if s.minibatch_repeats < 1:
         raise FacejaxError(f"config.schedule.minibatch_repeats={s.minibatch_repeats}: expected >= 1")
     if c.num_raters < 1 or m.label_groups < 1 or c.num_raters % m.label_groups or m.label_groups > 4:
-        raise FacejaxError(f"config.num_raters={c.num_raters}, config.model.label_groups={m.label_groups}: expected "
-                           f"1 <= label_groups <= 4 (the 4x4 label map holds them) dividing num_raters (60 / 4)")
+        raise FacejaxError(
+            f"config.num_raters={c.num_raters}, config.model.label_groups={m.label_groups}: expected "
+            f"1 <= label_groups <= 4 (the 4x4 label map holds them) dividing num_raters (60 / 4)"
+        )
     for name in ("fmap_base", "fmap_max"):
         if m[name] < 1:
             raise FacejaxError(f"config.model.{name}={m[name]}: expected >= 1")
@@ -77,16 +81,20 @@ def validate(config) -> None:
         raise FacejaxError(f"config.model.latent_size={m.latent_size}: expected >= 0 (0 = nf(0))")
     g = min(m.mbstd_group_size, c.batch_size)
     if c.batch_size < 1 or (g > 1 and c.batch_size % g):
-        raise FacejaxError(f"config.batch_size={c.batch_size}: expected a multiple of the minibatch-stddev group "
-                           f"size (config.model.mbstd_group_size={m.mbstd_group_size})")
+        raise FacejaxError(
+            f"config.batch_size={c.batch_size}: expected a multiple of the minibatch-stddev group "
+            f"size (config.model.mbstd_group_size={m.mbstd_group_size})"
+        )
     for name in ("lr", "ema_decay", "wgan_lambda", "wgan_epsilon", "beta2"):
         if c[name] < 0:
             raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
     if c.wgan_target <= 0:
         raise FacejaxError(f"config.wgan_target={c.wgan_target}: expected > 0")
     if c.label_penalty not in ("", "mse", "softmax_ce"):
-        raise FacejaxError(f"config.label_penalty={c.label_penalty!r}: expected '' (none: Beholder-GAN comments it "
-                           f"out), 'softmax_ce' (PGGAN's AC-GAN term) or 'mse' (a regression of beta)")
+        raise FacejaxError(
+            f"config.label_penalty={c.label_penalty!r}: expected '' (none: Beholder-GAN comments it "
+            f"out), 'softmax_ce' (PGGAN's AC-GAN term) or 'mse' (a regression of beta)"
+        )
     if c.dtype != "float32":
         raise FacejaxError(f"config.dtype={c.dtype!r}: Beholder-GAN runs in float32 (as the original)")
     if c.data.score_scale <= 0:
@@ -112,8 +120,9 @@ def _beauty_labels(args: base.PrepareArgs) -> dict:
 
 
 def _beauty_labels_summary(result: dict) -> str:
-    return (f"{result['name']} prepared in {result['path']}: "
-            + ", ".join(f"{k} {v}" for k, v in result["splits"].items()))
+    return f"{result['name']} prepared in {result['path']}: " + ", ".join(
+        f"{k} {v}" for k, v in result["splits"].items()
+    )
 
 
 class Beholder(base.Family):
@@ -121,19 +130,36 @@ class Beholder(base.Family):
     Evaluates (SWD, MS-SSIM, FID), TorchInterop, ImportsOwnFiles, Prepares (beauty_labels)."""
 
     name = "beholder"
-    architecture_fields = ("family", "img_size", "num_raters", "model.fmap_base", "model.fmap_decay",
-                           "model.fmap_max", "model.latent_size", "model.mbstd_group_size", "model.label_groups",
-                           "model.normalize_latents")
-    headline_metrics = (base.Metric("SWDx1e3_avg", "SWD x1e3 avg", "{:.3f}"),
-                        base.Metric("MS-SSIM", "MS-SSIM", "{:.4f}"), base.Metric("FID", "FID", "{:.2f}"))
+    architecture_fields = (
+        "family",
+        "img_size",
+        "num_raters",
+        "model.fmap_base",
+        "model.fmap_decay",
+        "model.fmap_max",
+        "model.latent_size",
+        "model.mbstd_group_size",
+        "model.label_groups",
+        "model.normalize_latents",
+    )
+    headline_metrics = (
+        base.Metric("SWDx1e3_avg", "SWD x1e3 avg", "{:.3f}"),
+        base.Metric("MS-SSIM", "MS-SSIM", "{:.4f}"),
+        base.Metric("FID", "FID", "{:.2f}"),
+    )
     folder_inputs = base.FolderInputs(src="folder of faces to beautify (latent recovery, then a sweep of beta)")
 
     @classmethod
     def prepare_steps(cls) -> dict[str, base.PrepareStep]:
-        return {"beauty_labels": base.PrepareStep(
-            help="label a TFDS dataset with the beauty predictor of --workdir (--config=configs/beholder.py:"
-                 "scut_fbp5500 --workdir=RUN --source=NAME[/CONFIG] --out=NAME [--data_dir=DIR])",
-            run=_beauty_labels, summary=_beauty_labels_summary, needs_config=True)}
+        return {
+            "beauty_labels": base.PrepareStep(
+                help="label a TFDS dataset with the beauty predictor of --workdir (--config=configs/beholder.py:"
+                "scut_fbp5500 --workdir=RUN --source=NAME[/CONFIG] --out=NAME [--data_dir=DIR])",
+                run=_beauty_labels,
+                summary=_beauty_labels_summary,
+                needs_config=True,
+            )
+        }
 
     def __init__(self, config):
         validate(config)
@@ -153,10 +179,20 @@ class Beholder(base.Family):
 
     def _build(self, rngs):
         c, m = self.config, self.config.model
-        return {"G": model.Generator(self.R, c.num_raters, self.latent_size, self.widths,
-                                     normalize_latents=m.normalize_latents, rngs=rngs),
-                "D": model.Discriminator(self.R, c.num_raters, self.widths, self.c0, label_groups=m.label_groups,
-                                         mbstd_group_size=m.mbstd_group_size, rngs=rngs)}
+        return {
+            "G": model.Generator(
+                self.R, c.num_raters, self.latent_size, self.widths, normalize_latents=m.normalize_latents, rngs=rngs
+            ),
+            "D": model.Discriminator(
+                self.R,
+                c.num_raters,
+                self.widths,
+                self.c0,
+                label_groups=m.label_groups,
+                mbstd_group_size=m.mbstd_group_size,
+                rngs=rngs,
+            ),
+        }
 
     def abstract_nets(self) -> dict:
         """{"G", "D"}: the networks with shapes only."""
@@ -170,8 +206,9 @@ class Beholder(base.Family):
         nets = self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))
         params = {k: split_params(m)[1] for k, m in nets.items()}
         opt_state = {k: self.optimizer.init(params[k]) for k in ("G", "D")}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
-                          ema={"G": params["G"]})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state, ema={"G": params["G"]}
+        )
 
     # ---------------------------------------------------------------- networks
 
@@ -198,7 +235,7 @@ class Beholder(base.Family):
         return img
 
     def lr(self, level: int) -> float:
-        return float(self.config.lr_overrides.get(str(2 ** level), self.config.lr))
+        return float(self.config.lr_overrides.get(str(2**level), self.config.lr))
 
     # ---------------------------------------------------------------- the training iteration
 
@@ -221,8 +258,9 @@ class Beholder(base.Family):
         mix = reals + (fake - reals) * u[:, None, None, None]
         # rows (example, call): each device keeps its own examples' three rows (no communication)
         x = jnp.stack([reals, fake, mix], axis=1).reshape((3 * n,) + reals.shape[1:])
-        out, vjp = jax.vjp(lambda x: self.D(d_params, x, jnp.repeat(beta, 3, axis=0), level, fade, chunks=3,
-                                            shards=self.shards), x)
+        out, vjp = jax.vjp(
+            lambda x: self.D(d_params, x, jnp.repeat(beta, 3, axis=0), level, fade, chunks=3, shards=self.shards), x
+        )
         out = out.reshape(n, 3, -1)
         real_s, fake_s = out[:, 0, 0], out[:, 1, 0]
         (grad,) = vjp(jnp.zeros_like(out).at[:, 2, 0].set(1.0).reshape(3 * n, -1))  # d sum(D(mix)) / d mix
@@ -234,9 +272,13 @@ class Beholder(base.Family):
             # the penalised norm is the phase-size norm / 2^(R - level).
             norms = norms / 2.0 ** (self.R - level)
         gp = jnp.square(norms - c.wgan_target)
-        loss = fake_s - real_s + gp * (c.wgan_lambda / c.wgan_target ** 2) + jnp.square(real_s) * c.wgan_epsilon
-        metrics = {"D/real": jnp.mean(real_s), "D/fake": jnp.mean(fake_s), "D/gp": jnp.mean(gp),
-                   "D/grad_norm": jnp.mean(norms)}
+        loss = fake_s - real_s + gp * (c.wgan_lambda / c.wgan_target**2) + jnp.square(real_s) * c.wgan_epsilon
+        metrics = {
+            "D/real": jnp.mean(real_s),
+            "D/fake": jnp.mean(fake_s),
+            "D/gp": jnp.mean(gp),
+            "D/grad_norm": jnp.mean(norms),
+        }
         if c.label_penalty:
             lp = self.label_penalty(out[:, 0], beta)
             if c.label_penalty_fakes:  # PGGAN: D's label outputs also learn the fakes' labels
@@ -275,8 +317,9 @@ class Beholder(base.Family):
         p, o = state.params, state.opt_state
         if c.schedule.reset_optimizer:
             reset = self.schedule.starts_phase(step)
-            o = jax.tree.map(lambda cur, new: jnp.where(reset, new, cur), o,
-                             {k: self.optimizer.init(p[k]) for k in ("G", "D")})
+            o = jax.tree.map(
+                lambda cur, new: jnp.where(reset, new, cur), o, {k: self.optimizer.init(p[k]) for k in ("G", "D")}
+            )
         z = jax.random.normal(k_d, (n, self.latent_size))
         u = jax.random.uniform(k_u, (n,))
         grads, m_d = jax.grad(self.d_loss, has_aux=True)(p["D"], p["G"], reals, beta, z, u, level, fade)
@@ -285,10 +328,10 @@ class Beholder(base.Family):
         z_g = jax.random.normal(k_g, (n, self.latent_size))
         grads, m_g = jax.grad(self.g_loss, has_aux=True)(p["G"], new_d, beta_g, z_g, level, fade)
         new_g, o_g = self._apply(p["G"], o["G"], grads, lr)
-        metrics = {**m_d, **m_g, "level": jnp.float32(level),
-                   "fade": jnp.float32(0.0) if fade is None else fade}
-        return state.replace(step=step, params={"G": new_g, "D": new_d}, opt_state={"G": o_g, "D": o_d},
-                             ema={"G": ema}), metrics
+        metrics = {**m_d, **m_g, "level": jnp.float32(level), "fade": jnp.float32(0.0) if fade is None else fade}
+        return state.replace(
+            step=step, params={"G": new_g, "D": new_d}, opt_state={"G": o_g, "D": o_d}, ema={"G": ema}
+        ), metrics
 
     # ---------------------------------------------------------------- input
 
@@ -297,14 +340,16 @@ class Beholder(base.Family):
         name = d.train_split if split == "train" else d.eval_split
         return data.read_table(d, name, process_index, process_count, self.config.num_raters)
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x (img_size faces in [-1, 1]), beta, beta_g}; see data.py."""
         c = self.config
         table = self.read_split("train", process_index, process_count)
         seed = ops.seeds_for(c.seed, process_index, 3)[0]
-        element = data.gan_element(table, img_size=c.img_size, score_scale=c.data.score_scale,
-                                   mirror=bool(c.data.mirror_augment), seed=seed)
+        element = data.gan_element(
+            table, img_size=c.img_size, score_scale=c.data.score_scale, mirror=bool(c.data.mirror_augment), seed=seed
+        )
         return streams.batches(element, local_batch, start_batch)
 
     def beta_pool(self, split: str = "eval") -> np.ndarray:
@@ -347,6 +392,8 @@ class Beholder(base.Family):
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
         rng = np.random.default_rng(seed)
         s, r = self.config.img_size, self.config.num_raters
-        return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
-                "beta": rng.uniform(0.2, 1, (batch_size, r)).astype(np.float32),
-                "beta_g": rng.uniform(0.2, 1, (batch_size, r)).astype(np.float32)}
+        return {
+            "x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
+            "beta": rng.uniform(0.2, 1, (batch_size, r)).astype(np.float32),
+            "beta_g": rng.uniform(0.2, 1, (batch_size, r)).astype(np.float32),
+        }

@@ -49,11 +49,11 @@ class Predict:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out = []
         for i in range(0, len(x), self.batch):
-            chunk = x[i:i + self.batch]
+            chunk = x[i : i + self.batch]
             pad = self.batch - len(chunk)
             if pad:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, 0)])
-            out.append(np.asarray(self.fn(self.params, chunk))[:self.batch - pad])
+            out.append(np.asarray(self.fn(self.params, chunk))[: self.batch - pad])
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
@@ -66,29 +66,36 @@ class PredictorEvaluator:
         self.x = data.eval_images(table, c.model.input_size, rows=range(n))
         self.beta = table["scores"][:n] / c.data.score_scale
         if n < 2:
-            raise FacejaxError(f"the predictor's evaluation needs at least 2 faces in the eval split "
-                               f"({c.data.eval_split!r}); it has {n}")
+            raise FacejaxError(
+                f"the predictor's evaluation needs at least 2 faces in the eval split "
+                f"({c.data.eval_split!r}); it has {n}"
+            )
 
     def __call__(self, state, step: int, out_dir: str) -> dict:
         c = self.family.config
         pred = Predict(self.family, state.sampling_params()["net"], c.eval.batch_size)(self.x)
         scale = c.data.score_scale
-        metrics = {"pearson_mean_score": pearson(pred.mean(1), self.beta.mean(1)),
-                   "pearson_per_rater": float(np.mean([pearson(pred[:, r], self.beta[:, r])
-                                                       for r in range(self.beta.shape[1])])),
-                   "mse": float(np.mean((pred - self.beta) ** 2)),
-                   "mae_mean_score": float(np.mean(np.abs(pred.mean(1) - self.beta.mean(1)))) * scale}
+        metrics = {
+            "pearson_mean_score": pearson(pred.mean(1), self.beta.mean(1)),
+            "pearson_per_rater": float(
+                np.mean([pearson(pred[:, r], self.beta[:, r]) for r in range(self.beta.shape[1])])
+            ),
+            "mse": float(np.mean((pred - self.beta) ** 2)),
+            "mae_mean_score": float(np.mean(np.abs(pred.mean(1) - self.beta.mean(1)))) * scale,
+        }
         report = {"step": int(step), "faces": int(len(self.x)), **metrics}
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, "metrics.json")
         with open(path, "w") as f:
             json.dump(report, f, indent=2)
-        table = (f"beauty predictor, step {step}, {len(self.x)} held-out faces ({c.data.name} "
-                 f"{c.data.eval_split!r}):\n"
-                 f"  Pearson r (mean predicted vs mean human score)  {metrics['pearson_mean_score']:.4f}\n"
-                 f"  Pearson r per rater (mean over raters)           {metrics['pearson_per_rater']:.4f}\n"
-                 f"  MSE on beta = ratings / {scale:g}                       {metrics['mse']:.5f}\n"
-                 f"  MAE of the mean score (1..5 scale)               {metrics['mae_mean_score']:.4f}")
+        table = (
+            f"beauty predictor, step {step}, {len(self.x)} held-out faces ({c.data.name} "
+            f"{c.data.eval_split!r}):\n"
+            f"  Pearson r (mean predicted vs mean human score)  {metrics['pearson_mean_score']:.4f}\n"
+            f"  Pearson r per rater (mean over raters)           {metrics['pearson_per_rater']:.4f}\n"
+            f"  MSE on beta = ratings / {scale:g}                       {metrics['mse']:.5f}\n"
+            f"  MAE of the mean score (1..5 scale)               {metrics['mae_mean_score']:.4f}"
+        )
         return {"metrics": metrics, "report": report, "files": {"metrics": path}, "table": table}
 
 
@@ -148,13 +155,16 @@ class _LabelsBuilder(tfds.dataset_builders.AdhocBuilder, skip_registration=True)
         return epath.Path(__file__)
 
 
-def label_dataset(family, params, source: str, out_name: str, data_dir: str | None = None,
-                  source_data_dir: str | None = None) -> dict:
+def label_dataset(
+    family, params, source: str, out_name: str, data_dir: str | None = None, source_data_dir: str | None = None
+) -> dict:
     """Writes beauty_labels/<out_name> from the TFDS dataset `source` (NAME or NAME/CONFIG); returns a summary."""
     c = family.config
     if not out_name or "/" in out_name:
-        raise FacejaxError(f"beauty_labels: --out={out_name!r}: expected a name for the labelled dataset (its TFDS "
-                           f"config), e.g. celeba_hq_128")
+        raise FacejaxError(
+            f"beauty_labels: --out={out_name!r}: expected a name for the labelled dataset (its TFDS "
+            f"config), e.g. celeba_hq_128"
+        )
     name, _, cfg = source.partition("/")
     src = tfds_builder(name, cfg, source_data_dir or data_dir or "")
     feats = src.info.features
@@ -176,39 +186,62 @@ def label_dataset(family, params, source: str, out_name: str, data_dir: str | No
         for i, (r, s) in enumerate(zip(rows, scores)):
             fname = r.get("file_name", f"{split}_{i:06d}".encode())
             fname = fname.decode() if isinstance(fname, bytes) else str(fname)
-            ex = {"image": io.BytesIO(r["image"]), "scores": s.astype(np.float32),
-                  "beauty": np.float32(s.mean()), "file_name": fname}
+            ex = {
+                "image": io.BytesIO(r["image"]),
+                "scores": s.astype(np.float32),
+                "beauty": np.float32(s.mean()),
+                "file_name": fname,
+            }
             if has_label:
                 ex["label"] = int(r["label"])
             examples.append((f"{split}_{i:06d}", ex))
         splits[split], counts[split] = examples, len(examples)
-    features = {"image": tfds.features.Image(shape=(None, None, 3)),
-                "scores": tfds.features.Tensor(shape=(c.num_raters,), dtype=np.float32),
-                "beauty": tfds.features.Tensor(shape=(), dtype=np.float32), "file_name": tfds.features.Text()}
+    features = {
+        "image": tfds.features.Image(shape=(None, None, 3)),
+        "scores": tfds.features.Tensor(shape=(c.num_raters,), dtype=np.float32),
+        "beauty": tfds.features.Tensor(shape=(), dtype=np.float32),
+        "file_name": tfds.features.Text(),
+    }
     if has_label:
         features["label"] = tfds.features.ClassLabel(names=feats["label"].names)
     root = data_dir or os.path.expanduser("~/tensorflow_datasets")
     builder = _LabelsBuilder(
-        name=data.LABELS_NAME, version=data.LABELS_VERSION, features=tfds.features.FeaturesDict(features),
-        split_datasets=splits, config=out_name, data_dir=root, disable_shuffling=True,
-        description=f"{source} labelled by Beholder-GAN's beauty predictor ({c.num_raters} raters, scores 1..5).")
+        name=data.LABELS_NAME,
+        version=data.LABELS_VERSION,
+        features=tfds.features.FeaturesDict(features),
+        split_datasets=splits,
+        config=out_name,
+        data_dir=root,
+        disable_shuffling=True,
+        description=f"{source} labelled by Beholder-GAN's beauty predictor ({c.num_raters} raters, scores 1..5).",
+    )
     builder.download_and_prepare()
-    return {"name": f"{data.LABELS_NAME}/{out_name}", "source": source, "splits": counts, "data_dir": root,
-            "path": target}
+    return {
+        "name": f"{data.LABELS_NAME}/{out_name}",
+        "source": source,
+        "splits": counts,
+        "data_dir": root,
+        "path": target,
+    }
 
 
 def prepare(config, workdir: str, source: str, out_name: str, data_dir: str | None) -> dict:
     """`facejax prepare beauty_labels`: the predictor of `workdir` (its best-validation checkpoint, see
     restore_predictor) labels `source`."""
     if config is None or config.get("family") != "beholder_predictor":
-        raise FacejaxError("beauty_labels: give the predictor's config, e.g. --config=configs/beholder.py:scut_fbp5500 "
-                           "(family beholder_predictor), and its run with --workdir")
+        raise FacejaxError(
+            "beauty_labels: give the predictor's config, e.g. --config=configs/beholder.py:scut_fbp5500 "
+            "(family beholder_predictor), and its run with --workdir"
+        )
     if not workdir:
-        raise FacejaxError("beauty_labels: --workdir is required (the predictor's run: train it with configs/"
-                           "beholder.py:scut_fbp5500, or `facejax import` its VGG16_beauty_rates.pt)")
+        raise FacejaxError(
+            "beauty_labels: --workdir is required (the predictor's run: train it with configs/"
+            "beholder.py:scut_fbp5500, or `facejax import` its VGG16_beauty_rates.pt)"
+        )
     if not source:
-        raise FacejaxError("beauty_labels: --source=NAME[/CONFIG] is required (the TFDS dataset to label, e.g. "
-                           "celeba_hq/256)")
+        raise FacejaxError(
+            "beauty_labels: --source=NAME[/CONFIG] is required (the TFDS dataset to label, e.g. celeba_hq/256)"
+        )
     step, state, family = restore_predictor(config, workdir)
     out = label_dataset(family, state.params["net"], source, out_name, data_dir, config.data.data_dir or None)
     return {**out, "predictor_step": step}
@@ -222,8 +255,10 @@ def restore_predictor(config, workdir: str):
     original's best already)."""
     which = config.label.get("checkpoint", "best")
     if which not in ("best", "latest"):
-        raise FacejaxError(f"config.label.checkpoint={which!r}: expected 'best' (the lowest validation "
-                           f"{config.eval.best_metric or 'metric'}, as the original) or 'latest'")
+        raise FacejaxError(
+            f"config.label.checkpoint={which!r}: expected 'best' (the lowest validation "
+            f"{config.eval.best_metric or 'metric'}, as the original) or 'latest'"
+        )
     run = trainer.Run(config, workdir)
     ck = run.checkpointer
     try:

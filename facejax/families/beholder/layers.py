@@ -38,8 +38,9 @@ def _normal(rngs, shape):
 
 def _conv(x, k):
     pad = k.shape[0] // 2
-    return jax.lax.conv_general_dilated(x, k, (1, 1), ((pad, pad), (pad, pad)),
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(
+        x, k, (1, 1), ((pad, pad), (pad, pad)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
 
 
 class EqConv(nnx.Module):
@@ -125,4 +126,4 @@ def label_map(beta, res: int, groups: int):
     means = jnp.mean(beta.reshape(n, groups, size // groups), axis=2)
     dx = (res - groups) // 2
     out = jnp.zeros((n, res, res, 1), beta.dtype)
-    return out.at[:, res // 2 - 1, dx:dx + groups, 0].set(means)
+    return out.at[:, res // 2 - 1, dx : dx + groups, 0].set(means)

@@ -70,8 +70,16 @@ class GBlock(nnx.Module):
 
 
 class Generator(nnx.Module):
-    def __init__(self, resolution_log2: int, label_size: int, latent_size: int, widths, *,
-                 normalize_latents: bool = True, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        resolution_log2: int,
+        label_size: int,
+        latent_size: int,
+        widths,
+        *,
+        normalize_latents: bool = True,
+        rngs: nnx.Rngs,
+    ):
         """widths[i] = nf(i + 1): the maps of the (2^(i+2))^2 block."""
         self.resolution_log2 = resolution_log2
         self.normalize_latents = normalize_latents
@@ -122,8 +130,17 @@ class DBlock4(nnx.Module):
 
 
 class Discriminator(nnx.Module):
-    def __init__(self, resolution_log2: int, label_size: int, widths, c0: int, *, label_groups: int = 4,
-                 mbstd_group_size: int = 4, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        resolution_log2: int,
+        label_size: int,
+        widths,
+        c0: int,
+        *,
+        label_groups: int = 4,
+        mbstd_group_size: int = 4,
+        rngs: nnx.Rngs,
+    ):
         """widths[i] = nf(i + 1) as in the generator; c0 = nf(0)."""
         self.label_groups = label_groups
         n = resolution_log2 - 1

@@ -93,23 +93,43 @@ def adaptive_avg_pool(x, size: int):
 
 
 class VGG16BN(nnx.Module):
-    def __init__(self, num_raters: int, widths=(64, 128, 256, 512, 512), hidden: int = 4096, pool_size: int = 7,
-                 dropout: float = 0.5, bn_momentum: float = 0.1, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_raters: int,
+        widths=(64, 128, 256, 512, 512),
+        hidden: int = 4096,
+        pool_size: int = 7,
+        dropout: float = 0.5,
+        bn_momentum: float = 0.1,
+        *,
+        rngs: nnx.Rngs,
+    ):
         self.pool_size = pool_size
         layers, cin = [], 3
         for w, n in zip(widths, CONVS_PER_STAGE):
             for _ in range(n):
-                layers += [Conv2d(cin, w, 3, 1, 1, kernel_init=conv_init, rngs=rngs), BatchNorm(w, bn_momentum),
-                           ReLU()]
+                layers += [Conv2d(cin, w, 3, 1, 1, kernel_init=conv_init, rngs=rngs), BatchNorm(w, bn_momentum), ReLU()]
                 cin = w
             layers.append(MaxPool())
         self.features = nnx.List(layers)
         flat = cin * pool_size * pool_size
-        self.classifier = nnx.List([
-            Linear(flat, hidden, kernel_init=linear_init, rngs=rngs), ReLU(), Dropout(dropout),
-            Linear(hidden, hidden, kernel_init=linear_init, rngs=rngs), ReLU(), Dropout(dropout),
-            Linear(hidden, num_raters, kernel_init=torch_linear_init(hidden), bias_init=torch_linear_init(hidden),
-                   rngs=rngs)])
+        self.classifier = nnx.List(
+            [
+                Linear(flat, hidden, kernel_init=linear_init, rngs=rngs),
+                ReLU(),
+                Dropout(dropout),
+                Linear(hidden, hidden, kernel_init=linear_init, rngs=rngs),
+                ReLU(),
+                Dropout(dropout),
+                Linear(
+                    hidden,
+                    num_raters,
+                    kernel_init=torch_linear_init(hidden),
+                    bias_init=torch_linear_init(hidden),
+                    rngs=rngs,
+                ),
+            ]
+        )
 
     def __call__(self, x, train: bool = False, key=None):
         """(N, raters) predicted beta (ratings / 5) of NHWC images in [-1, 1] at the input size."""
@@ -125,6 +145,7 @@ class VGG16BN(nnx.Module):
 
 def trainable_labels(tree):
     """'train' for weights, 'stats' for BatchNorm running statistics (in no optimizer)."""
+
     def label(path, _):
         return "stats" if str(getattr(path[-1], "key", path[-1])) in STAT_LEAVES else "train"
 
@@ -133,6 +154,7 @@ def trainable_labels(tree):
 
 def with_stats(params, stats_from):
     """params with the BatchNorm statistics of `stats_from` (the module state after a train-mode forward)."""
+
     def pick(path, p, s):
         return s if str(getattr(path[-1], "key", path[-1])) in STAT_LEAVES else p
 

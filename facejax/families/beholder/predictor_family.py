@@ -35,11 +35,13 @@ from facejax.train.state import TrainState, step_key
 def validate(config) -> None:
     c, m = config, config.model
     if len(m.widths) != 5 or min(m.widths) < 1:
-        raise FacejaxError(f"config.model.widths={tuple(m.widths)}: expected the 5 stage widths of VGG-16 "
-                           f"(64, 128, 256, 512, 512)")
+        raise FacejaxError(
+            f"config.model.widths={tuple(m.widths)}: expected the 5 stage widths of VGG-16 (64, 128, 256, 512, 512)"
+        )
     if m.input_size < 32 or m.input_size % 32:
-        raise FacejaxError(f"config.model.input_size={m.input_size}: expected a multiple of 32 (5 max pools; 224 in "
-                           f"the original)")
+        raise FacejaxError(
+            f"config.model.input_size={m.input_size}: expected a multiple of 32 (5 max pools; 224 in the original)"
+        )
     for name, low in (("hidden", 1), ("pool_size", 1)):
         if m[name] < low:
             raise FacejaxError(f"config.model.{name}={m[name]}: expected >= {low}")
@@ -49,10 +51,16 @@ def validate(config) -> None:
         raise FacejaxError(f"config.num_raters={c.num_raters}: expected >= 1")
     if c.lr <= 0:
         raise FacejaxError(f"config.lr={c.lr}: expected > 0")
-    if c.imagenet_init and (m.input_size, tuple(m.widths), m.hidden, m.pool_size) != (224, (64, 128, 256, 512, 512),
-                                                                                       4096, 7):
-        raise FacejaxError("config.imagenet_init=True needs torchvision's VGG-16-BN shapes (model.widths 64..512, "
-                           "hidden 4096, pool_size 7, input_size 224); set --config.imagenet_init=False for others")
+    if c.imagenet_init and (m.input_size, tuple(m.widths), m.hidden, m.pool_size) != (
+        224,
+        (64, 128, 256, 512, 512),
+        4096,
+        7,
+    ):
+        raise FacejaxError(
+            "config.imagenet_init=True needs torchvision's VGG-16-BN shapes (model.widths 64..512, "
+            "hidden 4096, pool_size 7, input_size 224); set --config.imagenet_init=False for others"
+        )
 
 
 class BeholderPredictor(base.Family):
@@ -61,9 +69,11 @@ class BeholderPredictor(base.Family):
 
     name = "beholder_predictor"
     architecture_fields = ("family", "num_raters", "model.widths", "model.hidden", "model.pool_size")
-    headline_metrics = (base.Metric("pearson_mean_score", "Pearson r (mean score)", "{:.4f}"),
-                        base.Metric("pearson_per_rater", "Pearson r (per rater)", "{:.4f}"),
-                        base.Metric("mse", "MSE", "{:.5f}"))
+    headline_metrics = (
+        base.Metric("pearson_mean_score", "Pearson r (mean score)", "{:.4f}"),
+        base.Metric("pearson_per_rater", "Pearson r (per rater)", "{:.4f}"),
+        base.Metric("mse", "MSE", "{:.5f}"),
+    )
 
     def __init__(self, config):
         validate(config)
@@ -77,8 +87,9 @@ class BeholderPredictor(base.Family):
 
     def _build(self, rngs):
         m = self.config.model
-        return predictor.VGG16BN(self.config.num_raters, tuple(m.widths), m.hidden, m.pool_size, m.dropout,
-                                 m.bn_momentum, rngs=rngs)
+        return predictor.VGG16BN(
+            self.config.num_raters, tuple(m.widths), m.hidden, m.pool_size, m.dropout, m.bn_momentum, rngs=rngs
+        )
 
     def abstract_net(self):
         return nnx.eval_shape(lambda: self._build(nnx.Rngs(0)))
@@ -91,8 +102,13 @@ class BeholderPredictor(base.Family):
     def init(self, root_key_data) -> TrainState:
         key = jax.random.wrap_key_data(root_key_data)
         params = nnx.to_pure_dict(nnx.state(self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))))
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params={"net": params},
-                          opt_state={"net": self.optimizer.init(params)}, ema={})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params={"net": params},
+            opt_state={"net": self.optimizer.init(params)},
+            ema={},
+        )
 
     def load_pretrained(self, state: TrainState) -> TrainState:
         """With imagenet_init: torchvision's ImageNet VGG-16-BN (features, classifier.0/.3) from
@@ -101,8 +117,11 @@ class BeholderPredictor(base.Family):
             return state
         loaded = torch_layout.imagenet_params(self, self.config.imagenet_weights)
         net = jax.device_get(state.params["net"])
-        net = {**net, "features": {**net["features"], **loaded["features"]},
-               "classifier": {**net["classifier"], **loaded["classifier"]}}
+        net = {
+            **net,
+            "features": {**net["features"], **loaded["features"]},
+            "classifier": {**net["classifier"], **loaded["classifier"]},
+        }
         net = jax.tree.map(jnp.asarray, net)
         return state.replace(params={"net": net}, opt_state={"net": self.optimizer.init(net)})
 
@@ -121,7 +140,8 @@ class BeholderPredictor(base.Family):
     def train_step(self, state: TrainState, batch):
         p, o = state.params["net"], state.opt_state["net"]
         (loss, after), grads = jax.value_and_grad(self.loss, has_aux=True, allow_int=True)(
-            p, batch["x"], batch["beta"], step_key(state))
+            p, batch["x"], batch["beta"], step_key(state)
+        )
         grads = predictor.with_stats(grads, jax.tree.map(jnp.zeros_like, p))  # statistics: no gradient
         updates, o = self.optimizer.update(grads, o, p)
         p = predictor.with_stats(optax.apply_updates(p, updates), after)
@@ -134,13 +154,19 @@ class BeholderPredictor(base.Family):
         name = d.train_split if split == "train" else d.eval_split
         return data.read_table(d, name, process_index, process_count, self.config.num_raters)
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         c = self.config
         table = self.read_split("train", process_index, process_count)
-        element = data.predictor_element(table, input_size=c.model.input_size, score_scale=c.data.score_scale,
-                                         flip=bool(c.data.flip), rotation=float(c.data.rotation),
-                                         seed=ops.seeds_for(c.seed, process_index, 4)[0])
+        element = data.predictor_element(
+            table,
+            input_size=c.model.input_size,
+            score_scale=c.data.score_scale,
+            flip=bool(c.data.flip),
+            rotation=float(c.data.rotation),
+            seed=ops.seeds_for(c.seed, process_index, 4)[0],
+        )
         return streams.batches(element, local_batch, start_batch)
 
     def sample_inputs(self, n: int):
@@ -164,5 +190,7 @@ class BeholderPredictor(base.Family):
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
         rng = np.random.default_rng(seed)
         s = self.config.model.input_size
-        return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
-                "beta": rng.uniform(0.2, 1, (batch_size, self.config.num_raters)).astype(np.float32)}
+        return {
+            "x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
+            "beta": rng.uniform(0.2, 1, (batch_size, self.config.num_raters)).astype(np.float32),
+        }

@@ -100,7 +100,7 @@ def tf_adam(b1: float, b2: float, eps: float) -> optax.GradientTransformation:
         mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
         nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)
         tf32 = t.astype(jnp.float32)
-        k = jnp.sqrt(1 - b2 ** tf32) / (1 - b1 ** tf32)
+        k = jnp.sqrt(1 - b2**tf32) / (1 - b1**tf32)
         updates = jax.tree.map(lambda m, v: k * m / (jnp.sqrt(v) + eps), mu, nu)
         return updates, TFAdamState(t, mu, nu)
 

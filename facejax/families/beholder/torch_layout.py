@@ -30,12 +30,24 @@ from facejax.export.convert import LayoutSpec
 from facejax.train.state import root_key_data
 
 _LEAF = ("kernel", "bias")
-SPEC = convert.BASE_SPEC.merged(LayoutSpec(order={
-    "EqConv": _LEAF, "EqConvUp": _LEAF, "EqConvDown": _LEAF, "EqDense": _LEAF,
-    "GBlock4": ("dense", "conv"), "GBlock": ("conv0_up", "conv1"), "Generator": ("blocks", "torgb"),
-    "DBlock4": ("conv", "dense0", "dense1"), "DBlock": ("conv0", "conv1_down"), "Discriminator": ("fromrgb", "blocks"),
-    "BatchNorm": ("scale", "bias", "mean", "var", "num_batches_tracked"), "VGG16BN": ("features", "classifier"),
-}))
+SPEC = convert.BASE_SPEC.merged(
+    LayoutSpec(
+        order={
+            "EqConv": _LEAF,
+            "EqConvUp": _LEAF,
+            "EqConvDown": _LEAF,
+            "EqDense": _LEAF,
+            "GBlock4": ("dense", "conv"),
+            "GBlock": ("conv0_up", "conv1"),
+            "Generator": ("blocks", "torgb"),
+            "DBlock4": ("conv", "dense0", "dense1"),
+            "DBlock": ("conv0", "conv1_down"),
+            "Discriminator": ("fromrgb", "blocks"),
+            "BatchNorm": ("scale", "bias", "mean", "var", "num_batches_tracked"),
+            "VGG16BN": ("features", "classifier"),
+        }
+    )
+)
 FILE_NETS = {"nets": {"generator": "G", "discriminator": "D"}, "nets_ema": {"generator": "G"}}
 PREDICTOR_FILE = "VGG16_beauty_rates.pt"
 
@@ -56,12 +68,18 @@ class GanLayout:
 
     def export(self, state, with_optim: bool = False) -> dict:
         if with_optim:
-            raise FacejaxError("--with_optim: Beholder-GAN's optimizer is TF's Adam (reset at every phase); there is "
-                               "no PyTorch original whose optimizer could take its state. Export nets and nets_ema")
+            raise FacejaxError(
+                "--with_optim: Beholder-GAN's optimizer is TF's Adam (reset at every phase); there is "
+                "no PyTorch original whose optimizer could take its state. Export nets and nets_ema"
+            )
         params, ema = jax.device_get(state.params), jax.device_get(state.ema)
-        return {"nets": {"generator": convert.to_torch(params["G"], self.nets["G"]),
-                         "discriminator": convert.to_torch(params["D"], self.nets["D"])},
-                "nets_ema": {"generator": convert.to_torch(ema["G"], self.nets["G"])}}
+        return {
+            "nets": {
+                "generator": convert.to_torch(params["G"], self.nets["G"]),
+                "discriminator": convert.to_torch(params["D"], self.nets["D"]),
+            },
+            "nets_ema": {"generator": convert.to_torch(ema["G"], self.nets["G"])},
+        }
 
     def write(self, exported: dict, out_dir: str, step: int, fmt: str) -> dict:
         written = {}
@@ -140,12 +158,15 @@ def imagenet_params(family, path: str) -> dict:
     layer, is replaced by the raters' head, as the original)."""
     if not path or not os.path.isfile(path):
         given = f"{path!r} does not exist" if path else "no file was given"
-        raise FacejaxError(f"config.imagenet_weights: {given}; expected torchvision's ImageNet VGG-16-BN file "
-                           f"vgg16_bn-6c64b313.pth from https://download.pytorch.org/models/vgg16_bn-6c64b313.pth "
-                           f"(facejax does not download weights), or set --config.imagenet_init=False to start from "
-                           f"torchvision's random init")
-    sd = {k: v for k, v in read_state_dict(path, "config.imagenet_weights").items()
-          if not k.startswith("classifier.6.")}
+        raise FacejaxError(
+            f"config.imagenet_weights: {given}; expected torchvision's ImageNet VGG-16-BN file "
+            f"vgg16_bn-6c64b313.pth from https://download.pytorch.org/models/vgg16_bn-6c64b313.pth "
+            f"(facejax does not download weights), or set --config.imagenet_init=False to start from "
+            f"torchvision's random init"
+        )
+    sd = {
+        k: v for k, v in read_state_dict(path, "config.imagenet_weights").items() if not k.startswith("classifier.6.")
+    }
     full = predictor_layout(family)
     sub = convert.NetLayout(full.name, tuple(t for t in full.tensors if not t.key.startswith("classifier.6.")))
     return convert.from_torch(sd, sub, source=path)

@@ -165,15 +165,24 @@ class GBlock(nn.Module):
 class Generator(nn.Module):
     """G_paper with beta concatenated to z; forward(z, beta, lod_in) -> full-resolution images, NCHW."""
 
-    def __init__(self, resolution, label_size, fmap_base=8192, fmap_decay=1.0, fmap_max=512, latent_size=None,
-                 normalize_latents=True):
+    def __init__(
+        self,
+        resolution,
+        label_size,
+        fmap_base=8192,
+        fmap_decay=1.0,
+        fmap_max=512,
+        latent_size=None,
+        normalize_latents=True,
+    ):
         super().__init__()
         self.R = int(math.log2(resolution))
         f = lambda s: nf(s, fmap_base, fmap_decay, fmap_max)  # noqa: E731
         latent_size = latent_size or f(0)
         self.normalize_latents = normalize_latents
-        self.blocks = nn.ModuleList([GBlock4(latent_size + label_size, f(1))]
-                                    + [GBlock(f(r - 2), f(r - 1)) for r in range(3, self.R + 1)])
+        self.blocks = nn.ModuleList(
+            [GBlock4(latent_size + label_size, f(1))] + [GBlock(f(r - 2), f(r - 1)) for r in range(3, self.R + 1)]
+        )
         self.torgb = nn.ModuleList([EqConv(f(r - 1), 3, 1, gain=1.0) for r in range(2, self.R + 1)])
 
     def forward(self, z, beta, lod_in=0.0):
@@ -216,15 +225,18 @@ class DBlock(nn.Module):
 class Discriminator(nn.Module):
     """D_paper with Beholder's label channel; forward(images, beta, lod_in) -> (scores [N, 1], labels [N, L])."""
 
-    def __init__(self, resolution, label_size, fmap_base=8192, fmap_decay=1.0, fmap_max=512, label_groups=4,
-                 mbstd_group_size=4):
+    def __init__(
+        self, resolution, label_size, fmap_base=8192, fmap_decay=1.0, fmap_max=512, label_groups=4, mbstd_group_size=4
+    ):
         super().__init__()
         self.R = int(math.log2(resolution))
         self.label_groups = label_groups
         f = lambda s: nf(s, fmap_base, fmap_decay, fmap_max)  # noqa: E731
         self.fromrgb = nn.ModuleList([EqConv(4, f(r - 1), 1) for r in range(2, self.R + 1)])
-        self.blocks = nn.ModuleList([DBlock4(f(1), f(0), 1 + label_size, mbstd_group_size)]
-                                    + [DBlock(f(r - 1), f(r - 2)) for r in range(3, self.R + 1)])
+        self.blocks = nn.ModuleList(
+            [DBlock4(f(1), f(0), 1 + label_size, mbstd_group_size)]
+            + [DBlock(f(r - 1), f(r - 2)) for r in range(3, self.R + 1)]
+        )
 
     def _from(self, img, beta, r):
         x = torch.cat([img, label_map(beta, img.shape[-1], self.label_groups)], dim=1)
@@ -261,8 +273,14 @@ class VGG16BN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))
         self.classifier = nn.Sequential(
-            nn.Linear(cin * pool_size * pool_size, hidden), nn.ReLU(True), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(dropout), nn.Linear(hidden, num_raters))
+            nn.Linear(cin * pool_size * pool_size, hidden),
+            nn.ReLU(True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, num_raters),
+        )
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))

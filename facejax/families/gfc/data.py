@@ -49,8 +49,10 @@ def label_table(config) -> np.ndarray | None:
         table = np.zeros((0,), np.int32)
     k = config.model.parsing.num_classes
     if not len(table) or table.min() < 0 or table.max() >= k:
-        raise FacejaxError(f"config.data.label_map={spec!r}: expected comma-separated class ids in [0, {k}) "
-                           f"(entry i = the class of the dataset's label i)")
+        raise FacejaxError(
+            f"config.data.label_map={spec!r}: expected comma-separated class ids in [0, {k}) "
+            f"(entry i = the class of the dataset's label i)"
+        )
     return table
 
 
@@ -65,8 +67,13 @@ def _affine(img, seed, max_shift: float, max_rotation: float):
     # output (x, y) reads input (u, v) = R^T ((x, y) - shift): the inverse of [u v 1] A = [x y]
     t = tf.stack([c, -si, -sx * c + sy * si, si, c, -sx * si - sy * c, 0.0, 0.0])
     out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=img[None], transforms=t[None], output_shape=tf.shape(img)[:2], fill_value=127.0,
-        interpolation="BILINEAR", fill_mode="CONSTANT")[0]
+        images=img[None],
+        transforms=t[None],
+        output_shape=tf.shape(img)[:2],
+        fill_value=127.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )[0]
     return tf.round(tf.clip_by_value(out, 0.0, 255.0))
 
 
@@ -173,8 +180,10 @@ def eval_images(config, max_images: int = 0, parsing: bool = False) -> dict:
             lab = ops.resize_labels(ops.decode(src.table["parsing"][i], src.from_files, 1), config.img_size)
             lab = lab.numpy()[..., 0].astype(np.int32)
             ps.append(lut[np.minimum(lab, len(lut) - 1)] if lut is not None else lab)
-    names = [f.decode() if isinstance(f, bytes) else str(f)
-             for f in (src.table["file_name"][:n] if "file_name" in src.table else [f"{i:05d}" for i in range(n)])]
+    names = [
+        f.decode() if isinstance(f, bytes) else str(f)
+        for f in (src.table["file_name"][:n] if "file_name" in src.table else [f"{i:05d}" for i in range(n)])
+    ]
     out = {"x": np.stack(xs).astype(np.float32), "file_name": names}
     if parsing:
         out["parsing"] = np.stack(ps)

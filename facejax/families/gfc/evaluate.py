@@ -64,8 +64,10 @@ class Evaluator:
         if e.fid_method not in fid.METHODS:
             raise FacejaxError(f"config.eval.fid_method={e.fid_method!r}: expected one of {', '.join(fid.METHODS)}")
         if e.parsing_score and not self.config.parsing_checkpoint:
-            raise FacejaxError("config.eval.parsing_score needs the parsing network the run was trained with: set "
-                               "config.parsing_checkpoint (a gfc_parsing run), or config.eval.parsing_score=False")
+            raise FacejaxError(
+                "config.eval.parsing_score needs the parsing network the run was trained with: set "
+                "config.parsing_checkpoint (a gfc_parsing run), or config.eval.parsing_score=False"
+            )
         self.extractor = None
         if e.fid:
             if features is None:
@@ -95,7 +97,7 @@ class Evaluator:
 
     def _labels(self, p_params, x):
         b = self.config.eval.batch_size
-        return np.concatenate([np.asarray(self._parse(p_params, x[i:i + b])) for i in range(0, len(x), b)])
+        return np.concatenate([np.asarray(self._parse(p_params, x[i : i + b])) for i in range(0, len(x), b)])
 
     def mask_metrics(self, nets, name: str) -> tuple[dict, np.ndarray, np.ndarray]:
         """({metric: value}, masked inputs, completed images) of one mask type; nets: {"G": ..., "P": ...}."""
@@ -106,11 +108,13 @@ class Evaluator:
         hole = mask[..., 0] > 0
         mse = np.mean(np.square(comp - x)[:, hole], axis=(1, 2))
         mse_in = np.mean(np.square(x_in - x)[:, hole], axis=(1, 2))
-        out = {"PSNR": float(np.mean(10 * np.log10(4.0 / np.maximum(mse, 1e-12)))),
-               "noise_fill_PSNR": float(np.mean(10 * np.log10(4.0 / np.maximum(mse_in, 1e-12))))}
+        out = {
+            "PSNR": float(np.mean(10 * np.log10(4.0 / np.maximum(mse, 1e-12)))),
+            "noise_fill_PSNR": float(np.mean(10 * np.log10(4.0 / np.maximum(mse_in, 1e-12)))),
+        }
         t, l, h, w = masks.bounding_box(mask)
         win = _odd_window(min(h, w))
-        crop = lambda a: a[:, t:t + h, l:l + w]  # noqa: E731
+        crop = lambda a: a[:, t : t + h, l : l + w]  # noqa: E731
         out["SSIM"] = float(np.mean(np.asarray(ssim.ssim(crop(comp), crop(x), 2.0, win_size=win))))
         if e.parsing_score:
             k = c.model.parsing.num_classes
@@ -140,10 +144,15 @@ class Evaluator:
         metrics = {f"{name}/{k}": v for name, m in per.items() for k, v in m.items()}
         for k in per[self.types[0]]:
             metrics[f"{k}/mean"] = float(np.mean([m[k] for m in per.values()]))
-        report = {"step": int(step), "metrics": metrics, "mask_types": self.types,
-                  "masks": {n: self.config.masks[n] for n in self.types}, "num_images": int(len(self.faces["x"])),
-                  "img_size": int(self.config.img_size),
-                  "inception_weights": getattr(self, "inception_file", None)}
+        report = {
+            "step": int(step),
+            "metrics": metrics,
+            "mask_types": self.types,
+            "masks": {n: self.config.masks[n] for n in self.types},
+            "num_images": int(len(self.faces["x"])),
+            "img_size": int(self.config.img_size),
+            "inception_weights": getattr(self, "inception_file", None),
+        }
         files = {"grids": []}
         if jax.process_index() == 0:
             files.update(eval_report.write(out_dir, report, table(report)))
@@ -154,11 +163,14 @@ class Evaluator:
 
 def table(report: dict) -> str:
     m = report["metrics"]
-    cols = [k for k in ("PSNR", "SSIM", "parsing_acc", "parsing_mIoU", "FID", "noise_fill_PSNR")
-            if f"{k}/mean" in m]
-    lines = [f"Face completion at step {report['step']} ({report['num_images']} eval faces, {report['img_size']} px; "
-             f"PSNR/SSIM of the hole, parsing agreement inside it, FID of the completed images)", "",
-             "| mask | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    cols = [k for k in ("PSNR", "SSIM", "parsing_acc", "parsing_mIoU", "FID", "noise_fill_PSNR") if f"{k}/mean" in m]
+    lines = [
+        f"Face completion at step {report['step']} ({report['num_images']} eval faces, {report['img_size']} px; "
+        f"PSNR/SSIM of the hole, parsing agreement inside it, FID of the completed images)",
+        "",
+        "| mask | " + " | ".join(cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
     for name in report["mask_types"] + ["mean"]:
         key = (lambda k: f"{name}/{k}") if name != "mean" else (lambda k: f"{k}/mean")
         lines.append(f"| {name} | " + " | ".join(f"{m[key(k)]:.3f}" for k in cols) + " |")

@@ -56,13 +56,17 @@ def validate(config) -> None:
     if s < 32 or s % 32:
         raise FacejaxError(f"config.img_size={s}: expected a multiple of 32 (128 in the original)")
     if m.size < 8 or 4 * 2 ** model.num_d_stages(m.size) != m.size or m.size >= s:
-        raise FacejaxError(f"config.mask.size={m.size}: expected 4 * 2^k >= 8 and < img_size={s} (64 at 128 px; the "
-                           f"local discriminator halves it down to 4x4)")
+        raise FacejaxError(
+            f"config.mask.size={m.size}: expected 4 * 2^k >= 8 and < img_size={s} (64 at 128 px; the "
+            f"local discriminator halves it down to 4x4)"
+        )
     if m.g_offset < 0 or m.g_offset + s - m.size > s:
         raise FacejaxError(f"config.mask.g_offset={m.g_offset}: holes would leave the image (expected 0 or 1)")
     if m.d_offset < 0 or m.d_margin < 0 or s - m.size - m.d_margin < 1 or m.d_offset + s - m.d_margin > s:
-        raise FacejaxError(f"config.mask.d_offset={m.d_offset}, d_margin={m.d_margin}: D holes must lie inside "
-                           f"the image (offset <= margin; the original: 4 and 10)")
+        raise FacejaxError(
+            f"config.mask.d_offset={m.d_offset}, d_margin={m.d_margin}: D holes must lie inside "
+            f"the image (offset <= margin; the original: 4 and 10)"
+        )
     for name in ("dec_width", "fc_dim"):
         if c.model.g[name] < 1:
             raise FacejaxError(f"config.model.g.{name}={c.model.g[name]}: expected >= 1")
@@ -70,20 +74,26 @@ def validate(config) -> None:
         if c.model.d[name] < 1:
             raise FacejaxError(f"config.model.d.{name}={c.model.d[name]}: expected >= 1")
     if c.data.flip_pairs and c.batch_size % 2:
-        raise FacejaxError(f"config.batch_size={c.batch_size}: expected an even number with data.flip_pairs (each "
-                           f"image with its mirror image)")
+        raise FacejaxError(
+            f"config.batch_size={c.batch_size}: expected an even number with data.flip_pairs (each "
+            f"image with its mirror image)"
+        )
     for name in ("lambda_local", "lambda_global", "lambda_parsing", "lr", "d_lr"):
         if c[name] < 0:
             raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
     if not 0 <= c.stages.recon_end <= c.stages.local_end:
-        raise FacejaxError(f"config.stages.recon_end={c.stages.recon_end}, local_end={c.stages.local_end}: expected "
-                           f"0 <= recon_end <= local_end (stage 1 up to recon_end, stage 2 up to local_end, then 3)")
+        raise FacejaxError(
+            f"config.stages.recon_end={c.stages.recon_end}, local_end={c.stages.local_end}: expected "
+            f"0 <= recon_end <= local_end (stage 1 up to recon_end, stage 2 up to local_end, then 3)"
+        )
     for name, spec in c.masks.items():
         masks.parse_box(spec, f"config.masks.{name}")
     for name in [n.strip() for n in c.eval.mask_types.split(",") if n.strip()] + [c.sample.mask_type]:
         if name not in c.masks:
-            raise FacejaxError(f"mask type {name!r} (config.eval.mask_types / config.sample.mask_type) is not in "
-                               f"config.masks ({', '.join(sorted(c.masks))})")
+            raise FacejaxError(
+                f"mask type {name!r} (config.eval.mask_types / config.sample.mask_type) is not in "
+                f"config.masks ({', '.join(sorted(c.masks))})"
+            )
 
 
 def scale_by_caffe_adam_frozen_t1(b1: float, b2: float, eps: float) -> optax.GradientTransformation:
@@ -119,8 +129,9 @@ def d_optimizer(config) -> optax.GradientTransformation:
     the same state structure."""
     c = config
     if c.d_adam_frozen_t1:
-        return optax.chain(scale_by_caffe_adam_frozen_t1(c.d_beta1, c.d_beta2, 1e-8),
-                           optax.scale_by_learning_rate(c.d_lr))
+        return optax.chain(
+            scale_by_caffe_adam_frozen_t1(c.d_beta1, c.d_beta2, 1e-8), optax.scale_by_learning_rate(c.d_lr)
+        )
     return optax.adam(c.d_lr, b1=c.d_beta1, b2=c.d_beta2, eps=1e-8)
 
 
@@ -130,17 +141,32 @@ class GFC(base.Family):
     ImportsOwnFiles (Caffe-named snapshots)."""
 
     name = "gfc"
-    architecture_fields = ("family", "img_size", "model.g.widths", "model.g.dec_width", "model.g.fc_dim",
-                           "model.d.local_base", "model.d.global_base", "model.d.max_width", "mask.size",
-                           "model.parsing.widths", "model.parsing.last_width", "model.parsing.num_classes")
+    architecture_fields = (
+        "family",
+        "img_size",
+        "model.g.widths",
+        "model.g.dec_width",
+        "model.g.fc_dim",
+        "model.d.local_base",
+        "model.d.global_base",
+        "model.d.max_width",
+        "mask.size",
+        "model.parsing.widths",
+        "model.parsing.last_width",
+        "model.parsing.num_classes",
+    )
 
-    headline_metrics = (base.Metric("PSNR/mean", "PSNR", "{:.3f}"), base.Metric("SSIM/mean", "SSIM", "{:.3f}"),
-                        base.Metric("parsing_mIoU/mean", "parsing mIoU", "{:.3f}"),
-                        base.Metric("FID/mean", "FID", "{:.2f}"))
+    headline_metrics = (
+        base.Metric("PSNR/mean", "PSNR", "{:.3f}"),
+        base.Metric("SSIM/mean", "SSIM", "{:.3f}"),
+        base.Metric("parsing_mIoU/mean", "parsing mIoU", "{:.3f}"),
+        base.Metric("FID/mean", "FID", "{:.2f}"),
+    )
     folder_inputs = base.FolderInputs(
         src="folder of faces to complete (resized to img_size)",
         mask="the hole in every --src image: a mask image (white = hole) or a mask type of config.masks (eyes, "
-             "mouth, ...); default config.sample.mask_type")
+        "mouth, ...); default config.sample.mask_type",
+    )
 
     def __init__(self, config):
         validate(config)
@@ -150,8 +176,11 @@ class GFC(base.Family):
         for k, (cls, args) in net_args(config).items():
             self.graphdefs[k], self._abstract[k] = split_state(abstract_net(cls, args, self.dtype))
         c = config
-        self.optimizers = {"G": optax.adam(c.lr, b1=c.beta1, b2=c.beta2, eps=1e-8),
-                           "D_local": d_optimizer(c), "D_global": d_optimizer(c)}
+        self.optimizers = {
+            "G": optax.adam(c.lr, b1=c.beta1, b2=c.beta2, eps=1e-8),
+            "D_local": d_optimizer(c),
+            "D_global": d_optimizer(c),
+        }
         self._init = jax.jit(self._fresh_state)
         self.completer = sample.Completer(self)
 
@@ -183,8 +212,14 @@ class GFC(base.Family):
         nets = {k: split_state(m)[1] for k, m in self._build(init_rngs(root_key_data)).items()}
         params = {k: nets[k] for k in NETS}
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
-                          ema={}, frozen={"P": nets["P"]})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params=params,
+            opt_state=opt_state,
+            ema={},
+            frozen={"P": nets["P"]},
+        )
 
     def load_pretrained(self, state: TrainState) -> TrainState:
         """Frozen P from config.parsing_checkpoint (required when stage 3 trains with the parsing loss); G's VGG-19
@@ -203,8 +238,10 @@ class GFC(base.Family):
     def import_files(self, source: str, step=None):
         def missing(net):
             if net == "P" and self.needs_parsing():
-                return (pretrained.load_parsing(self.config),
-                        "no Model_parsing file for this step: P read from config.parsing_checkpoint")
+                return (
+                    pretrained.load_parsing(self.config),
+                    "no Model_parsing file for this step: P read from config.parsing_checkpoint",
+                )
             return None, None
 
         return torch_layout.import_files(self, source, step, missing)
@@ -241,9 +278,11 @@ class GFC(base.Family):
 
         def loss_fn(d):
             f, r = self.discriminate(name, d, fake), self.discriminate(name, d, real)
-            return losses.d_bce(f, r, eps), {f"{name}/loss": losses.d_bce(f, r, eps),
-                                             f"{name}/real": jnp.mean(jax.nn.sigmoid(r)),
-                                             f"{name}/fake": jnp.mean(jax.nn.sigmoid(f))}
+            return losses.d_bce(f, r, eps), {
+                f"{name}/loss": losses.d_bce(f, r, eps),
+                f"{name}/real": jnp.mean(jax.nn.sigmoid(r)),
+                f"{name}/fake": jnp.mean(jax.nn.sigmoid(f)),
+            }
 
         grads, metrics = jax.grad(loss_fn, has_aux=True)(params[name])
         updates, new_opt = self.optimizers[name].update(grads, opt_state[name], params[name])
@@ -259,14 +298,16 @@ class GFC(base.Family):
         _, out, comp = jax.lax.stop_gradient(self.complete(g_params, x_d, mask, key_noise))
         if c.data.flip_pairs and c.d_first_of_pair:
             x_d, out, comp, corner = x_d[0::2], out[0::2], comp[0::2], corner[0::2]
-        return {"D_local": (masks.crop(out, corner, c.mask.size), masks.crop(x_d, corner, c.mask.size)),
-                "D_global": (comp, x_d)}
+        return {
+            "D_local": (masks.crop(out, corner, c.mask.size), masks.crop(x_d, corner, c.mask.size)),
+            "D_global": (comp, x_d),
+        }
 
     def d_updates(self, params, opt_state, x_d, key_holes, key_noise, phase: int = 3):
         """(params, opt_state, metrics) after the local D's update (stage >= 2) and the global D's (stage 3)."""
         inputs = self.d_inputs(params["G"], x_d, key_holes, key_noise)
         metrics = {}
-        for name in ("D_local", "D_global")[:1 if phase < 3 else 2]:
+        for name in ("D_local", "D_global")[: 1 if phase < 3 else 2]:
             params, opt_state, m = self._d_update(name, params, opt_state, *inputs[name])
             metrics.update(m)
         return params, opt_state, metrics
@@ -278,19 +319,22 @@ class GFC(base.Family):
         terms = {"l1": losses.smooth_l1(out, x, c.l1_eps)}
         if phase >= 2 and c.lambda_local > 0:
             fake = masks.crop(out, corner, c.mask.size)
-            terms["adv_local"] = c.lambda_local * losses.g_adv(self.discriminate("D_local", params["D_local"], fake),
-                                                               c.bce_eps)
+            terms["adv_local"] = c.lambda_local * losses.g_adv(
+                self.discriminate("D_local", params["D_local"], fake), c.bce_eps
+            )
         if phase >= 3:
             comp = masks.composite(x, out, mask)
             if c.lambda_global > 0:
                 g_in = masks.global_input(x, out, mask, c.global_grad_full_image)
                 terms["adv_global"] = c.lambda_global * losses.g_adv(
-                    self.discriminate("D_global", params["D_global"], g_in), c.bce_eps)
+                    self.discriminate("D_global", params["D_global"], g_in), c.bce_eps
+                )
             if c.lambda_parsing > 0:
-                k_gt, k_out = (keys if c.parsing_dropout else (None, None))
+                k_gt, k_out = keys if c.parsing_dropout else (None, None)
                 labels = jax.lax.stop_gradient(jnp.argmax(self.parse(params["P"], x, k_gt), axis=-1))
-                terms["parsing"] = c.lambda_parsing * losses.parsing_ce_sum(self.parse(params["P"], comp, k_out),
-                                                                            labels)
+                terms["parsing"] = c.lambda_parsing * losses.parsing_ce_sum(
+                    self.parse(params["P"], comp, k_out), labels
+                )
         return sum(terms.values()), terms
 
     def train_step(self, state: TrainState, batch, phase: int = 3):
@@ -306,7 +350,8 @@ class GFC(base.Family):
         corner, mask = self._holes(keys[2], n, for_d=False)
         x_in = masks.fill(x, mask, keys[3], c.mask.noise)
         (total, terms), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
-            p["G"], {**p, **state.frozen}, x, x_in, mask, corner, phase, (keys[4], keys[5]))
+            p["G"], {**p, **state.frozen}, x, x_in, mask, corner, phase, (keys[4], keys[5])
+        )
         updates, g_opt = self.optimizers["G"].update(grads, o["G"], p["G"])
         p = {**p, "G": optax.apply_updates(p["G"], updates)}
         o = {**o, "G": g_opt}
@@ -317,8 +362,9 @@ class GFC(base.Family):
 
     # ---------------------------------------------------------------- input
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x, x_d} (data.py); pairs of an image and its mirror image with data.flip_pairs."""
         src = data.load_faces(self.config.data, "train", process_index, process_count)
         return streams.batches(data.completion_element(src, self.config, process_index), local_batch, start_batch)
@@ -337,8 +383,9 @@ class GFC(base.Family):
         """facejax sample --src=DIR [--mask=FILE|TYPE]: every image completed (sample.py)."""
         if request.ref:
             raise FacejaxError(f"family {self.name}: give --src=FOLDER [--mask=FILE|TYPE]; it takes no --ref")
-        return sample.complete_folder(self, state.sampling_params()["G"], request.src,
-                                      request.mask or self.config.sample.mask_type, out_dir)
+        return sample.complete_folder(
+            self, state.sampling_params()["G"], request.src, request.mask or self.config.sample.mask_type, out_dir
+        )
 
     def evaluator(self, mesh=None, *, features=None):
         """The paper's protocol per mask type (evaluate.py): PSNR / SSIM of the hole, parsing agreement, FID."""

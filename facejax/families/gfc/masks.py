@@ -67,10 +67,18 @@ def parse_box(spec: str, field: str) -> tuple[float, float, float, float]:
         vals = tuple(float(v) for v in str(spec).split(","))
     except ValueError:
         vals = ()
-    if len(vals) != 4 or not all(0.0 <= v <= 1.0 for v in vals) or vals[2] <= 0 or vals[3] <= 0 \
-            or vals[0] + vals[2] > 1.0 + 1e-9 or vals[1] + vals[3] > 1.0 + 1e-9:
-        raise FacejaxError(f"{field}={spec!r}: expected 'top,left,height,width' as fractions of the image side, "
-                           f"inside the image (e.g. '0.25,0.25,0.5,0.5')")
+    if (
+        len(vals) != 4
+        or not all(0.0 <= v <= 1.0 for v in vals)
+        or vals[2] <= 0
+        or vals[3] <= 0
+        or vals[0] + vals[2] > 1.0 + 1e-9
+        or vals[1] + vals[3] > 1.0 + 1e-9
+    ):
+        raise FacejaxError(
+            f"{field}={spec!r}: expected 'top,left,height,width' as fractions of the image side, "
+            f"inside the image (e.g. '0.25,0.25,0.5,0.5')"
+        )
     return vals
 
 
@@ -84,12 +92,14 @@ def box_pixels(box, size: int) -> tuple[int, int, int, int]:
 def named_mask(config, name: str) -> np.ndarray:
     """(S, S, 1) float32 mask of config.masks.<name>."""
     if name not in config.masks:
-        raise FacejaxError(f"unknown mask type {name!r}; config.masks defines {', '.join(sorted(config.masks))} "
-                           f"(or give a mask image file)")
+        raise FacejaxError(
+            f"unknown mask type {name!r}; config.masks defines {', '.join(sorted(config.masks))} "
+            f"(or give a mask image file)"
+        )
     s = config.img_size
     top, left, h, w = box_pixels(parse_box(config.masks[name], f"config.masks.{name}"), s)
     m = np.zeros((s, s, 1), np.float32)
-    m[top:top + h, left:left + w] = 1.0
+    m[top : top + h, left : left + w] = 1.0
     return m
 
 
@@ -102,8 +112,9 @@ def mask_from_file(path: str, size: int) -> np.ndarray:
                 g = g.resize((size, size), Image.NEAREST)
             m = (np.asarray(g) > 127).astype(np.float32)[..., None]
     except Exception as e:
-        raise FacejaxError(f"unreadable mask image {path}: {type(e).__name__}: {e} (expected a PNG/JPEG, white = "
-                           f"the hole to complete)") from None
+        raise FacejaxError(
+            f"unreadable mask image {path}: {type(e).__name__}: {e} (expected a PNG/JPEG, white = the hole to complete)"
+        ) from None
     if not m.any():
         raise FacejaxError(f"mask image {path} has no white pixel: nothing to complete (white = the hole)")
     return m
@@ -114,8 +125,10 @@ def resolve(config, spec: str) -> tuple[str, np.ndarray]:
     if spec and os.path.isfile(spec):
         return os.path.splitext(os.path.basename(spec))[0], mask_from_file(spec, config.img_size)
     if spec and (os.sep in spec or spec.lower().endswith((".png", ".jpg", ".jpeg", ".bmp"))):
-        raise FacejaxError(f"mask file {spec} does not exist (give an image file, white = the hole, or one of the "
-                           f"mask types {', '.join(sorted(config.masks))})")
+        raise FacejaxError(
+            f"mask file {spec} does not exist (give an image file, white = the hole, or one of the "
+            f"mask types {', '.join(sorted(config.masks))})"
+        )
     return spec, named_mask(config, spec)
 
 

@@ -55,8 +55,17 @@ class Generator(nnx.Module):
     reshaped back the same way, so the weights are the original's. The output conv is linear (no tanh).
     """
 
-    def __init__(self, img_size: int = 128, widths=(32, 64, 128, 256), dec_width: int = 64, fc_dim: int = 4096, *,
-                 dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        img_size: int = 128,
+        widths=(32, 64, 128, 256),
+        dec_width: int = 64,
+        fc_dim: int = 4096,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         c0, c1, c2, c3 = widths
         d = dec_width
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
@@ -66,7 +75,7 @@ class Generator(nnx.Module):
         self.conv2_1, self.conv2_2 = _conv(c1, c2, **kw), _conv(c2, c2, **kw)
         self.conv3_1 = _conv(c2, c3, **kw)
         self.conv3_2, self.conv3_3, self.conv3_4 = (_conv(c3, c3, **kw) for _ in range(3))
-        flat = c3 * self.bottleneck ** 2
+        flat = c3 * self.bottleneck**2
         self.fc3 = Linear(flat, fc_dim, kernel_init=msra_average, **kw)
         self.defc3 = Linear(fc_dim, flat, kernel_init=msra_average, **kw)
         self.conv_decode3_4, self.conv_decode3_3 = _conv(c3, d, **kw), _conv(d, d, **kw)
@@ -79,8 +88,12 @@ class Generator(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         relu = jax.nn.relu
         h, masks = x.astype(self.dtype), []
-        stages = ((self.conv0_1, self.conv0_2), (self.conv1_1_new, self.conv1_2), (self.conv2_1, self.conv2_2),
-                  (self.conv3_1, self.conv3_2, self.conv3_3, self.conv3_4))
+        stages = (
+            (self.conv0_1, self.conv0_2),
+            (self.conv1_1_new, self.conv1_2),
+            (self.conv2_1, self.conv2_2),
+            (self.conv3_1, self.conv3_2, self.conv3_3, self.conv3_4),
+        )
         for convs in stages:
             for conv in convs:
                 h = relu(conv(h))
@@ -90,9 +103,12 @@ class Generator(nnx.Module):
         h = relu(self.fc3(h.transpose(0, 3, 1, 2).reshape(b, -1)))  # Caffe flattens (C, H, W)
         s = self.bottleneck
         h = relu(self.defc3(h)).reshape(b, self.c3, s, s).transpose(0, 2, 3, 1)
-        stages = ((self.conv_decode3_4, self.conv_decode3_3, self.conv_decode3_2, self.conv_decode3_1),
-                  (self.conv_decode2_2, self.conv_decode2_1), (self.conv_decode1_2, self.conv_decode1_1_new),
-                  (self.conv_decode0_2, self.conv_decode0_1))
+        stages = (
+            (self.conv_decode3_4, self.conv_decode3_3, self.conv_decode3_2, self.conv_decode3_1),
+            (self.conv_decode2_2, self.conv_decode2_1),
+            (self.conv_decode1_2, self.conv_decode1_1_new),
+            (self.conv_decode0_2, self.conv_decode0_1),
+        )
         for convs, idx in zip(stages, reversed(masks)):
             h = max_unpool2(h, idx)
             for conv in convs:
@@ -121,18 +137,27 @@ class Discriminator(nnx.Module):
     LeakyReLU(0.2), widths base * 2^(k-1) capped at max_width, no normalisation; then ``conv{first+n}`` 4x4 valid
     to one channel. Returns the (B,) logits (the original's Sigmoid is in the loss)."""
 
-    def __init__(self, in_size: int, base: int, max_width: int = 512, first: int = LOCAL_D_FIRST, *,
-                 dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_size: int,
+        base: int,
+        max_width: int = 512,
+        first: int = LOCAL_D_FIRST,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         init = gaussian(0.02)
         self.num_stages = n = num_d_stages(in_size)
-        if 4 * 2 ** n != in_size:
+        if 4 * 2**n != in_size:
             raise ValueError(f"discriminator input {in_size}: expected 4 * 2^k (64, 128, ...)")
         self.first = first
         names = self.layer_names()
         cin = 3
         for k in range(n):
-            w = min(base * 2 ** k, max_width)
+            w = min(base * 2**k, max_width)
             setattr(self, names[2 * k], _conv(cin, w, init, **kw))
             setattr(self, names[2 * k + 1], _conv(w, w, init, k=4, stride=2, **kw))
             cin = w
@@ -156,9 +181,17 @@ class Parsing(nnx.Module):
 
     ``__call__(x, dropout_key=None)``: dropout only with a key (Caffe's TRAIN phase, inverted scaling 1/(1-p))."""
 
-    def __init__(self, widths=(64, 128, 256, 512, 512), last_width: int = 32,
-                 num_classes: int = NUM_PARSING_CLASSES, dropout: float = 0.5, *, dtype: Dtype = jnp.float32,
-                 param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        widths=(64, 128, 256, 512, 512),
+        last_width: int = 32,
+        num_classes: int = NUM_PARSING_CLASSES,
+        dropout: float = 0.5,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.dtype, self.dropout = dtype, dropout
         cin = 3

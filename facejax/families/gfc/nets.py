@@ -18,8 +18,9 @@ def g_widths(config) -> tuple[int, ...]:
     except ValueError:
         w = ()
     if len(w) != 4 or min(w) < 1:
-        raise FacejaxError(f"config.model.g.widths={config.model.g.widths!r}: expected four encoder widths, e.g. "
-                           f"'32,64,128,256'")
+        raise FacejaxError(
+            f"config.model.g.widths={config.model.g.widths!r}: expected four encoder widths, e.g. '32,64,128,256'"
+        )
     return w
 
 
@@ -29,8 +30,10 @@ def parsing_widths(config) -> tuple[int, ...]:
     except ValueError:
         w = ()
     if len(w) != 5 or min(w) < 1:
-        raise FacejaxError(f"config.model.parsing.widths={config.model.parsing.widths!r}: expected five widths of the "
-                           f"VGG-19 blocks, e.g. '64,128,256,512,512'")
+        raise FacejaxError(
+            f"config.model.parsing.widths={config.model.parsing.widths!r}: expected five widths of the "
+            f"VGG-19 blocks, e.g. '64,128,256,512,512'"
+        )
     return w
 
 
@@ -55,10 +58,12 @@ def parsing_args(config) -> tuple:
 def net_args(config) -> dict:
     """name -> (module class, constructor arguments) of the completion family's four nets."""
     c, g, d = config, config.model.g, config.model.d
-    return {"G": (model.Generator, (c.img_size, g_widths(c), g.dec_width, g.fc_dim)),
-            "D_local": (model.Discriminator, (c.mask.size, d.local_base, d.max_width, model.LOCAL_D_FIRST)),
-            "D_global": (model.Discriminator, (c.img_size, d.global_base, d.max_width, model.GLOBAL_D_FIRST)),
-            "P": (model.Parsing, parsing_args(c))}
+    return {
+        "G": (model.Generator, (c.img_size, g_widths(c), g.dec_width, g.fc_dim)),
+        "D_local": (model.Discriminator, (c.mask.size, d.local_base, d.max_width, model.LOCAL_D_FIRST)),
+        "D_global": (model.Discriminator, (c.img_size, d.global_base, d.max_width, model.GLOBAL_D_FIRST)),
+        "P": (model.Parsing, parsing_args(c)),
+    }
 
 
 _ABSTRACT: dict = {}

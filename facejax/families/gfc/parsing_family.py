@@ -25,8 +25,22 @@ from facejax.input import streams
 from facejax.train.state import TrainState, bind, split_state, step_key
 
 # Colours of the 11 classes for pictures (background black).
-PALETTE = np.array([(0, 0, 0), (255, 204, 153), (102, 51, 0), (153, 76, 0), (0, 102, 255), (0, 204, 255),
-                    (255, 128, 0), (255, 0, 102), (128, 0, 64), (204, 0, 0), (96, 96, 96)], np.uint8)
+PALETTE = np.array(
+    [
+        (0, 0, 0),
+        (255, 204, 153),
+        (102, 51, 0),
+        (153, 76, 0),
+        (0, 102, 255),
+        (0, 204, 255),
+        (255, 128, 0),
+        (255, 0, 102),
+        (128, 0, 64),
+        (204, 0, 0),
+        (96, 96, 96),
+    ],
+    np.uint8,
+)
 
 
 def build_parsing(config, rngs, dtype=jnp.float32) -> model.Parsing:
@@ -43,8 +57,13 @@ class GFCParsing(base.Family):
     ImportsOwnFiles."""
 
     name = "gfc_parsing"
-    architecture_fields = ("family", "img_size", "model.parsing.widths", "model.parsing.last_width",
-                           "model.parsing.num_classes")
+    architecture_fields = (
+        "family",
+        "img_size",
+        "model.parsing.widths",
+        "model.parsing.last_width",
+        "model.parsing.num_classes",
+    )
 
     def __init__(self, config):
         validate_parsing(config)
@@ -65,8 +84,13 @@ class GFCParsing(base.Family):
 
     def _fresh_state(self, root_key_data) -> TrainState:
         p = split_state(build_parsing(self.config, init_rngs(root_key_data), self.dtype))[1]
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params={"P": p},
-                          opt_state={"P": self.optimizers["P"].init(p)}, ema={})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params={"P": p},
+            opt_state={"P": self.optimizers["P"].init(p)},
+            ema={},
+        )
 
     def logits(self, p_params, x, dropout_key=None):
         return bind(self.graphdef, p_params)(x, dropout_key)
@@ -85,8 +109,9 @@ class GFCParsing(base.Family):
 
     # ---------------------------------------------------------------- input and pictures
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         src = data.load_faces(self.config.data, "train", process_index, process_count, parsing=True)
         return streams.batches(data.parsing_element(src, self.config, process_index), local_batch, start_batch)
 
@@ -106,8 +131,10 @@ class GFCParsing(base.Family):
 
     def bench_batch(self, batch_size: int, seed: int = 0) -> dict:
         s, rng = self.config.img_size, np.random.default_rng(seed)
-        return {"x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
-                "parsing": rng.integers(0, self.config.model.parsing.num_classes, (batch_size, s, s, 1), np.int32)}
+        return {
+            "x": rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32),
+            "parsing": rng.integers(0, self.config.model.parsing.num_classes, (batch_size, s, s, 1), np.int32),
+        }
 
     def torch_layout(self):
         """Model_parsing_iter_<N>.pth (torch_layout.py)."""

@@ -36,7 +36,7 @@ class Completer:
         ins, outs = [], []
         for i in range(0, len(xp), chunk):
             key = jax.random.fold_in(jax.random.key(seed), i)
-            x_in, _, comp = self._fn(g_params, xp[i:i + chunk], mp[i:i + chunk].astype(np.float32), key)
+            x_in, _, comp = self._fn(g_params, xp[i : i + chunk], mp[i : i + chunk].astype(np.float32), key)
             ins.append(np.asarray(x_in))
             outs.append(np.asarray(comp))
         return np.concatenate(ins)[:n], np.concatenate(outs)[:n]
@@ -73,5 +73,11 @@ def complete_folder(family, g_params, src_dir: str, mask_spec: str, out_dir: str
     tiles = np.stack([x, x_in, comp], axis=1)
     grid = images.make_grid(images.to_uint8(tiles.reshape((-1,) + x.shape[1:])), ncol=3)
     path = images.save_png(os.path.join(out_dir, f"completion_{name}.png"), grid)
-    return {"grid": path, "count": len(paths), "images": len(paths), "mask": name,
-            "masked_dir": os.path.join(out_dir, "masked"), "completed_dir": os.path.join(out_dir, "completed")}
+    return {
+        "grid": path,
+        "count": len(paths),
+        "images": len(paths),
+        "mask": name,
+        "masked_dir": os.path.join(out_dir, "masked"),
+        "completed_dir": os.path.join(out_dir, "completed"),
+    }

@@ -32,17 +32,43 @@ from facejax.families.gfc import model
 from facejax.families.gfc import nets as nets_lib
 from facejax.train.state import root_key_data
 
-G_ORDER = ("conv0_1", "conv0_2", "conv1_1_new", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
-           "conv3_4", "fc3", "defc3", "conv_decode3_4", "conv_decode3_3", "conv_decode3_2", "conv_decode3_1",
-           "conv_decode2_2", "conv_decode2_1", "conv_decode1_2", "conv_decode1_1_new", "conv_decode0_2",
-           "conv_decode0_1", "reconstruction_new")
-PARSING_ORDER = tuple(f"conv{b}_{k}" for b, n in enumerate((2, 2, 4, 4, 4), 1) for k in range(1, n + 1)) + \
-    tuple(f"conv_decode{k}" for k in range(5, -1, -1))
-SPEC = convert.BASE_SPEC.merged(LayoutSpec(order={
-    "Generator": G_ORDER,
-    "Discriminator": lambda m: m.layer_names(),
-    "Parsing": PARSING_ORDER,
-}))
+G_ORDER = (
+    "conv0_1",
+    "conv0_2",
+    "conv1_1_new",
+    "conv1_2",
+    "conv2_1",
+    "conv2_2",
+    "conv3_1",
+    "conv3_2",
+    "conv3_3",
+    "conv3_4",
+    "fc3",
+    "defc3",
+    "conv_decode3_4",
+    "conv_decode3_3",
+    "conv_decode3_2",
+    "conv_decode3_1",
+    "conv_decode2_2",
+    "conv_decode2_1",
+    "conv_decode1_2",
+    "conv_decode1_1_new",
+    "conv_decode0_2",
+    "conv_decode0_1",
+    "reconstruction_new",
+)
+PARSING_ORDER = tuple(f"conv{b}_{k}" for b, n in enumerate((2, 2, 4, 4, 4), 1) for k in range(1, n + 1)) + tuple(
+    f"conv_decode{k}" for k in range(5, -1, -1)
+)
+SPEC = convert.BASE_SPEC.merged(
+    LayoutSpec(
+        order={
+            "Generator": G_ORDER,
+            "Discriminator": lambda m: m.layer_names(),
+            "Parsing": PARSING_ORDER,
+        }
+    )
+)
 KINDS = {"Model_G": "G", "Model_localD": "D_local", "Model_globalD": "D_global", "Model_parsing": "P"}
 EXTENSIONS = {"torch": ".pth", "safetensors": ".safetensors"}
 
@@ -57,16 +83,19 @@ def module_layout(module, name: str = "") -> convert.NetLayout:
     return convert.layout(module, SPEC, name)
 
 
-FIELDS = {"G": ("model.g.widths", "model.g.dec_width", "model.g.fc_dim", "img_size"),
-          "D_local": ("model.d.local_base", "model.d.max_width", "mask.size"),
-          "D_global": ("model.d.global_base", "model.d.max_width", "img_size"),
-          "P": ("model.parsing.widths", "model.parsing.last_width", "model.parsing.num_classes")}
+FIELDS = {
+    "G": ("model.g.widths", "model.g.dec_width", "model.g.fc_dim", "img_size"),
+    "D_local": ("model.d.local_base", "model.d.max_width", "mask.size"),
+    "D_global": ("model.d.global_base", "model.d.max_width", "img_size"),
+    "P": ("model.parsing.widths", "model.parsing.last_width", "model.parsing.num_classes"),
+}
 
 
 def _explain(config, name: str):
     def explain(file_shapes):
         vals = ", ".join(f"config.{f}={_get(config, f)!r}" for f in FIELDS[name])
         return f"this config builds {name} from {vals}; the file was written with other values of these fields"
+
     return explain
 
 
@@ -91,8 +120,10 @@ class TorchLayout:
 
     def export(self, state, with_optim: bool = False) -> dict:
         if with_optim:
-            raise FacejaxError("--with_optim: GFC's Caffe solvers keep Adam states in .solverstate files, not in the "
-                               "model files; facejax writes the networks only")
+            raise FacejaxError(
+                "--with_optim: GFC's Caffe solvers keep Adam states in .solverstate files, not in the "
+                "model files; facejax writes the networks only"
+            )
         params = jax.device_get(state.sampling_params())  # the trained nets and a completion run's frozen P
         return {kind: convert.to_torch(params[net], self.nets[net]) for kind, net in self.kinds.items()}
 
@@ -100,8 +131,11 @@ class TorchLayout:
         written = {}
         for kind, sd in exported.items():
             path = os.path.join(out_dir, f"{kind}_iter_{step}{EXTENSIONS[fmt]}")
-            written[kind] = (files.save_torch(path, sd) if fmt == "torch" else
-                             files.save_safetensors(path, sd, {"format": "pt", "facejax_step": str(step)}))
+            written[kind] = (
+                files.save_torch(path, sd)
+                if fmt == "torch"
+                else files.save_safetensors(path, sd, {"format": "pt", "facejax_step": str(step)})
+            )
         return written
 
     def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
@@ -109,8 +143,14 @@ class TorchLayout:
         primary = "Model_G" if "G" in self.names else "Model_parsing"
         kinds = "|".join(re.escape(k) for k in self.kinds)
         pattern = re.compile(rf"^(?P<kind>{kinds})_iter_(?P<step>\d+)\.(pth|pt|safetensors)$")
-        return files.find_snapshot(source, step, pattern=pattern, required=(primary,),
-                                   describe=f"{primary}_iter_<N>.pth", example=f"{primary}_iter_300000.pth")
+        return files.find_snapshot(
+            source,
+            step,
+            pattern=pattern,
+            required=(primary,),
+            describe=f"{primary}_iter_<N>.pth",
+            example=f"{primary}_iter_300000.pth",
+        )
 
     read = staticmethod(files.read_state_dict)
 
@@ -119,8 +159,9 @@ class TorchLayout:
         out = {}
         for kind, path in paths.items():
             net = self.kinds[kind]
-            out[net] = convert.from_torch(self.read(path), self.nets[net], source=path,
-                                          explain=_explain(self.config, net))
+            out[net] = convert.from_torch(
+                self.read(path), self.nets[net], source=path, explain=_explain(self.config, net)
+            )
         return out
 
 

@@ -32,8 +32,12 @@ class ModelG(nn.Module):
         self.conv0_1, self.conv0_2 = _conv(3, c0), _conv(c0, c0)
         self.conv1_1_new, self.conv1_2 = _conv(c0, c1), _conv(c1, c1)
         self.conv2_1, self.conv2_2 = _conv(c1, c2), _conv(c2, c2)
-        self.conv3_1, self.conv3_2, self.conv3_3, self.conv3_4 = _conv(c2, c3), _conv(c3, c3), _conv(c3, c3), \
-            _conv(c3, c3)
+        self.conv3_1, self.conv3_2, self.conv3_3, self.conv3_4 = (
+            _conv(c2, c3),
+            _conv(c3, c3),
+            _conv(c3, c3),
+            _conv(c3, c3),
+        )
         self.fc3 = nn.Linear(c3 * self.s * self.s, fc_dim)
         self.defc3 = nn.Linear(fc_dim, c3 * self.s * self.s)
         self.conv_decode3_4, self.conv_decode3_3 = _conv(c3, d), _conv(d, d)
@@ -46,18 +50,27 @@ class ModelG(nn.Module):
 
     def forward(self, x):
         idx = []
-        for convs in ((self.conv0_1, self.conv0_2), (self.conv1_1_new, self.conv1_2), (self.conv2_1, self.conv2_2),
-                      (self.conv3_1, self.conv3_2, self.conv3_3, self.conv3_4)):
+        for convs in (
+            (self.conv0_1, self.conv0_2),
+            (self.conv1_1_new, self.conv1_2),
+            (self.conv2_1, self.conv2_2),
+            (self.conv3_1, self.conv3_2, self.conv3_3, self.conv3_4),
+        ):
             for conv in convs:
                 x = F.relu(conv(x))
             x, i = self.pool(x)
             idx.append(i)
         x = F.relu(self.fc3(x.flatten(1)))
         x = F.relu(self.defc3(x)).view(-1, self.c3, self.s, self.s)
-        for convs, i in zip(((self.conv_decode3_4, self.conv_decode3_3, self.conv_decode3_2, self.conv_decode3_1),
-                             (self.conv_decode2_2, self.conv_decode2_1),
-                             (self.conv_decode1_2, self.conv_decode1_1_new),
-                             (self.conv_decode0_2, self.conv_decode0_1)), reversed(idx)):
+        for convs, i in zip(
+            (
+                (self.conv_decode3_4, self.conv_decode3_3, self.conv_decode3_2, self.conv_decode3_1),
+                (self.conv_decode2_2, self.conv_decode2_1),
+                (self.conv_decode1_2, self.conv_decode1_1_new),
+                (self.conv_decode0_2, self.conv_decode0_1),
+            ),
+            reversed(idx),
+        ):
             x = F.max_unpool2d(x, i, 2, 2)
             for conv in convs:
                 x = F.relu(conv(x))
@@ -75,7 +88,7 @@ class Discriminator(nn.Module):
         self.first = first
         cin = 3
         for k in range(n):
-            w = min(base * 2 ** k, max_width)
+            w = min(base * 2**k, max_width)
             setattr(self, f"conv{first + k}_1", _conv(cin, w))
             setattr(self, f"conv{first + k}_2", _conv(w, w, 4, 2, 1))
             cin = w
@@ -91,8 +104,9 @@ class Discriminator(nn.Module):
 class ModelParsing(nn.Module):
     """Model_parsing: forward(x) -> (B, num_classes, H, W) logits; Dropout(0.5) after each decoder conv."""
 
-    def __init__(self, widths=(64, 128, 256, 512, 512), last_width: int = 32, num_classes: int = 11,
-                 dropout: float = 0.5):
+    def __init__(
+        self, widths=(64, 128, 256, 512, 512), last_width: int = 32, num_classes: int = 11, dropout: float = 0.5
+    ):
         super().__init__()
         cin = 3
         for block, (w, n) in enumerate(zip(widths, (2, 2, 4, 4, 4)), 1):

@@ -1,21 +1,29 @@
-"""IPM-Net's row of its Table 2: the shared protocol (facejax/metrics/makeup_protocol.py) with transfer = test.py's
+"""IPM-Net's row of its Table 2 (the shared protocol, facejax/metrics/makeup_protocol.py): transfer = test.py's
 inference on (source with its mask and texture, reference), from the trained generator (the original keeps no EMA)."""
 
 from __future__ import annotations
 
-from facejax.metrics.makeup_protocol import MakeupTransferEvaluator, validate
+from facejax.metrics.makeup_protocol import FamilyEvaluator, validate
+
+__all__ = ["PUBLISHED", "Evaluator", "validate"]
+
+# What IPM-Net's Table 2 reports on MT (makeup.md 2.8): (method, FID, LPIPS).
+PUBLISHED = (
+    ("BeautyGAN (IPM-Net Table 2, Honlan's model, 256 px MT)", 56.57, 0.459),
+    ("IPM-Net (IPM-Net Table 2)", 41.47, 0.488),
+)
 
 
-class Evaluator(MakeupTransferEvaluator):
+class Evaluator(FamilyEvaluator):
     """evaluate(state, step, out_dir): every non-makeup eval face with a random makeup reference, FID and LPIPS, mean
     of config.eval.runs runs, from state.params["G"]."""
 
     def __init__(self, family, mesh=None, *, features=None):
-        validate(family.config)
-        e = family.config.eval
-        cap = max(e.max_sources, e.max_references) if e.max_sources and e.max_references else 0
-        super().__init__(family.config, family.transfer, lambda: family.eval_faces(cap), mesh,
-                         name="IPM-Net (facejax)", features=features)
-
-    def __call__(self, state, step: int, out_dir) -> dict:
-        return super().__call__({"G": state.params["G"]}, step, out_dir)
+        super().__init__(
+            family,
+            mesh,
+            name="IPM-Net (facejax)",
+            published=PUBLISHED,
+            features=features,
+            protocol="IPM-Net Table 2: every non-makeup eval face with a random makeup reference, mean of runs",
+        )

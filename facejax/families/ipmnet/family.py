@@ -71,14 +71,27 @@ def l1(a, b):
 
 class IPMNet(base.Family):
     name = "ipmnet"
-    architecture_fields = ("family", "img_size", "model.gen.dim", "model.gen.mlp_dim", "model.gen.style_dim",
-                           "model.gen.n_downsample", "model.gen.n_res", "model.dis.dim", "model.dis.n_layer",
-                           "model.dis.num_scales", "identity.width", "identity.layers")
+    architecture_fields = (
+        "family",
+        "img_size",
+        "model.gen.dim",
+        "model.gen.mlp_dim",
+        "model.gen.style_dim",
+        "model.gen.n_downsample",
+        "model.gen.n_res",
+        "model.dis.dim",
+        "model.dis.n_layer",
+        "model.dis.num_scales",
+        "identity.width",
+        "identity.layers",
+    )
 
     folder_inputs = base.FolderInputs(
         src="faces without makeup: DIR/images/<name> with DIR/segs/<name>.png (MT parsing maps) or DIR/mask/ + "
-            "DIR/highcontract/ (facejax prepare ipmnet_maps)",
-        ref="made-up faces: DIR/images/<name> or images directly in DIR", ref_required=True)
+        "DIR/highcontract/ (facejax prepare ipmnet_maps)",
+        ref="made-up faces: DIR/images/<name> or images directly in DIR",
+        ref_required=True,
+    )
     headline_metrics = (base.Metric("FID/mean", "FID", "{:.2f}"), base.Metric("LPIPS/mean", "LPIPS", "{:.3f}"))
 
     def __init__(self, config):
@@ -97,11 +110,12 @@ class IPMNet(base.Family):
     def _build(self, rngs):
         g, d, r = self.config.model.gen, self.config.model.dis, self.config.identity
         kw = dict(dtype=self.dtype, rngs=rngs)
-        return {"G": model.Generator(g.dim, g.mlp_dim, g.style_dim, g.n_downsample, g.n_res, g.activ, g.pad_type,
-                                     **kw),
-                "D_A": model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type, **kw),
-                "D_B": model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type, **kw),
-                "R": model.ResNet(resnet_layers(self.config), r.width, rngs=rngs)}
+        return {
+            "G": model.Generator(g.dim, g.mlp_dim, g.style_dim, g.n_downsample, g.n_res, g.activ, g.pad_type, **kw),
+            "D_A": model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type, **kw),
+            "D_B": model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type, **kw),
+            "R": model.ResNet(resnet_layers(self.config), r.width, rngs=rngs),
+        }
 
     def _adam(self):
         """torch.optim.Adam(betas, eps 1e-8, weight_decay) without the learning rate (the step applies it)."""
@@ -125,8 +139,14 @@ class IPMNet(base.Family):
         state = {k: split_state(m)[1] for k, m in nets.items()}
         params = {k: state[k] for k in NETS}
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state,
-                          ema={}, frozen={"R": state["R"]})
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            rng=root_key_data,
+            params=params,
+            opt_state=opt_state,
+            ema={},
+            frozen={"R": state["R"]},
+        )
 
     def identity_layout(self):
         return torch_layout.module_layout(torch_layout.abstract_net(self.config, "R"), "R")
@@ -171,7 +191,7 @@ class IPMNet(base.Family):
         outs_real, vjp = jax.vjp(lambda x: d(x), real)
         loss, reg = 0.0, 0.0
         for s, (o0, o1) in enumerate(zip(outs_fake, outs_real)):
-            loss = loss + jnp.mean(o0 ** 2) + jnp.mean((o1 - 1.0) ** 2)
+            loss = loss + jnp.mean(o0**2) + jnp.mean((o1 - 1.0) ** 2)
             if gp_w > 0:
                 cot = [jnp.ones_like(o) if i == s else jnp.zeros_like(o) for i, o in enumerate(outs_real)]
                 (g,) = vjp(cot)
@@ -190,7 +210,7 @@ class IPMNet(base.Family):
         cc, ss, rr = G.encode(cat(x_a, x_b), cat(m_a, m_b), cat(t_a, t_b), per(u[0], u[1]))
         c_a, c_b, sp_a, sp_b, r_a, r_b = cc[:n], cc[n:], ss[:n], ss[n:], rr[:n], rr[n:]
         outs = G.decode(cat(c_a, c_b, c_b, c_a), cat(sp_a, sp_b, s_a, s_b), cat(r_a, r_b, r_b, r_a))
-        x_a_rec, x_b_rec, x_ba, x_ab = outs[:n], outs[n:2 * n], outs[2 * n:3 * n], outs[3 * n:]
+        x_a_rec, x_b_rec, x_ba, x_ab = outs[:n], outs[n : 2 * n], outs[2 * n : 3 * n], outs[3 * n :]
         cc2, ss2, rr2 = G.encode(cat(x_ab, x_ba), cat(m_a, m_b), cat(t_a, t_b), per(u[2], u[3]))
         c_a_rec, c_b_rec, s_b_rec, s_a_rec = cc2[:n], cc2[n:], ss2[:n], ss2[n:]
         cyc = G.decode(cc2, cat(sp_a, sp_b), rr2)
@@ -210,8 +230,8 @@ class IPMNet(base.Family):
         terms["cyc_b"] = c.recon_x_cyc_w * l1(x_bab, x_b)
         if c.vgg_w > 0:
             f = self._identity_features(params["R"], cat(x_ba, x_b, x_ab, x_a), step, 4)
-            terms["vgg_a"] = c.vgg_w * l1(f[:n], jax.lax.stop_gradient(f[n:2 * n]))
-            terms["vgg_b"] = c.vgg_w * l1(f[2 * n:3 * n], jax.lax.stop_gradient(f[3 * n:]))
+            terms["vgg_a"] = c.vgg_w * l1(f[:n], jax.lax.stop_gradient(f[n : 2 * n]))
+            terms["vgg_b"] = c.vgg_w * l1(f[2 * n : 3 * n], jax.lax.stop_gradient(f[3 * n :]))
         terms["back_a"] = c.back_w * l1(x_ab * m_a, x_a * m_a)
         terms["back_b"] = c.back_w * l1(x_ba * m_b, x_b * m_b)
         terms["fore_a"] = c.fore_w * l1(x_a_rec * (1 - m_a), x_a * (1 - m_a))
@@ -224,8 +244,9 @@ class IPMNet(base.Family):
         n = batch["x_a"].shape[0]
         cat = jnp.concatenate
         per = cat([jnp.full((n,), u[0]), jnp.full((n,), u[1])])
-        cc, _, rr = G.encode(cat([batch["x_a"], batch["x_b"]]), cat([batch["m_a"], batch["m_b"]]),
-                             cat([batch["t_a"], batch["t_b"]]), per)
+        cc, _, rr = G.encode(
+            cat([batch["x_a"], batch["x_b"]]), cat([batch["m_a"], batch["m_b"]]), cat([batch["t_a"], batch["t_b"]]), per
+        )
         out = G.decode(cat([cc[n:], cc[:n]]), cat([s_a, s_b]), cat([rr[n:], rr[:n]]))
         return out[:n], out[n:]
 
@@ -246,8 +267,11 @@ class IPMNet(base.Family):
         p, o = state.params, state.opt_state
 
         # dis_update
-        x_ba, x_ab = jax.lax.stop_gradient(self.cross_decodes(
-            p["G"], batch, jax.random.normal(keys[1], (n, sd)), jax.random.normal(keys[2], (n, sd)), u[:2]))
+        x_ba, x_ab = jax.lax.stop_gradient(
+            self.cross_decodes(
+                p["G"], batch, jax.random.normal(keys[1], (n, sd)), jax.random.normal(keys[2], (n, sd)), u[:2]
+            )
+        )
 
         def d_total(dp):
             la, ra = self.dis_loss(dp[0], "D_A", x_ba, batch["x_a"])
@@ -262,7 +286,8 @@ class IPMNet(base.Family):
         # gen_update
         s_a, s_b = jax.random.normal(keys[3], (n, sd)), jax.random.normal(keys[4], (n, sd))
         (g_loss, terms), grads = jax.value_and_grad(self.gen_loss, has_aux=True)(
-            p["G"], {**state.frozen, **p}, batch, s_a, s_b, u[2:], state.step)
+            p["G"], {**state.frozen, **p}, batch, s_a, s_b, u[2:], state.step
+        )
         p, o = self._apply("G", p, o, grads, lr, 2 if c.adam_double_step else 1)
         metrics.update({f"G/{k}": v for k, v in terms.items()})
         metrics["G/total"] = g_loss
@@ -274,15 +299,23 @@ class IPMNet(base.Family):
     def _source(self, split: str, process_index: int = 0, process_count: int = 1):
         return pipelines.load_makeup_source(self.config.data, split, process_index, process_count)
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x_a, m_a, t_a, parsing_a, x_b, ...}: A = makeup, B = non-makeup (preprocess.pair_element),
         with masks and textures computed from the parsing maps in the pipeline."""
         c = self.config
         plain, made_up = pipelines.split_makeup(self._source("train", process_index, process_count))
         seed = ops.seeds_for(c.seed, process_index, 3)[0]
-        element = preprocess.pair_element(made_up, plain, pairing=c.data.pairing, seed=seed, img_size=c.img_size,
-                                          load_size=c.data.load_size, flip=bool(c.data.flip))
+        element = preprocess.pair_element(
+            made_up,
+            plain,
+            pairing=c.data.pairing,
+            seed=seed,
+            img_size=c.img_size,
+            load_size=c.data.load_size,
+            flip=bool(c.data.flip),
+        )
         return streams.batches(element, local_batch, start_batch)
 
     def eval_faces(self, max_each: int = 0):
@@ -297,17 +330,27 @@ class IPMNet(base.Family):
                 raise FacejaxError(f"{part.name} is empty: the eval split needs makeup and non-makeup faces")
             xs, ps, extra = [], [], []
             for i in range(n):
-                img, parsing, mask, tex = preprocess.load_example(part.table["image"][i], part.table["parsing"][i],
-                                                                  part.from_files, c.data.load_size)
-                d = preprocess.crop_and_flip({"x": img, "p": tf.cast(parsing, tf.int32), "m": mask, "t": tex},
-                                             c.img_size, tf.constant(False))
+                img, parsing, mask, tex = preprocess.load_example(
+                    part.table["image"][i], part.table["parsing"][i], part.from_files, c.data.load_size
+                )
+                d = preprocess.crop_and_flip(
+                    {"x": img, "p": tf.cast(parsing, tf.int32), "m": mask, "t": tex}, c.img_size, tf.constant(False)
+                )
                 xs.append(d["x"].numpy() / 127.5 - 1.0)
                 ps.append(d["p"].numpy()[..., 0])
                 extra.append(np.concatenate([d["m"].numpy(), d["t"].numpy()], axis=-1))
-            names = [f.decode() if isinstance(f, bytes) else str(f)
-                     for f in (part.table["file_name"][:n] if "file_name" in part.table else range(n))]
-            out.append({"x": np.stack(xs).astype(np.float32), "parsing": np.stack(ps),
-                        "extra": np.stack(extra).astype(np.float32), "file_name": names})
+            names = [
+                f.decode() if isinstance(f, bytes) else str(f)
+                for f in (part.table["file_name"][:n] if "file_name" in part.table else range(n))
+            ]
+            out.append(
+                {
+                    "x": np.stack(xs).astype(np.float32),
+                    "parsing": np.stack(ps),
+                    "extra": np.stack(extra).astype(np.float32),
+                    "file_name": names,
+                }
+            )
         return out[0], out[1]
 
     # ---------------------------------------------------------------- inference (test.py)
@@ -326,8 +369,9 @@ class IPMNet(base.Family):
         """The evaluation protocol's output from params["G"]: level config.sample.level, texture draw
         config.eval.texture_u."""
         c = self.config
-        return self.makeup(params["G"], x_src, extra_src[..., :1], extra_src[..., 1:], x_ref, c.sample.level,
-                           c.eval.texture_u)
+        return self.makeup(
+            params["G"], x_src, extra_src[..., :1], extra_src[..., 1:], x_ref, c.sample.level, c.eval.texture_u
+        )
 
     def sample_inputs(self, n: int):
         plain, made_up = self.eval_faces(n)
@@ -340,8 +384,9 @@ class IPMNet(base.Family):
         """facejax sample --src/--ref: every --src face (with its maps) with every --ref face's makeup
         (sample.py Sampler.folders)."""
         if not request.ref:
-            raise FacejaxError("family 'ipmnet': --ref is required with --src (the made-up faces whose makeup the "
-                               "--src faces take)")
+            raise FacejaxError(
+                "family 'ipmnet': --ref is required with --src (the made-up faces whose makeup the --src faces take)"
+            )
         return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
     # ---------------------------------------------------------------- evaluation
@@ -356,10 +401,14 @@ class IPMNet(base.Family):
 
     @classmethod
     def prepare_steps(cls) -> dict:
-        return {"ipmnet_maps": base.PrepareStep(
-            help="IPM-Net's mask and texture files for --manual_dir's images/ with their MT parsing maps segs/ "
-                 "(ipmnet_maps --manual_dir=DIR --out=OUT)",
-            run=prepare_maps, summary=maps_summary)}
+        return {
+            "ipmnet_maps": base.PrepareStep(
+                help="IPM-Net's mask and texture files for --manual_dir's images/ with their MT parsing maps segs/ "
+                "(ipmnet_maps --manual_dir=DIR --out=OUT)",
+                run=prepare_maps,
+                summary=maps_summary,
+            )
+        }
 
     # ---------------------------------------------------------------- benchmarking (facejax bench)
 
@@ -368,7 +417,7 @@ class IPMNet(base.Family):
         s, rng = self.config.img_size, np.random.default_rng(seed)
         mask = np.ones((batch_size, s, s, 1), np.float32)
         q = s // 8
-        mask[:, 2 * q:7 * q, 2 * q:6 * q] = 0.0
+        mask[:, 2 * q : 7 * q, 2 * q : 6 * q] = 0.0
         out = {}
         for side in ("a", "b"):
             out[f"x_{side}"] = rng.uniform(-1, 1, (batch_size, s, s, 3)).astype(np.float32)
@@ -382,8 +431,9 @@ def prepare_maps(args: base.PrepareArgs) -> dict:
     with their MT parsing maps DIR/segs (preprocess.write_maps)."""
     manual_dir, out = args.manual_dir, args.out
     if not manual_dir or not os.path.isdir(os.path.join(manual_dir, "images")):
-        raise FacejaxError(f"ipmnet_maps: --manual_dir {manual_dir!r} must hold images/ and segs/ (MT parsing maps "
-                           f"of the same names)")
+        raise FacejaxError(
+            f"ipmnet_maps: --manual_dir {manual_dir!r} must hold images/ and segs/ (MT parsing maps of the same names)"
+        )
     if not out:
         raise FacejaxError("ipmnet_maps: --out is required (it gets images/, mask/, highcontract/)")
     return preprocess.write_maps(os.path.join(manual_dir, "images"), os.path.join(manual_dir, "segs"), out)

@@ -18,18 +18,26 @@ import numpy as np
 from facejax.errors import FacejaxError
 
 FILENAME = "resnet50_ft_weight.pkl"
-SOURCE = ("the VGGFace2 ResNet-50 'ft' weights converted by cydonia999/VGGFace2-pytorch (its README links "
-          "resnet50_ft_weight.pkl; IPM-Net's README expects it in the repository root); facejax does not "
-          "download it")
+SOURCE = (
+    "the VGGFace2 ResNet-50 'ft' weights converted by cydonia999/VGGFace2-pytorch (its README links "
+    "resnet50_ft_weight.pkl; IPM-Net's README expects it in the repository root); facejax does not "
+    "download it"
+)
 IGNORED = ("fc.weight", "fc.bias")
 
 
 class _ArraysOnly(pickle.Unpickler):
     """Unpickles numpy arrays, dicts and scalars only (the cydonia999 pickles hold nothing else)."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"),
-               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("collections", "OrderedDict"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
 
     def find_class(self, module, name):
         if (module, name) in self.ALLOWED:
@@ -39,9 +47,11 @@ class _ArraysOnly(pickle.Unpickler):
 
 def missing_error(path: str) -> FacejaxError:
     given = f"{path!r} does not exist" if path else "no file was given"
-    return FacejaxError(f"identity network weights (config.identity.weights): {given}; expected {FILENAME} from "
-                        f"{SOURCE}. The original never loads it (config.identity.pretrained=False reproduces that "
-                        f"run with a random ResNet-50 and needs no file)")
+    return FacejaxError(
+        f"identity network weights (config.identity.weights): {given}; expected {FILENAME} from "
+        f"{SOURCE}. The original never loads it (config.identity.pretrained=False reproduces that "
+        f"run with a random ResNet-50 and needs no file)"
+    )
 
 
 def read(path: str) -> dict[str, np.ndarray]:
@@ -61,20 +71,26 @@ def read(path: str) -> dict[str, np.ndarray]:
     except FacejaxError:
         raise
     except Exception as e:
-        raise FacejaxError(f"{path} (config.identity.weights) is not a readable {FILENAME}-style file "
-                           f"({type(e).__name__}: {str(e)[:200]})") from None
+        raise FacejaxError(
+            f"{path} (config.identity.weights) is not a readable {FILENAME}-style file "
+            f"({type(e).__name__}: {str(e)[:200]})"
+        ) from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
-        raise FacejaxError(f"{path} (config.identity.weights) holds a {type(obj).__name__}, expected "
-                           f"{{name: array}} as {FILENAME}")
-    return {k[len("module."):] if k.startswith("module.") else k: np.asarray(v) for k, v in obj.items()}
+        raise FacejaxError(
+            f"{path} (config.identity.weights) holds a {type(obj).__name__}, expected {{name: array}} as {FILENAME}"
+        )
+    return {k[len("module.") :] if k.startswith("module.") else k: np.asarray(v) for k, v in obj.items()}
 
 
 def load(path: str, layout) -> dict:
     """Pure params of the facejax ResNet (``layout``: its NetLayout) from a weight file; every tensor checked."""
     from facejax.export import convert
 
-    tensors = {k: v.astype(np.float32) for k, v in read(path).items()
-               if k not in IGNORED and not k.endswith("num_batches_tracked")}
+    tensors = {
+        k: v.astype(np.float32)
+        for k, v in read(path).items()
+        if k not in IGNORED and not k.endswith("num_batches_tracked")
+    }
     return convert.from_torch(tensors, layout, source=f"{path} (config.identity.weights)")

@@ -71,9 +71,21 @@ class Conv2dBlock(nnx.Module):
     """MUNIT's Conv2dBlock: pad -> conv (bias) -> norm -> activation. norm: none | in (affine False) | ln |
     adain; activation: relu | lrelu (0.2) | tanh | none; pad_type: reflect | zero | replicate."""
 
-    def __init__(self, cin: int, cout: int, k: int, s: int, p: int, norm: str = "none", activation: str = "relu",
-                 pad_type: str = "reflect", *, dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        k: int,
+        s: int,
+        p: int,
+        norm: str = "none",
+        activation: str = "relu",
+        pad_type: str = "reflect",
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         self.pad, self.pad_mode = p, PAD_MODES[pad_type]
         self.norm_type, self.activation = norm, activation
         self.dtype = dtype
@@ -109,8 +121,12 @@ class ResBlock(nnx.Module):
     """x + [CB(3x3, norm, act), CB(3x3, norm, none)](x)."""
 
     def __init__(self, dim: int, norm: str, activation: str = "relu", pad_type: str = "reflect", **kw):
-        self.model = nnx.List([Conv2dBlock(dim, dim, 3, 1, 1, norm, activation, pad_type, **kw),
-                               Conv2dBlock(dim, dim, 3, 1, 1, norm, "none", pad_type, **kw)])
+        self.model = nnx.List(
+            [
+                Conv2dBlock(dim, dim, 3, 1, 1, norm, activation, pad_type, **kw),
+                Conv2dBlock(dim, dim, 3, 1, 1, norm, "none", pad_type, **kw),
+            ]
+        )
 
     def __call__(self, x, adain=None):
         if adain is None:
@@ -124,7 +140,7 @@ class ResBlocks(nnx.Module):
 
     def __call__(self, x, adain=None):
         for i, block in enumerate(self.model):
-            x = block(x, None if adain is None else adain[2 * i:2 * i + 2])
+            x = block(x, None if adain is None else adain[2 * i : 2 * i + 2])
         return x
 
 
@@ -218,9 +234,20 @@ class Generator(nnx.Module):
     """``AdaINGen``: enc_style, enc_content, dec, mlp, and the smoothing filter ``sf`` (ResBlocks(4, 3 channels,
     no norm): built but never called, kept because the original's state_dict has it)."""
 
-    def __init__(self, dim: int = 64, mlp_dim: int = 256, style_dim: int = 128, n_downsample: int = 2,
-                 n_res: int = 4, activ: str = "relu", pad_type: str = "reflect", *, dtype: Dtype = jnp.float32,
-                 param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        dim: int = 64,
+        mlp_dim: int = 256,
+        style_dim: int = 128,
+        n_downsample: int = 2,
+        n_res: int = 4,
+        activ: str = "relu",
+        pad_type: str = "reflect",
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.style_dim, self.n_res = style_dim, n_res
         self.enc_style = StyleEncoder(4, dim, style_dim, activ, pad_type, **kw)
@@ -242,7 +269,9 @@ class Generator(nnx.Module):
         weight] from consecutive slices of the MLP's output (the original's assign_adain_params)."""
         p = self.mlp(style).astype(jnp.float32)
         c = self.content_dim
-        return [(p[:, (2 * i + 1) * c:(2 * i + 2) * c], p[:, 2 * i * c:(2 * i + 1) * c]) for i in range(2 * self.n_res)]
+        return [
+            (p[:, (2 * i + 1) * c : (2 * i + 2) * c], p[:, 2 * i * c : (2 * i + 1) * c]) for i in range(2 * self.n_res)
+        ]
 
     def decode(self, content, style, r_x):
         return self.dec(content, self.adain_params(style), r_x).astype(jnp.float32)
@@ -276,9 +305,18 @@ class Discriminator(nnx.Module):
     Conv1x1(-> 1)], the input average-pooled (3, s2, p1, count_include_pad=False) between scales.
     Returns the list of (B, h, w) score maps, finest first."""
 
-    def __init__(self, dim: int = 64, n_layer: int = 4, num_scales: int = 3, activ: str = "lrelu",
-                 pad_type: str = "reflect", *, dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self,
+        dim: int = 64,
+        n_layer: int = 4,
+        num_scales: int = 3,
+        activ: str = "lrelu",
+        pad_type: str = "reflect",
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
         def net():
@@ -389,12 +427,13 @@ class ResNet(nnx.Module):
         self.bn1 = BatchNorm(width)
         inplanes = width
         for i, n in enumerate(layers):
-            planes = width * 2 ** i
+            planes = width * 2**i
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(Bottleneck(inplanes, planes, stride, j == 0 and (stride != 1 or inplanes != planes * 4),
-                                         rngs=rngs))
+                blocks.append(
+                    Bottleneck(inplanes, planes, stride, j == 0 and (stride != 1 or inplanes != planes * 4), rngs=rngs)
+                )
                 inplanes = planes * 4
             setattr(self, f"layer{i + 1}", nnx.List(blocks))
         self.num_layers = len(layers)
@@ -412,6 +451,7 @@ class ResNet(nnx.Module):
 
 def max_pool3_s2_ceil(x):
     """MaxPool2d(3, stride 2, padding 0, ceil_mode=True) on NHWC input."""
+
     def extra(n):
         out = -(-(n - 3) // 2) + 1
         if (out - 1) * 2 >= n:  # the last window must start inside the input

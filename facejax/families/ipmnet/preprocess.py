@@ -74,7 +74,7 @@ def crop_and_flip(arrays: dict, size: int, do_flip) -> dict:
     for k, v in arrays.items():
         h = tf.shape(v)[0]
         top = tf.cast(tf.round(tf.cast(h - size, tf.float32) / 2.0), tf.int32)
-        v = v[top:top + size, top:top + size]
+        v = v[top : top + size, top : top + size]
         out[k] = tf.cond(do_flip, lambda v=v: tf.image.flip_left_right(v), lambda v=v: v)
     return out
 
@@ -110,16 +110,15 @@ def pair_element(made_up, plain, *, pairing: str, seed: int, img_size: int, load
     elif pairing == "random":
         pick_a, pick_b = streams.Uniform(nA, seed + 1), streams.Epochs(nB, seed + 2)
     else:
-        raise FacejaxError(f"config.data.pairing={pairing!r}: expected 'zip' (the original's fixed pairs) or "
-                           f"'random'")
+        raise FacejaxError(f"config.data.pairing={pairing!r}: expected 'zip' (the original's fixed pairs) or 'random'")
 
     @tf.function(autograph=False)
     def load(table, row, key):
-        img, parsing, mask, tex = load_example(tf.gather(table["image"], row), tf.gather(table["parsing"], row),
-                                               from_files, load_size)
+        img, parsing, mask, tex = load_example(
+            tf.gather(table["image"], row), tf.gather(table["parsing"], row), from_files, load_size
+        )
         do_flip = (tf.random.stateless_uniform([], key) < 0.5) if flip else tf.constant(False)
-        out = crop_and_flip({"x": img, "m": mask, "t": tex, "parsing": tf.cast(parsing, tf.int32)}, img_size,
-                            do_flip)
+        out = crop_and_flip({"x": img, "m": mask, "t": tex, "parsing": tf.cast(parsing, tf.int32)}, img_size, do_flip)
         out["x"] = out["x"] / 127.5 - 1.0
         for k, c in (("x", 3), ("m", 1), ("t", 1), ("parsing", 1)):
             out[k] = tf.ensure_shape(out[k], [img_size, img_size, c])
@@ -149,8 +148,9 @@ def _read(path: str, what: str, channels: int):
 def read_parsing(path: str):
     parsing = _read(path, "parsing map", 1)
     if int(tf.reduce_max(parsing)) > 13:
-        raise FacejaxError(f"{path} has values above 13: expected an MT parsing map (labels 0..13), not a colour "
-                           f"visualisation")
+        raise FacejaxError(
+            f"{path} has values above 13: expected an MT parsing map (labels 0..13), not a colour visualisation"
+        )
     return parsing
 
 

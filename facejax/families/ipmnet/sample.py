@@ -62,10 +62,11 @@ class Sampler:
         for j, r in enumerate(refs):
             for k, a in enumerate(alphas):
                 for i in range(0, len(xp), chunk):
-                    x, m = xp[i:i + chunk], mp[i:i + chunk]
+                    x, m = xp[i : i + chunk], mp[i : i + chunk]
                     ref = np.repeat(np.asarray(r)[None], len(x), 0)
-                    out[j, k, i:i + chunk] = np.asarray(self._gen(g_params, x, m[..., :1], m[..., 1:], ref,
-                                                                  np.float32(a), u))
+                    out[j, k, i : i + chunk] = np.asarray(
+                        self._gen(g_params, x, m[..., :1], m[..., 1:], ref, np.float32(a), u)
+                    )
         return out[:, :, :n]
 
     def grids(self, g_params, inputs) -> dict:
@@ -79,11 +80,15 @@ class Sampler:
         blank = np.full_like(to_display(xs[:1], "clip"), 255)
         rows = [np.concatenate([blank, to_display(refs, "clip")])]
         for i in range(len(xs)):
-            rows.append(np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(level[:, i], mode)]))
+            rows.append(np.concatenate([to_display(xs[i : i + 1], "clip"), to_display(level[:, i], mode)]))
         makeup = images.make_grid(np.concatenate(rows), ncol=len(refs) + 1)
         lv = self.outputs(g_params, xs, maps, refs[:1], sweep)[0]  # (A, N, ...)
-        tiles = [np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(refs[:1], "clip"),
-                                 to_display(lv[:, i], mode)]) for i in range(len(xs))]
+        tiles = [
+            np.concatenate(
+                [to_display(xs[i : i + 1], "clip"), to_display(refs[:1], "clip"), to_display(lv[:, i], mode)]
+            )
+            for i in range(len(xs))
+        ]
         levels = images.make_grid(np.concatenate(tiles), ncol=len(sweep) + 2)
         return {"makeup": makeup, "levels": levels}
 
@@ -97,8 +102,10 @@ class Sampler:
         for what, ps in (("--src", src_paths), ("--ref", ref_paths)):
             stems = [_stem(p) for p in ps]
             if len(set(stems)) != len(stems):
-                raise FacejaxError(f"{what} has two images with the same name stem; output files are named "
-                                   f"<src stem>__<ref stem>.png, so stems must be unique")
+                raise FacejaxError(
+                    f"{what} has two images with the same name stem; output files are named "
+                    f"<src stem>__<ref stem>.png, so stems must be unique"
+                )
         sweep = alphas(c)
         level = self.outputs(g_params, xs, maps, refs, [c.sample.level])[:, 0]
         lv = self.outputs(g_params, xs, maps, refs, sweep)
@@ -107,14 +114,25 @@ class Sampler:
             for i, sp in enumerate(src_paths):
                 name = f"{_stem(sp)}__{_stem(rp)}.png"
                 images.save_png(os.path.join(out_dir, "makeup", name), to_display(level[j, i], mode))
-                row = np.concatenate([to_display(xs[i:i + 1], "clip"), to_display(refs[j:j + 1], "clip"),
-                                      to_display(lv[j, :, i], mode)])
+                row = np.concatenate(
+                    [
+                        to_display(xs[i : i + 1], "clip"),
+                        to_display(refs[j : j + 1], "clip"),
+                        to_display(lv[j, :, i], mode),
+                    ]
+                )
                 images.save_png(os.path.join(out_dir, "levels", name), images.make_grid(row, ncol=len(row)))
         g = self.grids(g_params, {"x_src": xs, "extra_src": maps, "x_ref": refs})
         grid = images.save_png(os.path.join(out_dir, "makeup.png"), g["makeup"])
         pairs = len(src_paths) * len(ref_paths)
-        return {"grid": grid, "count": pairs, "pairs": pairs, "alphas": sweep,
-                "makeup_dir": os.path.join(out_dir, "makeup"), "levels_dir": os.path.join(out_dir, "levels")}
+        return {
+            "grid": grid,
+            "count": pairs,
+            "pairs": pairs,
+            "alphas": sweep,
+            "makeup_dir": os.path.join(out_dir, "makeup"),
+            "levels_dir": os.path.join(out_dir, "levels"),
+        }
 
 
 def _stem(p):
@@ -134,8 +152,10 @@ def read_sources(src_dir: str, config):
     c = config
     img_dir = os.path.join(src_dir, "images")
     if not os.path.isdir(img_dir):
-        raise FacejaxError(f"--src {src_dir!r}: expected {img_dir} (faces without makeup) and segs/ (their MT "
-                           f"parsing maps) or mask/ + highcontract/ beside it")
+        raise FacejaxError(
+            f"--src {src_dir!r}: expected {img_dir} (faces without makeup) and segs/ (their MT "
+            f"parsing maps) or mask/ + highcontract/ beside it"
+        )
     paths = list_images(img_dir, "--src images folder")
     segs, mask_dir, tex_dir = (os.path.join(src_dir, d) for d in ("segs", "mask", "highcontract"))
     xs, maps = [], []
@@ -143,11 +163,14 @@ def read_sources(src_dir: str, config):
         if os.path.isdir(segs):
             x, m, t = preprocess.read_maps(p, _find(segs, _stem(p), "parsing map"), c.img_size, c.data.load_size)
         elif os.path.isdir(mask_dir) and os.path.isdir(tex_dir):
-            x, m, t = preprocess.read_map_files(p, _find(mask_dir, _stem(p), "mask"),
-                                                _find(tex_dir, _stem(p), "texture"), c.img_size, c.data.load_size)
+            x, m, t = preprocess.read_map_files(
+                p, _find(mask_dir, _stem(p), "mask"), _find(tex_dir, _stem(p), "texture"), c.img_size, c.data.load_size
+            )
         else:
-            raise FacejaxError(f"--src {src_dir!r}: no segs/ folder (MT parsing maps) and no mask/ + highcontract/ "
-                               f"folders beside images/")
+            raise FacejaxError(
+                f"--src {src_dir!r}: no segs/ folder (MT parsing maps) and no mask/ + highcontract/ "
+                f"folders beside images/"
+            )
         xs.append(x)
         maps.append(np.concatenate([m, t], axis=-1))
     return paths, np.stack(xs).astype(np.float32), np.stack(maps).astype(np.float32)

@@ -28,36 +28,49 @@ from facejax.families.ipmnet import model
 from facejax.families.ipmnet.settings import resnet_layers
 from facejax.train.state import root_key_data
 
-SPEC = convert.BASE_SPEC.merged(LayoutSpec(
-    order={
-        "Generator": ("enc_style", "enc_content", "dec", "mlp", "sf"),
-        "StyleEncoder": ("model",), "ContentEncoder": ("model",), "ResBlocks": ("model",), "ResBlock": ("model",),
-        "Decoder": ("model", "final_conv"), "MLP": ("model",), "_LinearBlock": ("fc",),
-        "Conv2dBlock": ("norm", "conv"),  # MUNIT registers the norm before the conv
-        "LayerNorm": ("gamma", "beta"),
-        "AdaptiveInstanceNorm2d": ("running_mean", "running_var"),
-        "Discriminator": ("cnns",),
-        "ResNet": lambda m: ("conv1", "bn1") + tuple(f"layer{i + 1}" for i in range(m.num_layers)),
-        "Bottleneck": ("conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "downsample"),
-        "BatchNorm": ("scale", "bias", "mean", "var"),
-    },
-    buffers={"AdaptiveInstanceNorm2d": {
-        "running_mean": Buffer(lambda m: np.zeros((m.num_features,), np.float32)),
-        "running_var": Buffer(lambda m: np.ones((m.num_features,), np.float32)),
-    }},
-    leaf_names={**DEFAULT_LEAF_NAMES, "gamma": "gamma", "beta": "beta"},
-))
+SPEC = convert.BASE_SPEC.merged(
+    LayoutSpec(
+        order={
+            "Generator": ("enc_style", "enc_content", "dec", "mlp", "sf"),
+            "StyleEncoder": ("model",),
+            "ContentEncoder": ("model",),
+            "ResBlocks": ("model",),
+            "ResBlock": ("model",),
+            "Decoder": ("model", "final_conv"),
+            "MLP": ("model",),
+            "_LinearBlock": ("fc",),
+            "Conv2dBlock": ("norm", "conv"),  # MUNIT registers the norm before the conv
+            "LayerNorm": ("gamma", "beta"),
+            "AdaptiveInstanceNorm2d": ("running_mean", "running_var"),
+            "Discriminator": ("cnns",),
+            "ResNet": lambda m: ("conv1", "bn1") + tuple(f"layer{i + 1}" for i in range(m.num_layers)),
+            "Bottleneck": ("conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "downsample"),
+            "BatchNorm": ("scale", "bias", "mean", "var"),
+        },
+        buffers={
+            "AdaptiveInstanceNorm2d": {
+                "running_mean": Buffer(lambda m: np.zeros((m.num_features,), np.float32)),
+                "running_var": Buffer(lambda m: np.ones((m.num_features,), np.float32)),
+            }
+        },
+        leaf_names={**DEFAULT_LEAF_NAMES, "gamma": "gamma", "beta": "beta"},
+    )
+)
 NAME = re.compile(r"^(?P<kind>gen|dis)_(?P<step>\d{8})\.(pt|pth|safetensors)$")
 
 
 def abstract_net(config, name: str):
     g, d = config.model.gen, config.model.dis
     if name == "G":
-        return nnx.eval_shape(lambda: model.Generator(g.dim, g.mlp_dim, g.style_dim, g.n_downsample, g.n_res,
-                                                      g.activ, g.pad_type, rngs=nnx.Rngs(0)))
+        return nnx.eval_shape(
+            lambda: model.Generator(
+                g.dim, g.mlp_dim, g.style_dim, g.n_downsample, g.n_res, g.activ, g.pad_type, rngs=nnx.Rngs(0)
+            )
+        )
     if name == "D":
-        return nnx.eval_shape(lambda: model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type,
-                                                          rngs=nnx.Rngs(0)))
+        return nnx.eval_shape(
+            lambda: model.Discriminator(d.dim, d.n_layer, d.num_scales, d.activ, d.pad_type, rngs=nnx.Rngs(0))
+        )
     r = config.identity
     layers = resnet_layers(config)
     return nnx.eval_shape(lambda: model.ResNet(layers, r.width, rngs=nnx.Rngs(0)))
@@ -72,8 +85,9 @@ def _explain(config, name: str):
     from ml_collections import ConfigDict
 
     sub = "gen" if name == "G" else "dis"
-    fields = ("dim", "mlp_dim", "style_dim", "n_downsample", "n_res") if name == "G" else ("dim", "n_layer",
-                                                                                           "num_scales")
+    fields = (
+        ("dim", "mlp_dim", "style_dim", "n_downsample", "n_res") if name == "G" else ("dim", "n_layer", "num_scales")
+    )
     current = {f"model.{sub}.{f}": config.model[sub][f] for f in fields}
 
     def layout_for(change):
@@ -84,8 +98,10 @@ def _explain(config, name: str):
 
     def explain(file_shapes):
         dims = sorted({int(d) for s in file_shapes.values() for d in s if d <= 8192})
-        cands = [(f"model.{sub}.{f}", range(0, 9) if f in ("n_downsample", "n_res", "n_layer", "num_scales")
-                  else dims) for f in fields]
+        cands = [
+            (f"model.{sub}.{f}", range(0, 9) if f in ("n_downsample", "n_res", "n_layer", "num_scales") else dims)
+            for f in fields
+        ]
         return convert.explain_mismatch(file_shapes, current, cands, layout_for)
 
     return explain
@@ -109,13 +125,19 @@ class TorchLayout:
     def export(self, state, with_optim: bool = False) -> dict:
         """{'gen': {'a': G, 'b': G}, 'dis': {'a': D_A, 'b': D_B}} of ordered {key: numpy}."""
         if with_optim:
-            raise FacejaxError("--with_optim: facejax does not write IPM-Net's optimizer.pt yet; export the "
-                               "networks only (import starts fresh Adams)")
+            raise FacejaxError(
+                "--with_optim: facejax does not write IPM-Net's optimizer.pt yet; export the "
+                "networks only (import starts fresh Adams)"
+            )
         params = jax.device_get(state.params)
         g = convert.to_torch(params["G"], self.nets["G"])
-        return {"gen": {"a": g, "b": g},
-                "dis": {"a": convert.to_torch(params["D_A"], self.nets["D_A"]),
-                        "b": convert.to_torch(params["D_B"], self.nets["D_B"])}}
+        return {
+            "gen": {"a": g, "b": g},
+            "dis": {
+                "a": convert.to_torch(params["D_A"], self.nets["D_A"]),
+                "b": convert.to_torch(params["D_B"], self.nets["D_B"]),
+            },
+        }
 
     def write(self, exported: dict, out_dir: str, step: int, fmt: str) -> dict[str, str]:
         written = {}
@@ -124,15 +146,24 @@ class TorchLayout:
                 written[kind] = files.save_torch(os.path.join(out_dir, f"{kind}_{step:08d}.pt"), obj)
             else:
                 flat = {f"{ab}.{k}": v for ab, sd in obj.items() for k, v in sd.items()}
-                written[kind] = files.save_safetensors(os.path.join(out_dir, f"{kind}_{step:08d}.safetensors"),
-                                                       flat, {"format": "pt", "facejax_step": str(step)})
+                written[kind] = files.save_safetensors(
+                    os.path.join(out_dir, f"{kind}_{step:08d}.safetensors"),
+                    flat,
+                    {"format": "pt", "facejax_step": str(step)},
+                )
         return written
 
     def find(self, source: str, step: int | None = None) -> tuple[int, dict[str, str]]:
         """(step, {'gen': path[, 'dis': path]}) of one snapshot: in a folder (the newest, or --step), or a named
         gen_%08d.pt / dis_%08d.pt (and its sibling of the same number)."""
-        return files.find_snapshot(source, step, pattern=NAME, required=("gen",), describe="gen_%08d.pt / dis_%08d.pt",
-                                   example="gen_01000000.pt")
+        return files.find_snapshot(
+            source,
+            step,
+            pattern=NAME,
+            required=("gen",),
+            describe="gen_%08d.pt / dis_%08d.pt",
+            example="gen_01000000.pt",
+        )
 
     @staticmethod
     def read(path: str) -> dict:
@@ -155,22 +186,29 @@ class TorchLayout:
             obj = self.read(path)
             if not isinstance(obj, dict) or not {"a", "b"} & set(obj):
                 got = sorted(obj)[:6] if isinstance(obj, dict) else type(obj).__name__
-                raise FacejaxError(f"{path}: expected {{'a': state_dict, 'b': state_dict}} as IPM-Net's "
-                                   f"trainer.save writes, found {got}")
+                raise FacejaxError(
+                    f"{path}: expected {{'a': state_dict, 'b': state_dict}} as IPM-Net's "
+                    f"trainer.save writes, found {got}"
+                )
             if kind == "gen":
                 sd = obj.get("a", obj.get("b"))
-                if "a" in obj and "b" in obj and any(not np.array_equal(obj["a"][k], obj["b"].get(k))
-                                                     for k in obj["a"]):
+                if (
+                    "a" in obj
+                    and "b" in obj
+                    and any(not np.array_equal(obj["a"][k], obj["b"].get(k)) for k in obj["a"])
+                ):
                     notes.append(f"{path}: 'a' and 'b' differ (the original shares one generator); took 'a'")
-                out["G"] = convert.from_torch(sd, self.nets["G"], source=f"{path} ['a']",
-                                              explain=_explain(self.config, "G"))
+                out["G"] = convert.from_torch(
+                    sd, self.nets["G"], source=f"{path} ['a']", explain=_explain(self.config, "G")
+                )
             else:
                 for ab, net in (("a", "D_A"), ("b", "D_B")):
                     if ab not in obj:
                         notes.append(f"{path} has no '{ab}': {net} starts freshly initialised")
                         continue
-                    out[net] = convert.from_torch(obj[ab], self.nets[net], source=f"{path} ['{ab}']",
-                                                  explain=_explain(self.config, "D"))
+                    out[net] = convert.from_torch(
+                        obj[ab], self.nets[net], source=f"{path} ['{ab}']", explain=_explain(self.config, "D")
+                    )
         return out, notes
 
 

@@ -51,17 +51,20 @@ class AdaptiveInstanceNorm2d(nn.Module):
     def forward(self, x):
         b, c = x.size(0), x.size(1)
         rm, rv = self.running_mean.repeat(b), self.running_var.repeat(b)
-        out = F.batch_norm(x.contiguous().view(1, b * c, *x.size()[2:]), rm, rv, self.weight, self.bias, True,
-                           self.momentum, self.eps)
+        out = F.batch_norm(
+            x.contiguous().view(1, b * c, *x.size()[2:]), rm, rv, self.weight, self.bias, True, self.momentum, self.eps
+        )
         return out.view(b, c, *x.size()[2:])
 
 
 class Conv2dBlock(nn.Module):
-    def __init__(self, input_dim, output_dim, kernel_size, stride, padding=0, norm="none", activation="relu",
-                 pad_type="zero"):
+    def __init__(
+        self, input_dim, output_dim, kernel_size, stride, padding=0, norm="none", activation="relu", pad_type="zero"
+    ):
         super().__init__()
-        self.pad = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "zero": nn.ZeroPad2d}[
-            pad_type](padding)
+        self.pad = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "zero": nn.ZeroPad2d}[pad_type](
+            padding
+        )
         if norm == "in":
             self.norm = nn.InstanceNorm2d(output_dim)
         elif norm == "ln":
@@ -70,8 +73,12 @@ class Conv2dBlock(nn.Module):
             self.norm = AdaptiveInstanceNorm2d(output_dim)
         else:
             self.norm = None
-        self.activation = {"relu": nn.ReLU(inplace=True), "lrelu": nn.LeakyReLU(0.2, inplace=True),
-                           "tanh": nn.Tanh(), "none": None}[activation]
+        self.activation = {
+            "relu": nn.ReLU(inplace=True),
+            "lrelu": nn.LeakyReLU(0.2, inplace=True),
+            "tanh": nn.Tanh(),
+            "none": None,
+        }[activation]
         self.conv = nn.Conv2d(input_dim, output_dim, kernel_size, stride, bias=True)
 
     def forward(self, x):
@@ -86,8 +93,10 @@ class Conv2dBlock(nn.Module):
 class ResBlock(nn.Module):
     def __init__(self, dim, norm="in", activation="relu", pad_type="zero"):
         super().__init__()
-        self.model = nn.Sequential(Conv2dBlock(dim, dim, 3, 1, 1, norm, activation, pad_type),
-                                   Conv2dBlock(dim, dim, 3, 1, 1, norm, "none", pad_type))
+        self.model = nn.Sequential(
+            Conv2dBlock(dim, dim, 3, 1, 1, norm, activation, pad_type),
+            Conv2dBlock(dim, dim, 3, 1, 1, norm, "none", pad_type),
+        )
 
     def forward(self, x):
         return self.model(x) + x
@@ -206,17 +215,16 @@ class AdaINGen(nn.Module):
     def assign_adain_params(adain_params, model):
         for m in model.modules():
             if m.__class__.__name__ == "AdaptiveInstanceNorm2d":
-                mean = adain_params[:, :m.num_features]
-                std = adain_params[:, m.num_features:2 * m.num_features]
+                mean = adain_params[:, : m.num_features]
+                std = adain_params[:, m.num_features : 2 * m.num_features]
                 m.bias = mean.contiguous().view(-1)
                 m.weight = std.contiguous().view(-1)
                 if adain_params.size(1) > 2 * m.num_features:
-                    adain_params = adain_params[:, 2 * m.num_features:]
+                    adain_params = adain_params[:, 2 * m.num_features :]
 
     @staticmethod
     def get_num_adain_params(model):
-        return sum(2 * m.num_features for m in model.modules()
-                   if m.__class__.__name__ == "AdaptiveInstanceNorm2d")
+        return sum(2 * m.num_features for m in model.modules() if m.__class__.__name__ == "AdaptiveInstanceNorm2d")
 
 
 class MsImageDis(nn.Module):
@@ -251,7 +259,7 @@ class MsImageDis(nn.Module):
         outs0, outs1 = self.forward(input_fake), self.forward(input_real)
         loss = 0
         for out0, out1 in zip(outs0, outs1):
-            loss = loss + torch.mean(out0 ** 2) + torch.mean((out1 - 1) ** 2)
+            loss = loss + torch.mean(out0**2) + torch.mean((out1 - 1) ** 2)
             grad = torch.autograd.grad(out1.sum(), input_real, create_graph=True)[0]
             loss = loss + 0.01 * grad.pow(2).view(grad.size(0), -1).sum(1).mean()
         return loss
@@ -303,7 +311,7 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=0, ceil_mode=True)
         for i, n in enumerate(layers):
-            setattr(self, f"layer{i + 1}", self._make_layer(width * 2 ** i, n, 1 if i == 0 else 2))
+            setattr(self, f"layer{i + 1}", self._make_layer(width * 2**i, n, 1 if i == 0 else 2))
         self.num_layers = len(layers)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -316,8 +324,9 @@ class ResNet(nn.Module):
     def _make_layer(self, planes, blocks, stride):
         downsample = None
         if stride != 1 or self.inplanes != planes * 4:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride, bias=False),
-                                       nn.BatchNorm2d(planes * 4))
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride, bias=False), nn.BatchNorm2d(planes * 4)
+            )
         layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * 4
         layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]

@@ -84,8 +84,18 @@ class ConvTranspose2d(nnx.Module):
     padding ``k - 1 - padding``; output size ``(H - 1) * stride - 2 * padding + k``.
     """
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int, stride: int, padding: int, *,
-                 dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         self.stride, self.padding, self.kernel_size, self.dtype = stride, padding, kernel_size, dtype
         init = _uniform(1.0 / math.sqrt(out_features * kernel_size**2))  # PyTorch's fan_in of a transposed conv
         self.kernel = nnx.Param(init(rngs.params(), (kernel_size, kernel_size, in_features, out_features), param_dtype))
@@ -118,8 +128,16 @@ class GeneratorV1(nnx.Module):
     ignored. ``img_size`` must be divisible by 4.
     """
 
-    def __init__(self, num_domains: int, conv_dim: int = 64, repeat_num: int = 6, *,
-                 dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_domains: int,
+        conv_dim: int = 64,
+        repeat_num: int = 6,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.num_domains = num_domains
 
@@ -160,8 +178,16 @@ class ACGANDiscriminator(nnx.Module):
     domains), it is there so that every discriminator is called the same way.
     """
 
-    def __init__(self, img_size: int = 128, num_domains: int = 5, conv_dim: int = 64, *,
-                 dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        img_size: int = 128,
+        num_domains: int = 5,
+        conv_dim: int = 64,
+        *,
+        dtype: Dtype = jnp.float32,
+        param_dtype: Dtype = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         depth = acgan_depth(img_size)
         layers, dim_in, dim = [], 3, conv_dim

@@ -54,10 +54,17 @@ def validate(config) -> None:
     if e.fid_method not in fid.METHODS:
         raise FacejaxError(f"config.eval.fid_method={e.fid_method!r}: expected one of {', '.join(fid.METHODS)}")
     if e.inception not in inception.VARIANTS:
-        raise FacejaxError(f"config.eval.inception={e.inception!r}: expected 'imagenet' (StarGAN v2's own "
-                           f"protocol, the paper's numbers) or 'fid' (pytorch-fid's TF-FID Inception)")
-    for name, low in (("num_outs_per_domain", 2), ("batch_size", 1), ("max_sources", 0), ("max_real", 0),
-                      ("grid_sources", 0)):
+        raise FacejaxError(
+            f"config.eval.inception={e.inception!r}: expected 'imagenet' (StarGAN v2's own "
+            f"protocol, the paper's numbers) or 'fid' (pytorch-fid's TF-FID Inception)"
+        )
+    for name, low in (
+        ("num_outs_per_domain", 2),
+        ("batch_size", 1),
+        ("max_sources", 0),
+        ("max_real", 0),
+        ("grid_sources", 0),
+    ):
         if e[name] < low:
             raise FacejaxError(f"config.eval.{name}={e[name]}: expected >= {low}")
     if config.model.num_domains < 2:
@@ -97,9 +104,12 @@ class Evaluator:
         self.local = self.batch // jax.process_count()
         inc_params = inception.load_params(e.inception_weights, self.variant, "config.eval.inception_weights")
         self.inception_file = os.path.basename(e.inception_weights)
-        self.lpips_params = lpips.load_params(e.alexnet_weights, e.lpips_lin_weights,
-                                              alexnet_field="config.eval.alexnet_weights",
-                                              lin_field="config.eval.lpips_lin_weights")
+        self.lpips_params = lpips.load_params(
+            e.alexnet_weights,
+            e.lpips_lin_weights,
+            alexnet_field="config.eval.alexnet_weights",
+            lin_field="config.eval.lpips_lin_weights",
+        )
         variant = self.variant
         self.extractor = fid.Extractor(lambda p, x: inception.features(p, x, variant), inc_params, self.mesh)
         rep, data = mesh_lib.replicated(self.mesh), mesh_lib.batch_sharding(self.mesh)
@@ -111,8 +121,10 @@ class Evaluator:
         k = self.k
 
         def latent(weights, x, y, key):
-            z = [jax.random.normal(jax.random.fold_in(key, j), (x.shape[0], self.config.model.latent_dim))
-                 for j in range(k)]
+            z = [
+                jax.random.normal(jax.random.fold_in(key, j), (x.shape[0], self.config.model.latent_dim))
+                for j in range(k)
+            ]
             return jnp.stack([family.translate(weights, x, ("latent", zj), y) for zj in z])
 
         def reference(weights, x, y, refs):
@@ -135,8 +147,10 @@ class Evaluator:
             c = self.config
             src = sources.load_source(c.data, "eval")
             if len(src.domains) != c.model.num_domains:
-                raise FacejaxError(f"the eval data has {len(src.domains)} domains ({', '.join(src.domains)}) "
-                                   f"but config.model.num_domains={c.model.num_domains}")
+                raise FacejaxError(
+                    f"the eval data has {len(src.domains)} domains ({', '.join(src.domains)}) "
+                    f"but config.model.num_domains={c.model.num_domains}"
+                )
             cap = c.eval.max_sources or None
             per = [[] for _ in src.domains]
             for ex in src.dataset.as_numpy_iterator():
@@ -179,8 +193,11 @@ class Evaluator:
                 if len(imgs) == self.local:
                     break
             n_local = len(imgs)
-            counts = np.asarray(multihost_utils.process_allgather(np.asarray([n_local], np.int32), tiled=True)) \
-                if jax.process_count() > 1 else np.asarray([n_local])
+            counts = (
+                np.asarray(multihost_utils.process_allgather(np.asarray([n_local], np.int32), tiled=True))
+                if jax.process_count() > 1
+                else np.asarray([n_local])
+            )
             if counts.sum() == 0:
                 break
             batch = pad.copy()
@@ -189,8 +206,9 @@ class Evaluator:
             mask = np.zeros((self.local,), bool)
             mask[:n_local] = True
             rows = self.extractor(batch)
-            full_mask = np.asarray(multihost_utils.process_allgather(mask, tiled=True)) \
-                if jax.process_count() > 1 else mask
+            full_mask = (
+                np.asarray(multihost_utils.process_allgather(mask, tiled=True)) if jax.process_count() > 1 else mask
+            )
             stats.update(rows[full_mask])
         if stats.n < 2:
             raise FacejaxError(f"domain {domain} has {stats.n} train images; FID needs at least 2")
@@ -223,10 +241,9 @@ class Evaluator:
                 for j in range(self.k):
                     while len(ref_order) < self.batch:  # a shuffled stream; drop_last, then reshuffle
                         ref_order += list(ref_rng.permutation(len(ref_pool)))
-                    take, ref_order = ref_order[:self.batch], ref_order[self.batch:]
-                    refs[j] = preprocess.to_signed(ref_pool[take[pi * local:(pi + 1) * local]])
-                outs = self._gen["reference"](weights, x, y,
-                                              jax.make_array_from_process_local_data(self._stack, refs))
+                    take, ref_order = ref_order[: self.batch], ref_order[self.batch :]
+                    refs[j] = preprocess.to_signed(ref_pool[take[pi * local : (pi + 1) * local]])
+                outs = self._gen["reference"](weights, x, y, jax.make_array_from_process_local_data(self._stack, refs))
             lp = fid.gather(self._lpips(self.lpips_params, outs))[:valid]
             lp_sum, lp_n = lp_sum + float(np.sum(lp, dtype=np.float64)), lp_n + len(lp)
             outs_local = images_lib.to_uint8(_local_rows(outs, self.mesh, self._stack_spec))  # (K, local, H, W, 3)
@@ -236,8 +253,9 @@ class Evaluator:
             if c.eval.save_images:
                 for r in range(n_mine):
                     for j in range(self.k):
-                        images_lib.save_png(os.path.join(out_dir, mode, task, f"{idx[r]:05d}_{j:02d}.png"),
-                                            outs_local[j, r])
+                        images_lib.save_png(
+                            os.path.join(out_dir, mode, task, f"{idx[r]:05d}_{j:02d}.png"), outs_local[j, r]
+                        )
             if b == 0 and pi == 0 and c.eval.grid_sources:
                 rows = min(c.eval.grid_sources, n_mine)
                 tiles = np.concatenate([xs[idx[:rows]][:, None], np.moveaxis(outs_local[:, :rows], 0, 1)], axis=1)
@@ -278,9 +296,11 @@ class Evaluator:
             "metrics": metrics,
             "inception": self.variant,
             "inception_weights": self.inception_file,
-            "fid_protocol": ("StarGAN v2 (torchvision ImageNet Inception v3, PIL resize to img_size then 299, "
-                             "ImageNet mean/std)" if self.variant == "imagenet" else
-                             "pytorch-fid (TF-FID Inception v3, bilinear resize to 299 without antialias)"),
+            "fid_protocol": (
+                "StarGAN v2 (torchvision ImageNet Inception v3, PIL resize to img_size then 299, ImageNet mean/std)"
+                if self.variant == "imagenet"
+                else "pytorch-fid (TF-FID Inception v3, bilinear resize to 299 without antialias)"
+            ),
             "fid_method": c.eval.fid_method,
             "lpips": "lpips 0.1.4 AlexNet v0.1, mean over pairs of outputs per source",
             "num_outs_per_domain": self.k,
@@ -298,12 +318,17 @@ def table(report: dict) -> str:
     """A markdown table: one row per task and the mean; FID and LPIPS per mode."""
     m = report["metrics"]
     tasks = [k.split("/", 1)[1] for k in m if k.startswith("FID_latent/") and not k.endswith("/mean")]
-    lines = [f"StarGAN v2 evaluation at step {report['step']}: FID with the {report['inception']!r} Inception "
-             f"({report['inception_weights']}), {report['fid_protocol']}; LPIPS diversity over "
-             f"{report['num_outs_per_domain']} outputs per source.", "",
-             "| task | FID latent | LPIPS latent | FID reference | LPIPS reference |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"StarGAN v2 evaluation at step {report['step']}: FID with the {report['inception']!r} Inception "
+        f"({report['inception_weights']}), {report['fid_protocol']}; LPIPS diversity over "
+        f"{report['num_outs_per_domain']} outputs per source.",
+        "",
+        "| task | FID latent | LPIPS latent | FID reference | LPIPS reference |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for t in tasks + ["mean"]:
-        lines.append(f"| {t} | {m[f'FID_latent/{t}']:.3f} | {m[f'LPIPS_latent/{t}']:.4f} | "
-                     f"{m[f'FID_reference/{t}']:.3f} | {m[f'LPIPS_reference/{t}']:.4f} |")
+        lines.append(
+            f"| {t} | {m[f'FID_latent/{t}']:.3f} | {m[f'LPIPS_latent/{t}']:.4f} | "
+            f"{m[f'FID_reference/{t}']:.3f} | {m[f'LPIPS_reference/{t}']:.4f} |"
+        )
     return "\n".join(lines)

@@ -52,8 +52,12 @@ from facejax.input import ops, sources, streams
 from facejax.train.state import TrainState, bind, count_params, ema_update, split_params, step_key
 
 EMA_NETS = ("generator", "mapping_network", "style_encoder")  # the generator side, where a row has them
-CHOICES = {"model.generator": ("stargan_v2", "stargan_v1"), "model.discriminator": ("multitask", "acgan"),
-           "model.style": tuple(losses.STYLES), "adv_loss": tuple(losses.D_ADV)}
+CHOICES = {
+    "model.generator": ("stargan_v2", "stargan_v1"),
+    "model.discriminator": ("multitask", "acgan"),
+    "model.style": tuple(losses.STYLES),
+    "adv_loss": tuple(losses.D_ADV),
+}
 
 
 def validate(config) -> None:
@@ -69,8 +73,9 @@ def validate(config) -> None:
     if fs < 64 or fs & (fs - 1):
         raise FacejaxError(f"config.model.fan_img_size={fs}: expected a power of two >= 64 (256 in the original)")
     if config.model.fan_width < 2 or config.model.fan_width % 2:
-        raise FacejaxError(f"config.model.fan_width={config.model.fan_width}: expected an even number >= 2 "
-                           f"(64 in the original)")
+        raise FacejaxError(
+            f"config.model.fan_width={config.model.fan_width}: expected an even number >= 2 (64 in the original)"
+        )
     if config.n_critic < 1:
         raise FacejaxError(f"config.n_critic={config.n_critic}: expected >= 1")
     for field, allowed in CHOICES.items():
@@ -78,18 +83,24 @@ def validate(config) -> None:
         if value not in allowed:
             raise FacejaxError(f"config.{field}={value!r}: expected one of {', '.join(allowed)}")
     if config.model.generator == "stargan_v1" and config.model.style != "label":
-        raise FacejaxError(f"config.model.generator='stargan_v1' takes the one-hot domain label: it needs "
-                           f"config.model.style='label', got {config.model.style!r}")
+        raise FacejaxError(
+            f"config.model.generator='stargan_v1' takes the one-hot domain label: it needs "
+            f"config.model.style='label', got {config.model.style!r}"
+        )
     if config.model.discriminator == "acgan" and config.adv_loss != "wgan_gp":
-        raise FacejaxError(f"config.model.discriminator='acgan' (row A's critic) is trained with "
-                           f"config.adv_loss='wgan_gp', got {config.adv_loss!r}")
+        raise FacejaxError(
+            f"config.model.discriminator='acgan' (row A's critic) is trained with "
+            f"config.adv_loss='wgan_gp', got {config.adv_loss!r}"
+        )
 
 
 def _adam(lr, config):
     """torch.optim.Adam(lr, betas, weight_decay): L2 decay added to the gradient before Adam."""
-    return optax.chain(optax.add_decayed_weights(config.weight_decay),
-                       optax.scale_by_adam(b1=config.beta1, b2=config.beta2, eps=1e-8),
-                       optax.scale(-lr))
+    return optax.chain(
+        optax.add_decayed_weights(config.weight_decay),
+        optax.scale_by_adam(b1=config.beta1, b2=config.beta2, eps=1e-8),
+        optax.scale(-lr),
+    )
 
 
 class _Nets:
@@ -101,9 +112,14 @@ class _Nets:
 
 
 # The paper's Table 1 (StarGAN v2, arXiv:1912.01865v2): what each row adds (configs/stargan_v2.py ABLATIONS)
-ROW_NAMES = {"A": "Baseline StarGAN", "B": "+ Multi-task discriminator", "C": "+ Tuning",
-             "D": "+ Latent code injection", "E": "+ Replace (D) with style code",
-             "F": "+ Diversity regularization (StarGAN v2)"}
+ROW_NAMES = {
+    "A": "Baseline StarGAN",
+    "B": "+ Multi-task discriminator",
+    "C": "+ Tuning",
+    "D": "+ Latent code injection",
+    "E": "+ Replace (D) with style code",
+    "F": "+ Diversity regularization (StarGAN v2)",
+}
 
 
 class StarGANv2(base.Family):
@@ -111,21 +127,37 @@ class StarGANv2(base.Family):
 
     name = "stargan_v2"
     description = "StarGAN v2 (Choi et al., CVPR 2020): multi-domain image-to-image translation"
-    architecture_fields = ("family", "img_size", "model.num_domains", "model.latent_dim",
-                           "model.style_dim", "model.hidden_dim", "model.w_hpf", "model.dim_in",
-                           "model.max_conv_dim", "model.generator", "model.discriminator",
-                           "model.style", "model.v1_conv_dim", "model.v1_repeat_num",
-                           "model.fan_img_size", "model.fan_width")
+    architecture_fields = (
+        "family",
+        "img_size",
+        "model.num_domains",
+        "model.latent_dim",
+        "model.style_dim",
+        "model.hidden_dim",
+        "model.w_hpf",
+        "model.dim_in",
+        "model.max_conv_dim",
+        "model.generator",
+        "model.discriminator",
+        "model.style",
+        "model.v1_conv_dim",
+        "model.v1_repeat_num",
+        "model.fan_img_size",
+        "model.fan_width",
+    )
     # The paper's Table 1 columns: FID and LPIPS, latent- and reference-guided (evaluate.py).
-    headline_metrics = (base.Metric("FID_latent/mean", "FID latent", "{:.2f}"),
-                        base.Metric("LPIPS_latent/mean", "LPIPS latent", "{:.4f}"),
-                        base.Metric("FID_reference/mean", "FID reference", "{:.2f}"),
-                        base.Metric("LPIPS_reference/mean", "LPIPS reference", "{:.4f}"))
+    headline_metrics = (
+        base.Metric("FID_latent/mean", "FID latent", "{:.2f}"),
+        base.Metric("LPIPS_latent/mean", "LPIPS latent", "{:.4f}"),
+        base.Metric("FID_reference/mean", "FID reference", "{:.2f}"),
+        base.Metric("LPIPS_reference/mean", "LPIPS reference", "{:.4f}"),
+    )
     folder_inputs = base.FolderInputs(
         src="folder of source images in <domain>/<image> sub-folders (each is translated with every reference)",
         ref="folder of reference images in <domain>/<image> sub-folders, one per model domain in sorted "
-            "folder-name order (each gives its style and target domain)",
-        ref_required=True)
+        "folder-name order (each gives its style and target domain)",
+        ref_required=True,
+    )
 
     def __init__(self, config):
         validate(config)
@@ -141,7 +173,8 @@ class StarGANv2(base.Family):
         self.optimizers = self._optimizers()  # the trained nets; FAN (frozen) has none
         if self.uses_fan:
             self.graphdefs["fan"], self._abstract_fan = split_params(
-                nnx.eval_shape(lambda: self._build_fan(nnx.Rngs(0))))
+                nnx.eval_shape(lambda: self._build_fan(nnx.Rngs(0)))
+            )
         self.sampler = sample.Sampler(self.translate, config)  # owns the jitted translators
 
     # ---------------------------------------------------------------- networks and optimizers
@@ -152,22 +185,18 @@ class StarGANv2(base.Family):
         if m.generator == "stargan_v1":
             nets = {"generator": ablation_nets.GeneratorV1(m.num_domains, m.v1_conv_dim, m.v1_repeat_num, **kw)}
         else:
-            nets = {"generator": model.Generator(c.img_size, self.style.dim, m.max_conv_dim, m.w_hpf, m.dim_in,
-                                                 **kw)}
+            nets = {"generator": model.Generator(c.img_size, self.style.dim, m.max_conv_dim, m.w_hpf, m.dim_in, **kw)}
         if m.style == "style":
-            nets["mapping_network"] = model.MappingNetwork(m.latent_dim, m.style_dim, m.num_domains,
-                                                           m.hidden_dim, **kw)
-            nets["style_encoder"] = model.StyleEncoder(c.img_size, m.style_dim, m.num_domains,
-                                                       m.max_conv_dim, m.dim_in, **kw)
+            nets["mapping_network"] = model.MappingNetwork(m.latent_dim, m.style_dim, m.num_domains, m.hidden_dim, **kw)
+            nets["style_encoder"] = model.StyleEncoder(
+                c.img_size, m.style_dim, m.num_domains, m.max_conv_dim, m.dim_in, **kw
+            )
         elif m.style == "latent":  # one head shared by all domains, predicting z
-            nets["style_encoder"] = model.StyleEncoder(c.img_size, m.latent_dim, 1, m.max_conv_dim, m.dim_in,
-                                                       **kw)
+            nets["style_encoder"] = model.StyleEncoder(c.img_size, m.latent_dim, 1, m.max_conv_dim, m.dim_in, **kw)
         if m.discriminator == "acgan":
-            nets["discriminator"] = ablation_nets.ACGANDiscriminator(c.img_size, m.num_domains, m.v1_conv_dim,
-                                                                     **kw)
+            nets["discriminator"] = ablation_nets.ACGANDiscriminator(c.img_size, m.num_domains, m.v1_conv_dim, **kw)
         else:
-            nets["discriminator"] = model.Discriminator(c.img_size, m.num_domains, m.max_conv_dim, m.dim_in,
-                                                        **kw)
+            nets["discriminator"] = model.Discriminator(c.img_size, m.num_domains, m.max_conv_dim, m.dim_in, **kw)
         return nets
 
     def _build_fan(self, rngs):
@@ -182,7 +211,8 @@ class StarGANv2(base.Family):
         if any(jax.tree.leaves(frozen)):
             labels = jax.tree.map(lambda f: "frozen" if f else "train", frozen)
             opts["generator"] = optax.multi_transform(
-                {"train": opts["generator"], "frozen": optax.set_to_zero()}, labels)
+                {"train": opts["generator"], "frozen": optax.set_to_zero()}, labels
+            )
         return opts
 
     def param_counts(self) -> dict:
@@ -202,8 +232,9 @@ class StarGANv2(base.Family):
         frozen = {}
         if self.uses_fan:
             frozen["fan"] = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), self._abstract_fan)
-        return TrainState(step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params,
-                          opt_state=opt_state, ema=ema, frozen=frozen)
+        return TrainState(
+            step=jnp.zeros((), jnp.int32), rng=root_key_data, params=params, opt_state=opt_state, ema=ema, frozen=frozen
+        )
 
     def load_pretrained(self, state: TrainState) -> TrainState:
         """The state with its frozen pretrained nets read from the files the config names (state.frozen["fan"]
@@ -253,8 +284,19 @@ class StarGANv2(base.Family):
         def loss_fn(sub):
             n = _Nets(self.graphdefs, {**frozen, **params, **sub})
             cycle_masks = (lambda x_fake: self._masks(n, x_fake)) if self.uses_fan else None
-            return losses.g_loss(n, self.style, self.config.adv_loss, x_real, y_org, y_trg, guide, guide2,
-                                 lambdas, masks=masks, cycle_masks_fn=cycle_masks)
+            return losses.g_loss(
+                n,
+                self.style,
+                self.config.adv_loss,
+                x_real,
+                y_org,
+                y_trg,
+                guide,
+                guide2,
+                lambdas,
+                masks=masks,
+                cycle_masks_fn=cycle_masks,
+            )
 
         return self._update(names, loss_fn, params, opt_state)
 
@@ -265,8 +307,10 @@ class StarGANv2(base.Family):
         k1, k2 = jax.random.split(step_key(state))
         shape = (batch["x_src"].shape[0], self.config.model.latent_dim)
         z_trg, z_trg2 = jax.random.normal(k1, shape), jax.random.normal(k2, shape)
-        return [("latent_", ("latent", z_trg), ("latent", z_trg2), self.ema_nets),
-                ("ref_", ("reference", batch["x_ref"]), ("reference", batch["x_ref2"]), ("generator",))]
+        return [
+            ("latent_", ("latent", z_trg), ("latent", z_trg2), self.ema_nets),
+            ("ref_", ("reference", batch["x_ref"]), ("reference", batch["x_ref2"]), ("generator",)),
+        ]
 
     def _every_n_critic(self, step, update, params, opt_state):
         """update(params, opt_state) on every n_critic-th iteration; otherwise no change and zero metrics."""
@@ -279,8 +323,14 @@ class StarGANv2(base.Family):
     def train_step(self, state: TrainState, batch):
         c = self.config
         x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_ref"]
-        lambdas = {"reg": c.lambda_reg, "gp": c.lambda_gp, "cls": c.lambda_cls, "sty": c.lambda_sty,
-                   "ds": self.lambda_ds(state.step), "cyc": c.lambda_cyc}
+        lambdas = {
+            "reg": c.lambda_reg,
+            "gp": c.lambda_gp,
+            "cls": c.lambda_cls,
+            "sty": c.lambda_sty,
+            "ds": self.lambda_ds(state.step),
+            "cyc": c.lambda_cyc,
+        }
         pairs = self._update_pairs(state, batch)
         d_keys = jax.random.split(jax.random.fold_in(step_key(state), 1), len(pairs))  # WGAN-GP interpolation
         p, o, frozen, metrics = state.params, state.opt_state, state.frozen, {}
@@ -293,8 +343,7 @@ class StarGANv2(base.Family):
         def g_updates(p, o):
             out = {}
             for prefix, guide, guide2, names in pairs:
-                p, o, g = self._g_update(names, p, o, frozen, x_real, y_org, y_trg, guide, guide2, lambdas,
-                                         masks)
+                p, o, g = self._g_update(names, p, o, frozen, x_real, y_org, y_trg, guide, guide2, lambdas, masks)
                 out.update({f"G/{prefix}{k}": v for k, v in g.items()})
             return p, o, out
 
@@ -308,8 +357,9 @@ class StarGANv2(base.Family):
 
     # ---------------------------------------------------------------- input
 
-    def train_dataset(self, local_batch: int, process_index: int, process_count: int,
-                      start_batch: int = 0) -> tf.data.Dataset:
+    def train_dataset(
+        self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
+    ) -> tf.data.Dataset:
         """Batches of {x_src, y_src, x_ref, x_ref2, y_ref} from batch `start_batch` on: class-balanced
         sources, and references with a second image of the same domain (the original's InputFetcher;
         pipeline.train_element). A pure function of the position: resuming at batch n
@@ -324,16 +374,17 @@ class StarGANv2(base.Family):
             seeds = ops.seeds_for(c.seed, 0, 1)
             part = dict(process_index=process_index, process_count=process_count)
         self._check_domains(src.domains, "train")
-        element = pipeline.train_element(src, num_domains=len(src.domains), img_size=c.img_size,
-                                       randcrop_prob=c.data.randcrop_prob, seeds=seeds)
+        element = pipeline.train_element(
+            src, num_domains=len(src.domains), img_size=c.img_size, randcrop_prob=c.data.randcrop_prob, seeds=seeds
+        )
         return streams.batches(element, local_batch, start_batch, **part)
 
     def _check_domains(self, domains, split):
         k = self.config.model.num_domains
         if len(domains) != k:
             raise FacejaxError(
-                f"the {split} data has {len(domains)} domains ({', '.join(domains)}) but "
-                f"config.model.num_domains={k}")
+                f"the {split} data has {len(domains)} domains ({', '.join(domains)}) but config.model.num_domains={k}"
+            )
 
     def eval_examples(self, n_per_domain: int):
         """The first n images of each domain of the eval split, as [-1, 1] arrays (+ labels)."""
@@ -377,8 +428,7 @@ class StarGANv2(base.Family):
         """Every --src image translated with every --ref image's style (sample.py translate_folders):
         {"grid": reference.png, "count": pairs written, "pairs": the same}."""
         if not request.ref:
-            raise FacejaxError("StarGAN v2 translates --src images with the styles of --ref images: give both "
-                               "folders")
+            raise FacejaxError("StarGAN v2 translates --src images with the styles of --ref images: give both folders")
         if request.mask:
             raise FacejaxError("StarGAN v2 takes no --mask (give --src and --ref)")
         return self.sampler.translate_folders(state, request.src, request.ref, out_dir)
@@ -410,9 +460,13 @@ class StarGANv2(base.Family):
         shape = (batch_size, c.img_size, c.img_size, 3)
         k = c.model.num_domains
         image = lambda: rng.uniform(-1.0, 1.0, shape).astype(np.float32)  # noqa: E731
-        return {"x_src": image(), "y_src": (np.arange(batch_size) % k).astype(np.int32),
-                "x_ref": image(), "x_ref2": image(),
-                "y_ref": ((np.arange(batch_size) + 1) % k).astype(np.int32)}
+        return {
+            "x_src": image(),
+            "y_src": (np.arange(batch_size) % k).astype(np.int32),
+            "x_ref": image(),
+            "x_ref2": image(),
+            "y_ref": ((np.arange(batch_size) + 1) % k).astype(np.int32),
+        }
 
     def bench_torch_step(self, seed: int = 0):
         """The same iteration in PyTorch eager mode on the reference modules (torch_baseline.py). A FacejaxError,

@@ -71,15 +71,26 @@ class CoordConv(nnx.Module):
     The original's boundary channels never apply here (FAN's only hourglass is its first, ``first_one=True``).
     """
 
-    def __init__(self, size: int, in_features: int, out_features: int, kernel_size: int, stride: int,
-                 padding: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        size: int,
+        in_features: int,
+        out_features: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        *,
+        rngs: nnx.Rngs,
+    ):
         self.size = size
         self.conv = Conv2d(in_features + 3, out_features, kernel_size, stride, padding, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         if x.shape[1:3] != (self.size, self.size):
             raise ValueError(f"CoordConv expects {self.size}x{self.size} inputs, got {x.shape[1]}x{x.shape[2]}")
-        coords = jnp.broadcast_to(jnp.asarray(coord_channels(self.size, self.size)), (x.shape[0], self.size, self.size, 3))
+        coords = jnp.broadcast_to(
+            jnp.asarray(coord_channels(self.size, self.size)), (x.shape[0], self.size, self.size, 3)
+        )
         return self.conv(jnp.concatenate([x, coords], axis=-1))
 
 
@@ -95,8 +106,9 @@ class ConvBlock(nnx.Module):
         self.bn3 = BatchNorm(quarter)
         self.conv3 = Conv2d(quarter, quarter, 3, 1, 1, use_bias=False, rngs=rngs)
         if in_planes != out_planes:
-            self.downsample = nnx.List([BatchNorm(in_planes), ReLU(),
-                                        Conv2d(in_planes, out_planes, 1, 1, 0, use_bias=False, rngs=rngs)])
+            self.downsample = nnx.List(
+                [BatchNorm(in_planes), ReLU(), Conv2d(in_planes, out_planes, 1, 1, 0, use_bias=False, rngs=rngs)]
+            )
         else:
             self.downsample = None
 
@@ -147,8 +159,7 @@ class FAN(nnx.Module):
     ``__call__`` takes NHWC images in [0, 1] of ``img_size`` px and returns (N, img_size/4, img_size/4, 99).
     """
 
-    def __init__(self, img_size: int = 256, width: int = 64, num_landmarks: int = NUM_LANDMARKS, *,
-                 rngs: nnx.Rngs):
+    def __init__(self, img_size: int = 256, width: int = 64, num_landmarks: int = NUM_LANDMARKS, *, rngs: nnx.Rngs):
         if img_size < 64 or img_size & (img_size - 1):
             raise ValueError(f"FAN: img_size must be a power of two >= 64, got {img_size}")
         if width < 2 or width % 2:
@@ -232,19 +243,28 @@ def preprocess(heatmaps: jax.Array) -> tuple[jax.Array, jax.Array]:
     hi = jnp.max(x, axis=(1, 2), keepdims=True)
     x = (x - lo) / (hi - lo + 1e-6)
 
-    for (start, end), n, power in ((CHIN, 0, 3), (EYEBROWS, -7 * sw, 2), (NOSTRILS, 8 * sw, 4),
-                                   (LIP_UPPER, -8 * sw, 4), (LIP_LOWER, 8 * sw, 4), (LIP_INNER, -2 * sw, 3)):
+    for (start, end), n, power in (
+        (CHIN, 0, 3),
+        (EYEBROWS, -7 * sw, 2),
+        (NOSTRILS, 8 * sw, 4),
+        (LIP_UPPER, -8 * sw, 4),
+        (LIP_LOWER, 8 * sw, 4),
+        (LIP_INNER, -2 * sw, 3),
+    ):
         x = x.at[..., start:end].set(_shift(x[..., start:end], n) ** power)
-    zero = list(range(0, CHIN[0])) + list(range(CHIN[1], 33)) + [EYEBROW_EDGES[0], EYEBROW_EDGES[1],
-                                                                 LIP_EDGES[0], LIP_EDGES[1]]
+    zero = (
+        list(range(0, CHIN[0]))
+        + list(range(CHIN[1], 33))
+        + [EYEBROW_EDGES[0], EYEBROW_EDGES[1], LIP_EDGES[0], LIP_EDGES[1]]
+    )
     x = x.at[..., np.array(zero)].set(0.0)
-    x = x.at[..., NOSE[0] + 1:NOSE[1]].set(_shift(x[..., NOSE[0] + 1:NOSE[1]], 4 * sw))
-    eyes = x[..., EYES[0]:EYES[1]]
-    x = x.at[..., EYES[0]:EYES[1]].set(_shift(eyes, -8) ** 3 + _shift(eyes, -24))
+    x = x.at[..., NOSE[0] + 1 : NOSE[1]].set(_shift(x[..., NOSE[0] + 1 : NOSE[1]], 4 * sw))
+    eyes = x[..., EYES[0] : EYES[1]]
+    x = x.at[..., EYES[0] : EYES[1]].set(_shift(eyes, -8) ** 3 + _shift(eyes, -24))
 
-    x2 = x.at[..., CHIN[0]:CHIN[1]].set(0.0)
-    x2 = x2.at[..., LIP_EDGES[0]:LIP_INNER[1]].set(0.0)
-    x2 = x2.at[..., EYEBROWS[0]:EYEBROWS[1]].set(0.0)
+    x2 = x.at[..., CHIN[0] : CHIN[1]].set(0.0)
+    x2 = x2.at[..., LIP_EDGES[0] : LIP_INNER[1]].set(0.0)
+    x2 = x2.at[..., EYEBROWS[0] : EYEBROWS[1]].set(0.0)
     coarse = jnp.sum(x, axis=-1, keepdims=True)
     fine = jnp.sum(x2, axis=-1, keepdims=True)
     # The original zeroes NaNs of the coarse mask, then indexes the fine one with the (already cleaned)

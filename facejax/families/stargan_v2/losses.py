@@ -68,7 +68,7 @@ class LatentStyle:
         return self._style(y, self._code(nets, x))
 
     def reconstruction(self, nets, x_fake, y, s):
-        return jnp.mean(jnp.abs(self._code(nets, x_fake) - s[:, self.num_domains:]))
+        return jnp.mean(jnp.abs(self._code(nets, x_fake) - s[:, self.num_domains :]))
 
 
 class LabelStyle:
@@ -172,6 +172,5 @@ def g_loss(nets, style, adv, x_real, y_org, y_trg, guide, guide2, lambdas, masks
     x_rec = nets.generator(x_fake, style.source(nets, x_real, y_org), cyc_masks)
     terms["cyc"] = jnp.mean(jnp.abs(x_rec - x_real))
 
-    weights = {"adv": 1.0, "cls": lambdas["cls"], "sty": lambdas["sty"], "ds": -lambdas["ds"],
-               "cyc": lambdas["cyc"]}
+    weights = {"adv": 1.0, "cls": lambdas["cls"], "sty": lambdas["sty"], "ds": -lambdas["ds"], "cyc": lambdas["cyc"]}
     return _total(terms, weights), terms

@@ -262,4 +262,6 @@ def frozen_parameter_mask(generator_params_state, *, w_hpf: float | None = None)
             "pass w_hpf=<the generator's w_hpf> or give nnx.state(generator, nnx.Param)"
         )
 
-    return jax.tree_util.tree_map_with_path(decide, generator_params_state, is_leaf=lambda v: isinstance(v, nnx.Variable))
+    return jax.tree_util.tree_map_with_path(
+        decide, generator_params_state, is_leaf=lambda v: isinstance(v, nnx.Variable)
+    )

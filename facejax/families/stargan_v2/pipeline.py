@@ -28,8 +28,7 @@ def train_element(source: sources.Source, *, num_domains: int, img_size: int, ra
 
     @tf.function(autograph=False)  # traced once, called for the three images (a third of the tracing)
     def load(row, seed):
-        return ops.train_augment(ops.decode(tf.gather(table["image"], row), from_files), seed, img_size,
-                                 randcrop_prob)
+        return ops.train_augment(ops.decode(tf.gather(table["image"], row), from_files), seed, img_size, randcrop_prob)
 
     @position_fn
     def element(position):
@@ -37,8 +36,12 @@ def train_element(source: sources.Source, *, num_domains: int, img_size: int, ra
         d_ref, j_ref = ref(position)
         j_ref2 = partner[ref.offsets[d_ref] + j_ref]
         k = tf.random.experimental.stateless_split(streams.key(aug_seed, position), 3)
-        return {"x_src": load(src.row(d_src, j_src), k[0]), "y_src": tf.cast(d_src, tf.int32),
-                "x_ref": load(ref.row(d_ref, j_ref), k[1]), "x_ref2": load(ref.row(d_ref, j_ref2), k[2]),
-                "y_ref": tf.cast(d_ref, tf.int32)}
+        return {
+            "x_src": load(src.row(d_src, j_src), k[0]),
+            "y_src": tf.cast(d_src, tf.int32),
+            "x_ref": load(ref.row(d_ref, j_ref), k[1]),
+            "x_ref2": load(ref.row(d_ref, j_ref2), k[2]),
+            "y_ref": tf.cast(d_ref, tf.int32),
+        }
 
     return element

@@ -45,8 +45,7 @@ class Sampler:
         n = x.shape[0]
         outs = []
         for r, y in zip(refs, ref_labels):
-            outs.append(np.asarray(self.reference(weights, x, np.repeat(r[None], n, 0),
-                                                  np.full((n,), y, np.int32))))
+            outs.append(np.asarray(self.reference(weights, x, np.repeat(r[None], n, 0), np.full((n,), y, np.int32))))
         return np.stack(outs)
 
     def grids(self, weights, inputs) -> dict:
@@ -68,17 +67,21 @@ class Sampler:
         src_paths, _, _ = list_domain_folder(src_dir, what="--src folder")
         ref_paths, ref_labels, ref_domains = list_domain_folder(ref_dir, what="--ref folder")
         if len(ref_domains) != k:
-            raise FacejaxError(f"--ref folder {ref_dir!r} has {len(ref_domains)} domain sub-folders "
-                               f"({', '.join(ref_domains)}); the model has {k} domains "
-                               f"(config.model.num_domains), in sorted folder-name order")
+            raise FacejaxError(
+                f"--ref folder {ref_dir!r} has {len(ref_domains)} domain sub-folders "
+                f"({', '.join(ref_domains)}); the model has {k} domains "
+                f"(config.model.num_domains), in sorted folder-name order"
+            )
         stems = [os.path.splitext(os.path.basename(p))[0] for p in src_paths]
         rstems = [os.path.splitext(os.path.basename(p))[0] for p in ref_paths]
         for what, names, paths in (("--src", stems, src_paths), ("--ref", rstems, ref_paths)):
             seen = {}
             for nm, p in zip(names, paths):
                 if nm in seen:
-                    raise FacejaxError(f"{what} has two images named {nm!r} ({seen[nm]}, {p}); output "
-                                       f"files are named <src stem>__<ref stem>.png, so stems must be unique")
+                    raise FacejaxError(
+                        f"{what} has two images named {nm!r} ({seen[nm]}, {p}); output "
+                        f"files are named <src stem>__<ref stem>.png, so stems must be unique"
+                    )
                 seen[nm] = p
         x = np.stack([read_image(p, size) for p in src_paths])
         refs = np.stack([read_image(p, size) for p in ref_paths])
@@ -86,8 +89,10 @@ class Sampler:
         # Fixed-size chunks (padded) so the translator compiles once whatever the folder sizes.
         pad = (-len(x)) % chunk
         xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x
-        outs = np.concatenate([self.reference_outputs(weights, xp[i:i + chunk], refs, ref_labels)
-                               for i in range(0, len(xp), chunk)], axis=1)[:, :len(x)]
+        outs = np.concatenate(
+            [self.reference_outputs(weights, xp[i : i + chunk], refs, ref_labels) for i in range(0, len(xp), chunk)],
+            axis=1,
+        )[:, : len(x)]
         os.makedirs(out_dir, exist_ok=True)
         u8 = images.to_uint8(outs)
         for j, rs in enumerate(rstems):
@@ -104,6 +109,6 @@ def reference_grid(x, refs, outs) -> np.ndarray:
     blank = np.ones_like(x[:1])
     rows = [np.concatenate([blank, refs])]
     for i in range(n):
-        rows.append(np.concatenate([x[i:i + 1], outs[:, i]]))
+        rows.append(np.concatenate([x[i : i + 1], outs[:, i]]))
     tiles = np.concatenate(rows)
     return images.make_grid(images.to_uint8(tiles), ncol=m + 1)

@@ -34,13 +34,18 @@ from facejax.errors import FacejaxError
 
 def check_supported(config) -> None:
     m = config.model
-    wanted = {"model.generator": (m.generator, "stargan_v2"), "model.discriminator": (m.discriminator, "multitask"),
-              "model.style": (m.style, "style"), "adv_loss": (config.adv_loss, "nonsaturating"),
-              "n_critic": (config.n_critic, 1)}
+    wanted = {
+        "model.generator": (m.generator, "stargan_v2"),
+        "model.discriminator": (m.discriminator, "multitask"),
+        "model.style": (m.style, "style"),
+        "adv_loss": (config.adv_loss, "nonsaturating"),
+        "n_critic": (config.n_critic, 1),
+    }
     for field, (value, want) in wanted.items():
         if value != want:
-            raise FacejaxError(f"bench --against=torch runs StarGAN v2 itself (row F): config.{field}={value!r}, "
-                               f"expected {want!r}")
+            raise FacejaxError(
+                f"bench --against=torch runs StarGAN v2 itself (row F): config.{field}={value!r}, expected {want!r}"
+            )
 
 
 def _default_device(torch) -> str:
@@ -92,17 +97,22 @@ class TorchStarGANv2Step:
         self.fan = wing.FAN(m.fan_img_size, m.fan_width).eval().to(self.device) if m.w_hpf > 0 else None
         self.ema = {k: copy.deepcopy(self.nets[k]) for k in ("generator", "mapping_network", "style_encoder")}
         self.optims = {
-            k: torch.optim.Adam(net.parameters(), lr=c.f_lr if k == "mapping_network" else c.lr,
-                                betas=(c.beta1, c.beta2), eps=1e-8, weight_decay=c.weight_decay)
-            for k, net in self.nets.items()}
+            k: torch.optim.Adam(
+                net.parameters(),
+                lr=c.f_lr if k == "mapping_network" else c.lr,
+                betas=(c.beta1, c.beta2),
+                eps=1e-8,
+                weight_decay=c.weight_decay,
+            )
+            for k, net in self.nets.items()
+        }
         self.step_count = 0
 
     def load_state_dicts(self, state_dicts: dict) -> None:
         """Start from given weights, {net name: PyTorch state dict of arrays} (strict); EMA copies too."""
         t = self.torch
         for k, sd in state_dicts.items():
-            self.nets[k].load_state_dict({n: t.from_numpy(np.array(v, np.float32)) for n, v in sd.items()},
-                                         strict=True)
+            self.nets[k].load_state_dict({n: t.from_numpy(np.array(v, np.float32)) for n, v in sd.items()}, strict=True)
             if k in self.ema:
                 self.ema[k].load_state_dict(self.nets[k].state_dict())
 
@@ -182,8 +192,14 @@ class TorchStarGANv2Step:
         t, c = self.torch, self.config
         x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_ref"]
         shape = (x_real.size(0), c.model.latent_dim)
-        z_trg, z_trg2 = [v.to(self.device) for v in z] if z is not None else (
-            t.randn(shape, generator=self.gen, device=self.device), t.randn(shape, generator=self.gen, device=self.device))
+        z_trg, z_trg2 = (
+            [v.to(self.device) for v in z]
+            if z is not None
+            else (
+                t.randn(shape, generator=self.gen, device=self.device),
+                t.randn(shape, generator=self.gen, device=self.device),
+            )
+        )
         masks = self._masks(x_real)
         lambda_ds = c.lambda_ds * max(0.0, 1.0 - self.step_count / c.ds_iter)
         latent, ref = ("latent", z_trg), ("reference", batch["x_ref"])

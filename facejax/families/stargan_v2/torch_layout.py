@@ -13,7 +13,8 @@ Files (§2.3), each ``torch.save({network name: state_dict})``, no ``module.`` p
                             discriminator (Appendix B)
 
 The train state maps onto them as nets <- params, nets_ema <- ema, optims <- opt_state; FAN (frozen, in
-state.frozen) goes into both nets and nets_ema, as the original puts one FAN in both. With ``--format=safetensors`` the same tensors are stored flat under network-prefixed keys
+state.frozen) goes into both nets and nets_ema, as the original puts one FAN in both. With ``--format=safetensors``
+the same tensors are stored flat under network-prefixed keys
 (``generator.from_rgb.weight``, ``fan.conv1.conv.weight``); optimizer files hold ``<net>.state.<i>.step``,
 ``.exp_avg``, ``.exp_avg_sq`` and each network's ``param_groups`` as JSON in the metadata.
 
@@ -47,31 +48,38 @@ from facejax.nn.blocks import highpass_kernel
 from facejax.train.state import TrainState
 
 _BLOCK = ("conv1", "conv2", "norm1", "norm2", "conv1x1")
-SPEC = convert.BASE_SPEC.merged(LayoutSpec(
-    order={
-        "Generator": ("from_rgb", "encode", "decode", "to_rgb", "hpf"),
-        "ResBlk": _BLOCK,
-        "AdainResBlk": _BLOCK,
-        "AdaIN": ("fc",),
-        "HighPass": ("filter",),
-        "MappingNetwork": ("shared", "unshared"),
-        "StyleEncoder": ("shared", "unshared"),
-        "Discriminator": ("main",),
-        # core/wing.py
-        "FAN": ("conv1", "bn1", "conv2", "conv3", "conv4", "m0", "top_m_0", "conv_last0", "bn_end0", "l0"),
-        "CoordConv": ("conv",),
-        "ConvBlock": ("bn1", "conv1", "bn2", "conv2", "bn3", "conv3", "downsample"),
-        "HourGlass": lambda m: ("coordconv", *fan_lib.hourglass_block_names(m.depth)),
-        "BatchNorm": ("scale", "bias", "mean", "var", "num_batches_tracked"),
-    },
-    buffers={"HighPass": {"filter": Buffer(lambda m: np.asarray(highpass_kernel(m.w_hpf)), optional=True,
-                                           field="model.w_hpf")}},
-))
+SPEC = convert.BASE_SPEC.merged(
+    LayoutSpec(
+        order={
+            "Generator": ("from_rgb", "encode", "decode", "to_rgb", "hpf"),
+            "ResBlk": _BLOCK,
+            "AdainResBlk": _BLOCK,
+            "AdaIN": ("fc",),
+            "HighPass": ("filter",),
+            "MappingNetwork": ("shared", "unshared"),
+            "StyleEncoder": ("shared", "unshared"),
+            "Discriminator": ("main",),
+            # core/wing.py
+            "FAN": ("conv1", "bn1", "conv2", "conv3", "conv4", "m0", "top_m_0", "conv_last0", "bn_end0", "l0"),
+            "CoordConv": ("conv",),
+            "ConvBlock": ("bn1", "conv1", "bn2", "conv2", "bn3", "conv3", "downsample"),
+            "HourGlass": lambda m: ("coordconv", *fan_lib.hourglass_block_names(m.depth)),
+            "BatchNorm": ("scale", "bias", "mean", "var", "num_batches_tracked"),
+        },
+        buffers={
+            "HighPass": {
+                "filter": Buffer(lambda m: np.asarray(highpass_kernel(m.w_hpf)), optional=True, field="model.w_hpf")
+            }
+        },
+    )
+)
 
 NETS = ("generator", "mapping_network", "style_encoder", "discriminator")
 EMA_NETS = ("generator", "mapping_network", "style_encoder")
-WING_SOURCE = ("the StarGAN v2 release's wing.ckpt (clovaai/stargan-v2 download.sh, "
-               "https://www.dropbox.com/s/tjxpypwpt38926e/wing.ckpt, saved to expr/checkpoints/wing.ckpt)")
+WING_SOURCE = (
+    "the StarGAN v2 release's wing.ckpt (clovaai/stargan-v2 download.sh, "
+    "https://www.dropbox.com/s/tjxpypwpt38926e/wing.ckpt, saved to expr/checkpoints/wing.ckpt)"
+)
 
 
 # ------------------------------------------------------------------------------------------------ modules
@@ -97,21 +105,26 @@ def check_exportable(config) -> None:
         raise FacejaxError(
             f"the original StarGAN v2 code has no modules for this Table 1 row (config.model.generator="
             f"{m.generator!r}, config.model.discriminator={m.discriminator!r}, config.model.style={m.style!r}); "
-            f"export/import covers rows E and F (generator 'stargan_v2', discriminator 'multitask', style 'style')")
+            f"export/import covers rows E and F (generator 'stargan_v2', discriminator 'multitask', style 'style')"
+        )
 
 
 def abstract_net(config, name: str):
     """The abstract facejax module (nnx.eval_shape) of one network of the original architecture."""
     c, m = config, config.model
     make = {
-        "generator": lambda rngs: model.Generator(c.img_size, m.style_dim, m.max_conv_dim, m.w_hpf, m.dim_in,
-                                                  rngs=rngs),
-        "mapping_network": lambda rngs: model.MappingNetwork(m.latent_dim, m.style_dim, m.num_domains,
-                                                             m.hidden_dim, rngs=rngs),
-        "style_encoder": lambda rngs: model.StyleEncoder(c.img_size, m.style_dim, m.num_domains, m.max_conv_dim,
-                                                         m.dim_in, rngs=rngs),
-        "discriminator": lambda rngs: model.Discriminator(c.img_size, m.num_domains, m.max_conv_dim, m.dim_in,
-                                                          rngs=rngs),
+        "generator": lambda rngs: model.Generator(
+            c.img_size, m.style_dim, m.max_conv_dim, m.w_hpf, m.dim_in, rngs=rngs
+        ),
+        "mapping_network": lambda rngs: model.MappingNetwork(
+            m.latent_dim, m.style_dim, m.num_domains, m.hidden_dim, rngs=rngs
+        ),
+        "style_encoder": lambda rngs: model.StyleEncoder(
+            c.img_size, m.style_dim, m.num_domains, m.max_conv_dim, m.dim_in, rngs=rngs
+        ),
+        "discriminator": lambda rngs: model.Discriminator(
+            c.img_size, m.num_domains, m.max_conv_dim, m.dim_in, rngs=rngs
+        ),
         "fan": lambda rngs: fan_lib.FAN(m.fan_img_size, m.fan_width, rngs=rngs),
     }[name]
     return nnx.eval_shape(lambda: make(nnx.Rngs(0)))
@@ -139,9 +152,23 @@ def _cached_layout(name: str, fields_json: str) -> convert.NetLayout:
 
 def net_layout(config, name: str) -> convert.NetLayout:
     """The NetLayout of one network of a config (cached on the fields that shape it)."""
-    fields = {"img_size": config.img_size, "model": {k: config.model[k] for k in (
-        "num_domains", "latent_dim", "style_dim", "hidden_dim", "w_hpf", "dim_in", "max_conv_dim", "fan_img_size",
-        "fan_width")}}
+    fields = {
+        "img_size": config.img_size,
+        "model": {
+            k: config.model[k]
+            for k in (
+                "num_domains",
+                "latent_dim",
+                "style_dim",
+                "hidden_dim",
+                "w_hpf",
+                "dim_in",
+                "max_conv_dim",
+                "fan_img_size",
+                "fan_width",
+            )
+        },
+    }
     return _cached_layout(name, json.dumps(fields, sort_keys=True))
 
 
@@ -174,8 +201,12 @@ def explainer(config, name: str):
     current = {f: _config_value(config, f) for f in _FIELDS[name]}
 
     def explain(file_shapes):
-        return convert.explain_mismatch(file_shapes, current, _candidates(name, file_shapes),
-                                        lambda change: net_layout(_changed(config, change), name))
+        return convert.explain_mismatch(
+            file_shapes,
+            current,
+            _candidates(name, file_shapes),
+            lambda change: net_layout(_changed(config, change), name),
+        )
 
     return explain
 
@@ -189,8 +220,10 @@ def read_fan_weights(config) -> dict:
     a plain FAN state_dict, or a safetensors file of FAN keys."""
     path = config.fan_weights
     if not path:
-        raise FacejaxError(f"config.model.w_hpf={config.model.w_hpf} needs FAN's weights for the heatmap masks: "
-                           f"set --config.fan_weights to {WING_SOURCE}")
+        raise FacejaxError(
+            f"config.model.w_hpf={config.model.w_hpf} needs FAN's weights for the heatmap masks: "
+            f"set --config.fan_weights to {WING_SOURCE}"
+        )
     if not os.path.isfile(path):
         raise FacejaxError(f"config.fan_weights={path} does not exist; FAN's weights are {WING_SOURCE}")
     return fan_from_file(path, config)
@@ -203,8 +236,10 @@ def fan_from_file(path: str, config) -> dict:
         obj = files.load_torch(path, "FAN weights file")
         sd = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
         if not isinstance(sd, dict):
-            raise FacejaxError(f"FAN weights file {path} holds a {type(sd).__name__}, expected a dict with "
-                               f"'state_dict' (wing.ckpt) or a FAN state_dict")
+            raise FacejaxError(
+                f"FAN weights file {path} holds a {type(sd).__name__}, expected a dict with "
+                f"'state_dict' (wing.ckpt) or a FAN state_dict"
+            )
     return fan_from_state_dict(sd, config, source=path)
 
 
@@ -231,8 +266,13 @@ class TorchLayout:
 
     def hyper(self, name: str) -> dict:
         c = self.config
-        return {"lr": c.f_lr if name == "mapping_network" else c.lr, "betas": (c.beta1, c.beta2), "eps": 1e-8,
-                "weight_decay": c.weight_decay, "amsgrad": False}
+        return {
+            "lr": c.f_lr if name == "mapping_network" else c.lr,
+            "betas": (c.beta1, c.beta2),
+            "eps": 1e-8,
+            "weight_decay": c.weight_decay,
+            "amsgrad": False,
+        }
 
     # ---------------------------------------------------------------- export
 
@@ -241,15 +281,18 @@ class TorchLayout:
         state = jax.device_get(state)
         nets, ema = {**state.frozen, **state.params}, {**state.frozen, **state.ema}  # FAN in both files
         out = {
-            "nets": collections.OrderedDict((k, convert.to_torch(nets[k], self.nets[k]))
-                                            for k in self.file_networks("nets")),
-            "nets_ema": collections.OrderedDict((k, convert.to_torch(ema[k], self.nets[k]))
-                                                for k in self.file_networks("nets_ema")),
+            "nets": collections.OrderedDict(
+                (k, convert.to_torch(nets[k], self.nets[k])) for k in self.file_networks("nets")
+            ),
+            "nets_ema": collections.OrderedDict(
+                (k, convert.to_torch(ema[k], self.nets[k])) for k in self.file_networks("nets_ema")
+            ),
         }
         if with_optim:
             out["optims"] = collections.OrderedDict(
                 (k, optim.adam_to_torch(state.opt_state[k], self.nets[k], self.hyper(k)))
-                for k in self.file_networks("optims"))
+                for k in self.file_networks("optims")
+            )
         return out
 
     def write(self, exported: dict, out_dir: str, step: int, fmt: str) -> dict[str, str]:
@@ -261,10 +304,17 @@ class TorchLayout:
                 if kind == "optims":
                     files.require_torch(f"writing {path}")
                     nets = collections.OrderedDict(
-                        (k, {"state": v["state"],
-                             "param_groups": [{**optim.torch_param_group_defaults(self.hyper(k)), **g}
-                                              for g in v["param_groups"]]})
-                        for k, v in nets.items())
+                        (
+                            k,
+                            {
+                                "state": v["state"],
+                                "param_groups": [
+                                    {**optim.torch_param_group_defaults(self.hyper(k)), **g} for g in v["param_groups"]
+                                ],
+                            },
+                        )
+                        for k, v in nets.items()
+                    )
                 written[kind] = files.save_torch(path, nets)
             else:
                 tensors, meta = collections.OrderedDict(), {"format": "pt", "facejax_step": str(step)}
@@ -294,13 +344,15 @@ class TorchLayout:
                     out.setdefault(net, {"state": {}, "param_groups": []})["state"].setdefault(int(i), {})[name] = value
                 for key, value in meta.items():
                     if key.endswith(".param_groups"):
-                        out.setdefault(key[:-len(".param_groups")], {"state": {}})["param_groups"] = json.loads(value)
+                        out.setdefault(key[: -len(".param_groups")], {"state": {}})["param_groups"] = json.loads(value)
                 return out
             return files.split_by_network(tensors, path)
         obj = files.load_torch(path)
         if not isinstance(obj, dict):
-            raise FacejaxError(f"{path} holds a {type(obj).__name__}, expected a dict keyed by network name "
-                               f"(generator, mapping_network, ...)")
+            raise FacejaxError(
+                f"{path} holds a {type(obj).__name__}, expected a dict keyed by network name "
+                f"(generator, mapping_network, ...)"
+            )
         return obj
 
     def _nets_from(self, content: dict, path: str, kind: str) -> dict:
@@ -312,10 +364,13 @@ class TorchLayout:
             if name not in content:
                 if name == "fan":
                     continue  # filled from config.fan_weights by the caller
-                raise FacejaxError(f"{path} has no '{name}' network (it has: {', '.join(content) or 'nothing'}); "
-                                   f"a {kind} file of the original holds {', '.join(wanted)}")
-            out[name] = convert.from_torch(content[name], self.nets[name], source=path,
-                                           explain=explainer(self.config, name))
+                raise FacejaxError(
+                    f"{path} has no '{name}' network (it has: {', '.join(content) or 'nothing'}); "
+                    f"a {kind} file of the original holds {', '.join(wanted)}"
+                )
+            out[name] = convert.from_torch(
+                content[name], self.nets[name], source=path, explain=explainer(self.config, name)
+            )
         extra = [k for k in content if k not in wanted]
         if extra:
             hint = " (FAN is only part of w_hpf > 0 files: check config.model.w_hpf)" if "fan" in extra else ""
@@ -338,8 +393,9 @@ class TorchLayout:
                 loaded[kind] = self._nets_from(content, path, kind)
         return loaded
 
-    def build_state(self, loaded: dict, paths: dict[str, str], *, step: int, rng, optimizers, init_fn,
-                    load_fan=None) -> tuple:
+    def build_state(
+        self, loaded: dict, paths: dict[str, str], *, step: int, rng, optimizers, init_fn, load_fan=None
+    ) -> tuple:
         """(TrainState, notes) at ``step`` with root key data ``rng``, from the loaded files.
 
         nets -> params, nets_ema -> ema; with only one of them, it is used for both (noted). optims -> the Adam
@@ -350,13 +406,17 @@ class TorchLayout:
         notes = []
         nets, ema = loaded.get("nets"), loaded.get("nets_ema")
         if nets is None:
-            notes.append(f"no {os.path.basename(paths['nets_ema']).replace('nets_ema', 'nets')}: training resumes "
-                         f"from the EMA weights (nets_ema) and a freshly initialised discriminator")
+            notes.append(
+                f"no {os.path.basename(paths['nets_ema']).replace('nets_ema', 'nets')}: training resumes "
+                f"from the EMA weights (nets_ema) and a freshly initialised discriminator"
+            )
             nets = dict(ema)
             nets["discriminator"] = jax.device_get(init_fn().params["discriminator"])
         if ema is None:
-            notes.append(f"no {os.path.basename(paths['nets']).replace('nets', 'nets_ema')}: the EMA networks "
-                         f"start as a copy of nets")
+            notes.append(
+                f"no {os.path.basename(paths['nets']).replace('nets', 'nets_ema')}: the EMA networks "
+                f"start as a copy of nets"
+            )
             ema = {k: v for k, v in nets.items() if k in self.file_networks("nets_ema")}
         params = {k: nets[k] for k in NETS}
         ema = {k: ema[k] for k in EMA_NETS}
@@ -372,10 +432,17 @@ class TorchLayout:
         opt_state = {k: optimizers[k].init(params[k]) for k in self.file_networks("optims")}
         if "optims" in loaded:
             for name in self.file_networks("optims"):
-                opt_state[name] = optim.adam_from_torch(loaded["optims"][name], opt_state[name], self.nets[name],
-                                                        source=paths["optims"])
+                opt_state[name] = optim.adam_from_torch(
+                    loaded["optims"][name], opt_state[name], self.nets[name], source=paths["optims"]
+                )
         else:
             notes.append("no optims file: the optimizers start fresh (Adam moments zero, step count 0)")
-        state = TrainState(step=jnp.asarray(step, jnp.int32), rng=jnp.asarray(rng), params=params,
-                           opt_state=opt_state, ema=ema, frozen=frozen)
+        state = TrainState(
+            step=jnp.asarray(step, jnp.int32),
+            rng=jnp.asarray(rng),
+            params=params,
+            opt_state=opt_state,
+            ema=ema,
+            frozen=frozen,
+        )
         return state, notes

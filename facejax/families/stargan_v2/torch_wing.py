@@ -21,8 +21,12 @@ NUM_LANDMARKS = 98
 
 
 def _coords(height, width, device):
-    rows = (torch.arange(height, dtype=torch.float32, device=device) / (height - 1) * 2 - 1)[:, None].expand(height, width)
-    cols = (torch.arange(width, dtype=torch.float32, device=device) / (width - 1) * 2 - 1)[None, :].expand(height, width)
+    rows = (torch.arange(height, dtype=torch.float32, device=device) / (height - 1) * 2 - 1)[:, None].expand(
+        height, width
+    )
+    cols = (torch.arange(width, dtype=torch.float32, device=device) / (width - 1) * 2 - 1)[None, :].expand(
+        height, width
+    )
     radius = torch.sqrt(rows**2 + cols**2)
     return torch.stack([rows, cols, radius / radius.max()])  # (3, H, W)
 
@@ -52,8 +56,9 @@ class ConvBlock(nn.Module):
         self.conv3 = nn.Conv2d(quarter, quarter, 3, 1, 1, bias=False)
         self.downsample = None
         if in_planes != out_planes:
-            self.downsample = nn.Sequential(nn.BatchNorm2d(in_planes), nn.ReLU(True),
-                                            nn.Conv2d(in_planes, out_planes, 1, 1, bias=False))
+            self.downsample = nn.Sequential(
+                nn.BatchNorm2d(in_planes), nn.ReLU(True), nn.Conv2d(in_planes, out_planes, 1, 1, bias=False)
+            )
 
     def forward(self, x):
         a = self.conv1(F.relu(self.bn1(x)))
@@ -132,8 +137,16 @@ class FAN(nn.Module):
 # ---------------------------------------------------------------------------------------- preprocess
 
 _PARTS = {  # WFLW index ranges [start, end)
-    "chin": (8, 25), "eyebrows": (33, 51), "eyebrowsedges": (33, 46), "nose": (51, 55), "nostrils": (55, 60),
-    "eyes": (60, 76), "lipedges": (76, 82), "lipupper": (77, 82), "liplower": (83, 88), "lipinner": (88, 96),
+    "chin": (8, 25),
+    "eyebrows": (33, 51),
+    "eyebrowsedges": (33, 46),
+    "nose": (51, 55),
+    "nostrils": (55, 60),
+    "eyes": (60, 76),
+    "lipedges": (76, 82),
+    "lipupper": (77, 82),
+    "liplower": (83, 88),
+    "lipinner": (88, 96),
 }
 
 
@@ -154,22 +167,28 @@ def preprocess(x):
     lo = flat.min(dim=1, keepdim=True)[0]
     hi = flat.max(dim=1, keepdim=True)[0]
     x = ((flat - lo) / (hi - lo + 1e-6)).reshape(x.shape).clone()
-    for part, n_shift, power in (("chin", 0, 3), ("eyebrows", -7 * sw, 2), ("nostrils", 8 * sw, 4),
-                                 ("lipupper", -8 * sw, 4), ("liplower", 8 * sw, 4), ("lipinner", -2 * sw, 3)):
+    for part, n_shift, power in (
+        ("chin", 0, 3),
+        ("eyebrows", -7 * sw, 2),
+        ("nostrils", 8 * sw, 4),
+        ("lipupper", -8 * sw, 4),
+        ("liplower", 8 * sw, 4),
+        ("lipinner", -2 * sw, 3),
+    ):
         a, b = _PARTS[part]
         x[:, a:b] = _shift_rows(x[:, a:b], n_shift) ** power
     chin, brows, lips = _PARTS["chin"], _PARTS["eyebrowsedges"], _PARTS["lipedges"]
     zero = list(range(0, chin[0])) + list(range(chin[1], 33)) + [brows[0], brows[1], lips[0], lips[1]]
     x[:, zero] = 0
     a, b = _PARTS["nose"]
-    x[:, a + 1:b] = _shift_rows(x[:, a + 1:b], 4 * sw)
+    x[:, a + 1 : b] = _shift_rows(x[:, a + 1 : b], 4 * sw)
     a, b = _PARTS["eyes"]
     eyes = x[:, a:b].clone()
     x[:, a:b] = _shift_rows(eyes, -8) ** 3 + _shift_rows(eyes, -24)
     x2 = x.clone()
-    x2[:, chin[0]:chin[1]] = 0
-    x2[:, _PARTS["lipedges"][0]:_PARTS["lipinner"][1]] = 0
-    x2[:, _PARTS["eyebrows"][0]:_PARTS["eyebrows"][1]] = 0
+    x2[:, chin[0] : chin[1]] = 0
+    x2[:, _PARTS["lipedges"][0] : _PARTS["lipinner"][1]] = 0
+    x2[:, _PARTS["eyebrows"][0] : _PARTS["eyebrows"][1]] = 0
     coarse = x.sum(dim=1, keepdim=True)
     fine = x2.sum(dim=1, keepdim=True)
     coarse[coarse != coarse] = 0

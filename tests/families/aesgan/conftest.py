@@ -27,8 +27,7 @@ def aux_runs(synthetic_tfds, tmp_path_factory):
     root = tmp_path_factory.mktemp("aux")
     out = {}
     for name, steps in (("aesthetic", AES_STEPS), ("parsing", PARSING_STEPS)):
-        cfg = configs.load(f"aesgan:{name}_synthetic", total_steps=steps, **QUIET,
-                           **{"data.data_dir": synthetic_tfds})
+        cfg = configs.load(f"aesgan:{name}_synthetic", total_steps=steps, **QUIET, **{"data.data_dir": synthetic_tfds})
         trainer.train(cfg, str(root / name))
         out[name] = str(root / name)
     return out
@@ -37,8 +36,13 @@ def aux_runs(synthetic_tfds, tmp_path_factory):
 def gan_config(synthetic_tfds, aux_runs, **overrides):
     from facejax import configs
 
-    fields = {**QUIET, "data.data_dir": synthetic_tfds, "aesthetic.checkpoint": aux_runs["aesthetic"],
-              "parsing.checkpoint": aux_runs["parsing"], **overrides}
+    fields = {
+        **QUIET,
+        "data.data_dir": synthetic_tfds,
+        "aesthetic.checkpoint": aux_runs["aesthetic"],
+        "parsing.checkpoint": aux_runs["parsing"],
+        **overrides,
+    }
     return configs.load("aesgan:synthetic", **fields)
 
 
@@ -56,6 +60,7 @@ def gan_run(synthetic_tfds, aux_runs, tmp_path_factory):
     run = trainer.Run(cfg, workdir)
     state = run.restore_state()
     init = run.family.load_pretrained(run.init_fn(root_key_data(cfg.seed)))
-    yield types.SimpleNamespace(config=cfg, workdir=workdir, run=run, state=state, init=init,
-                                trained_steps=int(final.step))
+    yield types.SimpleNamespace(
+        config=cfg, workdir=workdir, run=run, state=state, init=init, trained_steps=int(final.step)
+    )
     run.checkpointer.close()

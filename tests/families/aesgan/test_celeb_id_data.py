@@ -15,7 +15,13 @@ from facejax.families.aesgan import data as data_lib
 from facejax.train.state import root_key_data
 
 DUMMY = pathlib.Path(__file__).resolve().parents[3] / "data" / "celeb_id" / "dummy_data"
-SMALL = {"img_size": 64, "parsing.crop_size": 32, "aesthetic.dim": 4, "aesthetic.head_dim": 8, "aesthetic.input_size": 32}
+SMALL = {
+    "img_size": 64,
+    "parsing.crop_size": 32,
+    "aesthetic.dim": 4,
+    "aesthetic.head_dim": 8,
+    "aesthetic.input_size": 32,
+}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +32,8 @@ def celeb_id(tmp_path_factory):
 
     d = str(tmp_path_factory.mktemp("tfds"))
     tfds.builder("celeb_id/original", data_dir=d).download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(DUMMY)))
+        download_config=tfds.download.DownloadConfig(manual_dir=str(DUMMY))
+    )
     return d
 
 
@@ -58,8 +65,11 @@ def test_faces_eyes_masks_and_training_pairs(celeb_id):
     assert x.shape[1:] == (cfg.img_size, cfg.img_size, 3) and -1.0 <= x.min() and x.max() <= 1.0
     # pairs: every target's reference is another image of the same identity, with open eyes
     fam = registry.create(cfg)
-    e_params = jax.jit(aesthetic.AestheticNet(configs.load("aesgan:aesthetic", **{
-        k: v for k, v in SMALL.items() if k.startswith("aesthetic.")})).init)(root_key_data(0)).params["E"]
+    e_params = jax.jit(
+        aesthetic.AestheticNet(
+            configs.load("aesgan:aesthetic", **{k: v for k, v in SMALL.items() if k.startswith("aesthetic.")})
+        ).init
+    )(root_key_data(0)).params["E"]
     pairs = references.train_pairs(fam, e_params, faces)
     f = pairs.faces
     assert len(pairs.target) > 0

@@ -80,10 +80,12 @@ def _filled(ctor, seed):
 
 
 def test_full_size_keys_and_shapes_match_the_reference_modules():
-    nets = {"G": (lambda: model.Generator(64, 6, rngs=nnx.Rngs(0)), lambda: ref.Generator(64, 6)),
-            "D": (lambda: model.Discriminator(256, 64, rngs=nnx.Rngs(0)), lambda: ref.Discriminator(256, 64)),
-            "E": (lambda: eyenet.EyeNet(64, 1024, rngs=nnx.Rngs(0)), lambda: ref.EyeNet(64, 1024)),
-            "P": (lambda: parsing_net.ParsingNet(64, 11, rngs=nnx.Rngs(0)), lambda: ref.ParsingNet(64, 11))}
+    nets = {
+        "G": (lambda: model.Generator(64, 6, rngs=nnx.Rngs(0)), lambda: ref.Generator(64, 6)),
+        "D": (lambda: model.Discriminator(256, 64, rngs=nnx.Rngs(0)), lambda: ref.Discriminator(256, 64)),
+        "E": (lambda: eyenet.EyeNet(64, 1024, rngs=nnx.Rngs(0)), lambda: ref.EyeNet(64, 1024)),
+        "P": (lambda: parsing_net.ParsingNet(64, 11, rngs=nnx.Rngs(0)), lambda: ref.ParsingNet(64, 11)),
+    }
     for name, (jx, tr) in nets.items():
         layout = tl.module_layout(nnx.eval_shape(jx), name)
         with torch.device("meta"):
@@ -158,10 +160,12 @@ def test_parsing_net_matches_in_both_batchnorm_modes():
 def test_torch_to_facejax_to_torch_is_identical(tmp_path):
     torch.manual_seed(0)
     abstract = lambda ctor: nnx.eval_shape(lambda: ctor(rngs=nnx.Rngs(0)))  # noqa: E731
-    nets = {"G": (ref.Generator(8, 2), abstract(lambda rngs: model.Generator(8, 2, rngs=rngs))),
-            "D": (ref.Discriminator(32, 8), abstract(lambda rngs: model.Discriminator(32, 8, rngs=rngs))),
-            "eyenet": (ref.EyeNet(4, 16), abstract(lambda rngs: eyenet.EyeNet(4, 16, rngs=rngs))),
-            "parsing": (ref.ParsingNet(4, 14), abstract(lambda rngs: parsing_net.ParsingNet(4, 14, rngs=rngs)))}
+    nets = {
+        "G": (ref.Generator(8, 2), abstract(lambda rngs: model.Generator(8, 2, rngs=rngs))),
+        "D": (ref.Discriminator(32, 8), abstract(lambda rngs: model.Discriminator(32, 8, rngs=rngs))),
+        "eyenet": (ref.EyeNet(4, 16), abstract(lambda rngs: eyenet.EyeNet(4, 16, rngs=rngs))),
+        "parsing": (ref.ParsingNet(4, 14), abstract(lambda rngs: parsing_net.ParsingNet(4, 14, rngs=rngs))),
+    }
     with torch.no_grad():
         for t_net, _ in nets.values():
             for p in t_net.parameters():
@@ -184,7 +188,11 @@ def test_torch_to_facejax_to_torch_is_identical(tmp_path):
             np.testing.assert_array_equal(back[k][key], v.numpy(), err_msg=key)
     written = layout.write(back, str(tmp_path / "out"), step=7, fmt="safetensors")
     assert sorted(p.rsplit("/", 1)[1] for p in written.values()) == [
-        "000007_D.safetensors", "000007_G.safetensors", "000007_eyenet.safetensors", "000007_parsing.safetensors"]
+        "000007_D.safetensors",
+        "000007_G.safetensors",
+        "000007_eyenet.safetensors",
+        "000007_parsing.safetensors",
+    ]
     with pytest.raises(FacejaxError, match="with_optim"):
         layout.export(TrainState(step=0, rng=0, params=loaded, opt_state={}, ema={}), with_optim=True)
     with pytest.raises(FacejaxError, match="does not exist"):

@@ -17,13 +17,13 @@ def test_losses_match_a_numpy_transcription():
     np.testing.assert_allclose(losses.d_loss(real, fake), softplus(-real).mean() + softplus(fake).mean(), rtol=1e-6)
     np.testing.assert_allclose(losses.g_adv(fake), softplus(-fake).mean(), rtol=1e-6)
     x, y = rng.uniform(-1, 1, (2, 2, 8, 8, 3)).astype(np.float32)
-    np.testing.assert_allclose(losses.recon(x, y), np.mean(np.abs(x - y).sum(axis=(1, 2, 3)) / (8 * 8 * 3)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(losses.recon(x, y), np.mean(np.abs(x - y).sum(axis=(1, 2, 3)) / (8 * 8 * 3)), rtol=1e-6)
     logits = rng.normal(size=(2, 4, 4, 5)).astype(np.float32)
     labels = rng.integers(0, 5, (2, 4, 4))
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-    np.testing.assert_allclose(losses.parsing_ce(logits, labels),
-                               -np.take_along_axis(logp, labels[..., None], -1).mean(), rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.parsing_ce(logits, labels), -np.take_along_axis(logp, labels[..., None], -1).mean(), rtol=1e-5
+    )
     np.testing.assert_allclose(losses.aesthetic(x, y), np.mean((x - y) ** 2), rtol=1e-6)
 
 
@@ -76,12 +76,17 @@ def test_masked_ssim_and_select_on_images():
     x01 = (imgs[0] + 1) / 2 * (1 - m)
     np.testing.assert_allclose(got[0, 0, 2], np.asarray(ssim(x01[:1], x01[2:3], 1.0))[0], rtol=1e-5)
     assert got[0, 1, 1] == pytest.approx(1.0)
-    _, best, second = selection.select(imgs, eyes, np.ones((1, 3), bool), np.array([[0.9, 0.9, 0.9]], np.float32),
-                                       np.array([[0.1, 0.5, 0.9]], np.float32), axes=axes)
+    _, best, second = selection.select(
+        imgs,
+        eyes,
+        np.ones((1, 3), bool),
+        np.array([[0.9, 0.9, 0.9]], np.float32),
+        np.array([[0.1, 0.5, 0.9]], np.float32),
+        axes=axes,
+    )
     for j in range(3):
         assert best[0, j] == selection.greedy_reference(got[0, j], [0.1, 0.5, 0.9], [True] * 3, j)
-        assert second[0, j] == selection.greedy_reference(got[0, j], [0.1, 0.5, 0.9], [True] * 3, j,
-                                                          int(best[0, j]))
+        assert second[0, j] == selection.greedy_reference(got[0, j], [0.1, 0.5, 0.9], [True] * 3, j, int(best[0, j]))
 
 
 def test_crop_resize_is_tf1_bilinear_and_masks_are_ellipses():
@@ -90,7 +95,7 @@ def test_crop_resize_is_tf1_bilinear_and_masks_are_ellipses():
     top, left, h, w, size = np.array([2, 5]), np.array([3, 1]), 6, 9, 8
     got = np.asarray(layers.crop_resize(x, top, left, h, w, size))
     for b in range(2):
-        crop = x[b, top[b]:top[b] + h, left[b]:left[b] + w, 0]
+        crop = x[b, top[b] : top[b] + h, left[b] : left[b] + w, 0]
         out = np.zeros((size, size), np.float32)
         for i in range(size):
             for j in range(size):
@@ -98,11 +103,13 @@ def test_crop_resize_is_tf1_bilinear_and_masks_are_ellipses():
                 y0, x0 = int(np.floor(sy)), int(np.floor(sx))
                 y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
                 fy, fx = sy - y0, sx - x0
-                out[i, j] = ((crop[y0, x0] * (1 - fx) + crop[y0, x1] * fx) * (1 - fy)
-                             + (crop[y1, x0] * (1 - fx) + crop[y1, x1] * fx) * fy)
+                out[i, j] = (crop[y0, x0] * (1 - fx) + crop[y0, x1] * fx) * (1 - fy) + (
+                    crop[y1, x0] * (1 - fx) + crop[y1, x1] * fx
+                ) * fy
         np.testing.assert_allclose(got[b, ..., 0], out, atol=1e-6)
-    m = np.asarray(data.eye_masks(np.array([[0.5, 0.25], [0.5, np.nan]], np.float32), 64, (25 / 4, 15 / 4),
-                                  "analytic"))[..., 0]
+    m = np.asarray(
+        data.eye_masks(np.array([[0.5, 0.25], [0.5, np.nan]], np.float32), 64, (25 / 4, 15 / 4), "analytic")
+    )[..., 0]
     yy, xx = np.mgrid[:64, :64]
     np.testing.assert_array_equal(m, (((xx - 16) / 6.25) ** 2 + ((yy - 32) / 3.75) ** 2 <= 1).astype(np.float32))
 

@@ -20,6 +20,7 @@ from facejax.families.aesgan.layers import SameSpectralConv2d, SpectralLinear, s
 
 # ------------------------------------------------------------------ item 5: scipy.misc.imresize's bytescale
 
+
 def scipy_bytescale(data, cmin=None, cmax=None, high=255, low=0):
     """scipy.misc.bytescale (scipy <= 1.2) as documented, transcribed: (data - cmin) * (high - low) / (cmax - cmin)
     + low, clipped to [low, high], + 0.5, cast to uint8 (truncation); cmin/cmax the array's min/max; a zero range
@@ -55,11 +56,15 @@ def _png(arr):
 def _faces(encoded, eyes=None, identity=None, opened=None):
     n = len(encoded)
     eyes = np.tile(np.array([[0.45, 0.35], [0.45, 0.65]], np.float32), (n, 1, 1)) if eyes is None else eyes
-    return data_lib.Faces(images=np.asarray(encoded, dtype=object),
-                          identity=np.zeros(n, np.int64) if identity is None else identity, eyes=eyes,
-                          opened=np.full(n, 0.9, np.float32) if opened is None else opened,
-                          order=np.arange(n), file_name=np.array([f"{i}.png" for i in range(n)], dtype=object),
-                          name="test faces")
+    return data_lib.Faces(
+        images=np.asarray(encoded, dtype=object),
+        identity=np.zeros(n, np.int64) if identity is None else identity,
+        eyes=eyes,
+        opened=np.full(n, 0.9, np.float32) if opened is None else opened,
+        order=np.arange(n),
+        file_name=np.array([f"{i}.png" for i in range(n)], dtype=object),
+        name="test faces",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +102,13 @@ def test_inputs_are_bytescaled_per_image_as_the_original(images, tmp_path):
 
 # ------------------------------------------------------------------ item 6: gradient through the power iteration
 
+
 def _tf_spectral_norm(w, u):
     """ops.spectral_norm (one iteration) in JAX as TF differentiates it: w reshaped to (-1, out), u (1, out) the
     stored vector (a variable: constant), no stop_gradient anywhere else."""
     shape = w.shape
     w2 = w.reshape(-1, shape[-1])
-    l2n = lambda x: x / (jnp.sum(x ** 2) ** 0.5 + 1e-12)  # noqa: E731
+    l2n = lambda x: x / (jnp.sum(x**2) ** 0.5 + 1e-12)  # noqa: E731
     v_hat = l2n(jnp.matmul(u, w2.T, precision="highest"))
     u_hat = l2n(jnp.matmul(v_hat, w2, precision="highest"))
     sigma = jnp.matmul(jnp.matmul(v_hat, w2, precision="highest"), u_hat.T, precision="highest")
@@ -112,8 +118,9 @@ def _tf_spectral_norm(w, u):
 def _tf_conv(x, w, u):
     """ops.conv2d(..., k 5, stride 2, spectural_normed=True): SAME padding, bias 0 here."""
     ph, pw = same_pads(x.shape[1], 5, 2), same_pads(x.shape[2], 5, 2)
-    return jax.lax.conv_general_dilated(x, _tf_spectral_norm(w, u), (2, 2), (ph, pw),
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"), precision="highest")
+    return jax.lax.conv_general_dilated(
+        x, _tf_spectral_norm(w, u), (2, 2), (ph, pw), dimension_numbers=("NHWC", "HWIO", "NHWC"), precision="highest"
+    )
 
 
 def _layer_grad(layer, x, probe):
@@ -145,8 +152,9 @@ def test_discriminator_backpropagates_through_the_power_iteration_as_tf():
         want = jax.jit(jax.grad(lambda k: jnp.sum((_tf_conv(x, k, u) + pure["bias"]) * probe)))(pure["kernel"])
         g_fc, pure_fc = _layer_grad(fc, h, probe_fc)
         u_fc = jnp.asarray(pure_fc["u"])[None]
-        want_fc = jax.jit(jax.grad(lambda k: jnp.sum(
-            jnp.matmul(h, _tf_spectral_norm(k, u_fc), precision="highest") * probe_fc)))(pure_fc["kernel"])
+        want_fc = jax.jit(
+            jax.grad(lambda k: jnp.sum(jnp.matmul(h, _tf_spectral_norm(k, u_fc), precision="highest") * probe_fc))
+        )(pure_fc["kernel"])
         scale, scale_fc = float(jnp.abs(want).max()), float(jnp.abs(want_fc).max())
         if sn_grad:
             np.testing.assert_allclose(g, want, atol=1e-5 * scale)
@@ -158,12 +166,14 @@ def test_discriminator_backpropagates_through_the_power_iteration_as_tf():
 
 # ------------------------------------------------------------------ item 7: the test list and the eye masks
 
+
 class _FakeFamily:
     """What references.eval_pairs reads of a family: its config, mask axes and an eyescore function."""
 
     def __init__(self, **overrides):
-        self.config = configs.load("aesgan:synthetic", **{"eval.targets": "closed", "eval.references": "same",
-                                                         **overrides})
+        self.config = configs.load(
+            "aesgan:synthetic", **{"eval.targets": "closed", "eval.references": "same", **overrides}
+        )
         self.axes = data_lib.mask_axes(self.config)
 
     def eye_scores(self, e_params, x, eyes):
@@ -213,8 +223,18 @@ def _cv2_masks(cv2, eyes, size, axes, shift=0):
         for y, x in e:
             cx, cy = int(x * size), int(y * size)
             if shift:
-                cv2.ellipse(mask, (cx << shift, cy << shift), tuple(int(round(a * (1 << shift))) for a in axes), 0, 0,
-                            360, (1.0, 1.0, 1.0), -1, cv2.LINE_8, shift)
+                cv2.ellipse(
+                    mask,
+                    (cx << shift, cy << shift),
+                    tuple(int(round(a * (1 << shift))) for a in axes),
+                    0,
+                    0,
+                    360,
+                    (1.0, 1.0, 1.0),
+                    -1,
+                    cv2.LINE_8,
+                    shift,
+                )
             else:
                 cv2.ellipse(mask, (cx, cy), tuple(int(a) for a in axes), 0, 0, 360, (1.0, 1.0, 1.0), -1)
         out.append(mask[..., :1])
@@ -239,5 +259,6 @@ def test_eye_masks_are_cv2_ellipse_pixel_for_pixel():
     np.testing.assert_array_equal(np.asarray(fam.masks(eyes32)), _cv2_masks(cv2, eyes32, 32, fam.axes, shift=16))
     # a missing eye draws nothing
     one = np.array([[[0.5, 0.3], [np.nan, np.nan]]], np.float32)
-    np.testing.assert_array_equal(np.asarray(data_lib.eye_masks(one, 256, (25, 15))),
-                                  _cv2_masks(cv2, one[:, :1], 256, (25, 15)))
+    np.testing.assert_array_equal(
+        np.asarray(data_lib.eye_masks(one, 256, (25, 15))), _cv2_masks(cv2, one[:, :1], 256, (25, 15))
+    )

@@ -65,7 +65,9 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
         eyes[f"f{i}.png"] = (pairs.faces.eyes[i] * 32).tolist()
     (src / "eyes.json").write_text(json.dumps(eyes))
     res = family.sample_folders(state, base.FolderRequest(str(src), str(ref)), str(tmp_path / "out"))
-    assert res["pairs"] == res["count"] == 4 and os.path.isfile(res["grid"]) and len(os.listdir(res["inpainted_dir"])) == 4
+    assert (
+        res["pairs"] == res["count"] == 4 and os.path.isfile(res["grid"]) and len(os.listdir(res["inpainted_dir"])) == 4
+    )
     assert set(res["references"]) == {"f0", "f1", "f2", "f3"}
     given = registry.create(gan_config(synthetic_tfds, aux_runs, **{"sample.reference": "given"}))
     res = given.sample_folders(state, base.FolderRequest(str(src), str(ref)), str(tmp_path / "out2"))
@@ -97,11 +99,25 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
     from tests.families.beautygan.test_sample_eval import command
 
     (src / "eyes.json").write_text(json.dumps(eyes))
-    res = json.loads(command("sample", run.config, workdir=str(run.workdir), out=str(tmp_path / "cli"), src=str(src),
-                             ref=str(ref), json=True).strip().splitlines()[-1])
+    res = json.loads(
+        command(
+            "sample",
+            run.config,
+            workdir=str(run.workdir),
+            out=str(tmp_path / "cli"),
+            src=str(src),
+            ref=str(ref),
+            json=True,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     assert res["pairs"] == 4 and os.path.isfile(res["pairs_grid"]) and os.path.isfile(res["inpainting"])
-    res = json.loads(command("export", run.config, workdir=str(run.workdir), out=str(tmp_path / "cli_torch"),
-                             json=True).strip().splitlines()[-1])
+    res = json.loads(
+        command("export", run.config, workdir=str(run.workdir), out=str(tmp_path / "cli_torch"), json=True)
+        .strip()
+        .splitlines()[-1]
+    )
     assert res["step"] == n and sorted(os.listdir(tmp_path / "cli_torch")) == [f"{n:06d}_D.pth", f"{n:06d}_G.pth"]
 
 
@@ -119,9 +135,14 @@ def test_clear_errors(synthetic_tfds, aux_runs, tmp_path):
         fam(**{"parsing.checkpoint": str(tmp_path)}).frozen("P")
     with pytest.raises(FacejaxError, match=r"config\.parsing\.labels_dir, which is empty"):
         fam(**{"parsing.labels": "folder"}).train_dataset(8, 0, 1)
-    for field, value, text in (("mask_axes", "25", "mask_axes"), ("aes_crop", "centre", "aes_crop"),
-                               ("img_size", 48, "img_size"), ("parsing.labels", "gt", "parsing.labels"),
-                               ("aes_box", "1,2,3", "aes_box"), ("eval.targets", "x", "eval.targets")):
+    for field, value, text in (
+        ("mask_axes", "25", "mask_axes"),
+        ("aes_crop", "centre", "aes_crop"),
+        ("img_size", 48, "img_size"),
+        ("parsing.labels", "gt", "parsing.labels"),
+        ("aes_box", "1,2,3", "aes_box"),
+        ("eval.targets", "x", "eval.targets"),
+    ):
         with pytest.raises(FacejaxError, match=text):
             fam(**{field: value})
     with pytest.raises(FacejaxError, match="data.input"):

@@ -18,8 +18,14 @@ from facejax.families.beautygan import torch_ref as ref  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
-SMALL = {"img_size": 32, "model.g_conv_dim": 8, "model.g_repeat_num": 2, "model.d_conv_dim": 8,
-         "model.d_repeat_num": 2, "steps_per_epoch": 0}
+SMALL = {
+    "img_size": 32,
+    "model.g_conv_dim": 8,
+    "model.g_repeat_num": 2,
+    "model.d_conv_dim": 8,
+    "model.d_repeat_num": 2,
+    "steps_per_epoch": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +50,10 @@ def random_params(family, seed=0):
 
 
 def torch_nets(m, image_size=32):
-    return {"G": ref.Generator_branch(m.g_conv_dim, m.g_repeat_num),
-            "D": ref.Discriminator(image_size, m.d_conv_dim, m.d_repeat_num)}
+    return {
+        "G": ref.Generator_branch(m.g_conv_dim, m.g_repeat_num),
+        "D": ref.Discriminator(image_size, m.d_conv_dim, m.d_repeat_num),
+    }
 
 
 def _t(sd):
@@ -119,8 +127,11 @@ def test_torch_to_facejax_to_torch_is_identical(family, tmp_path):
                 p.add_(0.1 * torch.randn_like(p))
         nets["D"](torch.zeros(1, 3, 32, 32))  # u, v now the power iteration's, not the init draws
     layout = family.torch_layout()
-    paths = {"G": str(tmp_path / "3_7_G.pth"), "D_SYMIX": str(tmp_path / "3_7_D_SYMIX.pth"),
-             "D_MAKEMIX": str(tmp_path / "3_7_D_MAKEMIX.pth")}
+    paths = {
+        "G": str(tmp_path / "3_7_G.pth"),
+        "D_SYMIX": str(tmp_path / "3_7_D_SYMIX.pth"),
+        "D_MAKEMIX": str(tmp_path / "3_7_D_MAKEMIX.pth"),
+    }
     torch.save(nets["G"].state_dict(), paths["G"])
     torch.save(nets["D"].state_dict(), paths["D_SYMIX"])
     torch.save(nets["D"].state_dict(), paths["D_MAKEMIX"])
@@ -135,8 +146,11 @@ def test_torch_to_facejax_to_torch_is_identical(family, tmp_path):
             np.testing.assert_array_equal(back[kind][k], v.numpy(), err_msg=k)
     # and the files facejax writes load with the original's strict loader, under the original's names
     written = layout.write(back, str(tmp_path / "out"), step=7, fmt="torch")
-    assert sorted(p.rsplit("/", 1)[1] for p in written.values()) == ["1_7_D_MAKEMIX.pth", "1_7_D_SYMIX.pth",
-                                                                     "1_7_G.pth"]
+    assert sorted(p.rsplit("/", 1)[1] for p in written.values()) == [
+        "1_7_D_MAKEMIX.pth",
+        "1_7_D_SYMIX.pth",
+        "1_7_G.pth",
+    ]
     g2 = torch_nets(family.config.model)["G"]
     g2.load_state_dict(torch.load(written["G"], weights_only=True), strict=True)
 

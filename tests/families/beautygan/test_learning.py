@@ -91,13 +91,24 @@ def test_output_lips_take_the_reference_colour(synthetic_tfds, tmp_path):
     refs = np.stack([np.roll(c_ref, -k, axis=0) for k in range(len(ref))], axis=1)
     slope, t = reads_the_reference(np.stack(outs, axis=1), refs)
 
-    d = {"src_ref": _dist(c_src, c_ref), "before_ref": _dist(before, c_ref), "before_src": _dist(before, c_src),
-         "after_ref": _dist(after, c_ref), "after_src": _dist(after, c_src),
-         "new_ref": float(np.mean(new_ref)), "old_ref": float(np.mean(old_ref)), "slope": slope, "t": t}
-    print(f"learning: {STEPS} steps; mean lip colour distance (RGB in [-1, 1]) source-reference {d['src_ref']:.3f}; "
-          f"output to reference {d['before_ref']:.3f} -> {d['after_ref']:.3f}, to source {d['before_src']:.3f} -> "
-          f"{d['after_src']:.3f}; with another pair's reference (mean of 7 shifts): to it {d['new_ref']:.3f}, to the trained one "
-          f"{d['old_ref']:.3f}; within-source slope of the output's lip colour on the reference's {slope:.3f} (t {t:.1f})")
+    d = {
+        "src_ref": _dist(c_src, c_ref),
+        "before_ref": _dist(before, c_ref),
+        "before_src": _dist(before, c_src),
+        "after_ref": _dist(after, c_ref),
+        "after_src": _dist(after, c_src),
+        "new_ref": float(np.mean(new_ref)),
+        "old_ref": float(np.mean(old_ref)),
+        "slope": slope,
+        "t": t,
+    }
+    print(
+        f"learning: {STEPS} steps; mean lip colour distance (RGB in [-1, 1]) source-reference {d['src_ref']:.3f}; "
+        f"output to reference {d['before_ref']:.3f} -> {d['after_ref']:.3f}, to source {d['before_src']:.3f} -> "
+        f"{d['after_src']:.3f}; with another pair's reference (mean of 7 shifts): to it {d['new_ref']:.3f}, "
+        f"to the trained one "
+        f"{d['old_ref']:.3f}; within-source slope of the output's lip colour on the reference's {slope:.3f} (t {t:.1f})"
+    )
     # Measured: 0.656 -> 0.136 to the reference, 0.701 -> 0.620 to the source (source-reference 0.698).
     assert d["after_ref"] < 0.5 * d["before_ref"]
     assert d["after_ref"] < 0.5 * d["after_src"]

@@ -65,9 +65,12 @@ def np_eye_mask(parsing, eye, margin):
 
 
 def np_masks(parsing, margin):
-    return {"lips": np.isin(parsing, (7, 9)).astype(np.float32),
-            "skin": np.isin(parsing, (1, 6, 13)).astype(np.float32),
-            "eye_left": np_eye_mask(parsing, 4, margin), "eye_right": np_eye_mask(parsing, 5, margin)}
+    return {
+        "lips": np.isin(parsing, (7, 9)).astype(np.float32),
+        "skin": np.isin(parsing, (1, 6, 13)).astype(np.float32),
+        "eye_left": np_eye_mask(parsing, 4, margin),
+        "eye_right": np_eye_mask(parsing, 5, margin),
+    }
 
 
 # ----------------------------------------------------------------------------------- test data
@@ -78,15 +81,15 @@ def face_parsing(h, rng, eyes=True):
     p = np.zeros((h, h), np.int32)
     o = rng.integers(-2, 3, 2)
     q = h // 16
-    p[3 * q + o[0]:14 * q + o[0], 3 * q + o[1]:13 * q + o[1]] = 1
-    p[14 * q + o[0]:, 6 * q:10 * q] = 13
+    p[3 * q + o[0] : 14 * q + o[0], 3 * q + o[1] : 13 * q + o[1]] = 1
+    p[14 * q + o[0] :, 6 * q : 10 * q] = 13
     if eyes:
-        p[6 * q + o[0]:7 * q + o[0], 4 * q + o[1]:6 * q + o[1]] = 5
-        p[6 * q + o[0]:7 * q + o[0], 10 * q + o[1]:12 * q + o[1]] = 4
-    p[5 * q + o[0], 4 * q + o[1]:6 * q + o[1]] = 3
-    p[8 * q + o[0]:10 * q + o[0], 7 * q + o[1]:9 * q + o[1]] = 6
-    p[11 * q + o[0], 6 * q + o[1]:10 * q + o[1]] = 7
-    p[12 * q + o[0], 6 * q + o[1]:10 * q + o[1]] = 9
+        p[6 * q + o[0] : 7 * q + o[0], 4 * q + o[1] : 6 * q + o[1]] = 5
+        p[6 * q + o[0] : 7 * q + o[0], 10 * q + o[1] : 12 * q + o[1]] = 4
+    p[5 * q + o[0], 4 * q + o[1] : 6 * q + o[1]] = 3
+    p[8 * q + o[0] : 10 * q + o[0], 7 * q + o[1] : 9 * q + o[1]] = 6
+    p[11 * q + o[0], 6 * q + o[1] : 10 * q + o[1]] = 7
+    p[12 * q + o[0], 6 * q + o[1] : 10 * q + o[1]] = 9
     return p
 
 
@@ -96,7 +99,7 @@ def images(b, h, rng):
     x = rng.uniform(-1, 1, (b, h, h, 3)).astype(np.float32)
     x[0, : h // 2] = np.round(x[0, : h // 2] * 4) / 4  # 9 levels only
     x[-1, :, : h // 4] = 1.3  # clamps to 255
-    x[-1, :, h // 4: h // 2] = -1.0  # exactly 0
+    x[-1, :, h // 4 : h // 2] = -1.0  # exactly 0
     return x
 
 
@@ -116,8 +119,9 @@ def test_histogram_loss_matches_the_numpy_algorithm():
     assert np.asarray(eyes_a).all() and np.asarray(eyes_b).all()
     checked = 0
     for region in losses.REGIONS:
-        got = np.asarray(losses.histogram_loss(jnp.asarray(fake), jnp.asarray(target), masks_a[region],
-                                               masks_b[region]))
+        got = np.asarray(
+            losses.histogram_loss(jnp.asarray(fake), jnp.asarray(target), masks_a[region], masks_b[region])
+        )
         for i in range(b):
             ma, mb = np_masks(pa[i], 2)[region], np_masks(pb[i], 2)[region]
             np.testing.assert_array_equal(np.asarray(masks_a[region][i]), ma, err_msg=region)
@@ -135,8 +139,9 @@ def test_matched_image_equals_the_numpy_remapping_pixel_for_pixel():
     p = np.stack([face_parsing(h, rng) for _ in range(2)])
     masks, _ = losses.region_masks(jnp.asarray(p), 2)
     m = masks["skin"]
-    got = np.asarray(losses.histogram_match(losses.to_levels(jnp.asarray(fake)), m,
-                                            losses.to_levels(jnp.asarray(target)), m))
+    got = np.asarray(
+        losses.histogram_match(losses.to_levels(jnp.asarray(fake)), m, losses.to_levels(jnp.asarray(target)), m)
+    )
     for i in range(2):
         src = np.clip((fake[i] + 1) / 2, 0, 1) * np.float32(255)
         tar = np.clip((target[i] + 1) / 2, 0, 1) * np.float32(255)
@@ -168,9 +173,11 @@ def test_gradient_flows_through_the_generated_image_only():
     masks, _ = losses.region_masks(jnp.asarray(p), 1)
     m = masks["skin"]
     g_fake, g_target = jax.grad(lambda f, t: jnp.sum(losses.histogram_loss(f, t, m, m)), argnums=(0, 1))(
-        jnp.asarray(fake), jnp.asarray(target))
-    matched = np.asarray(losses.histogram_match(losses.to_levels(jnp.asarray(fake)), m,
-                                                losses.to_levels(jnp.asarray(target)), m))
+        jnp.asarray(fake), jnp.asarray(target)
+    )
+    matched = np.asarray(
+        losses.histogram_match(losses.to_levels(jnp.asarray(fake)), m, losses.to_levels(jnp.asarray(target)), m)
+    )
     src = (fake + 1) / 2 * 255
     want = np.sign(src - matched) * np.asarray(m)[..., None] * 127.5 / (3 * h * h)
     np.testing.assert_allclose(np.asarray(g_fake), want, rtol=1e-5, atol=1e-9)

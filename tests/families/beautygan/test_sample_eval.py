@@ -48,8 +48,16 @@ def command(name, config, **values):
 def trained(synthetic_tfds, tmp_path_factory):
     """A 2-step run of the synthetic preset, with its sample grids and a checkpoint."""
     work = tmp_path_factory.mktemp("bg_run")
-    cfg = configs.load("beautygan:synthetic", **{**PRESET_OVERRIDES, "data.data_dir": synthetic_tfds,
-                                                 "total_steps": 2, "sample_every": 2, "num_sample_images": 4})
+    cfg = configs.load(
+        "beautygan:synthetic",
+        **{
+            **PRESET_OVERRIDES,
+            "data.data_dir": synthetic_tfds,
+            "total_steps": 2,
+            "sample_every": 2,
+            "num_sample_images": 4,
+        },
+    )
     trainer.train(cfg, str(work))
     return cfg, str(work)
 
@@ -57,8 +65,11 @@ def trained(synthetic_tfds, tmp_path_factory):
 def test_training_writes_makeup_demakeup_and_cycle_grids(trained):
     cfg, work = trained
     tile = 32 + 2
-    for name, shape in (("makeup", (5 * tile + 2, 5 * tile + 2)), ("demakeup", (5 * tile + 2, 5 * tile + 2)),
-                        ("cycle", (4 * tile + 2, 6 * tile + 2))):
+    for name, shape in (
+        ("makeup", (5 * tile + 2, 5 * tile + 2)),
+        ("demakeup", (5 * tile + 2, 5 * tile + 2)),
+        ("cycle", (4 * tile + 2, 6 * tile + 2)),
+    ):
         with Image.open(os.path.join(work, "samples", f"000002_{name}.png")) as im:
             assert im.size[::-1] == shape, name
 
@@ -83,8 +94,11 @@ def test_sample_command_translates_folder_pairs_both_ways(trained, tmp_path):
     state = trainer.Run(cfg, work).restore_state()
     from facejax.input.sources import read_image
 
-    fa, fb = family.generate(jax.device_get(state.params["G"]), read_image(str(src / "b.png"), 32)[None],
-                             read_image(str(ref / "r2.png"), 32)[None])
+    fa, fb = family.generate(
+        jax.device_get(state.params["G"]),
+        read_image(str(src / "b.png"), 32)[None],
+        read_image(str(ref / "r2.png"), 32)[None],
+    )
     with Image.open(out / "makeup" / "b__r2.png") as im:
         np.testing.assert_allclose(np.asarray(im), images.to_uint8(fa)[0], atol=1)
     with Image.open(out / "demakeup" / "r2__b.png") as im:
@@ -105,8 +119,9 @@ def test_export_import_and_params_commands(trained, tmp_path):
     new = trainer.Run(cfg, str(tmp_path / "new")).restore_state()
     assert int(new.step) == 2
     for net in ("G", "D_A", "D_B"):
-        for a, b in zip(jax.tree.leaves(jax.device_get(old.params[net])),
-                        jax.tree.leaves(jax.device_get(new.params[net]))):
+        for a, b in zip(
+            jax.tree.leaves(jax.device_get(old.params[net])), jax.tree.leaves(jax.device_get(new.params[net]))
+        ):
             np.testing.assert_array_equal(a, b)
     with pytest.raises(FacejaxError, match="already has checkpoints"):
         command("import", cfg, workdir=str(tmp_path / "new"), **{"from": str(tmp_path / "pt")})
@@ -142,10 +157,20 @@ def _features(x):
 def test_evaluation_protocol_is_the_mean_over_runs_of_random_references(trained, alexnet_npz, tmp_path):
     cfg, work = trained
     alex, lin = alexnet_npz
-    cfg = configs.load("beautygan:synthetic", **{**PRESET_OVERRIDES, "data.data_dir": cfg.data.data_dir,
-                                                 "eval.runs": 2, "eval.max_sources": 8, "eval.max_references": 12,
-                                                 "eval.alexnet_weights": alex, "eval.lpips_lin_weights": lin,
-                                                 "eval.fid_method": "eigh", "eval.batch_size": 4})
+    cfg = configs.load(
+        "beautygan:synthetic",
+        **{
+            **PRESET_OVERRIDES,
+            "data.data_dir": cfg.data.data_dir,
+            "eval.runs": 2,
+            "eval.max_sources": 8,
+            "eval.max_references": 12,
+            "eval.alexnet_weights": alex,
+            "eval.lpips_lin_weights": lin,
+            "eval.fid_method": "eigh",
+            "eval.batch_size": 4,
+        },
+    )
     family = registry.create(cfg)
     state = jax.device_get(trainer.Run(cfg, work).restore_state())
     ev = evaluate.Evaluator(family, features=_features)
@@ -164,8 +189,9 @@ def test_evaluation_protocol_is_the_mean_over_runs_of_random_references(trained,
     stats[1].update(np.asarray(_features(outs.astype(np.float32) / 255)))
     assert runs["FID"][1] == pytest.approx(fid.fid_from_stats(stats[0], stats[1], "eigh"), rel=1e-5)
     params = lpips.load_params(alex, lin)
-    d = lpips.distance(params, outs.astype(np.float32) / 127.5 - 1,
-                       np.roll(outs, -shift, axis=0).astype(np.float32) / 127.5 - 1)
+    d = lpips.distance(
+        params, outs.astype(np.float32) / 127.5 - 1, np.roll(outs, -shift, axis=0).astype(np.float32) / 127.5 - 1
+    )
     assert runs["LPIPS"][1] == pytest.approx(float(np.mean(d)), rel=1e-5)
     assert m["baseline/sources/FID"] > 0 and m["baseline/references/LPIPS"] > 0
     assert os.path.isfile(res["files"]["json"]) and res["files"]["grids"]

@@ -45,44 +45,85 @@ def test_step_compiles_once_shards_the_batch_and_updates_the_spectral_state(synt
 
 @pytest.mark.slow
 def test_images_without_eyes_are_skipped_like_the_original(synthetic_tfds):
-    family = registry.create(configs.load("beautygan:synthetic", **{**PRESET_OVERRIDES, "batch_size": 2,
-                                                                     "model.g_conv_dim": 4, "model.d_conv_dim": 4,
-                                                                     "model.g_repeat_num": 1}))
+    family = registry.create(
+        configs.load(
+            "beautygan:synthetic",
+            **{
+                **PRESET_OVERRIDES,
+                "batch_size": 2,
+                "model.g_conv_dim": 4,
+                "model.d_conv_dim": 4,
+                "model.g_repeat_num": 1,
+            },
+        )
+    )
     state = jax.jit(family.init)(root_key_data(0))
     batch = family.bench_batch(2)
     no_eyes = np.where(np.isin(batch["parsing_src"], (4, 5)), 1, batch["parsing_src"])
     step = jax.jit(family.train_step)
     skipped, m = step(state, {**batch, "parsing_src": no_eyes})
     assert float(m["examples_used"]) == 0 and int(skipped.step) == 1
-    same = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)),
-                        (skipped.params, skipped.opt_state), (state.params, state.opt_state))
+    same = jax.tree.map(
+        lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)),
+        (skipped.params, skipped.opt_state),
+        (state.params, state.opt_state),
+    )
     assert all(jax.tree.leaves(same)), "an iteration without eyes must change nothing (the original's `continue`)"
     half = np.concatenate([no_eyes[:1], batch["parsing_src"][1:]])
     trained, m = step(state, {**batch, "parsing_src": half})
     assert float(m["examples_used"]) == 1
-    assert not np.array_equal(np.asarray(trained.params["G"]["main"][0]["kernel"]),
-                              np.asarray(state.params["G"]["main"][0]["kernel"]))
+    assert not np.array_equal(
+        np.asarray(trained.params["G"]["main"][0]["kernel"]), np.asarray(state.params["G"]["main"][0]["kernel"])
+    )
     # with the eye term off nothing is skipped
-    fam2 = registry.create(configs.load("beautygan:synthetic", **{**PRESET_OVERRIDES, "batch_size": 2, "eye": False,
-                                                                   "model.g_conv_dim": 4, "model.d_conv_dim": 4,
-                                                                   "model.g_repeat_num": 1}))
+    fam2 = registry.create(
+        configs.load(
+            "beautygan:synthetic",
+            **{
+                **PRESET_OVERRIDES,
+                "batch_size": 2,
+                "eye": False,
+                "model.g_conv_dim": 4,
+                "model.d_conv_dim": 4,
+                "model.g_repeat_num": 1,
+            },
+        )
+    )
     assert float(fam2.example_weights(None, jnp.array([False, True]), None, jnp.array([True, True])).sum()) == 2
 
 
 def test_perceptual_term_matches_torchvision_vgg16(tmp_path, vgg16_file):
     torch = pytest.importorskip("torch")
     path, features = vgg16_file
-    family = registry.create(configs.load("beautygan:synthetic", **{**PRESET_OVERRIDES, "lambda_vgg": 5e-3,
-                                                                     "vgg_weights": path, "model.g_conv_dim": 4,
-                                                                     "model.g_repeat_num": 1, "model.d_conv_dim": 4}))
+    family = registry.create(
+        configs.load(
+            "beautygan:synthetic",
+            **{
+                **PRESET_OVERRIDES,
+                "lambda_vgg": 5e-3,
+                "vgg_weights": path,
+                "model.g_conv_dim": 4,
+                "model.g_repeat_num": 1,
+                "model.d_conv_dim": 4,
+            },
+        )
+    )
     state = family.load_pretrained(jax.jit(family.init)(root_key_data(0)))
     batch = family.bench_batch(2, seed=1)
     masks_a, _ = losses.region_masks(jnp.asarray(batch["parsing_src"]), 2)
     masks_b, _ = losses.region_masks(jnp.asarray(batch["parsing_ref"]), 2)
     w = jnp.ones((2,))
     fake_a, fake_b = family.generate(state.params["G"], batch["x_src"], batch["x_ref"])
-    _, (terms, _, _) = family.g_loss(state.params["G"], (fake_a, fake_b), state.sampling_params(), jnp.asarray(batch["x_src"]),
-                                     jnp.asarray(batch["x_ref"]), masks_a, masks_b, w)
+    _, (terms, _, _) = family.g_loss(
+        state.params["G"],
+        (fake_a, fake_b),
+        state.sampling_params(),
+        jnp.asarray(batch["x_src"]),
+        jnp.asarray(batch["x_ref"]),
+        masks_a,
+        masks_b,
+        w,
+    )
     nchw = lambda a: torch.from_numpy(np.ascontiguousarray(np.asarray(a).transpose(0, 3, 1, 2)))  # noqa: E731
     with torch.no_grad():  # the original: MSE(vgg(fake_A), vgg(org_A)) * lambda_A * lambda_vgg, then * 0.5
         want_a = torch.nn.functional.mse_loss(features(nchw(fake_a)), features(nchw(batch["x_src"]))).item()
@@ -98,31 +139,52 @@ def test_perceptual_term_matches_torchvision_vgg16(tmp_path, vgg16_file):
 
 
 def test_perceptual_term_needs_the_vgg_file(tmp_path, synthetic_tfds):
-    cfg = configs.load("beautygan:synthetic", **{**PRESET_OVERRIDES, "lambda_vgg": 5e-3,
-                                                 "vgg_weights": str(tmp_path / "vgg16.pth"),
-                                                 "data.data_dir": synthetic_tfds, "total_steps": 1})
-    with pytest.raises(FacejaxError, match=r"vgg16\.pth' does not exist.*vgg16-397923af\.pth from "
-                                           r"https://download\.pytorch\.org/models/vgg16-397923af\.pth"):
+    cfg = configs.load(
+        "beautygan:synthetic",
+        **{
+            **PRESET_OVERRIDES,
+            "lambda_vgg": 5e-3,
+            "vgg_weights": str(tmp_path / "vgg16.pth"),
+            "data.data_dir": synthetic_tfds,
+            "total_steps": 1,
+        },
+    )
+    with pytest.raises(
+        FacejaxError,
+        match=r"vgg16\.pth' does not exist.*vgg16-397923af\.pth from "
+        r"https://download\.pytorch\.org/models/vgg16-397923af\.pth",
+    ):
         trainer.train(cfg, str(tmp_path / "run"))
     (tmp_path / "vgg16.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(FacejaxError, match="not a readable PyTorch state dict"):
         registry.create(cfg).vgg_weights()
     # VGG-19's features (conv3_4 at index 16, conv4_1 at 19) are refused, naming the tensors that differ
     vgg19 = tmp_path / "vgg19.npz"
-    np.savez(vgg19, **{"features.0.weight": np.zeros((64, 3, 3, 3), np.float32),
-                       "features.16.weight": np.zeros((256, 256, 3, 3), np.float32)})
-    with pytest.raises(FacejaxError, match=r"not torchvision's VGG-16.*missing .*features\.2\.weight.*unexpected "
-                                           r"features\.16\.weight"):
+    np.savez(
+        vgg19,
+        **{
+            "features.0.weight": np.zeros((64, 3, 3, 3), np.float32),
+            "features.16.weight": np.zeros((256, 256, 3, 3), np.float32),
+        },
+    )
+    with pytest.raises(
+        FacejaxError,
+        match=r"not torchvision's VGG-16.*missing .*features\.2\.weight.*unexpected "
+        r"features\.16\.weight",
+    ):
         vgg_lib.load_vgg16(str(vgg19))
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("img_size", 30, "multiple of 4"),
-    ("model.d_repeat_num", 5, "downsamples img_size=32"),
-    ("cls_list", "SYMIX", "two different names"),
-    ("vgg_layer", "relu5_1", "relu4_1"),
-    ("lambda_his", -1.0, "config.lambda_his=-1.0"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("img_size", 30, "multiple of 4"),
+        ("model.d_repeat_num", 5, "downsamples img_size=32"),
+        ("cls_list", "SYMIX", "two different names"),
+        ("vgg_layer", "relu5_1", "relu4_1"),
+        ("lambda_his", -1.0, "config.lambda_his=-1.0"),
+    ],
+)
 def test_wrong_values_name_the_field(field, value, message):
     with pytest.raises(FacejaxError, match=message):
         registry.create(configs.load("beautygan:synthetic", **{field: value}))

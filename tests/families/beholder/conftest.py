@@ -19,8 +19,10 @@ def gan_config(data_dir="", **overrides):
 
 
 def predictor_config(data_dir="", **overrides):
-    return configs.load("beholder:predictor_synthetic", **{**GAN_OVERRIDES, "data.data_dir": data_dir,
-                                                            "total_steps": PREDICTOR_STEPS, **overrides})
+    return configs.load(
+        "beholder:predictor_synthetic",
+        **{**GAN_OVERRIDES, "data.data_dir": data_dir, "total_steps": PREDICTOR_STEPS, **overrides},
+    )
 
 
 @pytest.fixture(scope="session")

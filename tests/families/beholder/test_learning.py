@@ -64,8 +64,15 @@ LEVELS = np.array([0.4, 0.5, 0.6, 0.7, 0.8], np.float32)
 def test_predicted_beauty_rises_with_beta(trained_predictor, synthetic_tfds, tmp_path):
     pcfg, _, pstate = trained_predictor
     predictor = registry.create(pcfg)
-    cfg = gan_config(synthetic_tfds, total_steps=STEPS, label_penalty="mse", label_penalty_fakes=False,
-                     cond_weight=COND_WEIGHT, ema_decay=0.999, **{"schedule.initial_resolution": 16})
+    cfg = gan_config(
+        synthetic_tfds,
+        total_steps=STEPS,
+        label_penalty="mse",
+        label_penalty_fakes=False,
+        cond_weight=COND_WEIGHT,
+        ema_decay=0.999,
+        **{"schedule.initial_resolution": 16},
+    )
     assert cfg.model.latent_size == 64 and cfg.lr == 0.001
     # One device: the 16 px networks are too small to gain from 4 virtual CPU devices (sharding is tested elsewhere).
     run = trainer.Run(cfg, str(tmp_path / "run"), devices=jax.devices()[:1])
@@ -83,18 +90,29 @@ def test_predicted_beauty_rises_with_beta(trained_predictor, synthetic_tfds, tmp
         jax.block_until_ready(state.step)
         if step in CHECKS:
             g = jax.device_get(state.ema["G"])
-            checks.append(np.stack([np.asarray(judge(g, pstate.params["net"], z, np.full((64, 8), lv, np.float32)))
-                                    .mean(1) * 5 for lv in LEVELS], axis=1))  # (z, level) predicted mean score
-            print(f"learning: step {step}; predicted beauty per beta level {np.round(checks[-1].mean(0), 3)}; "
-                  f"Spearman per z {_per_z(checks[-1]):.3f}")
+            checks.append(
+                np.stack(
+                    [
+                        np.asarray(judge(g, pstate.params["net"], z, np.full((64, 8), lv, np.float32))).mean(1) * 5
+                        for lv in LEVELS
+                    ],
+                    axis=1,
+                )
+            )  # (z, level) predicted mean score
+            print(
+                f"learning: step {step}; predicted beauty per beta level {np.round(checks[-1].mean(0), 3)}; "
+                f"Spearman per z {_per_z(checks[-1]):.3f}"
+            )
     run.checkpointer.close()
     scores = np.mean(checks, axis=0)
     per_z, overall = _per_z(scores), _overall(scores)
     slopes = np.array([np.polyfit(LEVELS, s, 1)[0] for s in scores])  # predicted score per unit of beta, per z
     t = slopes.mean() / (slopes.std(ddof=1) / np.sqrt(len(slopes)))
-    print(f"learning: averaged over steps {CHECKS}: predicted beauty per beta level {np.round(scores.mean(0), 3)}; "
-          f"Spearman per z {per_z:.3f}, overall {overall:.3f}; slope {slopes.mean():.3f} (t {t:.1f}, "
-          f"positive for {np.mean(slopes > 0):.0%} of z)")
+    print(
+        f"learning: averaged over steps {CHECKS}: predicted beauty per beta level {np.round(scores.mean(0), 3)}; "
+        f"Spearman per z {per_z:.3f}, overall {overall:.3f}; slope {slopes.mean():.3f} (t {t:.1f}, "
+        f"positive for {np.mean(slopes > 0):.0%} of z)"
+    )
     assert np.all(np.diff(scores.mean(0)) > 0), scores.mean(0)
     assert per_z > 0.25 and overall > 0.02, (per_z, overall)
     assert t > 3, (slopes.mean(), t)  # a G that ignores beta has slope 0 for every z (t = nan fails too)

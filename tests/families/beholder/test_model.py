@@ -40,7 +40,8 @@ def nets():
     params = jax.device_get(jax.jit(fam.init)(root_key_data(3)).params)
     rng = np.random.default_rng(0)
     params = jax.tree_util.tree_map_with_path(
-        lambda p, x: rng.normal(0, 0.2, x.shape).astype(np.float32) if p[-1].key == "bias" else x, params)
+        lambda p, x: rng.normal(0, 0.2, x.shape).astype(np.float32) if p[-1].key == "bias" else x, params
+    )
     lay, m = fam.torch_layout(), cfg.model
     G = ref.Generator(16, RATERS, m.fmap_base, m.fmap_decay, m.fmap_max, m.latent_size)
     D = ref.Discriminator(16, RATERS, m.fmap_base, m.fmap_decay, m.fmap_max, m.label_groups, m.mbstd_group_size)
@@ -53,7 +54,7 @@ def _inputs(fam, level, seed=1):
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((N, fam.latent_size)).astype(np.float32)
     beta = rng.uniform(0.2, 1, (N, RATERS)).astype(np.float32)
-    img = rng.uniform(-1, 1, (N, 2 ** level, 2 ** level, 3)).astype(np.float32)
+    img = rng.uniform(-1, 1, (N, 2**level, 2**level, 3)).astype(np.float32)
     return z, beta, img
 
 
@@ -77,15 +78,17 @@ def test_one_d_call_of_interleaved_minibatches_equals_separate_calls(nets):
     fam, params, _, _ = nets
     _, beta, img = _inputs(fam, 4)
     parts = [img, img[::-1] * 0.5, -img]
-    d = jax.jit(lambda p, x, b, chunks, shards: fam.D(p, x, b, 4, 0.3, chunks=chunks, shards=shards),
-                static_argnums=(3, 4))
+    d = jax.jit(
+        lambda p, x, b, chunks, shards: fam.D(p, x, b, 4, 0.3, chunks=chunks, shards=shards), static_argnums=(3, 4)
+    )
     interleaved = np.stack(parts, axis=1).reshape((3 * N,) + img.shape[1:])  # row = example * 3 + call
     for shards in (1, 4):  # 4: each device's examples grouped on their own (the original's multi-GPU split)
         one = np.asarray(d(params["D"], interleaved, np.repeat(beta, 3, axis=0), 3, shards)).reshape(N, 3, -1)
         for k, p in enumerate(parts):
             np.testing.assert_allclose(one[:, k], np.asarray(d(params["D"], p, beta, 1, shards)), atol=1e-5)
-    per_device = np.concatenate([np.asarray(d(params["D"], parts[0][i:i + 2], beta[i:i + 2], 1, 1))
-                                 for i in range(0, N, 2)])
+    per_device = np.concatenate(
+        [np.asarray(d(params["D"], parts[0][i : i + 2], beta[i : i + 2], 1, 1)) for i in range(0, N, 2)]
+    )
     np.testing.assert_allclose(np.asarray(d(params["D"], parts[0], beta, 1, 4)), per_device, atol=1e-5)
 
 
@@ -98,13 +101,14 @@ def test_wgan_gp_losses_and_gradients_match_a_torch_transcription(nets, level, f
     u = np.random.default_rng(5).uniform(size=(N,)).astype(np.float32)
     lod_in = R - level + (fade or 0.0)
     up = 2 ** (R - level)
-    loss_j, grads_j = jax.jit(jax.value_and_grad(
-        lambda d: fam.d_loss(d, params["G"], img, beta, z, u, level, fade)[0]))(params["D"])
+    loss_j, grads_j = jax.jit(
+        jax.value_and_grad(lambda d: fam.d_loss(d, params["G"], img, beta, z, u, level, fade)[0])
+    )(params["D"])
     reals = _nchw(img.repeat(up, 1).repeat(up, 2))
     per = N // fam.shards  # the original on fam.shards GPUs: D runs on each GPU's part of the minibatch
 
     def d_split(x):
-        return torch.cat([D(x[i:i + per], _t(beta[i:i + per]), lod_in)[0] for i in range(0, N, per)])
+        return torch.cat([D(x[i : i + per], _t(beta[i : i + per]), lod_in)[0] for i in range(0, N, per)])
 
     with torch.no_grad():
         fake = G(_t(z), _t(beta), lod_in)
@@ -112,16 +116,19 @@ def test_wgan_gp_losses_and_gradients_match_a_torch_transcription(nets, level, f
     real_s, fake_s = d_split(reals), d_split(fake)
     mixed = (reals + (fake - reals) * _t(u)[:, None, None, None]).requires_grad_(True)
     mixed_s = d_split(mixed)
-    g, = torch.autograd.grad(mixed_s.sum(), mixed, create_graph=True)
+    (g,) = torch.autograd.grad(mixed_s.sum(), mixed, create_graph=True)
     # loss.py: the gradient of the full-size mix (D reads the upscaled images), its norm over all full-size pixels
-    norms = torch.sqrt((g ** 2).sum(dim=(1, 2, 3)))
+    norms = torch.sqrt((g**2).sum(dim=(1, 2, 3)))
     loss_t = (fake_s[:, 0] - real_s[:, 0] + (norms - 1) ** 2 * cfg.wgan_lambda + real_s[:, 0] ** 2 * 0.001).mean()
     # config.gp_full_resolution=False: the phase-size image's gradient (the full-size one summed over each block)
-    g_small = g.reshape(N, 3, 2 ** level, up, 2 ** level, up).sum(dim=(3, 5))
-    norms_small = torch.sqrt((g_small ** 2).sum(dim=(1, 2, 3)))
+    g_small = g.reshape(N, 3, 2**level, up, 2**level, up).sum(dim=(3, 5))
+    norms_small = torch.sqrt((g_small**2).sum(dim=(1, 2, 3)))
     np.testing.assert_allclose(norms.detach().numpy() * up, norms_small.detach().numpy(), rtol=1e-4)
-    loss_small = (fake_s[:, 0] - real_s[:, 0] + (norms_small - 1) ** 2 * cfg.wgan_lambda
-                  + real_s[:, 0] ** 2 * 0.001).mean().item()
+    loss_small = (
+        (fake_s[:, 0] - real_s[:, 0] + (norms_small - 1) ** 2 * cfg.wgan_lambda + real_s[:, 0] ** 2 * 0.001)
+        .mean()
+        .item()
+    )
     fam_small = registry.create(gan_config(batch_size=N, gp_full_resolution=False))
     small_j = fam_small.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0]
     assert float(small_j) == pytest.approx(loss_small, rel=1e-4, abs=1e-5)
@@ -134,7 +141,8 @@ def test_wgan_gp_losses_and_gradients_match_a_torch_transcription(nets, level, f
         np.testing.assert_allclose(sd_grads[k], p.grad.numpy(), atol=2e-4 * scale, err_msg=k)
     # G's loss: -D(G(z, beta_g), beta_g), gradients into G
     gl_j, gg_j = jax.jit(jax.value_and_grad(lambda gp: fam.g_loss(gp, params["D"], beta, z, level, fade)[0]))(
-        params["G"])
+        params["G"]
+    )
     G.zero_grad()
     gl_t = -d_split(G(_t(z), _t(beta), lod_in))[:, 0].mean()
     gl_t.backward()
@@ -168,7 +176,7 @@ def test_generator_4x4_dense_has_one_bias_per_channel(nets):
     conv = params["G"]["blocks"][0]["conv"]  # 4x4/Conv: 3x3 'SAME', wscale sqrt(2) / sqrt(9 nf), apply_bias
     k = conv["kernel"] * (math.sqrt(2) / math.sqrt(9 * c))
     p = np.pad(y, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    out = sum(np.einsum("nihw,io->nohw", p[:, :, i:i + 4, j:j + 4], k[i, j]) for i in range(3) for j in range(3))
+    out = sum(np.einsum("nihw,io->nohw", p[:, :, i : i + 4, j : j + 4], k[i, j]) for i in range(3) for j in range(3))
     want = act_norm(out + conv["bias"].reshape(1, c, 1, 1)).transpose(0, 2, 3, 1)
     g = nnx.merge(fam.graphdefs["G"], nnx.State(params["G"]))
     got = np.asarray(g.blocks[0](layers.pixel_norm(jnp.concatenate([z, beta], 1))))
@@ -183,7 +191,7 @@ def test_label_map_and_minibatch_stddev_are_the_originals():
         np.testing.assert_array_equal(got, want)
         means = beta.reshape(2, 4, 2).mean(2)
         dx = (res - 4) // 2
-        np.testing.assert_allclose(got[:, res // 2 - 1, dx:dx + 4], means)
+        np.testing.assert_allclose(got[:, res // 2 - 1, dx : dx + 4], means)
         assert np.count_nonzero(got) == np.count_nonzero(means)
     x = np.random.default_rng(0).standard_normal((8, 4, 4, 5)).astype(np.float32)
     got = np.asarray(layers.minibatch_stddev(jnp.asarray(x), 4))
@@ -198,8 +206,15 @@ def test_predictor_matches_torchvision_layout_in_eval_and_train_mode():
     params = jax.device_get(jax.jit(fam.init)(root_key_data(1)).params["net"])
     rng = np.random.default_rng(2)
     params = jax.tree_util.tree_map_with_path(
-        lambda p, x: (rng.uniform(0.5, 1.5, x.shape).astype(np.float32) if p[-1].key in ("var", "scale") else
-                      rng.normal(0, 0.1, x.shape).astype(np.float32) if p[-1].key in ("mean", "bias") else x), params)
+        lambda p, x: (
+            rng.uniform(0.5, 1.5, x.shape).astype(np.float32)
+            if p[-1].key in ("var", "scale")
+            else rng.normal(0, 0.1, x.shape).astype(np.float32)
+            if p[-1].key in ("mean", "bias")
+            else x
+        ),
+        params,
+    )
     net_t = ref.VGG16BN(cfg.num_raters, tuple(m.widths), m.hidden, m.pool_size, m.dropout)
     layout = fam.torch_layout().layout
     sd = convert.to_torch(params, layout)
@@ -259,7 +274,7 @@ def test_tf_adam_is_tensorflows_update():
         g = rng.standard_normal(3).astype(np.float32)
         upd, state = opt.update({"w": jnp.asarray(g)}, state)
         m, v = 0.0 * m + g, 0.99 * v + 0.01 * g * g  # tf.train.AdamOptimizer, beta1 = 0
-        want = math.sqrt(1 - 0.99 ** t) / (1 - 0.0 ** t) * m / (np.sqrt(v) + 1e-8)
+        want = math.sqrt(1 - 0.99**t) / (1 - 0.0**t) * m / (np.sqrt(v) + 1e-8)
         np.testing.assert_allclose(np.asarray(upd["w"]), want, rtol=1e-5)
 
 
@@ -271,7 +286,8 @@ def test_predictor_statistics_are_in_no_optimizer():
 @pytest.mark.parametrize("kind", ["mse", "softmax_ce"])
 def test_label_penalty_adds_pggans_acgan_term(nets, kind):
     """config.label_penalty (off in Beholder-GAN): D's loss gains cond_weight x (penalty(D(real)) + penalty(D(fake)))
-    on its label outputs (the reals' term alone with label_penalty_fakes=False), G's gains cond_weight x penalty(D(G(z, beta_g))); "softmax_ce" is PGGAN's
+    on its label outputs (the reals' term alone with label_penalty_fakes=False), G's gains cond_weight x
+    penalty(D(G(z, beta_g))); "softmax_ce" is PGGAN's
     softmax_cross_entropy_with_logits(labels=beta, logits=labels_out), "mse" a squared error."""
     fam0, params, _, _ = nets
     fam = registry.create(gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5))
@@ -292,8 +308,9 @@ def test_label_penalty_adds_pggans_acgan_term(nets, kind):
     d_off = float(fam0.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
     assert expected > 0.01
     assert d_on - d_off == pytest.approx(0.5 * expected, rel=1e-3, abs=1e-5)
-    reals_only = registry.create(gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5,
-                                            label_penalty_fakes=False))
+    reals_only = registry.create(
+        gan_config(batch_size=N, label_penalty=kind, cond_weight=0.5, label_penalty_fakes=False)
+    )
     d_real = float(reals_only.d_loss(params["D"], params["G"], img, beta, z, u, level, fade)[0])
     assert d_real - d_off == pytest.approx(0.5 * np.mean(penalty(np.asarray(d(img)))), rel=1e-3, abs=1e-5)
     g_on = float(fam.g_loss(params["G"], params["D"], beta, z, level, fade)[0])

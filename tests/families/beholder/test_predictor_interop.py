@@ -69,8 +69,11 @@ def test_labels_dataset_is_written_and_feeds_the_gan(trained_predictor, syntheti
 
     step = Beholder.prepare_steps()["beauty_labels"]  # `facejax prepare beauty_labels`
     assert step.needs_config
-    res = step.run(base.PrepareArgs(config=cfg, workdir=workdir, source="synthetic_faces/gender_32",
-                                    out="synthetic_labels", data_dir=out))
+    res = step.run(
+        base.PrepareArgs(
+            config=cfg, workdir=workdir, source="synthetic_faces/gender_32", out="synthetic_labels", data_dir=out
+        )
+    )
     assert res["splits"] == {"test": 128, "train": 1024}
     assert step.summary(res) == f"beauty_labels/synthetic_labels prepared in {res['path']}: test 128, train 1024"
     gcfg = gan_config(out, **{"data.name": "beauty_labels", "data.config": "synthetic_labels"})
@@ -109,11 +112,13 @@ def test_labelling_uses_the_best_validation_checkpoint(trained_predictor, tmp_pa
     same = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), restored.params, state.params)
     assert all(jax.tree.leaves(same))
     from facejax import configs
+
     latest = configs.load("beholder:predictor_synthetic", **{"label.checkpoint": "latest"})
     assert labels.restore_predictor(latest, workdir)[0] == 100
     with pytest.raises(FacejaxError, match="config.label.checkpoint='newest'"):
-        labels.restore_predictor(configs.load("beholder:predictor_synthetic", **{"label.checkpoint": "newest"}),
-                                 workdir)
+        labels.restore_predictor(
+            configs.load("beholder:predictor_synthetic", **{"label.checkpoint": "newest"}), workdir
+        )
 
 
 def test_predictor_preset_reads_the_raw_350px_faces():
@@ -152,8 +157,9 @@ def test_gan_export_loads_strictly_and_round_trips(tmp_path):
         assert all(jax.tree.leaves(jax.tree.map(lambda x, y: np.array_equal(np.asarray(x), np.asarray(y)), a, b_)))
     safe = layout.write(layout.export(state), str(tmp_path / "st"), 12, "safetensors")
     step, imported, _, _ = fam.import_files(safe["nets_ema"])
-    np.testing.assert_array_equal(np.asarray(imported.ema["G"]["torgb"][0]["kernel"]),
-                                  np.asarray(state.ema["G"]["torgb"][0]["kernel"]))
+    np.testing.assert_array_equal(
+        np.asarray(imported.ema["G"]["torgb"][0]["kernel"]), np.asarray(state.ema["G"]["torgb"][0]["kernel"])
+    )
     wide = registry.create(gan_config(**{"model.fmap_max": 64}))
     with pytest.raises(FacejaxError, match=r"blocks\.0\.dense\.weight"):
         wide.import_files(str(tmp_path))

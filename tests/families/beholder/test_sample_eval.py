@@ -83,8 +83,10 @@ def test_latent_recovery_finds_a_generated_face(family_state):
     rec = beautify.Recovery(fam)
     z0 = np.random.RandomState(800).randn(fam.latent_size).astype(np.float32)
     b0 = np.random.default_rng([800, 1]).uniform(0, 1, 8).astype(np.float32)
-    start = np.mean((np.asarray(jax.jit(fam.render)(state.ema["G"], np.tile(z0, (4, 1)), np.tile(b0, (4, 1))))
-                     - faces) ** 2, axis=(1, 2, 3))
+    start = np.mean(
+        (np.asarray(jax.jit(fam.render)(state.ema["G"], np.tile(z0, (4, 1)), np.tile(b0, (4, 1)))) - faces) ** 2,
+        axis=(1, 2, 3),
+    )
     done = 10**6  # a finished run's step: G at full resolution
     z, beta, loss = rec.recover(state.ema["G"], faces[:3], done)  # 3 faces: padded to the 4 devices
     assert z.shape == (3, fam.latent_size) and loss.shape == (3,)
@@ -94,8 +96,11 @@ def test_latent_recovery_finds_a_generated_face(family_state):
     assert sweep.shape == (3, 2, 16, 16, 3)
     again = np.mean((sweep[:, 0] - faces[:3]) ** 2, axis=(1, 2, 3))
     np.testing.assert_allclose(again, loss, rtol=1e-4)  # the kept (z, beta) is the one of the reported loss
-    orig = beautify.Recovery(registry.create(gan_config(**{"beautify.alpha": 1.0, "beautify.lr_drop_iter": 1000,
-                                                           "beautify.lr_halve_every": 20_000})))
+    orig = beautify.Recovery(
+        registry.create(
+            gan_config(**{"beautify.alpha": 1.0, "beautify.lr_drop_iter": 1000, "beautify.lr_halve_every": 20_000})
+        )
+    )
     lr = [float(orig.lr(jnp.int32(i))) for i in (0, 999, 1000, 19_999, 20_000, 40_000)]
     assert lr == pytest.approx([0.1, 0.1, 0.02, 0.02, 0.01, 0.005])  # the original: /5 at 1000, /2 every 20000
 
@@ -105,14 +110,24 @@ def test_recovery_checks_at_the_originals_iterations(family_state):
     50, 100 ..., and its learning-rate drops happen at those checks. A transcription of that loop (plain GD on
     the same loss, the same stochastic clipping draws) against Recovery.recover."""
     fam0, state = family_state
-    over = {"beautify.iters": 130, "beautify.alpha": 1.0, "beautify.batch_size": 4, "beautify.lr_drop_iter": 100,
-            "beautify.lr_halve_every": 100}
+    over = {
+        "beautify.iters": 130,
+        "beautify.alpha": 1.0,
+        "beautify.batch_size": 4,
+        "beautify.lr_drop_iter": 100,
+        "beautify.lr_halve_every": 100,
+    }
     fam = registry.create(gan_config(**over))
     assert fam.config.beautify.check_every == 50
     g = state.ema["G"]
     rng = np.random.default_rng(5)
-    face = np.asarray(jax.jit(fam.render)(g, rng.uniform(-0.8, 0.8, (1, fam.latent_size)).astype(np.float32),
-                                          rng.uniform(0.3, 0.9, (1, 8)).astype(np.float32)))
+    face = np.asarray(
+        jax.jit(fam.render)(
+            g,
+            rng.uniform(-0.8, 0.8, (1, fam.latent_size)).astype(np.float32),
+            rng.uniform(0.3, 0.9, (1, 8)).astype(np.float32),
+        )
+    )
     done = 10**6
     rec = beautify.Recovery(fam)
     z, beta, loss = rec.recover(g, face, done)
@@ -181,8 +196,7 @@ def test_face_features_match_a_torch_vgg_face(tmp_path):
         face_features.load(str(tmp_path / "missing.pth"), 224)
     with pytest.raises(FacejaxError, match="fc6.weight takes 8 inputs, expected 392"):
         face_features.load(path, 224)
-    fam = registry.create(gan_config(**{"beautify.alpha": 0.7, "beautify.face_weights": "",
-                                        "beautify.face_size": 32}))
+    fam = registry.create(gan_config(**{"beautify.alpha": 0.7, "beautify.face_weights": "", "beautify.face_size": 32}))
     with pytest.raises(FacejaxError, match="config.beautify.face_weights"):
         beautify.Recovery(fam)
     rec = beautify.Recovery(fam, face_params=params)  # pixel + face-feature loss runs
@@ -222,8 +236,7 @@ def test_face_features_take_the_originals_input(tmp_path):
     params = face_features.load(path, 32)
     x = np.random.default_rng(1).uniform(-1, 1, (2, 24, 24, 3)).astype(np.float32)
     resized = _tf1_resize_bilinear(x.astype(np.float64), 32)
-    np.testing.assert_allclose(np.asarray(face_features.resize_bilinear_tf1(jnp.asarray(x), 32)), resized,
-                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(face_features.resize_bilinear_tf1(jnp.asarray(x), 32)), resized, atol=1e-5)
     t = torch.from_numpy(resized.transpose(0, 3, 1, 2).astype(np.float32).copy())  # [-1, 1], straight in
     t = _vgg_face_torch(t, sd)
     fam = registry.create(gan_config(**{"beautify.alpha": 0.7, "beautify.face_size": 32}))
@@ -283,15 +296,23 @@ def test_evaluation_counts_and_mirrored_reals_are_pggans(family_state, synthetic
     assert np.all(same | mirrored) and 16 < np.sum(mirrored & ~same) < 48
     assert ev.generate(family_state[1].ema["G"], 0).shape == (96, 16, 16, 3)
     for off in ({"eval.mirror_reals": False}, {"data.mirror_augment": False}):
-        np.testing.assert_array_equal(registry.create(gan_config(synthetic_tfds, **over, **off)).evaluator().reals,
-                                      plain)
+        np.testing.assert_array_equal(
+            registry.create(gan_config(synthetic_tfds, **over, **off)).evaluator().reals, plain
+        )
 
 
 def test_paper_table_rows():
     from facejax.families.beholder.evaluate import table
 
-    t = table({"step": 1, "img_size": 128, **{f"SWDx1e3_{r}": 1.0 for r in (16, 32, 64, 128)}, "SWDx1e3_avg": 1.0,
-               "MS-SSIM": 0.3})
+    t = table(
+        {
+            "step": 1,
+            "img_size": 128,
+            **{f"SWDx1e3_{r}": 1.0 for r in (16, 32, 64, 128)},
+            "SWDx1e3_avg": 1.0,
+            "MS-SSIM": 0.3,
+        }
+    )
     assert "| Beholder-GAN (paper) | 8.72 | 4.26 | 6.23 | 11.75 | 7.74 | 0.274 | |" in t
 
 
@@ -307,9 +328,20 @@ def test_cli_sample_beautifies_a_folder(synthetic_tfds, tmp_path, repo_root):
 
     for i, img in enumerate(images.to_uint8(data.eval_images(table, 16, rows=range(2)))):
         images.save_png(faces / f"face{i}.png", img)
-    cmd = [sys.executable, "-m", "facejax.cli", "sample", "--config=configs/beholder.py:synthetic",
-           f"--config.data.data_dir={synthetic_tfds}", f"--workdir={tmp_path / 'run'}", f"--out={tmp_path / 'out'}",
-           f"--src={faces}", "--config.beautify.alpha=1.0", "--config.beautify.iters=50", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facejax.cli",
+        "sample",
+        "--config=configs/beholder.py:synthetic",
+        f"--config.data.data_dir={synthetic_tfds}",
+        f"--workdir={tmp_path / 'run'}",
+        f"--out={tmp_path / 'out'}",
+        f"--src={faces}",
+        "--config.beautify.alpha=1.0",
+        "--config.beautify.iters=50",
+        "--json",
+    ]
     out = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     written = json.loads(out.stdout.strip().splitlines()[-1])

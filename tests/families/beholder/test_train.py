@@ -30,8 +30,9 @@ def test_phases_and_optimizer_reset(straight):
     assert int(state.opt_state["G"].count) == N - 20 and int(state.opt_state["D"].count) == N - 20
     # the 16x16 layers were never used: still their initial values, and no Adam moments
     init = jax.jit(registry.create(cfg).init)(jax.random.key_data(jax.random.key(cfg.seed)))
-    np.testing.assert_array_equal(np.asarray(state.params["G"]["torgb"][2]["kernel"]),
-                                  np.asarray(init.params["G"]["torgb"][2]["kernel"]))
+    np.testing.assert_array_equal(
+        np.asarray(state.params["G"]["torgb"][2]["kernel"]), np.asarray(init.params["G"]["torgb"][2]["kernel"])
+    )
     assert not np.any(np.asarray(state.opt_state["G"].nu["blocks"][2]["conv1"]["kernel"]))
 
 
@@ -41,8 +42,11 @@ def test_resume_mid_phase_is_exact_across_the_boundary(straight, synthetic_tfds,
     first = trainer.train(gan_config(synthetic_tfds, total_steps=K), workdir)
     assert int(first.step) == K
     resumed = trainer.train(gan_config(synthetic_tfds, total_steps=N), workdir)
-    same = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)),
-                        (resumed.params, resumed.opt_state, resumed.ema), (state.params, state.opt_state, state.ema))
+    same = jax.tree.map(
+        lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)),
+        (resumed.params, resumed.opt_state, resumed.ema),
+        (state.params, state.opt_state, state.ema),
+    )
     assert all(jax.tree.leaves(same)), "k steps + resume + N - k steps differ from N steps straight"
 
 
@@ -64,14 +68,17 @@ def test_each_phase_compiles_once(synthetic_tfds, tmp_path):
     assert float(np.max(np.asarray(batch["beta"]))) <= 1.0 and float(np.min(np.asarray(batch["beta"]))) >= 0.2
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("img_size", 24, "power of two"),
-    ("schedule.initial_resolution", 32, "initial_resolution"),
-    ("model.label_groups", 3, "label_groups"),
-    ("batch_size", 6, "minibatch-stddev"),
-    ("label_penalty", "ce", "label_penalty"),
-    ("dtype", "bfloat16", "float32"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("img_size", 24, "power of two"),
+        ("schedule.initial_resolution", 32, "initial_resolution"),
+        ("model.label_groups", 3, "label_groups"),
+        ("batch_size", 6, "minibatch-stddev"),
+        ("label_penalty", "ce", "label_penalty"),
+        ("dtype", "bfloat16", "float32"),
+    ],
+)
 def test_wrong_values_name_the_field(field, value, message):
     with pytest.raises(FacejaxError, match=message):
         registry.create(gan_config(**{field: value}))

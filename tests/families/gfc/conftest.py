@@ -22,9 +22,17 @@ def runs(synthetic_tfds, tmp_path_factory):
     root = tmp_path_factory.mktemp("gfc_runs")
     p_cfg = configs.load("gfc:parsing_synthetic", **OVERRIDES, **{"data.data_dir": synthetic_tfds, "total_steps": 2})
     trainer.train(p_cfg, str(root / "parsing"))
-    g_cfg = configs.load("gfc:synthetic", **{
-        **OVERRIDES, **STAGES, "data.data_dir": synthetic_tfds, "total_steps": 3, "sample_every": 3,
-        "num_sample_images": 4,
-        "parsing_checkpoint": str(root / "parsing")})
+    g_cfg = configs.load(
+        "gfc:synthetic",
+        **{
+            **OVERRIDES,
+            **STAGES,
+            "data.data_dir": synthetic_tfds,
+            "total_steps": 3,
+            "sample_every": 3,
+            "num_sample_images": 4,
+            "parsing_checkpoint": str(root / "parsing"),
+        },
+    )
     trainer.train(g_cfg, str(root / "gfc"))
     return p_cfg, str(root / "parsing"), g_cfg, str(root / "gfc")

@@ -28,7 +28,7 @@ def caffe_adam(params, grads, lr, beta1, beta2, delta, frozen_iter=True):
         t = it + 1
         m = beta1 * m + (1 - beta1) * g  # caffe_cpu_axpby(N, 1 - beta1, g, beta1, m)
         v = beta2 * v + (1 - beta2) * g * g  # caffe_cpu_axpby(N, 1 - beta2, g^2, beta2, v)
-        correction = math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        correction = math.sqrt(1 - beta2**t) / (1 - beta1**t)
         p = p - lr * correction * m / (np.sqrt(v) + delta)  # diff = local_rate * correction * m / (sqrt(v) + eps)
         if not frozen_iter:
             it += 1
@@ -64,10 +64,16 @@ def test_d_adam_keeps_caffes_t1_bias_correction():
     # with a constant gradient, t = 1's correction sqrt(1 - b2) / (1 - b1) = 0.063 stays: the 50th step is 16x
     # smaller than standard Adam's
     g = [np.full(64, 0.5)] * 50
-    step = lambda frozen_iter: (caffe_adam(p0, g[:49], cfg.d_lr, 0.5, 0.999, 1e-8, frozen_iter)  # noqa: E731
-                                - caffe_adam(p0, g, cfg.d_lr, 0.5, 0.999, 1e-8, frozen_iter))[0]
-    assert step(True) / step(False) == pytest.approx(math.sqrt(1 - 0.999) / (1 - 0.5) / math.sqrt(1 - 0.999 ** 50)
-                                                     * (1 - 0.5 ** 50), rel=1e-6)
+
+    def step(frozen_iter):
+        return (
+            caffe_adam(p0, g[:49], cfg.d_lr, 0.5, 0.999, 1e-8, frozen_iter)
+            - caffe_adam(p0, g, cfg.d_lr, 0.5, 0.999, 1e-8, frozen_iter)
+        )[0]
+
+    assert step(True) / step(False) == pytest.approx(
+        math.sqrt(1 - 0.999) / (1 - 0.5) / math.sqrt(1 - 0.999**50) * (1 - 0.5**50), rel=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,15 +115,16 @@ def test_d_batch_is_the_first_image_of_each_mirror_pair(d_setup):
     fake_l, real_l, fake_g, real_g = [], [], [], []
     for i in range(0, n, 2):
         r, c = corner[i]
-        fake_l.append(out[i, r:r + h, c:c + h])
-        real_l.append(x_d[i, r:r + h, c:c + h])
+        fake_l.append(out[i, r : r + h, c : c + h])
+        real_l.append(x_d[i, r : r + h, c : c + h])
         comp = x_d[i].copy()
-        comp[r:r + h, c:c + h] = out[i, r:r + h, c:c + h]
+        comp[r : r + h, c : c + h] = out[i, r : r + h, c : c + h]
         fake_g.append(comp)
         real_g.append(x_d[i])
     for name, fake, real in (("D_local", fake_l, real_l), ("D_global", fake_g, real_g)):
-        logits = np.asarray(jax.jit(family.discriminate, static_argnums=0)(name, state.params[name],
-                                                                          np.stack(fake + real)), np.float64)
+        logits = np.asarray(
+            jax.jit(family.discriminate, static_argnums=0)(name, state.params[name], np.stack(fake + real)), np.float64
+        )
         labels = np.r_[np.zeros(len(fake)), np.ones(len(real))]
         want = _bce(1 / (1 + np.exp(-logits)), labels, cfg.bce_eps)
         assert float(metrics[f"{name}/loss"]) == pytest.approx(want, rel=1e-5), name

@@ -29,10 +29,12 @@ def family():
 def torch_nets(c):
     w = tuple(int(v) for v in c.model.g.widths.split(","))
     pw = tuple(int(v) for v in c.model.parsing.widths.split(","))
-    return {"G": ref.ModelG(c.img_size, w, c.model.g.dec_width, c.model.g.fc_dim),
-            "D_local": ref.Discriminator(c.mask.size, c.model.d.local_base, c.model.d.max_width, 1),
-            "D_global": ref.Discriminator(c.img_size, c.model.d.global_base, c.model.d.max_width, 0),
-            "P": ref.ModelParsing(pw, c.model.parsing.last_width, c.model.parsing.num_classes)}
+    return {
+        "G": ref.ModelG(c.img_size, w, c.model.g.dec_width, c.model.g.fc_dim),
+        "D_local": ref.Discriminator(c.mask.size, c.model.d.local_base, c.model.d.max_width, 1),
+        "D_global": ref.Discriminator(c.img_size, c.model.d.global_base, c.model.d.max_width, 0),
+        "P": ref.ModelParsing(pw, c.model.parsing.last_width, c.model.parsing.num_classes),
+    }
 
 
 def _nchw(x):
@@ -47,8 +49,10 @@ def random_state(family, seed):
     def fill(path, x):
         return jnp.asarray(0.1 * rng.standard_normal(x.shape), jnp.float32) if path[-1].key == "bias" else x
 
-    return state.replace(params=jax.tree_util.tree_map_with_path(fill, state.params),
-                         frozen=jax.tree_util.tree_map_with_path(fill, state.frozen))
+    return state.replace(
+        params=jax.tree_util.tree_map_with_path(fill, state.params),
+        frozen=jax.tree_util.tree_map_with_path(fill, state.frozen),
+    )
 
 
 def test_full_size_keys_and_shapes_are_the_prototxts():
@@ -73,9 +77,17 @@ def test_full_size_keys_and_shapes_are_the_prototxts():
 
 # The convolution layers of the original's prototxts (Model_localD.prototxt, Model_globalD.prototxt), in order,
 # with (output channels, kernel, stride): the global D has one more leading stage, conv0, and both end in conv5.
-LOCAL_D_PROTOTXT = [("conv1_1", 64, 3, 1), ("conv1_2", 64, 4, 2), ("conv2_1", 128, 3, 1), ("conv2_2", 128, 4, 2),
-                    ("conv3_1", 256, 3, 1), ("conv3_2", 256, 4, 2), ("conv4_1", 512, 3, 1), ("conv4_2", 512, 4, 2),
-                    ("conv5", 1, 4, 1)]
+LOCAL_D_PROTOTXT = [
+    ("conv1_1", 64, 3, 1),
+    ("conv1_2", 64, 4, 2),
+    ("conv2_1", 128, 3, 1),
+    ("conv2_2", 128, 4, 2),
+    ("conv3_1", 256, 3, 1),
+    ("conv3_2", 256, 4, 2),
+    ("conv4_1", 512, 3, 1),
+    ("conv4_2", 512, 4, 2),
+    ("conv5", 1, 4, 1),
+]
 GLOBAL_D_PROTOTXT = [("conv0_1", 32, 3, 1), ("conv0_2", 32, 4, 2)] + LOCAL_D_PROTOTXT
 
 
@@ -110,12 +122,20 @@ def test_strict_load_gives_the_same_outputs(family):
     patch = x[:, 4:20, 8:24]
     p = state.sampling_params()
     with torch.no_grad():
-        want = {"G": nets["G"](_nchw(x)).numpy().transpose(0, 2, 3, 1),
-                "D_local": nets["D_local"](_nchw(patch)).numpy(), "D_global": nets["D_global"](_nchw(x)).numpy(),
-                "P": nets["P"](_nchw(x)).numpy().transpose(0, 2, 3, 1)}
-    fwd = jax.jit(lambda p, x, patch: {  # one compilation (op-by-op dispatch compiles every op)
-        "G": family.generate(p["G"], x), "D_local": family.discriminate("D_local", p["D_local"], patch),
-        "D_global": family.discriminate("D_global", p["D_global"], x), "P": family.parse(p["P"], x)})
+        want = {
+            "G": nets["G"](_nchw(x)).numpy().transpose(0, 2, 3, 1),
+            "D_local": nets["D_local"](_nchw(patch)).numpy(),
+            "D_global": nets["D_global"](_nchw(x)).numpy(),
+            "P": nets["P"](_nchw(x)).numpy().transpose(0, 2, 3, 1),
+        }
+    fwd = jax.jit(
+        lambda p, x, patch: {  # one compilation (op-by-op dispatch compiles every op)
+            "G": family.generate(p["G"], x),
+            "D_local": family.discriminate("D_local", p["D_local"], patch),
+            "D_global": family.discriminate("D_global", p["D_global"], x),
+            "P": family.parse(p["P"], x),
+        }
+    )
     got = fwd(p, x, patch)
     for k in want:
         np.testing.assert_allclose(np.asarray(got[k]), want[k], atol=1e-4, rtol=1e-4, err_msg=k)
@@ -139,8 +159,11 @@ def test_torch_to_facejax_to_torch_is_identical_and_import_names_misfits(family,
     assert state.ema == {} and sorted(state.params) == ["D_global", "D_local", "G"] and list(state.frozen) == ["P"]
     written = layout.write(back, str(tmp_path / "out"), 9, "safetensors")
     assert sorted(p.rsplit("/", 1)[1] for p in written.values()) == [
-        "Model_G_iter_9.safetensors", "Model_globalD_iter_9.safetensors", "Model_localD_iter_9.safetensors",
-        "Model_parsing_iter_9.safetensors"]
+        "Model_G_iter_9.safetensors",
+        "Model_globalD_iter_9.safetensors",
+        "Model_localD_iter_9.safetensors",
+        "Model_parsing_iter_9.safetensors",
+    ]
     # a generator of another width: the first tensor that differs, and the fields that decide it
     wide = registry.create(configs.load("gfc:synthetic", **{"model.g.widths": "8,16,32,64"}))
     wdir = tmp_path / "wide"
@@ -171,20 +194,34 @@ def test_generator_vgg_convs_from_torchvision_vgg19(tmp_path):
     sd = {f"features.{k}": v for k, v in features.state_dict().items() if int(k.split(".")[0]) <= 16}
     path = tmp_path / "vgg19-dcbb9e9d.pth"
     torch.save(sd, path)
-    cfg = configs.load("gfc:synthetic", **{"model.g.widths": "8,64,128,256", "model.g.fc_dim": 16,
-                                           "vgg19_weights": str(path), "stages.local_end": 10_000})
+    cfg = configs.load(
+        "gfc:synthetic",
+        **{
+            "model.g.widths": "8,64,128,256",
+            "model.g.fc_dim": 16,
+            "vgg19_weights": str(path),
+            "stages.local_end": 10_000,
+        },
+    )
     family = registry.create(cfg)
     state = family.load_pretrained(zeros_state(family))
-    np.testing.assert_array_equal(np.asarray(state.params["G"]["conv2_1"]["kernel"]),
-                                  sd["features.5.weight"].numpy().transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(
+        np.asarray(state.params["G"]["conv2_1"]["kernel"]), sd["features.5.weight"].numpy().transpose(2, 3, 1, 0)
+    )
     np.testing.assert_array_equal(np.asarray(state.params["G"]["conv3_4"]["bias"]), sd["features.16.bias"].numpy())
     with pytest.raises(FacejaxError, match=r"VGG-19's widths.*config.model.g.widths='8,16,32,32'"):
-        registry.create(configs.load("gfc:synthetic", **{"vgg19_weights": str(path), "stages.local_end": 10_000})
-                        ).load_pretrained(state)
+        registry.create(
+            configs.load("gfc:synthetic", **{"vgg19_weights": str(path), "stages.local_end": 10_000})
+        ).load_pretrained(state)
     with pytest.raises(FacejaxError, match=r"VGG-19 weights \(config.vgg19_weights\).*vgg19-dcbb9e9d.pth"):
         vgg.load_vgg19(str(tmp_path / "nope.pth"), ["conv1_2"])
     vgg16 = tmp_path / "vgg16.npz"  # VGG-16's conv3_3 is features.14 with no features.16
-    np.savez(vgg16, **{"features.14.weight": np.zeros((256, 256, 3, 3), np.float32),
-                       "features.17.weight": np.zeros((512, 256, 3, 3), np.float32)})
+    np.savez(
+        vgg16,
+        **{
+            "features.14.weight": np.zeros((256, 256, 3, 3), np.float32),
+            "features.17.weight": np.zeros((512, 256, 3, 3), np.float32),
+        },
+    )
     with pytest.raises(FacejaxError, match=r"not torchvision's VGG-19.*missing features\.16\.weight"):
         vgg.load_vgg19(str(vgg16), ["conv3_4"])

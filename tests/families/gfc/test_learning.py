@@ -49,9 +49,16 @@ def test_completed_holes_beat_noise_mean_colour_and_mean_face(synthetic_tfds):
     # the held-out faces normalised as the training stream's (per-image min-max), so that they, G's training and the
     # mean face / mean colour (taken over the training batches) share one scale; the original's test input
     # (im2single * 2 - 1, data.test_minmax=False) is tested in test_sample_eval.py
-    cfg = configs.load("gfc:synthetic", **{"data.data_dir": synthetic_tfds, "total_steps": STEPS,
-                                           "stages.recon_end": STEPS, "stages.local_end": STEPS,
-                                           "data.test_minmax": True})
+    cfg = configs.load(
+        "gfc:synthetic",
+        **{
+            "data.data_dir": synthetic_tfds,
+            "total_steps": STEPS,
+            "stages.recon_end": STEPS,
+            "stages.local_end": STEPS,
+            "data.test_minmax": True,
+        },
+    )
     family = registry.create(cfg)
     # the family's step on one device: the sharded trainer runs it in test_train.py; here four virtual CPU devices
     # cost 1.6x per step on 2 cores, and with many steps queued their all-reduce rendezvous sometimes timed out
@@ -74,9 +81,12 @@ def test_completed_holes_beat_noise_mean_colour_and_mean_face(synthetic_tfds):
         hole = mask[..., 0] > 0
         err = lambda y: float(np.abs(y - x)[:, hole].mean())  # noqa: E731
         res[name] = {"completion": err(comp), "noise": err(x_in), **{k: err(v[None]) for k, v in fills.items()}}
-    print(f"learning: {STEPS} steps; hole L1 " + "; ".join(
-        f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items()) for name, r in res.items())
-        + "; completion / mean face " + " / ".join(f"{r['completion'] / r['mean face']:.3f}" for r in res.values()))
+    print(
+        f"learning: {STEPS} steps; hole L1 "
+        + "; ".join(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items()) for name, r in res.items())
+        + "; completion / mean face "
+        + " / ".join(f"{r['completion'] / r['mean face']:.3f}" for r in res.values())
+    )
     for name, r in res.items():
         done = r["completion"]
         assert done < 0.5 * r["noise"], name  # measured 0.39-0.45

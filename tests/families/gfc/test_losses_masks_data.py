@@ -31,8 +31,9 @@ def test_losses_match_the_matlab_formulas():
     want = np.sum(-np.log(p + 1e-12) * t - np.log(1 - p + 1e-12) * (1 - t)) / 6
     assert float(losses.d_bce(f, r)) == pytest.approx(want, rel=1e-5)
     # GFC_BCE_loss2 with labels 1: -log(p + eps) / bz
-    assert float(losses.g_adv(f)) == pytest.approx(np.sum(-np.log(_sigmoid(f.astype(np.float64)) + 1e-12)) / 3,
-                                                   rel=1e-5)
+    assert float(losses.g_adv(f)) == pytest.approx(
+        np.sum(-np.log(_sigmoid(f.astype(np.float64)) + 1e-12)) / 3, rel=1e-5
+    )
     # GFC_Softmax_loss: -sum over pixels log softmax[label] / bz
     logits = rng.standard_normal((2, 4, 4, 11)).astype(np.float32)
     labels = rng.integers(0, 11, (2, 4, 4))
@@ -138,8 +139,10 @@ def manual_tfds(tmp_path_factory):
         builder = tfds.builder(spec, data_dir=d)
         manual = root / spec.split("/")[0] / "dummy_data"
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
-        stored[spec.split("/")[0]] = {split: list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
-                                      for split in builder.info.splits}
+        stored[spec.split("/")[0]] = {
+            split: list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
+            for split in builder.info.splits
+        }
     return d, stored
 
 
@@ -182,8 +185,12 @@ def test_celeba_preset_reads_the_unlabelled_celeba_dataset(manual_tfds):
     for ex, img in zip(sorted(stored["celeba"]["test"], key=lambda e: e["file_name"]), ev["x"]):
         np.testing.assert_allclose(img, ex["image"].astype(np.float32) / 255 * 2 - 1, atol=1e-6)
         (lx, ly), (rx, ry), _, (mlx, mly), (mrx, mry) = np.round(ex["landmarks"]).astype(int)
-        for name, points in (("left_eye", [(ly, lx)]), ("right_eye", [(ry, rx)]), ("eyes", [(ly, lx), (ry, rx)]),
-                             ("mouth", [(mly, mlx), (mry, mrx)])):
+        for name, points in (
+            ("left_eye", [(ly, lx)]),
+            ("right_eye", [(ry, rx)]),
+            ("eyes", [(ly, lx), (ry, rx)]),
+            ("mouth", [(mly, mlx), (mry, mrx)]),
+        ):
             m = masks.named_mask(cfg, name)[..., 0]
             assert all(m[r, c] for r, c in points), (name, ex["file_name"])
         assert not masks.named_mask(cfg, "mouth")[ly, lx, 0] and not masks.named_mask(cfg, "eyes")[mly, mlx, 0]

@@ -58,8 +58,11 @@ def test_sample_command_completes_a_folder(runs, tmp_path):
     Image.fromarray(hole).save(tmp_path / "hole.png")
     for spec, name in ((str(tmp_path / "hole.png"), "hole"), ("mouth", "mouth")):
         out = tmp_path / f"out_{name}"
-        res = json.loads(command("sample", cfg, workdir=work, out=str(out), src=str(src), mask=spec,
-                                 json=True).strip().splitlines()[-1])
+        res = json.loads(
+            command("sample", cfg, workdir=work, out=str(out), src=str(src), mask=spec, json=True)
+            .strip()
+            .splitlines()[-1]
+        )
         assert res["images"] == 3 and res["mask"] == name and os.path.isfile(res["completion_grid"])
         assert sorted(os.listdir(out / "completed")) == ["a.png", "b.png", "c.png"]
         mask = masks.resolve(cfg, spec)[1][..., 0] > 0
@@ -94,9 +97,15 @@ def test_eval_and_sample_scale_a_file_as_the_demo(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sample, "complete", fake_complete)
     for minmax in (False, True):
-        cfg = configs.load("gfc:synthetic", **{"data.source": "folder", "data.eval_dir": str(tmp_path / "faces"),
-                                               "data.train_dir": str(tmp_path / "faces"),
-                                               "data.test_minmax": minmax})
+        cfg = configs.load(
+            "gfc:synthetic",
+            **{
+                "data.source": "folder",
+                "data.eval_dir": str(tmp_path / "faces"),
+                "data.train_dir": str(tmp_path / "faces"),
+                "data.test_minmax": minmax,
+            },
+        )
         ev = data.eval_images(cfg)["x"]
         family = type("F", (), {"config": cfg})()
         sample.complete_folder(family, None, str(tmp_path / "faces" / "all"), "center", str(tmp_path / "out"))
@@ -121,10 +130,17 @@ def test_export_import_and_params_commands(runs, tmp_path):
     pytest.importorskip("torch")
     _, _, cfg, work = runs
     command("export", cfg, workdir=work, out=str(tmp_path / "pt"))
-    assert sorted(os.listdir(tmp_path / "pt")) == ["Model_G_iter_3.pth", "Model_globalD_iter_3.pth",
-                                                  "Model_localD_iter_3.pth", "Model_parsing_iter_3.pth"]
-    res = json.loads(command("import", cfg, workdir=str(tmp_path / "new"), json=True,
-                             **{"from": str(tmp_path / "pt")}).strip().splitlines()[-1])
+    assert sorted(os.listdir(tmp_path / "pt")) == [
+        "Model_G_iter_3.pth",
+        "Model_globalD_iter_3.pth",
+        "Model_localD_iter_3.pth",
+        "Model_parsing_iter_3.pth",
+    ]
+    res = json.loads(
+        command("import", cfg, workdir=str(tmp_path / "new"), json=True, **{"from": str(tmp_path / "pt")})
+        .strip()
+        .splitlines()[-1]
+    )
     assert res["step"] == 3
     old = jax.device_get(trainer.Run(cfg, work).restore_state())
     new = jax.device_get(trainer.Run(cfg, str(tmp_path / "new")).restore_state())
@@ -142,9 +158,17 @@ def _features(x):
 
 def test_evaluation_per_mask_type_matches_a_direct_computation(runs, tmp_path):
     _, _, cfg, work = runs
-    cfg = configs.load("gfc:synthetic", **{"data.data_dir": cfg.data.data_dir, "parsing_checkpoint":
-                                           cfg.parsing_checkpoint, "eval.mask_types": "eyes,lower_half",
-                                           "eval.max_images": 12, "eval.batch_size": 4, "eval.fid_method": "eigh"})
+    cfg = configs.load(
+        "gfc:synthetic",
+        **{
+            "data.data_dir": cfg.data.data_dir,
+            "parsing_checkpoint": cfg.parsing_checkpoint,
+            "eval.mask_types": "eyes,lower_half",
+            "eval.max_images": 12,
+            "eval.batch_size": 4,
+            "eval.fid_method": "eigh",
+        },
+    )
     run = trainer.Run(cfg, work)
     state = jax.device_get(run.restore_state())
     ev = run.family.evaluator(features=_features)

@@ -45,8 +45,9 @@ def test_stages_change_what_trains_and_parsing_stays_frozen(runs, tmp_path):
 
 def test_the_parsing_run_is_required_and_must_fit(runs, tmp_path):
     p_cfg, p_work, cfg, _ = runs
-    missing = configs.load("gfc:synthetic", **OVERRIDES, **STAGES, **{"data.data_dir": cfg.data.data_dir,
-                                                                       "total_steps": 3})
+    missing = configs.load(
+        "gfc:synthetic", **OVERRIDES, **STAGES, **{"data.data_dir": cfg.data.data_dir, "total_steps": 3}
+    )
     with pytest.raises(FacejaxError, match=r"config.parsing_checkpoint is empty.*configs/gfc.py:parsing"):
         trainer.train(missing, str(tmp_path / "a"))
     with pytest.raises(FacejaxError, match=r"no facejax run there"):
@@ -55,8 +56,9 @@ def test_the_parsing_run_is_required_and_must_fit(runs, tmp_path):
     with pytest.raises(FacejaxError, match=r"model.parsing.last_width=8.*config.model.parsing.last_width=16"):
         pretrained.load_parsing(wide)
     # stage 1 and 2 alone need no parsing network
-    assert not registry.create(configs.load("gfc:synthetic", total_steps=5,
-                                            **{"stages.recon_end": 2, "stages.local_end": 5})).needs_parsing()
+    assert not registry.create(
+        configs.load("gfc:synthetic", total_steps=5, **{"stages.recon_end": 2, "stages.local_end": 5})
+    ).needs_parsing()
 
 
 def test_parsing_family_trains_and_writes_its_grid(runs):
@@ -68,15 +70,18 @@ def test_parsing_family_trains_and_writes_its_grid(runs):
     assert grid.shape == (2 * 34 + 2, 3 * 34 + 2, 3)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("img_size", 48, "multiple of 32"),
-    ("mask.size", 24, "4 \\* 2\\^k"),
-    ("batch_size", 7, "even number"),
-    ("model.g.widths", "8,16", "four encoder widths"),
-    ("stages.recon_end", 500, "recon_end <= local_end"),
-    ("sample.mask_type", "nose", "'nose'"),
-    ("masks.eyes", "0.9,0.9,0.5,0.5", "config.masks.eyes"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("img_size", 48, "multiple of 32"),
+        ("mask.size", 24, "4 \\* 2\\^k"),
+        ("batch_size", 7, "even number"),
+        ("model.g.widths", "8,16", "four encoder widths"),
+        ("stages.recon_end", 500, "recon_end <= local_end"),
+        ("sample.mask_type", "nose", "'nose'"),
+        ("masks.eyes", "0.9,0.9,0.5,0.5", "config.masks.eyes"),
+    ],
+)
 def test_wrong_values_name_the_field(field, value, message):
     with pytest.raises(FacejaxError, match=message):
         registry.create(configs.load("gfc:synthetic", **{field: value}))

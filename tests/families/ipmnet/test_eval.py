@@ -32,11 +32,22 @@ def fresh_run(synthetic_tfds, tmp_path_factory):
 
 def test_eval_command_transfers_every_source_with_random_references(fresh_run, fid_inception, lpips_alex):
     cfg, work = fresh_run
-    cfg = configs.load("ipmnet:synthetic", **{
-        **TINY, "data.data_dir": cfg.data.data_dir, "eval.inception_weights": fid_inception[0],
-        "eval.alexnet_weights": lpips_alex[0], "eval.runs": RUNS, "eval.max_sources": SOURCES,
-        "eval.max_references": REFERENCES, "eval.batch_size": 4, "eval.fid_method": "eigh", "eval.grid_sources": 2,
-        "eval.save_images": True})
+    cfg = configs.load(
+        "ipmnet:synthetic",
+        **{
+            **TINY,
+            "data.data_dir": cfg.data.data_dir,
+            "eval.inception_weights": fid_inception[0],
+            "eval.alexnet_weights": lpips_alex[0],
+            "eval.runs": RUNS,
+            "eval.max_sources": SOURCES,
+            "eval.max_references": REFERENCES,
+            "eval.batch_size": 4,
+            "eval.fid_method": "eigh",
+            "eval.grid_sources": 2,
+            "eval.save_images": True,
+        },
+    )
     stdout = command("eval", cfg, workdir=work, json=True)
     report = json.loads(stdout.strip().splitlines()[-1])
     out = os.path.join(work, "eval", "000000")

@@ -43,8 +43,17 @@ from facejax.train import trainer
 
 STEPS = 400
 CHECKS = tuple(range(250, 401, 25))  # the measures are averaged over these checkpoints (GAN training oscillates)
-SMALL = {"model.gen.dim": 8, "model.gen.mlp_dim": 64, "model.gen.style_dim": 16, "model.gen.n_res": 1,
-         "model.dis.dim": 8, "identity.width": 4, "lr": 2e-3, "sample_every": 0, "checkpoint_every": 100_000}
+SMALL = {
+    "model.gen.dim": 8,
+    "model.gen.mlp_dim": 64,
+    "model.gen.style_dim": 16,
+    "model.gen.n_res": 1,
+    "model.dis.dim": 8,
+    "identity.width": 4,
+    "lr": 2e-3,
+    "sample_every": 0,
+    "checkpoint_every": 100_000,
+}
 
 
 def shadow_colour(images, parsing):
@@ -52,7 +61,7 @@ def shadow_colour(images, parsing):
     for img, p in zip(images, parsing):
         ys, xs = np.nonzero(np.isin(p, (4, 5)))
         box = np.zeros(p.shape, bool)
-        box[max(ys.min() - 3, 0):ys.min(), xs.min():xs.max() + 1] = True
+        box[max(ys.min() - 3, 0) : ys.min(), xs.min() : xs.max() + 1] = True
         m = box & (p == 1)
         out.append(img[m].mean(axis=0))
     return np.stack(out)
@@ -111,9 +120,17 @@ def test_makeup_colours_move_to_the_reference_and_the_rest_stays(synthetic_tfds,
             c = np.stack([f(outs[:, k], plain["parsing"]) for k in range(n)], axis=1)  # (source, k, 3)
             r = np.stack([np.roll(tgt[name], -k, axis=0) for k in range(n)], axis=1)
             slope, t, own, other = reads_the_reference(c, r)
-            m[name] = dict(ref=dist(c[:, 0], tgt[name]), src=dist(c[:, 0], src[name]),
-                           proj=projection(c[:, 0], src[name], tgt[name]), slope=slope, t=t, own=own, other=other,
-                           colours=c, refs=r)
+            m[name] = dict(
+                ref=dist(c[:, 0], tgt[name]),
+                src=dist(c[:, 0], src[name]),
+                proj=projection(c[:, 0], src[name], tgt[name]),
+                slope=slope,
+                t=t,
+                own=own,
+                other=other,
+                colours=c,
+                refs=r,
+            )
         return m
 
     state = run.restore_or_init()
@@ -131,24 +148,28 @@ def test_makeup_colours_move_to_the_reference_and_the_rest_stays(synthetic_tfds,
     for name in regions:
         after[name] = {k: float(np.mean([c[name][k] for c in checks])) for k in ("ref", "src", "proj")}
         # the reference's effect over every checkpoint's outputs together (the checkpoints' own means removed)
-        slope, t, own, other = reads_the_reference(np.stack([c[name]["colours"] for c in checks]),
-                                                   np.stack([c[name]["refs"] for c in checks]))
+        slope, t, own, other = reads_the_reference(
+            np.stack([c[name]["colours"] for c in checks]), np.stack([c[name]["refs"] for c in checks])
+        )
         after[name].update(slope=slope, t=t, own=own, other=other)
         b, a = before[name], after[name]
         per_check = ", ".join(f"{c[name]['slope']:.3f}" for c in checks)
-        print(f"learning: {name}, mean of steps {CHECKS}: to its reference {b['ref']:.3f} -> {a['ref']:.3f}, to the "
-              f"source {b['src']:.3f} -> {a['src']:.3f}, projection {a['proj']:.3f} (source-reference "
-              f"{dist(src[name], tgt[name]):.3f}); over all {n}x{n} (source, reference) pairs: slope on the "
-              f"reference's colour {b['slope']:.3f} -> {a['slope']:.3f}, t {b['t']:.1f} -> {a['t']:.1f} (per check "
-              f"{per_check}), to its own reference "
-              f"{a['own']:.3f}, to the others {a['other']:.3f}")
+        print(
+            f"learning: {name}, mean of steps {CHECKS}: to its reference {b['ref']:.3f} -> {a['ref']:.3f}, to the "
+            f"source {b['src']:.3f} -> {a['src']:.3f}, projection {a['proj']:.3f} (source-reference "
+            f"{dist(src[name], tgt[name]):.3f}); over all {n}x{n} (source, reference) pairs: slope on the "
+            f"reference's colour {b['slope']:.3f} -> {a['slope']:.3f}, t {b['t']:.1f} -> {a['t']:.1f} (per check "
+            f"{per_check}), to its own reference "
+            f"{a['own']:.3f}, to the others {a['other']:.3f}"
+        )
     print(f"learning: outside the mask {before['outside']:.3f} -> {after['outside']:.3f}")
     shadow, lips = after["eye shadow"], after["lips"]
     # generic makeup: the colours move toward the made-up domain, away from the source
     assert shadow["proj"] > 0.5 and shadow["ref"] < shadow["src"]
     assert after["outside"] < 0.25 and after["outside"] < 0.5 * before["outside"]
     # the reference's own colours: a model that ignores which reference it is given has slope 0 and own == other
-    assert shadow["slope"] > 0.2 and shadow["t"] > 6 and shadow["own"] < 0.9 * shadow["other"], \
+    assert shadow["slope"] > 0.2 and shadow["t"] > 6 and shadow["own"] < 0.9 * shadow["other"], (
         "the eye shadow ignores the reference"
+    )
     # the lips (~9.5 pixels a face) follow more weakly: a smaller slope, but many times its standard error
     assert lips["slope"] > 0.08 and lips["t"] > 4 and lips["own"] < lips["other"], "the lips ignore the reference"

@@ -20,19 +20,36 @@ pytestmark = pytest.mark.torch
 
 
 def gen_params(g):
-    return dict(dim=g.dim, mlp_dim=g.mlp_dim, style_dim=g.style_dim, n_downsample=g.n_downsample, n_res=g.n_res,
-                activ=g.activ, pad_type=g.pad_type)
+    return dict(
+        dim=g.dim,
+        mlp_dim=g.mlp_dim,
+        style_dim=g.style_dim,
+        n_downsample=g.n_downsample,
+        n_res=g.n_res,
+        activ=g.activ,
+        pad_type=g.pad_type,
+    )
 
 
 def dis_params(d):
-    return dict(dim=d.dim, n_layer=d.n_layer, num_scales=d.num_scales, norm="none", activ=d.activ,
-                pad_type=d.pad_type, gan_type="lsgan")
+    return dict(
+        dim=d.dim,
+        n_layer=d.n_layer,
+        num_scales=d.num_scales,
+        norm="none",
+        activ=d.activ,
+        pad_type=d.pad_type,
+        gan_type="lsgan",
+    )
 
 
 def torch_nets(cfg):
     r = cfg.identity
-    return (ref.AdaINGen(3, gen_params(cfg.model.gen)), ref.MsImageDis(3, dis_params(cfg.model.dis)),
-            ref.ResNet(tuple(int(v) for v in r.layers.split(",")), r.width))
+    return (
+        ref.AdaINGen(3, gen_params(cfg.model.gen)),
+        ref.MsImageDis(3, dis_params(cfg.model.dis)),
+        ref.ResNet(tuple(int(v) for v in r.layers.split(",")), r.width),
+    )
 
 
 def _t(sd):
@@ -166,13 +183,20 @@ def test_loss_terms_equal_the_original_formulas(family, state):
             x_aba, x_bab = g.decode(c_a_rec, sp_a, r_a2), g.decode(c_b_rec, sp_b, r_b2)
             feat = lambda im: r(ref.vgg_preprocess(im))  # noqa: E731
             want = {
-                "gan_a": da.calc_gen_loss(x_ba).item(), "gan_b": db.calc_gen_loss(x_ab).item(),
-                "recon_x_a": 20 * L1(x_a_rec, T["x_a"]), "recon_x_b": 20 * L1(x_b_rec, T["x_b"]),
-                "recon_s_a": L1(s_a_rec, ta), "recon_s_b": L1(s_b_rec, tb),
-                "recon_c_a": L1(c_a_rec, c_a), "recon_c_b": L1(c_b_rec, c_b),
-                "cyc_a": 10 * L1(x_aba, T["x_a"]), "cyc_b": 10 * L1(x_bab, T["x_b"]),
-                "vgg_a": 5 * L1(feat(x_ba), feat(T["x_b"])), "vgg_b": 5 * L1(feat(x_ab), feat(T["x_a"])),
-                "back_a": L1(x_ab * T["m_a"], T["x_a"] * T["m_a"]), "back_b": L1(x_ba * T["m_b"], T["x_b"] * T["m_b"]),
+                "gan_a": da.calc_gen_loss(x_ba).item(),
+                "gan_b": db.calc_gen_loss(x_ab).item(),
+                "recon_x_a": 20 * L1(x_a_rec, T["x_a"]),
+                "recon_x_b": 20 * L1(x_b_rec, T["x_b"]),
+                "recon_s_a": L1(s_a_rec, ta),
+                "recon_s_b": L1(s_b_rec, tb),
+                "recon_c_a": L1(c_a_rec, c_a),
+                "recon_c_b": L1(c_b_rec, c_b),
+                "cyc_a": 10 * L1(x_aba, T["x_a"]),
+                "cyc_b": 10 * L1(x_bab, T["x_b"]),
+                "vgg_a": 5 * L1(feat(x_ba), feat(T["x_b"])),
+                "vgg_b": 5 * L1(feat(x_ab), feat(T["x_a"])),
+                "back_a": L1(x_ab * T["m_a"], T["x_a"] * T["m_a"]),
+                "back_b": L1(x_ba * T["m_b"], T["x_b"] * T["m_b"]),
                 "fore_a": 20 * L1(x_a_rec * (1 - T["m_a"]), T["x_a"] * (1 - T["m_a"])),
                 "fore_b": 20 * L1(x_b_rec * (1 - T["m_b"]), T["x_b"] * (1 - T["m_b"])),
             }
@@ -181,7 +205,8 @@ def test_loss_terms_equal_the_original_formulas(family, state):
             assert float(terms[k]) == pytest.approx(v, rel=1e-4, abs=1e-6), (k, train)
     # the discriminator loss with its gradient penalty (a double backward in both)
     fake, real = np.asarray(batch["x_b"]) * 0.5, np.asarray(batch["x_a"])
-    got, reg = jax.jit(family.dis_loss, static_argnums=1)(state.params["D_A"], "D_A", jnp.asarray(fake),
-                                                           jnp.asarray(real))
+    got, reg = jax.jit(family.dis_loss, static_argnums=1)(
+        state.params["D_A"], "D_A", jnp.asarray(fake), jnp.asarray(real)
+    )
     want = da.calc_dis_loss(nchw(fake), nchw(real)).item()
     assert float(got) == pytest.approx(want, rel=1e-4) and float(reg) > 0

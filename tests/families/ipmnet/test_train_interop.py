@@ -33,7 +33,7 @@ def numpy_texture(rgb_uint8, parsing):
     out = np.zeros_like(blue)
     for i in range(10):
         for j in range(10):
-            out += h[i, j] * p[i:i + blue.shape[0], j:j + blue.shape[1]]
+            out += h[i, j] * p[i : i + blue.shape[0], j : j + blue.shape[1]]
     blur = np.floor(out + 0.5)
     return mask, np.clip(blue - blur, 0, 255)
 
@@ -55,16 +55,21 @@ def test_prepare_maps_and_sample_folders(tmp_path):
     (tmp_path / "faces" / "images").mkdir(parents=True)
     (tmp_path / "faces" / "segs").mkdir()
     for n in ("f1", "f2"):
-        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(tmp_path / "faces" / "images" / f"{n}.png")
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(
+            tmp_path / "faces" / "images" / f"{n}.png"
+        )
         Image.fromarray(rng.integers(0, 14, (40, 40), dtype=np.uint8)).save(tmp_path / "faces" / "segs" / f"{n}.png")
-    res = preprocess.write_maps(str(tmp_path / "faces" / "images"), str(tmp_path / "faces" / "segs"),
-                                str(tmp_path / "prepared"))
+    res = preprocess.write_maps(
+        str(tmp_path / "faces" / "images"), str(tmp_path / "faces" / "segs"), str(tmp_path / "prepared")
+    )
     assert res["images"] == 2
     assert sorted(os.listdir(tmp_path / "prepared")) == ["highcontract", "images", "mask"]
-    a = preprocess.read_maps(str(tmp_path / "faces" / "images" / "f1.png"), str(tmp_path / "faces" / "segs" / "f1.png"),
-                             32, 36)
-    b = preprocess.read_map_files(*(str(tmp_path / "prepared" / d / "f1.png") for d in ("images", "mask",
-                                                                                           "highcontract")), 32, 36)
+    a = preprocess.read_maps(
+        str(tmp_path / "faces" / "images" / "f1.png"), str(tmp_path / "faces" / "segs" / "f1.png"), 32, 36
+    )
+    b = preprocess.read_map_files(
+        *(str(tmp_path / "prepared" / d / "f1.png") for d in ("images", "mask", "highcontract")), 32, 36
+    )
     for x, y in zip(a[1:], b[1:]):  # the maps (prepare's image is stored at the parsing map's size)
         assert x.shape == (32, 32, 1)
         np.testing.assert_allclose(x, y, atol=1e-6)
@@ -105,7 +110,9 @@ def test_batches_and_one_sharded_compilation(trained, synthetic_tfds, tmp_path):
     after = jax.device_get(state.params)
     assert set(after) == {"G", "D_A", "D_B"} and state.ema == {}  # no EMA in the original; R is frozen
     np.testing.assert_array_equal(frozen["R"]["conv1"]["kernel"], jax.device_get(state.frozen["R"]["conv1"]["kernel"]))
-    assert not np.allclose(before["G"]["mlp"]["model"][0]["fc"]["kernel"], after["G"]["mlp"]["model"][0]["fc"]["kernel"])
+    assert not np.allclose(
+        before["G"]["mlp"]["model"][0]["fc"]["kernel"], after["G"]["mlp"]["model"][0]["fc"]["kernel"]
+    )
     run.checkpointer.close()
 
 
@@ -113,7 +120,8 @@ def test_adam_double_step_weight_decay_and_step_lr():
     cfg = configs.load("ipmnet:synthetic", **{**TINY, "lr_step": 3, "lr_gamma": 0.5})
     fam = registry.create(cfg)
     assert [float(fam.learning_rate(jnp.int32(i))) for i in (0, 1, 2, 5)] == pytest.approx(
-        [1e-3, 1e-3, 5e-4, 2.5e-4])  # StepLR stepped before each iteration's updates
+        [1e-3, 1e-3, 5e-4, 2.5e-4]
+    )  # StepLR stepped before each iteration's updates
     p = {"G": {"w": jnp.array([1.0, -2.0])}}
     o = {"G": fam.optimizers["G"].init(p["G"])}
     g = {"w": jnp.array([0.5, 0.25])}
@@ -144,12 +152,17 @@ def test_export_strict_import_and_commands(trained, tmp_path):
     ref.AdaINGen(3, gen_params(cfg.model.gen)).load_state_dict(gen["a"], strict=True)
     dis = torch.load(out["dis"], weights_only=True)
     ref.MsImageDis(3, dis_params(cfg.model.dis)).load_state_dict(dis["b"], strict=True)
-    res = json.loads(command("import", cfg, workdir=str(tmp_path / "new"), json=True,
-                             **{"from": str(tmp_path / "pt")}).strip().splitlines()[-1])
+    res = json.loads(
+        command("import", cfg, workdir=str(tmp_path / "new"), json=True, **{"from": str(tmp_path / "pt")})
+        .strip()
+        .splitlines()[-1]
+    )
     assert res["step"] == 2
     old, new = trainer.Run(cfg, work).restore_state(), trainer.Run(cfg, str(tmp_path / "new")).restore_state()
     for net in ("G", "D_A", "D_B"):
-        for a, b in zip(jax.tree.leaves(jax.device_get(old.params[net])), jax.tree.leaves(jax.device_get(new.params[net]))):
+        for a, b in zip(
+            jax.tree.leaves(jax.device_get(old.params[net])), jax.tree.leaves(jax.device_get(new.params[net]))
+        ):
             np.testing.assert_array_equal(a, b)
     # --format=safetensors writes files that import reads back, bit for bit
     layout = registry.create(cfg).torch_layout()
@@ -165,7 +178,8 @@ def test_export_strict_import_and_commands(trained, tmp_path):
     # a file of another width names the field
     with pytest.raises(FacejaxError, match=r"model\.gen\.dim"):
         registry.create(configs.load("ipmnet:synthetic", **{**TINY, "model.gen.dim": 8})).torch_layout().load(
-            {"gen": out["gen"]})
+            {"gen": out["gen"]}
+        )
     counts = json.loads(command("params", configs.load("ipmnet:mt"), json=True).strip().splitlines()[-1])
     assert counts["G"] == 15_088_863 and counts["D_A"] == counts["D_B"] == 8_271_171
 
@@ -182,10 +196,23 @@ def test_sample_command_writes_pairs_and_the_level_sweep(trained, tmp_path):
         Image.fromarray(rng.integers(0, 14, (40, 40), dtype=np.uint8)).save(tmp_path / "src/segs" / f"{n}.png")
     for n in ("r1", "r2", "r3"):
         Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "ref" / f"{n}.png")
-    res = json.loads(command("sample", cfg, workdir=work, out=str(tmp_path / "out"), src=str(tmp_path / "src"),
-                             ref=str(tmp_path / "ref"), json=True).strip().splitlines()[-1])
+    res = json.loads(
+        command(
+            "sample",
+            cfg,
+            workdir=work,
+            out=str(tmp_path / "out"),
+            src=str(tmp_path / "src"),
+            ref=str(tmp_path / "ref"),
+            json=True,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     assert res["pairs"] == 6
-    assert sorted(os.listdir(tmp_path / "out" / "makeup")) == [f"{s}__{r}.png" for s in "ab" for r in ("r1", "r2", "r3")]
+    assert sorted(os.listdir(tmp_path / "out" / "makeup")) == [
+        f"{s}__{r}.png" for s in "ab" for r in ("r1", "r2", "r3")
+    ]
     with Image.open(tmp_path / "out" / "levels" / "a__r2.png") as im:
         assert im.size == (7 * 34 + 2, 36)  # source, reference, 5 levels
     # the file is the generator's output at level 0, min-max stretched as the original saves it
@@ -199,13 +226,16 @@ def test_sample_command_writes_pairs_and_the_level_sweep(trained, tmp_path):
     with Image.open(tmp_path / "out" / "makeup" / "b__r3.png") as im:
         np.testing.assert_allclose(np.asarray(im), sample.to_display(np.asarray(out))[0], atol=1)
     with pytest.raises(FacejaxError, match="segs/"):
-        command("sample", cfg, workdir=work, out=str(tmp_path / "o2"), src=str(tmp_path / "ref"),
-                ref=str(tmp_path / "ref"))
+        command(
+            "sample", cfg, workdir=work, out=str(tmp_path / "o2"), src=str(tmp_path / "ref"), ref=str(tmp_path / "ref")
+        )
 
 
 def test_identity_weights_file_errors_and_loading(tmp_path):
-    cfg = configs.load("ipmnet:synthetic", **{**TINY, "identity.pretrained": True,
-                                              "identity.weights": str(tmp_path / "resnet50_ft_weight.pkl")})
+    cfg = configs.load(
+        "ipmnet:synthetic",
+        **{**TINY, "identity.pretrained": True, "identity.weights": str(tmp_path / "resnet50_ft_weight.pkl")},
+    )
     fam = registry.create(cfg)
     state = jax.jit(fam.init)(root_key_data(0))
     with pytest.raises(FacejaxError, match=r"config\.identity\.weights.*resnet50_ft_weight\.pkl.*cydonia999"):
@@ -221,21 +251,27 @@ def test_identity_weights_file_errors_and_loading(tmp_path):
     with open(tmp_path / "resnet50_ft_weight.pkl", "wb") as f:
         pickle.dump(sd, f)
     loaded = fam.load_pretrained(state)
-    np.testing.assert_allclose(np.asarray(loaded.frozen["R"]["conv1"]["kernel"]),
-                               np.asarray(state.frozen["R"]["conv1"]["kernel"]) + 0.5, rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(loaded.frozen["R"]["conv1"]["kernel"]),
+        np.asarray(state.frozen["R"]["conv1"]["kernel"]) + 0.5,
+        rtol=1e-6,
+    )
     with open(tmp_path / "resnet50_ft_weight.pkl", "wb") as f:
         pickle.dump({"conv1.weight": os.system}, f)  # anything but arrays is refused
     with pytest.raises(FacejaxError, match="not a readable"):
         identity.read(str(tmp_path / "resnet50_ft_weight.pkl"))
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("img_size", 40, "multiple of 16"),
-    ("model.dis.n_layer", 4, "below 2 px"),
-    ("data.pairing", "shuffle", "zip"),
-    ("sample.alphas", "0,2", "sample.alphas"),
-    ("texture_u", 1.5, "texture_u"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("img_size", 40, "multiple of 16"),
+        ("model.dis.n_layer", 4, "below 2 px"),
+        ("data.pairing", "shuffle", "zip"),
+        ("sample.alphas", "0,2", "sample.alphas"),
+        ("texture_u", 1.5, "texture_u"),
+    ],
+)
 def test_wrong_values_name_the_field(field, value, message):
     with pytest.raises(FacejaxError, match=message):
         registry.create(configs.load("ipmnet:synthetic", **{field: value}))

@@ -21,8 +21,16 @@ from facejax.nn.gan_losses import gradient_penalty
 from facejax.nn.layers import count_params
 from facejax.train.state import root_key_data
 
-TINY = {"model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32, "model.style_dim": 16,
-        "model.latent_dim": 8, "model.v1_conv_dim": 8, "model.v1_repeat_num": 1, "batch_size": 4}
+TINY = {
+    "model.dim_in": 16,
+    "model.max_conv_dim": 32,
+    "model.hidden_dim": 32,
+    "model.style_dim": 16,
+    "model.latent_dim": 8,
+    "model.v1_conv_dim": 8,
+    "model.v1_repeat_num": 1,
+    "batch_size": 4,
+}
 K, B, SIZE = 2, 4, 32  # the synthetic preset's domains; TINY's batch; its img_size
 ROWS = "ABCDEF"
 NETS = {
@@ -45,8 +53,13 @@ def _batch(seed):
     def x():
         return rng.uniform(-1, 1, (B, SIZE, SIZE, 3)).astype(np.float32)
 
-    return {"x_src": x(), "y_src": rng.integers(0, K, B).astype(np.int32), "x_ref": x(), "x_ref2": x(),
-            "y_ref": rng.integers(0, K, B).astype(np.int32)}
+    return {
+        "x_src": x(),
+        "y_src": rng.integers(0, K, B).astype(np.int32),
+        "x_ref": x(),
+        "x_ref2": x(),
+        "y_ref": rng.integers(0, K, B).astype(np.int32),
+    }
 
 
 @functools.lru_cache(maxsize=None)
@@ -87,8 +100,9 @@ def test_row_builds_only_its_nets(row):
     if row in "AB":  # v1 generator: image + tiled one-hot label in
         assert p["generator"]["main"][0]["kernel"].shape == (7, 7, 3 + K, 8)
     else:  # AdaIN generator: style vector width of the row
-        assert p["generator"]["decode"][0]["norm1"]["fc"]["kernel"].shape[0] == {
-            "C": K, "D": K + latent}.get(row, style)
+        assert p["generator"]["decode"][0]["norm1"]["fc"]["kernel"].shape[0] == {"C": K, "D": K + latent}.get(
+            row, style
+        )
     if row == "A":
         assert set(p["discriminator"]) == {"main", "conv1", "conv2"}
         assert p["discriminator"]["conv2"]["kernel"].shape == (2, 2, 64, K)  # 32 px: 4 convs, 2x2 map
@@ -117,8 +131,9 @@ def test_row_trains(row):
     last = metrics[-1]
     assert ("D/cls" in last) == (row == "A") and ("D/gp" in last) == (row in "AB")
     assert any(k.endswith("sty") for k in last) == (row in "DEF")
-    assert all(k.startswith(("D/latent_", "D/ref_", "G/latent_", "G/ref_", "G/lambda_ds"))
-               for k in last) == (row in "DEF")
+    assert all(k.startswith(("D/latent_", "D/ref_", "G/latent_", "G/ref_", "G/lambda_ds")) for k in last) == (
+        row in "DEF"
+    )
     first, final = states[0], states[-1]
     assert int(final.step) == n
     assert set(final.params) == set(final.opt_state) == NETS[row]
@@ -165,13 +180,13 @@ def test_wgan_gp_penalty_matches_finite_differences():
     eps = 1e-2
     expected = []
     for b in range(3):  # central differences of D(., y_org[b]) along every input coordinate
-        x0 = np.asarray(x_real[b:b + 1])
+        x0 = np.asarray(x_real[b : b + 1])
         grad = np.zeros(x0.size)
         for i in range(x0.size):
             e = np.zeros(x0.size, np.float32)
             e[i] = eps
             e = e.reshape(x0.shape)
-            grad[i] = (float(d(x0 + e, y_org[b:b + 1])[0]) - float(d(x0 - e, y_org[b:b + 1])[0])) / (2 * eps)
+            grad[i] = (float(d(x0 + e, y_org[b : b + 1])[0]) - float(d(x0 - e, y_org[b : b + 1])[0])) / (2 * eps)
         expected.append((np.linalg.norm(grad) - 1.0) ** 2)
     key = jax.random.key(0)
     gp = gradient_penalty(lambda x: d(x, y_org), x_real, x_fake, key)
@@ -182,13 +197,16 @@ def test_wgan_gp_penalty_matches_finite_differences():
     np.testing.assert_allclose(float(terms["real"]), -float(jnp.mean(d(x_real, y_org))), rtol=1e-6)
 
 
-@pytest.mark.parametrize("overrides, field", [
-    ({"model.generator": "stargan_v1", "model.style": "style"}, "model.generator"),
-    ({"model.discriminator": "acgan"}, "model.discriminator"),
-    ({"model.style": "random"}, "model.style"),
-    ({"adv_loss": "hinge"}, "adv_loss"),
-    ({"n_critic": 0}, "n_critic"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"model.generator": "stargan_v1", "model.style": "style"}, "model.generator"),
+        ({"model.discriminator": "acgan"}, "model.discriminator"),
+        ({"model.style": "random"}, "model.style"),
+        ({"adv_loss": "hinge"}, "adv_loss"),
+        ({"n_critic": 0}, "n_critic"),
+    ],
+)
 def test_inconsistent_switches_are_refused(overrides, field):
     with pytest.raises(FacejaxError, match=field):
         registry.create(_config("F", **overrides))

@@ -44,8 +44,9 @@ def test_bfloat16_step_keeps_float32_state_and_matches_float32_losses():
 
     lowered = step16.lower(state, batch)
     convs = [ln for ln in lowered.as_text().splitlines() if "stablehlo.convolution" in ln]
-    assert convs and all(re.search(r"-> tensor<[^>]*xbf16>", ln) for ln in convs), \
+    assert convs and all(re.search(r"-> tensor<[^>]*xbf16>", ln) for ln in convs), (
         "some convolution of the bfloat16 step does not compute in bfloat16"
+    )
 
     new16, m16 = lowered.compile()(copy(), batch)
     new32, m32 = step32(copy(), batch)
@@ -63,8 +64,12 @@ def test_bfloat16_step_keeps_float32_state_and_matches_float32_losses():
         assert abs(a - b) <= tol * abs(a) + 1e-6, f"{k}: float32 {a:.5f}, bfloat16 {b:.5f}"
     # ...and the bfloat16 step changed the parameters by about as much as the float32 step did.
     for k in new32.params:
-        d32 = sum(float(jnp.abs(n - o).sum()) for n, o in zip(jax.tree.leaves(new32.params[k]),
-                                                               jax.tree.leaves(state.params[k])))
-        d16 = sum(float(jnp.abs(n - o).sum()) for n, o in zip(jax.tree.leaves(new16.params[k]),
-                                                               jax.tree.leaves(state.params[k])))
+        d32 = sum(
+            float(jnp.abs(n - o).sum())
+            for n, o in zip(jax.tree.leaves(new32.params[k]), jax.tree.leaves(state.params[k]))
+        )
+        d16 = sum(
+            float(jnp.abs(n - o).sum())
+            for n, o in zip(jax.tree.leaves(new16.params[k]), jax.tree.leaves(state.params[k]))
+        )
         assert 0.8 < d16 / d32 < 1.25, (k, d16, d32)

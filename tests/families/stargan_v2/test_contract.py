@@ -8,14 +8,27 @@ from facejax.families import base
 from facejax.families.stargan_v2.family import StarGANv2
 from facejax.train.state import root_key_data
 
-SMALL = {"model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32, "model.style_dim": 16,
-         "model.latent_dim": 8, "model.fan_img_size": 64, "model.fan_width": 8}
+SMALL = {
+    "model.dim_in": 16,
+    "model.max_conv_dim": 32,
+    "model.hidden_dim": 32,
+    "model.style_dim": 16,
+    "model.latent_dim": 8,
+    "model.fan_img_size": 64,
+    "model.fan_width": 8,
+}
 
 
 def test_capabilities():
     family = registry.create(configs.load("stargan_v2:synthetic", **SMALL))
-    for cap in (base.LoadsPretrained, base.SamplesFolders, base.Evaluates, base.TorchInterop, base.TorchBaseline,
-                base.Sweeps):
+    for cap in (
+        base.LoadsPretrained,
+        base.SamplesFolders,
+        base.Evaluates,
+        base.TorchInterop,
+        base.TorchBaseline,
+        base.Sweeps,
+    ):
         assert isinstance(family, cap), cap.__name__
     for cap in (base.Phased, base.ImportsOwnFiles, base.Prepares):
         assert not isinstance(family, cap), cap.__name__
@@ -24,8 +37,11 @@ def test_capabilities():
 
 def test_headline_metrics_and_sweep_defaults():
     assert [(m.key, m.label, m.fmt) for m in StarGANv2.headline_metrics] == [
-        ("FID_latent/mean", "FID latent", "{:.2f}"), ("LPIPS_latent/mean", "LPIPS latent", "{:.4f}"),
-        ("FID_reference/mean", "FID reference", "{:.2f}"), ("LPIPS_reference/mean", "LPIPS reference", "{:.4f}")]
+        ("FID_latent/mean", "FID latent", "{:.2f}"),
+        ("LPIPS_latent/mean", "LPIPS latent", "{:.4f}"),
+        ("FID_reference/mean", "FID reference", "{:.2f}"),
+        ("LPIPS_reference/mean", "LPIPS reference", "{:.4f}"),
+    ]
     rows = StarGANv2.sweep_rows()
     assert list(rows) == list("ABCDEF")
     assert rows["A"] == "Baseline StarGAN" and rows["F"] == "+ Diversity regularization (StarGAN v2)"

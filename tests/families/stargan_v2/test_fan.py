@@ -14,9 +14,17 @@ from facejax.export.convert import CheckpointMismatch
 from facejax.families.stargan_v2 import fan, sample, torch_layout
 from facejax.train.state import bind
 
-SMALL = {"img_size": 32, "model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32,
-         "model.style_dim": 16, "model.latent_dim": 8, "model.w_hpf": 1.0,
-         "model.fan_img_size": 64, "model.fan_width": 8}
+SMALL = {
+    "img_size": 32,
+    "model.dim_in": 16,
+    "model.max_conv_dim": 32,
+    "model.hidden_dim": 32,
+    "model.style_dim": 16,
+    "model.latent_dim": 8,
+    "model.w_hpf": 1.0,
+    "model.fan_img_size": 64,
+    "model.fan_width": 8,
+}
 
 
 def _blobs(n, size, seed, sigma=3.0):
@@ -45,14 +53,13 @@ def test_preprocess_shifts_and_powers_parts_as_the_original():
     blob = np.exp(-((rows - 128) ** 2 + (cols - 128) ** 2) / 8.0).astype(np.float32)[None, :, :, None]
     for channel, expected_rows in [(56, [120]), (60, [136, 152]), (53, [124]), (40, [135]), (5, [])]:
         h = base.copy()
-        h[..., channel:channel + 1] = blob
+        h[..., channel : channel + 1] = blob
         coarse, fine = fan.preprocess(jnp.asarray(h))
         peaks = _peak_rows(coarse)
         centers = [r for r in peaks if coarse[0, r, 128, 0] >= max(coarse[0, r - 1, 128, 0], coarse[0, r + 1, 128, 0])]
         assert centers == expected_rows, (channel, centers)
         if channel == 40:  # eyebrows: in the coarse mask only
             assert float(fine.max()) == 0.0
-
 
 
 def test_preprocess_matches_torch_reference_on_landmark_like_heatmaps():
@@ -72,8 +79,9 @@ def test_align_corners_upsampling_matches_torch():
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(0).standard_normal((2, 16, 16, 5)).astype(np.float32)
     out = fan.resize_align_corners(jnp.asarray(x), 64)
-    ref = torch.nn.functional.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), scale_factor=4,
-                                          mode="bilinear", align_corners=True)
+    ref = torch.nn.functional.interpolate(
+        torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), scale_factor=4, mode="bilinear", align_corners=True
+    )
     np.testing.assert_allclose(np.asarray(out), ref.numpy().transpose(0, 2, 3, 1), atol=1e-5)
 
 
@@ -135,8 +143,11 @@ def test_full_fan_matches_torch_reference_at_256():
 
 def test_fan_weights_file_errors_name_the_file_and_its_origin(tmp_path):
     cfg = configs.load("stargan_v2:synthetic", **SMALL)
-    with pytest.raises(FacejaxError, match=r"config.model.w_hpf=1.0 needs FAN.*--config.fan_weights.*wing\.ckpt"
-                                           r".*download\.sh"):
+    with pytest.raises(
+        FacejaxError,
+        match=r"config.model.w_hpf=1.0 needs FAN.*--config.fan_weights.*wing\.ckpt"
+        r".*download\.sh",
+    ):
         torch_layout.read_fan_weights(cfg)
     cfg.fan_weights = str(tmp_path / "nope" / "wing.ckpt")
     with pytest.raises(FacejaxError, match=r"nope/wing\.ckpt does not exist.*StarGAN v2 release"):
@@ -164,8 +175,9 @@ def test_family_reads_wing_ckpt_and_its_masks_steer_the_generator(tmp_path):
     family = registry.create(cfg)
     assert family.uses_fan and "fan" not in family.optimizers and "fan" not in family.param_counts()
     state = family.load_pretrained(random_state(family))
-    np.testing.assert_array_equal(state.frozen["fan"]["l0"]["kernel"],
-                                  tfan.l0.weight.detach().numpy().transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(
+        state.frozen["fan"]["l0"]["kernel"], tfan.l0.weight.detach().numpy().transpose(2, 3, 1, 0)
+    )
     assert "fan" not in state.params and "fan" not in state.ema  # frozen: its own field, once
     assert sorted(state.opt_state) == ["discriminator", "generator", "mapping_network", "style_encoder"]
 

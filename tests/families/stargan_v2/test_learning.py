@@ -45,11 +45,25 @@ def _predict(w, x):
 @pytest.mark.slow
 @pytest.mark.learning
 def test_reference_guided_outputs_take_the_target_domain(tmp_path):
-    cfg = tiny_config(tmp_path / "tfds", total_steps=STEPS, batch_size=8, **{
-        "data.source": "tfds", "data.name": "synthetic_faces", "data.config": "gender_32",
-        "model.dim_in": 16, "model.max_conv_dim": 64, "model.hidden_dim": 64,
-        "model.style_dim": 32, "model.latent_dim": 16, "log_every": 50, "ds_iter": STEPS,
-        "lr": LR, "f_lr": LR / 100})
+    cfg = tiny_config(
+        tmp_path / "tfds",
+        total_steps=STEPS,
+        batch_size=8,
+        **{
+            "data.source": "tfds",
+            "data.name": "synthetic_faces",
+            "data.config": "gender_32",
+            "model.dim_in": 16,
+            "model.max_conv_dim": 64,
+            "model.hidden_dim": 64,
+            "model.style_dim": 32,
+            "model.latent_dim": 16,
+            "log_every": 50,
+            "ds_iter": STEPS,
+            "lr": LR,
+            "f_lr": LR / 100,
+        },
+    )
     state = trainer.train(cfg, str(tmp_path / "run"))
     family = trainer.Run(cfg, str(tmp_path / "run")).family
 
@@ -74,9 +88,11 @@ def test_reference_guided_outputs_take_the_target_domain(tmp_path):
     pred = _predict(w, outs.reshape((-1,) + outs.shape[2:]))
     acc = float(np.mean(pred == target))
     src_acc = float(np.mean(np.tile(_predict(w, x_test), len(refs)) == target))
-    print(f"learning: steps={STEPS} classifier on real test faces {real_acc:.3f}; "
-          f"reference-guided outputs recognised as the target domain {acc:.3f} "
-          f"(untranslated sources vs the same targets: {src_acc:.3f}, chance 0.5)")
+    print(
+        f"learning: steps={STEPS} classifier on real test faces {real_acc:.3f}; "
+        f"reference-guided outputs recognised as the target domain {acc:.3f} "
+        f"(untranslated sources vs the same targets: {src_acc:.3f}, chance 0.5)"
+    )
     assert real_acc > 0.9
     # Measured (deterministic on CPU for a given input pipeline; the synthetic preset's EMA decay
     # 0.99): 0.875-0.973 after 250 steps, 0.992 after 400. With the paper's 0.999 the EMA generator

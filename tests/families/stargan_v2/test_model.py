@@ -83,10 +83,13 @@ def _expected_generator_keys(blocks, style_dim=64, w_hpf=0.0):
     }  # fmt: skip
     for prefix, ci, co in blocks:
         if prefix.startswith("encode"):
-            shapes = {"conv1.weight": (ci, ci, 3, 3), "conv1.bias": (ci,), "conv2.weight": (co, ci, 3, 3), "conv2.bias": (co,),
-                      "norm1.weight": (ci,), "norm1.bias": (ci,), "norm2.weight": (ci,), "norm2.bias": (ci,)}  # fmt: skip
+            shapes = {"conv1.weight": (ci, ci, 3, 3), "conv1.bias": (ci,),
+                      "conv2.weight": (co, ci, 3, 3), "conv2.bias": (co,),
+                      "norm1.weight": (ci,), "norm1.bias": (ci,),
+                      "norm2.weight": (ci,), "norm2.bias": (ci,)}  # fmt: skip
         else:
-            shapes = {"conv1.weight": (co, ci, 3, 3), "conv1.bias": (co,), "conv2.weight": (co, co, 3, 3), "conv2.bias": (co,),
+            shapes = {"conv1.weight": (co, ci, 3, 3), "conv1.bias": (co,),
+                      "conv2.weight": (co, co, 3, 3), "conv2.bias": (co,),
                       "norm1.fc.weight": (2 * ci, style_dim), "norm1.fc.bias": (2 * ci,),
                       "norm2.fc.weight": (2 * co, style_dim), "norm2.fc.bias": (2 * co,)}  # fmt: skip
         if ci != co:
@@ -141,7 +144,9 @@ def test_other_nets_state_dict_layout_matches_reference():
 
 
 def _true_paths(mask):
-    return sorted(".".join(str(getattr(k, "key", k)) for k in path) for path, v in jax.tree_util.tree_leaves_with_path(mask) if v)
+    return sorted(
+        ".".join(str(getattr(k, "key", k)) for k in path) for path, v in jax.tree_util.tree_leaves_with_path(mask) if v
+    )
 
 
 def test_frozen_parameter_mask_marks_unused_decoder_shortcuts():
@@ -162,7 +167,9 @@ def test_frozen_parameters_stay_put_under_masked_optimizer():
     gen = _materialize(lambda: Generator(32, w_hpf=1.0, **SMALL, rngs=nnx.Rngs(0)))
     labels = jax.tree.map(lambda f: "frozen" if f else "train", frozen_parameter_mask(nnx.state(gen, nnx.Param)))
     adam_l2 = optax.chain(optax.add_decayed_weights(1e-4), optax.adam(1e-2, b1=0.0, b2=0.99))
-    opt = nnx.Optimizer(gen, optax.multi_transform({"train": adam_l2, "frozen": optax.set_to_zero()}, labels), wrt=nnx.Param)
+    opt = nnx.Optimizer(
+        gen, optax.multi_transform({"train": adam_l2, "frozen": optax.set_to_zero()}, labels), wrt=nnx.Param
+    )
     before = nnx.state(gen, nnx.Param).to_pure_dict()
     grads = jax.tree.map(jnp.ones_like, nnx.state(gen, nnx.Param))  # even a nonzero gradient must not move them
     nnx.jit(lambda opt, gen, grads: opt.update(gen, grads))(opt, gen, grads)
@@ -176,7 +183,9 @@ def test_frozen_parameters_stay_put_under_masked_optimizer():
 def test_frozen_parameters_are_never_read():
     gen = _materialize(lambda: Generator(32, w_hpf=1.0, **SMALL, rngs=nnx.Rngs(0)))
     frozen = frozen_parameter_mask(nnx.state(gen, nnx.Param))
-    poisoned = jax.tree.map(lambda f, p: jnp.full_like(p, jnp.nan) if f else p, frozen, nnx.as_pure(nnx.state(gen, nnx.Param)))
+    poisoned = jax.tree.map(
+        lambda f, p: jnp.full_like(p, jnp.nan) if f else p, frozen, nnx.as_pure(nnx.state(gen, nnx.Param))
+    )
     nnx.update(gen, poisoned)
     x, s, _, masks = _inputs(1, 32)
     out = nnx.jit(lambda g, x, s, m: g(x, s, m))(gen, x, s, masks)
@@ -191,7 +200,9 @@ def test_frozen_parameters_are_never_read():
 def test_forward_shapes(img_size, w_hpf):
     b, k = 2, 3
     nets = _abstract_nets(w_hpf, k, img_size, **SMALL)
-    mapping = nnx.eval_shape(lambda: MappingNetwork(latent_dim=4, style_dim=64, num_domains=k, hidden_dim=32, rngs=nnx.Rngs(0)))
+    mapping = nnx.eval_shape(
+        lambda: MappingNetwork(latent_dim=4, style_dim=64, num_domains=k, hidden_dim=32, rngs=nnx.Rngs(0))
+    )
     x = jax.ShapeDtypeStruct((b, img_size, img_size, 3), jnp.float32)
     y = jax.ShapeDtypeStruct((b,), jnp.int32)
     s = nnx.eval_shape(lambda f, z, y: f(z, y), mapping, jax.ShapeDtypeStruct((b, 4), jnp.float32), y)
@@ -218,7 +229,9 @@ def test_bad_img_size_raises_clear_error():
 
 
 def test_unselected_domain_heads_get_zero_grads():
-    mapping = _materialize(lambda: MappingNetwork(latent_dim=4, style_dim=8, num_domains=3, hidden_dim=16, rngs=nnx.Rngs(0)))
+    mapping = _materialize(
+        lambda: MappingNetwork(latent_dim=4, style_dim=8, num_domains=3, hidden_dim=16, rngs=nnx.Rngs(0))
+    )
     loss = lambda m: jnp.sum(m(jnp.ones((2, 4)), jnp.array([0, 0])) ** 2)  # noqa: E731
     grads = nnx.jit(nnx.grad(loss))(mapping)
     assert float(jnp.abs(grads["unshared"][0][6]["kernel"][...]).max()) > 0

@@ -11,8 +11,12 @@ from facejax.families import base
 
 @pytest.fixture(scope="module")
 def family():
-    return registry.create(configs.load("stargan_v2:synthetic", **{
-        "model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32, "model.num_domains": 2}))
+    return registry.create(
+        configs.load(
+            "stargan_v2:synthetic",
+            **{"model.dim_in": 16, "model.max_conv_dim": 32, "model.hidden_dim": 32, "model.num_domains": 2},
+        )
+    )
 
 
 def _folder(root, layout):
