@@ -32,14 +32,14 @@ def test_auto_is_cpu_tuned_on_cpu_and_native_elsewhere(monkeypatch):
     assert kernels.setting() == "auto"
 
 
-def test_config_field_is_optional_applied_by_registry_and_checked(monkeypatch):
+def test_config_field_is_declared_applied_by_registry_and_checked(monkeypatch):
     cfg = configs.load("stargan_v2:synthetic")
-    assert "kernels" not in cfg  # presets need not declare it: read with config.get, default auto
+    assert cfg.kernels == "auto"  # declared by facejax.train.config.defaults for every family
     assert kernels.configure(cfg) == "auto"
     monkeypatch.setattr(registry, "family_class", lambda name: lambda config: kernels.setting())
     try:
         assert registry.create(configs.load("stargan_v2:synthetic", kernels="native")) == "native"
-        for bad in ("gpu", "Native", 1):
+        for bad in ("gpu", "Native"):  # (a non-string is refused by the ConfigDict field type itself)
             with pytest.raises(FacejaxError) as e:
                 registry.create(configs.load("stargan_v2:synthetic", kernels=bad))
             assert str(e.value).startswith(f"config.kernels={bad!r}: expected one of 'auto', 'native', 'cpu_tuned'")
