@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from PIL import Image
 
 from facejax.errors import FacejaxError
 from facejax.families.aesgan import ellipse as ellipse_lib
@@ -197,7 +198,6 @@ def read_face(path: str, size: int, minmax: bool) -> np.ndarray:
     names the file when it cannot be read."""
     if not minmax:
         return sources.read_image(path, size)
-    from PIL import Image
 
     try:
         with Image.open(path) as im:

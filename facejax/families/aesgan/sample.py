@@ -16,6 +16,7 @@ import os
 
 import jax
 import numpy as np
+from PIL import Image
 
 from facejax import images
 from facejax.errors import FacejaxError
@@ -71,8 +72,6 @@ def _eyes(folder: str, paths, size: int, default) -> np.ndarray:
             out.append(default)
             continue
         try:
-            from PIL import Image
-
             with Image.open(p) as im:
                 w, h = im.size
             e = np.asarray(table[name], np.float64).reshape(2, 2) / np.array([h, w])

@@ -29,6 +29,7 @@ import re
 import jax
 import numpy as np
 from flax import nnx
+from ml_collections import ConfigDict
 
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
@@ -79,7 +80,6 @@ def _explain(config, name: str):
     }
 
     def layout_for(change):
-        from ml_collections import ConfigDict
 
         cfg = ConfigDict(config.to_dict())
         for k, v in change.items():

@@ -30,6 +30,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 
 from facejax import images
 from facejax.errors import FacejaxError
@@ -176,7 +177,6 @@ def read_face(path: str, size: int, resize_filter: str = "antialias") -> np.ndar
         )
     if resize_filter == "bilinear":
         return read_image(path, size)
-    from PIL import Image
 
     try:
         with Image.open(path) as im:

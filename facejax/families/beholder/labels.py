@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
+from etils import epath
 
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
@@ -150,7 +151,6 @@ class _LabelsBuilder(tfds.dataset_builders.AdhocBuilder, skip_registration=True)
     @tfds.core.utils.classproperty
     @classmethod
     def code_path(cls):
-        from etils import epath
 
         return epath.Path(__file__)
 

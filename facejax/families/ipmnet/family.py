@@ -48,7 +48,7 @@ from flax import nnx
 
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.ipmnet import evaluate, model, preprocess, sample, torch_layout
+from facejax.families.ipmnet import evaluate, identity, model, preprocess, sample, torch_layout
 from facejax.families.ipmnet.settings import resnet_layers, validate
 from facejax.input import ops, pipelines, streams
 from facejax.train.state import TrainState, bind, split_state, step_key
@@ -155,7 +155,6 @@ class IPMNet(base.Family):
         """With identity.pretrained, R from config.identity.weights (the paper's intent; the original never does)."""
         if not self.config.identity.pretrained:
             return state
-        from facejax.families.ipmnet import identity
 
         r = identity.load(self.config.identity.weights, self.identity_layout())
         return state.replace(frozen={**state.frozen, "R": jax.tree.map(jnp.asarray, r)})

@@ -16,6 +16,7 @@ import pickle
 import numpy as np
 
 from facejax.errors import FacejaxError
+from facejax.export import convert, files
 
 FILENAME = "resnet50_ft_weight.pkl"
 SOURCE = (
@@ -65,8 +66,6 @@ def read(path: str) -> dict[str, np.ndarray]:
             with open(path, "rb") as f:
                 obj = _ArraysOnly(f, encoding="latin1").load()
         else:
-            from facejax.export import files
-
             obj = files.load_torch(path, "identity network weights")
     except FacejaxError:
         raise
@@ -86,7 +85,6 @@ def read(path: str) -> dict[str, np.ndarray]:
 
 def load(path: str, layout) -> dict:
     """Pure params of the facejax ResNet (``layout``: its NetLayout) from a weight file; every tensor checked."""
-    from facejax.export import convert
 
     tensors = {
         k: v.astype(np.float32)

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from facejax.errors import FacejaxError
 from facejax.input import ops, streams
+from facejax.metrics.preprocess import list_images
 
 MAKEUP_LABELS = (1, 2, 3, 6, 7, 9)
 
@@ -185,7 +186,6 @@ def write_maps(images_dir: str, segs_dir: str, out_dir: str) -> dict:
     """`facejax prepare ipmnet_maps`: for every image of images_dir with a parsing map of the same stem in segs_dir,
     writes out_dir/images/<stem>.png (the image at the map's resolution), out_dir/mask/<stem>.png (0 = makeup
     area, 255 = keep) and out_dir/highcontract/<stem>.png (the texture, uint8), the original's file kinds."""
-    from facejax.metrics.preprocess import list_images
 
     paths = list_images(images_dir, "images folder")
     written = 0

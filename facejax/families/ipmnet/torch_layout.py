@@ -20,6 +20,7 @@ import re
 import jax
 import numpy as np
 from flax import nnx
+from ml_collections import ConfigDict
 
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
@@ -82,7 +83,6 @@ def module_layout(module, name: str = "") -> convert.NetLayout:
 
 def _explain(config, name: str):
     """explain(file_shapes): the width / depth field that would make a file fit, if one does."""
-    from ml_collections import ConfigDict
 
     sub = "gen" if name == "G" else "dis"
     fields = (

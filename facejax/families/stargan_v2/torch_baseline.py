@@ -25,6 +25,8 @@ the original's solver), else on the CPU.
 
 from __future__ import annotations
 
+import copy
+
 import jax
 import numpy as np
 
@@ -70,7 +72,6 @@ class TorchStarGANv2Step:
     """Nets, optimizers and EMA copies of one StarGAN v2 run; `step(batch)` is one iteration."""
 
     def __init__(self, config, seed: int = 0, device: str | None = None):
-        import copy
 
         check_supported(config)
         self.torch = torch = import_torch()
