@@ -25,15 +25,18 @@ PACKAGE = "facejax.presets"
 
 
 def _config_dir() -> pathlib.Path:
-    """The installed `facejax.presets` package (site-packages, or the checkout's configs/ through an editable
-    install), else the checkout's configs/ beside facejax/ (a checkout on PYTHONPATH, an older editable install)."""
+    """A checkout's own configs/ (facejax/ run from the checkout: an editable install, PYTHONPATH), else the
+    installed `facejax.presets` package (site-packages after `pip install .`)."""
+    checkout = pathlib.Path(__file__).resolve().parents[1]
+    if (checkout / "setup.cfg").is_file() and (checkout / "configs").is_dir():
+        return checkout / "configs"
     try:
         spec = importlib.util.find_spec(PACKAGE)
     except ImportError:
         spec = None
     if spec is not None and spec.submodule_search_locations:
         return pathlib.Path(list(spec.submodule_search_locations)[0])
-    return pathlib.Path(__file__).resolve().parents[1] / "configs"
+    return checkout / "configs"
 
 
 CONFIG_DIR = _config_dir()

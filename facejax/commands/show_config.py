@@ -15,12 +15,17 @@ def plain(config) -> dict:
     return json.loads(config.to_json())
 
 
+def yaml_text(config) -> str:
+    """The config as plain YAML (field order kept; yaml.safe_load reads back `plain(config)`)."""
+    import yaml  # ml_collections' own dependency
+
+    return yaml.safe_dump(plain(config), sort_keys=False, default_flow_style=False, width=120)
+
+
 def main(config, args):
     if args:
         raise FacejaxError(f"config takes no positional words, got {' '.join(args)}")
     if common.JSON.value:
         print(json.dumps(plain(config)))
-        return
-    import yaml  # ml_collections' own dependency
-
-    print(yaml.safe_dump(plain(config), sort_keys=False, default_flow_style=False, width=120), end="")
+    else:
+        print(yaml_text(config), end="")
