@@ -6,8 +6,8 @@ imported first:
 
   * if tensorflow_datasets is already imported, `facejax.datasets` (the TFDS builders in data/) is
     imported now;
-  * otherwise a one-shot import hook imports `facejax.datasets` right after tensorflow_datasets
-    finishes importing, so the builders are registered before any `tfds.builder` call can run.
+  * otherwise an import hook imports `facejax.datasets` right after tensorflow_datasets finishes
+    importing (once), so the builders are registered before any `tfds.builder` call can run.
 
 Code that calls `tfds.builder` itself may also `import facejax.datasets` explicitly (the input
 pipeline and `facejax prepare` do); that import is what registers the builders, the hook only makes
@@ -40,7 +40,8 @@ def _hide_accelerators(module=None) -> None:
 
 class _AfterImport(importlib.abc.MetaPathFinder):
     """Finds nothing itself; wraps the loader of module `name` so that `then(module)` runs once the module
-    has executed. Removes itself on first use."""
+    has executed, and removes itself then. A find_spec that does not import (`importlib.util.find_spec
+    ("tensorflow")`, as etils asks whether TensorFlow is installed) leaves it in place for the real import."""
 
     def __init__(self, name, then):
         self.name, self.then = name, then
@@ -48,17 +49,24 @@ class _AfterImport(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != self.name:
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)  # the ordinary finders
+        spec = None
+        for finder in sys.meta_path:  # the ordinary finders
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
-        exec_module, then = loader.exec_module, self.then
+        exec_module = loader.exec_module
 
         def exec_then(module):
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             exec_module(module)
-            then(module)
+            self.then(module)
 
         loader.exec_module = exec_then
         return spec
