@@ -110,7 +110,17 @@ def _synthetic(c):
     return c
 
 
+PRESETS = {
+    "mt": "the original on MT (mt_makeup/256): 256 px, batch 1, Adam 2e-4, 300 epochs, VGG-16 perceptual loss",
+    "synthetic": "32 px, small widths on synthetic_faces/gender_32 (no VGG term): CPU minutes",
+}
+
+
 def get_config(preset="synthetic"):
     return trainer_config.select(
-        preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base, file="configs/beautygan.py"
+        preset,
+        {"mt": lambda c: c, "synthetic": _synthetic},
+        base=_base,
+        file="configs/beautygan.py",
+        descriptions=PRESETS,
     )

@@ -258,6 +258,15 @@ def _predictor_synthetic(c):
     return c
 
 
+PRESETS = {
+    "celeba_hq": "the beauty-conditioned progressive GAN, 4 -> 128 px on CelebA-HQ labelled by the predictor",
+    "scut_gan": "the same GAN on SCUT-FBP5500's human ratings",
+    "synthetic": "a tiny GAN, 4 -> 16 px on synthetic_faces (8 raters): CPU minutes",
+    "scut_fbp5500": "the rater predictor: VGG-16-BN from ImageNet on SCUT-FBP5500",
+    "predictor_synthetic": "a tiny predictor on synthetic_faces/gender_32, from scratch",
+}
+
+
 def get_config(preset="synthetic"):
     presets = {
         "celeba_hq": lambda c: _gan(),
@@ -267,4 +276,4 @@ def get_config(preset="synthetic"):
         "predictor_synthetic": lambda c: _predictor_synthetic(_predictor()),
     }
     # two bases (the GAN's and the predictors'): each preset builds its own, select's base is unused
-    return trainer_config.select(preset, presets, base=lambda: None, file="configs/beholder.py")
+    return trainer_config.select(preset, presets, base=lambda: None, file="configs/beholder.py", descriptions=PRESETS)

@@ -224,6 +224,14 @@ def _parsing_synthetic(c):
     return c
 
 
+PRESETS = {
+    "celeba": "the original at 128 px on CelebA (celeba/gfc_128), three stages; needs a parsing run",
+    "parsing": "the face-parsing network (11 Helen classes) on helen/128",
+    "synthetic": "32 px, small widths on synthetic_faces/gender_32: CPU minutes; needs a parsing_synthetic run",
+    "parsing_synthetic": "the parsing network at 32 px on synthetic_faces' maps",
+}
+
+
 def get_config(preset="synthetic"):
     presets = {
         "celeba": lambda c: c,
@@ -231,4 +239,4 @@ def get_config(preset="synthetic"):
         "parsing": _parsing,
         "parsing_synthetic": _parsing_synthetic,
     }
-    return trainer_config.select(preset, presets, base=_base, file="configs/gfc.py")
+    return trainer_config.select(preset, presets, base=_base, file="configs/gfc.py", descriptions=PRESETS)

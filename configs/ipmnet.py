@@ -120,7 +120,13 @@ def _synthetic(c):
     return c
 
 
+PRESETS = {
+    "mt": "the original's config.yaml on MT (mt_makeup/original): 256 px crops, batch 1, 1M iterations",
+    "synthetic": "32 px, small widths and identity ResNet, random pairs on synthetic_faces/gender_32: CPU minutes",
+}
+
+
 def get_config(preset="synthetic"):
     return trainer_config.select(
-        preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base, file="configs/ipmnet.py"
+        preset, {"mt": lambda c: c, "synthetic": _synthetic}, base=_base, file="configs/ipmnet.py", descriptions=PRESETS
     )

@@ -63,6 +63,20 @@ ABLATIONS = {
 }
 
 
+# One line per preset and Table 1 row (`facejax presets`); a row joins a preset as `C,synthetic`.
+PRESETS = {
+    "celeba_hq": "the paper's CelebA-HQ setting: 256 px, 2 domains, w_hpf=1 (FAN), lambda_ds=1, 100k steps",
+    "afhq": "the paper's AFHQ setting: 256 px, 3 domains, w_hpf=0, lambda_ds=2, 100k steps",
+    "synthetic": "32 px, small widths, 500 steps on synthetic_faces/gender_32: CPU minutes",
+    "A": "Table 1 row A: StarGAN v1 generator, ACGAN discriminator, WGAN-GP, label styles (on celeba_hq)",
+    "B": "Table 1 row B: row A with the multi-task discriminator",
+    "C": "Table 1 row C: StarGAN v2 generator (AdaIN), non-saturating loss, label styles",
+    "D": "Table 1 row D: row C with raw latent codes as styles",
+    "E": "Table 1 row E: row D with the mapping network and style encoder",
+    "F": "Table 1 row F: StarGAN v2 with diversity sensitive loss (the full model)",
+}
+
+
 def _base():
     c = trainer_config.defaults(
         "stargan_v2",
@@ -203,4 +217,5 @@ def get_config(preset="synthetic"):
         file="configs/stargan_v2.py",
         modifiers=rows,
         modifier_base="celeba_hq",
+        descriptions=PRESETS,
     )

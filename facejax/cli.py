@@ -1,7 +1,9 @@
-"""facejax command line: `facejax <command> [words] --config=configs/<family>.py:<preset> [flags]`.
+"""facejax command line: `facejax <command> [words] --config=<family>:<preset> [flags]`.
 
 Each command is a module in facejax/commands (its flags, HELP, NEEDS_CONFIG, main(config, args)).
-Config fields are overridden as --config.FIELD=VALUE (e.g. --config.batch_size=16).
+--config names a family's presets (`stargan_v2:synthetic`, `facejax presets` lists them) or a config file
+(`configs/stargan_v2.py:synthetic`). Config fields are overridden as --config.FIELD=VALUE (e.g.
+--config.batch_size=16); `facejax config` prints the resolved config.
 User mistakes print one line naming the file or field and exit 2; nothing written is lost.
 """
 
@@ -25,6 +27,8 @@ COMMANDS = {
     "bench": "bench",
     "export": "export",
     "import": "import_",
+    "presets": "presets",
+    "config": "show_config",
 }
 
 
@@ -79,20 +83,16 @@ def command_help(command: str, module, config=None) -> str:
 
 
 def _resolve_config_arg(arg: str) -> str:
-    """--config=configs/x.py:preset, found relative to the working directory or, failing that, in
-    the checkout's configs/ folder; a missing file is one clear error."""
+    """--config=FAMILY:PRESET or --config=configs/x.py:preset -> --config=FILE:PRESET, the file found relative to
+    the working directory or among the installed presets (facejax/configs.py find); a missing one is one error."""
     if not arg.startswith("--config="):
         return arg
-    from facejax.configs import CONFIG_DIR
+    from facejax import configs
 
-    path, sep, preset = arg[len("--config=") :].partition(":")
-    if os.path.isfile(path):
+    name, sep, preset = arg[len("--config=") :].partition(":")
+    if os.path.isfile(name):
         return arg
-    fallback = CONFIG_DIR / os.path.basename(path)
-    if fallback.is_file():
-        return f"--config={fallback}{sep}{preset}"
-    known = ", ".join(sorted(f"configs/{p.name}" for p in CONFIG_DIR.glob("*.py")))
-    raise FacejaxError(f"config file {path!r} not found (known: {known})")
+    return f"--config={configs.find(name)}{sep}{preset}"
 
 
 def _flag_error_message(e: Exception, argv) -> str:
@@ -143,7 +143,9 @@ def run(argv=None):
     try:
         config = _config_value()
         if config is None and getattr(module, "NEEDS_CONFIG", True):
-            raise FacejaxError("--config is required, e.g. --config=configs/stargan_v2.py:synthetic")
+            raise FacejaxError(
+                "--config is required, e.g. --config=stargan_v2:synthetic (`facejax presets` lists them)"
+            )
         module.main(config, args)
     except FacejaxError as e:
         print(f"facejax {command}: error: {e}", file=sys.stderr)

@@ -13,9 +13,14 @@ from tests import xla_env
 ENV = xla_env.env(1)
 
 
-def facejax(*args, timeout=600, env=None):
+def facejax(*args, timeout=600, env=None, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "facejax.cli", *args], capture_output=True, text=True, env=env or ENV, timeout=timeout
+        [sys.executable, "-m", "facejax.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or ENV,
+        timeout=timeout,
+        cwd=cwd,
     )
 
 

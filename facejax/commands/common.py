@@ -5,7 +5,9 @@ from ml_collections import config_flags
 
 from facejax.errors import FacejaxError
 
-CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<family>.py:<preset>", lock_config=True)
+CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "<family>:<preset> (facejax presets) or <file.py>:<preset>", lock_config=True
+)
 WORKDIR = flags.DEFINE_string("workdir", None, "run directory: checkpoints, logs, samples")
 OUT = flags.DEFINE_string("out", None, "output directory")
 JSON = flags.DEFINE_bool("json", False, "print machine-readable JSON (last line of stdout)")

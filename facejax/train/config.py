@@ -7,9 +7,14 @@
         c.model = ConfigDict(); ...            # the family's own fields
         return c
 
+    PRESETS = {"mt": "the original's settings on MT", "synthetic": "32 px on synthetic_faces: CPU minutes"}
+
     def get_config(preset="synthetic"):
         return trainer_config.select(preset, {"mt": _mt, "synthetic": _synthetic}, base=_base,
-                                     file="configs/beautygan.py")
+                                     file="configs/beautygan.py", descriptions=PRESETS)
+
+A config file's `PRESETS` ({preset: one line}) is what `facejax presets` lists; `select` checks that it names every
+preset and row the file builds.
 
 `check(config)` validates these fields (registry.create calls it, so every command does); the family validates
 its own fields in its constructor.
@@ -89,14 +94,22 @@ def select(
     default: str = "synthetic",
     modifiers: dict[str, Preset] | None = None,
     modifier_base: str | None = None,
+    descriptions: dict[str, str] | None = None,
 ) -> ConfigDict:
     """The config of `preset`: base() changed by presets[name].
 
     With `modifiers` (StarGAN v2's Table 1 rows), `preset` may be "NAME,MODIFIER" (either order): the preset,
     then the modifier on top; a modifier alone applies to `modifier_base`. An unknown or repeated name is a
     ValueError naming `file` and the known presets (ml_collections reports it as the flag's error).
+    `descriptions` (the file's PRESETS table, {name: one line}) must name every preset and modifier, no more.
     """
     modifiers = modifiers or {}
+    if descriptions is not None and set(descriptions) != {*presets, *modifiers}:
+        built, described = {*presets, *modifiers}, set(descriptions)
+        raise ValueError(
+            f"{file}: PRESETS describes {sorted(described - built)} that get_config does not build "
+            f"and misses {sorted(built - described)}"
+        )
     names = [p.strip() for p in (preset or default).split(",") if p.strip()] or [default]
     mods = [n for n in names if n in modifiers]
     scales = [n for n in names if n not in modifiers]

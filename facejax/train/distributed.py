@@ -10,7 +10,7 @@ Where the processes come from decides the arguments:
   nothing      one process; nothing to initialise
 
 On CPU, cross-process collectives go through gloo. TensorFlow (tf.data) is kept off accelerators so
-it does not take their memory.
+it does not take their memory (in every facejax process: facejax/__init__.py).
 """
 
 import os
@@ -23,6 +23,7 @@ ENV_PROCESS_ID = "FACEJAX_PROCESS_ID"
 ENV_LOCAL_DEVICE_IDS = "FACEJAX_LOCAL_DEVICE_IDS"
 
 _initialized = False
+_tf_hidden = False
 
 
 def _int_env(name: str, env) -> int:
@@ -78,15 +79,28 @@ def initialize(env=None) -> bool:
     return True
 
 
-def hide_accelerators_from_tensorflow() -> None:
-    """tf.data only feeds the host; without this TensorFlow reserves the GPU's memory."""
+def hide_accelerators_from_tensorflow() -> bool:
+    """tf.data only feeds the host; without this TensorFlow reserves the GPU's memory. `import facejax` runs it
+    right after TensorFlow's import (facejax/__init__.py), so every facejax process does it before any tf op.
+    Returns whether TensorFlow now sees no GPU or TPU (False where TensorFlow had already set up its devices);
+    `tensorflow_hidden()` tells whether it has run."""
+    global _tf_hidden
     try:
         import tensorflow as tf
+    except ImportError:
+        return False
+    for kind in ("GPU", "TPU"):
+        try:
+            tf.config.set_visible_devices([], kind)
+        except (RuntimeError, ValueError):  # devices already initialised, or no such device type
+            pass
+    _tf_hidden = not any(d.device_type in ("GPU", "TPU") for d in tf.config.get_visible_devices())
+    return _tf_hidden
 
-        tf.config.set_visible_devices([], "GPU")
-        tf.config.set_visible_devices([], "TPU")
-    except (ImportError, RuntimeError, ValueError):  # already initialised, or no such device type
-        pass
+
+def tensorflow_hidden() -> bool:
+    """Whether hide_accelerators_from_tensorflow has run in this process and TensorFlow sees only the host."""
+    return _tf_hidden
 
 
 def barrier(name: str, timeout_s: int = 3600) -> None:

@@ -35,7 +35,15 @@ def _wide(c):
     return c
 
 
+PRESETS = {"small": "8 channels, 16 px, 2 steps", "wide": "16 channels"}
+
+
 def get_config(preset="small"):
     return trainer_config.select(
-        preset, {"small": _small, "wide": _wide}, base=_base, file="tests/toyfamily/config.py", default="small"
+        preset,
+        {"small": _small, "wide": _wide},
+        base=_base,
+        file="tests/toyfamily/config.py",
+        default="small",
+        descriptions=PRESETS,
     )
