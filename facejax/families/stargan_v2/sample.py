@@ -73,8 +73,16 @@ class Sampler:
                 "StarGAN v2 translates sources with the styles of references: give ref= (images) and "
                 f"ref_domains= (each reference's domain, 0..{k - 1}, an int or one per reference)"
             )
-        labels = np.broadcast_to(np.asarray(ref_domains), (len(ref),)).astype(np.int32)
-        if labels.size and (labels.min() < 0 or labels.max() >= k):
+        labels = np.asarray(ref_domains)
+        if labels.ndim == 0:
+            labels = np.full((len(ref),), labels)
+        if labels.shape != (len(ref),) or not np.issubdtype(labels.dtype, np.integer):
+            raise FacejaxError(
+                f"ref_domains={np.asarray(ref_domains).tolist()}: expected one int for every reference or a list of "
+                f"{len(ref)} ints (0..{k - 1})"
+            )
+        labels = labels.astype(np.int32)
+        if labels.min() < 0 or labels.max() >= k:
             raise FacejaxError(f"ref_domains={labels.tolist()}: the model has {k} domains (0..{k - 1})")
         x = np.stack([image_input(a, size) for a in src])
         refs = np.stack([image_input(a, size) for a in ref])
