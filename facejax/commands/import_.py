@@ -10,13 +10,11 @@ no `hpf.filter` (the CelebA-HQ release). FAN comes from the files' `fan` entry, 
 """
 
 import json
-import os
 
 from absl import flags
 
 from facejax.commands import common
 from facejax.commands.export import STEP
-from facejax.errors import FacejaxError
 
 HELP = "read the original PyTorch checkpoint files (--from) into a new run in --workdir"
 NEEDS_CONFIG = True
@@ -27,40 +25,13 @@ FROM = common.flag(
 
 
 def main(config, args):
+    from facejax.export import importer
+
     del args
-    import jax
-
-    from facejax import registry
-    from facejax.export import files
-    from facejax.families import base
-    from facejax.train.checkpoint import Checkpointer
-    from facejax.train.state import root_key_data
-
     source, workdir = common.require(FROM, "from"), common.require(common.WORKDIR, "workdir")
-    # A family whose original names its files otherwise (BeautyGAN's <epoch>_<iter>_G.pth) reads them itself.
-    own_files = base.has(registry.family_class(config.family), base.ImportsOwnFiles)
-    if not own_files:
-        step, paths = files.find_checkpoint_files(source, STEP.value)
-    family = base.require(registry.create(config), base.TorchInterop)
-    layout = family.torch_layout()
-    ckpt_dir = os.path.join(workdir, "checkpoints")
-    if os.path.isdir(ckpt_dir) and any(n.isdigit() for n in os.listdir(ckpt_dir)):
-        raise FacejaxError(
-            f"{ckpt_dir} already has checkpoints; import into a new --workdir (nothing there is overwritten)"
-        )
-    if own_files:
-        step, state, paths, notes = family.import_files(source, STEP.value)
-        state = jax.tree.map(jax.numpy.asarray, state.replace(step=jax.numpy.asarray(step, state.step.dtype)))
-    else:
-        loaded = layout.load(paths)  # every tensor checked against the config before anything is built
-        rng = root_key_data(config.seed)
-        state, notes = layout.build_state(
-            loaded, paths, step=step, rng=rng, optimizers=family.optimizers, init_fn=lambda: jax.jit(family.init)(rng)
-        )
-    checkpointer = Checkpointer(workdir, keep=config.keep_checkpoints)
-    checkpointer.save(step, state, None, config.to_dict(), force=True)
-    checkpointer.close()
-    written = os.path.join(ckpt_dir, str(step))
+    importer.check_new_workdir(workdir)
+    _, step, state, paths, notes = importer.read_original(config, source, STEP.value)
+    written = importer.write_checkpoint(config, workdir, step, state)
     if common.JSON.value:
         print(json.dumps({"step": step, "checkpoint": written, "read": paths, "notes": notes}))
     else:

@@ -13,6 +13,7 @@ Capabilities (runtime-checkable protocols)
   Phased              the iteration changes over a run (loss stages, growing resolutions)
   LoadsPretrained     frozen networks read from files when a run starts from scratch
   SamplesFolders      `facejax sample --src [--ref|--mask]` on the user's own folders
+  TranslatesArrays    the same on arrays in memory (facejax.api Model.translate, notebooks)
   Evaluates           `facejax eval` / `config.eval_every`: the paper's protocol and headline metrics
   TorchInterop        `facejax export` / `import`: the original repository's PyTorch files
   ImportsOwnFiles     import reads files the original names its own way (not <step>_nets*.ckpt)
@@ -199,6 +200,32 @@ class SamplesFolders(Protocol):
         """
 
 
+@runtime_checkable
+class TranslatesArrays(Protocol):
+    """The model on images in memory (`facejax.api` Model.translate): what `sample_folders` does, without files.
+
+    src / ref / mask mean what the family's `folder_inputs` says of --src / --ref / --mask; keyword arrays a family
+    needs beyond images (IPM-Net's parsing maps, AesGAN's eye positions, StarGAN v2's reference domains) are named
+    in its `translate_arrays` docstring.
+    """
+
+    def translate_arrays(self, state, src, ref=None, mask=None, **extra) -> np.ndarray:
+        """The family's result on arrays, through the same compiled sampler `sample_folders` uses, so that it
+        equals the PNGs `facejax sample --src [--ref]` writes for the same images.
+
+        Args:
+          state: TrainState.
+          src, ref: sequences of uint8 RGB images (H, W, 3), any size (an (N, H, W, 3) array or a list); the family
+            scales and resizes each as its folder path does with a decoded file.
+          mask: what the family's --mask takes (GFC: a mask type, an image file, or an array, 1 = hole).
+          extra: keyword arrays the family needs besides images; an unknown keyword is a FacejaxError.
+        Returns:
+          uint8 images: (len(src), len(ref), S, S, 3) for families that pair every source with every reference,
+          (len(src), S, S, 3) for one result per source, (len(src), K, S, S, 3) for K variants per source
+          (Beholder-GAN's beauty sweep), as the family's docstring says.
+        """
+
+
 @dataclasses.dataclass(frozen=True)
 class Metric:
     """One headline number: the key in the evaluator's metrics, its column label and format."""
@@ -311,6 +338,7 @@ CAPABILITIES = {
     Phased: "a phased iteration",
     LoadsPretrained: "pretrained frozen networks",
     SamplesFolders: "sampling from your own folders (facejax sample --src)",
+    TranslatesArrays: "translation of images in memory (facejax.api Model.translate)",
     Evaluates: "an evaluation protocol (facejax eval, config.eval_every)",
     TorchInterop: "PyTorch export/import (facejax export, facejax import)",
     ImportsOwnFiles: "reading the original's own checkpoint files",

@@ -288,10 +288,15 @@ def read_image(path: str, size: int) -> "np.ndarray":
     test transform); a FacejaxError names the file when it cannot be read."""
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            arr = np.asarray(im, np.float32)
+            return image_input(im.convert("RGB"), size)
     except Exception as e:
         raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
-    return arr / 127.5 - 1.0
+
+
+def image_input(image, size: int, resample=Image.BILINEAR) -> "np.ndarray":
+    """A uint8 RGB image (array (H, W, 3) or PIL image) -> float32 (size, size, 3) in [-1, 1], resized as
+    read_image resizes a file (the array form of `facejax sample --src`; facejax.api)."""
+    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8), "RGB")
+    if im.size != (size, size):
+        im = im.resize((size, size), resample)
+    return np.asarray(im, np.float32) / 127.5 - 1.0

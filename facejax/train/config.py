@@ -72,6 +72,15 @@ def defaults(
     c.keep_checkpoints = 3
     c.num_sample_images = 8
     c.eval_every = 0  # 0 = no evaluation during training
+    # Weights & Biases beside TensorBoard (facejax/train/tracking.py; `pip install facejax[tracking]`):
+    # wandb = "" (off), "offline" (a run folder under <workdir>/wandb, `wandb sync` later) or "online".
+    c.log = ConfigDict()
+    c.log.wandb = ""
+    c.log.wandb_project = "facejax"
+    c.log.wandb_name = ""  # empty: the workdir's folder name
+    # "A,B": a jax.profiler trace of steps A..B (1-based, inclusive; "A": one step) into <workdir>/profile, for
+    # TensorBoard's profile plugin; "" = off.
+    c.profile_steps = ""
     # A non-finite loss or parameter: "stop" (exit 2 at the last good checkpoint), "skip_batch" or
     # "lower_lr" (roll back and continue, at most nonfinite_retries times); README "When things go wrong".
     c.nonfinite = "stop"
@@ -174,4 +183,33 @@ def check(config) -> None:
                     raise FacejaxError(f"config.lr_overrides[{k!r}]={v!r}: expected a learning rate > 0")
         elif name.startswith("lambda_") or name.endswith("_w"):
             need(name, lambda v: not number(v) or v >= 0, "a loss weight >= 0")
+    if "log" in config and "wandb" in config.log:
+        wandb_mode = config.log.wandb
+        if wandb_mode not in WANDB_MODES:
+            raise FacejaxError(
+                f"config.log.wandb={wandb_mode!r}: expected one of {', '.join(repr(m) for m in WANDB_MODES)} ('' = off)"
+            )
+    if "profile_steps" in config:
+        profile_range(config)
     finite.check_policy(config)
+
+
+WANDB_MODES = ("", "offline", "online")
+
+
+def profile_range(config) -> tuple[int, int] | None:
+    """(first, last) step of config.profile_steps ("A,B", 1 <= A <= B), or None when it is ""."""
+    value = config.get("profile_steps", "")
+    if value in ("", None):
+        return None
+    try:
+        parts = [int(v) for v in str(value).split(",")]
+        first, last = (parts[0], parts[0]) if len(parts) == 1 else parts
+    except ValueError:
+        first, last = 0, -1
+    if not 1 <= first <= last:
+        raise FacejaxError(
+            f"config.profile_steps={value!r}: expected 'A,B' with 1 <= A <= B (steps A..B traced into "
+            f"<workdir>/profile; 'A' for one step), or '' for no trace"
+        )
+    return first, last

@@ -4,7 +4,8 @@
 
 Resumes from the newest checkpoint in `<workdir>/checkpoints` (after checking that it fits the
 config), runs jitted steps sharded over the `data` axis, logs progress (step, losses, images/s, ETA)
-to the console and TensorBoard, writes sample grids, checkpoints periodically and on SIGTERM.
+to the console and TensorBoard (and Weights & Biases with config.log.wandb; tracking.py, which also traces
+config.profile_steps), writes sample grids, checkpoints periodically and on SIGTERM.
 
 What keeps the last good checkpoint safe (README "When things go wrong"): one run per workdir
 (lock.py); config values out of range refused before anything starts (facejax/train/config.py `check`); a non-finite
@@ -19,7 +20,7 @@ import sys
 import time
 
 import jax
-from clu import metric_writers, periodic_actions
+from clu import periodic_actions
 from etils import epath
 
 from facejax import images, registry
@@ -27,7 +28,7 @@ from facejax.errors import FacejaxError
 from facejax.families import base
 from facejax.input import prefetch
 from facejax.train import config as trainer_config
-from facejax.train import distributed, finite
+from facejax.train import distributed, finite, tracking
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer, flatten_dict
 from facejax.train.lock import WorkdirLock
@@ -280,9 +281,7 @@ def _train(run: Run, skip: set):
         start = int(jax.device_get(state.step))
         total = int(config.total_steps)
 
-        writer = metric_writers.create_default_writer(
-            str(workdir), just_logging=jax.process_index() > 0, asynchronous=True
-        )
+        writer = tracking.create_writer(config, workdir)  # TensorBoard, and W&B when config.log.wandb is set
         if start == 0:
             writer.write_hparams(
                 {k: v for k, v in flatten_dict(config.to_dict()).items() if isinstance(v, (int, float, str, bool))}
@@ -321,6 +320,7 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
     sample_inputs = family.sample_inputs(config.num_sample_images)
     guard = PreemptionGuard()
     watch = finite.FiniteWatch()
+    trace = tracking.StepTrace(config, run.workdir, start)  # config.profile_steps
     counts = family.param_counts()
     _console(
         f"{family.name}: "
@@ -344,7 +344,10 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
                 iterator.seek_example(iterator.example + config.batch_size)
             example = iterator.example
             batch = next(iterator)
+            trace.before(step)
             state, metrics = _step_fn(run, step, state, batch, compiled)(state, batch)
+            if traced := trace.after(step, state):
+                _console(f"step {step}: profile of steps {trace.range[0]}..{step} in {traced}")
             metrics = watch.add(step, example, metrics)
             if sync_each_step:
                 jax.block_until_ready(metrics)
@@ -385,5 +388,6 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
             if save_now:
                 run.checkpointer.save(step, state, iterator, config.to_dict(), force=True, metrics=eval_metrics)
     finally:
+        trace.close()
         guard.close()
     return state

@@ -204,10 +204,13 @@ def read_face(path: str, size: int, minmax: bool) -> np.ndarray:
             arr = np.asarray(im.convert("RGB"))
     except Exception as e:
         raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
-    im = Image.fromarray(bytescale_np(arr))
-    if im.size != (size, size):
-        im = im.resize((size, size), Image.BILINEAR)
-    return np.asarray(im, np.float32) / 127.5 - 1.0
+    return face_input(arr, size, minmax)
+
+
+def face_input(arr, size: int, minmax: bool) -> np.ndarray:
+    """A uint8 RGB image (H, W, 3) as read_face reads a file."""
+    arr = np.asarray(arr, np.uint8)
+    return sources.image_input(bytescale_np(arr) if minmax else arr, size)
 
 
 def decode_labels(encoded, size: int) -> np.ndarray:

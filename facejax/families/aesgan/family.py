@@ -406,6 +406,13 @@ class AesGAN(base.Family):
     def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
         return sample.sample_folders(self, state, request, out_dir)
 
+    def translate_arrays(self, state, src, ref=None, mask=None, *, eyes=None, ref_eyes=None) -> np.ndarray:
+        """uint8 (len(src), S, S, 3): each face's eyes in-painted from its reference; eyes / ref_eyes (N, 2, 2) eye
+        centres as fractions of the side (default config.sample.eye_centers); sample.py translate_arrays."""
+        if mask is not None:
+            raise FacejaxError("family 'aesgan': the hole is given by eye positions (eyes=), not a mask")
+        return sample.translate_arrays(self, state, src, ref, eyes, ref_eyes)
+
     def evaluator(self, mesh=None, *, features=None):
         """evaluate(state, step, out_dir); `features` stands in for Inception (tests)."""
         return evaluate.Evaluator(self, mesh, features=features)

@@ -123,6 +123,60 @@ FOLDER_INPUTS = base.FolderInputs(
 )
 
 
+def inpaint_all(family, state, xs, eyes, refs, ref_eyes, pick=None, chunk: int = 8):
+    """(outputs, masked inputs, reference index of each face): every face in-painted with refs[pick[i]] (chosen by
+    choose_references when pick is None), in padded chunks of `chunk` so that G compiles once."""
+    if pick is None:
+        pick = choose_references(family, state.frozen["E"], xs, eyes, refs, ref_eyes)
+    outs, masked = [], []
+    for i in range(0, len(xs), chunk):
+        idx = np.arange(i, min(i + chunk, len(xs)))
+        pad = np.concatenate([idx, np.repeat(idx[-1:], chunk - len(idx))])
+        o, m = family.sampler.inpaint(
+            state.params["G"],
+            {"x": xs[pad], "eyes": eyes[pad], "ref": refs[pick[pad]], "ref_eyes": ref_eyes[pick[pad]]},
+        )
+        outs.append(o[: len(idx)])
+        masked.append(m[: len(idx)])
+    return np.concatenate(outs), np.concatenate(masked), pick
+
+
+def translate_arrays(family, state, src, ref, eyes=None, ref_eyes=None) -> np.ndarray:
+    """uint8 (len(src), S, S, 3): each face with its eyes in-painted from a reference of `ref` (chosen by the
+    original's rule, or ref[i] for src[i] with config.sample.reference='given'), as sample_folders writes
+    inpainted/<stem>.png. eyes / ref_eyes: (N, 2, 2) [[y_left, x_left], [y_right, x_right]] as fractions of the
+    side, one per image (default config.sample.eye_centers, as for a file without an eyes.json entry)."""
+    c = family.config
+    s = c.img_size
+    if ref is None:
+        raise FacejaxError("family 'aesgan': give ref= (reference faces with open eyes) with src")
+    xs = np.stack([data_lib.face_input(a, s, c.data.bytescale) for a in src])
+    refs = np.stack([data_lib.face_input(a, s, c.data.bytescale) for a in ref])
+    default = _default_eyes(c)
+
+    def positions(e, n, what):
+        if e is None:
+            return np.broadcast_to(default, (n, 2, 2)).astype(np.float32)
+        e = np.asarray(e, np.float32)
+        if e.shape != (n, 2, 2):
+            raise FacejaxError(
+                f"{what} of shape {e.shape}: expected ({n}, 2, 2), [[y_left, x_left], [y_right, x_right]] per "
+                f"image as fractions of the side"
+            )
+        return e
+
+    eyes, ref_eyes = positions(eyes, len(xs), "eyes"), positions(ref_eyes, len(refs), "ref_eyes")
+    pick = None
+    if c.sample.reference == "given":
+        if len(refs) != len(xs):
+            raise FacejaxError(
+                f"config.sample.reference='given' pairs src[i] with ref[i]: got {len(xs)} sources and {len(refs)} "
+                f"references; use reference='auto' to choose"
+            )
+        pick = np.arange(len(xs))
+    return images.to_uint8(inpaint_all(family, state, xs, eyes, refs, ref_eyes, pick)[0])
+
+
 def sample_folders(family, state, request: base.FolderRequest, out_dir: str, chunk: int = 8) -> dict:
     """In-paints every --src face with its reference from --ref; writes ``inpainted/<src stem>.png`` and the grid
     ``inpainting.png`` (input / masked / reference / output) at img_size. Returns {"grid", "count", "pairs" (the
@@ -148,18 +202,8 @@ def sample_folders(family, state, request: base.FolderRequest, out_dir: str, chu
             )
         pick = np.asarray([ref_stems[st] for st in stems])
     else:
-        pick = choose_references(family, state.frozen["E"], xs, eyes, refs, ref_eyes)
-    outs, masked = [], []
-    for i in range(0, len(xs), chunk):
-        idx = np.arange(i, min(i + chunk, len(xs)))
-        pad = np.concatenate([idx, np.repeat(idx[-1:], chunk - len(idx))])
-        o, m = family.sampler.inpaint(
-            state.params["G"],
-            {"x": xs[pad], "eyes": eyes[pad], "ref": refs[pick[pad]], "ref_eyes": ref_eyes[pick[pad]]},
-        )
-        outs.append(o[: len(idx)])
-        masked.append(m[: len(idx)])
-    outs, masked = np.concatenate(outs), np.concatenate(masked)
+        pick = None
+    outs, masked, pick = inpaint_all(family, state, xs, eyes, refs, ref_eyes, pick, chunk)
     written = {}
     for st, o in zip(stems, images.to_uint8(outs)):
         images.save_png(os.path.join(out_dir, "inpainted", f"{st}.png"), o)

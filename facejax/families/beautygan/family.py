@@ -394,6 +394,13 @@ class BeautyGAN(base.Family):
             )
         return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
+    def translate_arrays(self, state, src, ref=None, mask=None, *, direction: str = "makeup") -> np.ndarray:
+        """uint8 (len(src), len(ref), S, S, 3): src[i] (no makeup) wearing ref[j]'s makeup; direction="demakeup":
+        (len(ref), len(src), S, S, 3), ref[j] with its makeup removed, guided by src[i] (sample.py)."""
+        if ref is None or mask is not None:
+            raise FacejaxError("family 'beautygan': give src (faces without makeup) and ref (made-up faces); no mask")
+        return self.sampler.translate_arrays(state.params["G"], src, ref, direction)
+
     # ---------------------------------------------------------------- evaluation
 
     def evaluator(self, mesh=None, *, features=None):

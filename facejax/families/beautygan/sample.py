@@ -15,7 +15,7 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.input.sources import read_image
+from facejax.input.sources import image_input, read_image
 from facejax.metrics.preprocess import list_images
 
 
@@ -65,6 +65,18 @@ class Sampler:
             "demakeup": demakeup_grid(xs, refs, demakeup),
             "cycle": self.cycle_grid(g_params, xs, refs),
         }
+
+    def translate_arrays(self, g_params, src, ref, direction: str = "makeup", chunk: int = 8) -> np.ndarray:
+        """uint8 images of pair_outputs for uint8 images read as `folders` reads files: "makeup" (len(src), len(ref),
+        S, S, 3), src[i] wearing ref[j]'s makeup; "demakeup" (len(ref), len(src), S, S, 3), ref[j] without makeup
+        guided by src[i] (the files folders writes under makeup/ and demakeup/)."""
+        if direction not in ("makeup", "demakeup"):
+            raise FacejaxError(f"direction={direction!r}: expected 'makeup' or 'demakeup'")
+        size = self.config.img_size
+        xs = np.stack([image_input(a, size) for a in src])
+        refs = np.stack([image_input(a, size) for a in ref])
+        makeup, demakeup = self.pair_outputs(g_params, xs, refs, chunk)
+        return images.to_uint8(makeup).transpose(1, 0, 2, 3, 4) if direction == "makeup" else images.to_uint8(demakeup)
 
     def folders(self, g_params, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
         """Every image of --src (faces without makeup) with every image of --ref (made-up faces), both directions.

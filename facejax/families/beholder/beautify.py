@@ -35,7 +35,7 @@ from PIL import Image
 from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families.beholder import face_features
-from facejax.input.sources import read_image
+from facejax.input.sources import image_input, read_image
 from facejax.metrics.preprocess import list_images
 from facejax.train import mesh as mesh_lib
 
@@ -170,23 +170,47 @@ FILTERS = ("antialias", "bilinear")
 def read_face(path: str, size: int, resize_filter: str = "antialias") -> np.ndarray:
     """A face file as float32 (size, size, 3) in [-1, 1]. "antialias": beautify_image.py's
     img.resize((res, res), Image.ANTIALIAS) (PIL's Lanczos), then / 127.5 - 1; "bilinear": PIL's bilinear."""
-    if resize_filter not in FILTERS:
-        raise FacejaxError(
-            f"config.beautify.resize_filter={resize_filter!r}: expected one of {', '.join(FILTERS)} "
-            f"('antialias': PIL's ANTIALIAS, as beautify_image.py)"
-        )
+    _check_filter(resize_filter)
     if resize_filter == "bilinear":
         return read_image(path, size)
 
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.LANCZOS)  # Image.ANTIALIAS in the PIL the original used
-            arr = np.asarray(im, np.float32)
+            return face_input(im.convert("RGB"), size, resize_filter)
     except Exception as e:
         raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
-    return arr / 127.5 - 1.0
+
+
+def _check_filter(resize_filter: str) -> None:
+    if resize_filter not in FILTERS:
+        raise FacejaxError(
+            f"config.beautify.resize_filter={resize_filter!r}: expected one of {', '.join(FILTERS)} "
+            f"('antialias': PIL's ANTIALIAS, as beautify_image.py)"
+        )
+
+
+def face_input(image, size: int, resize_filter: str = "antialias") -> np.ndarray:
+    """A uint8 RGB image (array or PIL image) as read_face reads a file."""
+    from PIL import Image
+
+    # Image.ANTIALIAS in the PIL the original used is Lanczos.
+    return image_input(image, size, Image.LANCZOS if resize_filter == "antialias" else Image.BILINEAR)
+
+
+def beautify_arrays(family, state, src) -> np.ndarray:
+    """uint8 (len(src), len(config.beautify.deltas), S, S, 3): each face recovered, then swept over the deltas
+    (what `folder` writes as beautify/<stem>_delta<d>.png), for uint8 images read as read_face reads files."""
+    c = family.config
+    _check_filter(c.beautify.resize_filter)
+    faces = np.stack([face_input(a, c.img_size, c.beautify.resize_filter) for a in src])
+    return images.to_uint8(_recover_and_sweep(family, state, faces)[0])
+
+
+def _recover_and_sweep(family, state, faces):
+    rec = Recovery(family)
+    g = state.sampling_params()["G"]  # Gs, the EMA generator
+    z, beta, loss = rec.recover(g, faces, int(state.step))
+    return rec.render(g, z, beta, int(state.step)), z, beta, loss
 
 
 def folder(family, state, src_dir: str, out_dir: str) -> dict:
@@ -197,10 +221,7 @@ def folder(family, state, src_dir: str, out_dir: str) -> dict:
     paths = list_images(src_dir, "--src folder")
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     faces = np.stack([read_face(p, size, family.config.beautify.resize_filter) for p in paths])
-    rec = Recovery(family)
-    g = state.sampling_params()["G"]  # Gs, the EMA generator
-    z, beta, loss = rec.recover(g, faces, int(state.step))
-    sweep = rec.render(g, z, beta, int(state.step))
+    sweep, z, beta, loss = _recover_and_sweep(family, state, faces)
     deltas = family.config.beautify.deltas
     u8 = images.to_uint8(sweep)
     for i, s in enumerate(stems):

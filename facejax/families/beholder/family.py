@@ -377,6 +377,13 @@ class Beholder(base.Family):
             raise FacejaxError(f"family {self.name}: give --src=FOLDER; it takes no --ref")
         return beautify.folder(self, state, request.src, out_dir)
 
+    def translate_arrays(self, state, src, ref=None, mask=None) -> np.ndarray:
+        """uint8 (len(src), len(config.beautify.deltas), S, S, 3): each face's latent recovered, then rendered at
+        beta + each delta (beautify.py; what `sample --src` writes)."""
+        if ref is not None or mask is not None:
+            raise FacejaxError(f"family {self.name}: give src (faces) alone; it takes no ref or mask")
+        return beautify.beautify_arrays(self, state, src)
+
     # ---------------------------------------------------------------- evaluation and export
 
     def evaluator(self, mesh=None, *, features=None):

@@ -387,6 +387,13 @@ class GFC(base.Family):
             self, state.sampling_params()["G"], request.src, request.mask or self.config.sample.mask_type, out_dir
         )
 
+    def translate_arrays(self, state, src, ref=None, mask=None) -> np.ndarray:
+        """uint8 (len(src), S, S, 3): each image completed in the hole `mask` (a mask type of config.masks, an
+        image file, or an array with 1 = hole; default config.sample.mask_type), as `sample --src --mask` writes."""
+        if ref is not None:
+            raise FacejaxError(f"family {self.name}: give src [and mask]; it takes no ref")
+        return sample.complete_arrays(self, state.sampling_params()["G"], src, mask)
+
     def evaluator(self, mesh=None, *, features=None):
         """The paper's protocol per mask type (evaluate.py): PSNR / SSIM of the hole, parsing agreement, FID."""
         return evaluate.Evaluator(self, mesh, features=features)

@@ -55,6 +55,24 @@ def completion_grid(family, g_params, x: np.ndarray, mask: np.ndarray) -> np.nda
     return images.make_grid(images.to_uint8(tiles.reshape((-1,) + x.shape[1:])), ncol=3)
 
 
+def complete_arrays(family, g_params, src, mask) -> np.ndarray:
+    """uint8 (len(src), S, S, 3): the completed images (what complete_folder writes under completed/) of uint8
+    images scaled by data.test_input; `mask` as --mask (an image file or a mask type) or an array, 1 = the hole:
+    (S, S), (S, S, 1) for every image or (N, S, S, 1) one per image."""
+    s = family.config.img_size
+    if mask is None or isinstance(mask, str):
+        mask = masks.resolve(family.config, mask or family.config.sample.mask_type)[1]
+    mask = np.asarray(mask, np.float32)
+    mask = mask[..., None] if mask.shape in ((s, s), (len(src), s, s)) else mask
+    if mask.shape[-3:] != (s, s, 1) or mask.ndim not in (3, 4) or (mask.ndim == 4 and len(mask) != len(src)):
+        raise FacejaxError(
+            f"mask of shape {mask.shape}: expected ({s}, {s}[, 1]) for every image or ({len(src)}, {s}, {s}, 1), "
+            f"1 = the hole (config.img_size={s})"
+        )
+    x = np.stack([data.test_input(np.asarray(a, np.uint8), family.config) for a in src]).astype(np.float32)
+    return images.to_uint8(complete(family, g_params, x, mask)[1])
+
+
 def complete_folder(family, g_params, src_dir: str, mask_spec: str, out_dir: str) -> dict:
     """Every image of the flat folder src_dir, scaled by data.test_input (resized to img_size if needed), completed
     with the mask `mask_spec` (an image file, white = hole, or a mask type of config.masks). Writes

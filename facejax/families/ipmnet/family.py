@@ -388,6 +388,14 @@ class IPMNet(base.Family):
             )
         return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
+    def translate_arrays(self, state, src, ref=None, mask=None, *, parsing=None, alpha=None) -> np.ndarray:
+        """uint8 (len(src), len(ref), S, S, 3): src[i] wearing ref[j]'s makeup at level alpha (0 = the reference's
+        full makeup, 1 = none; default config.sample.level). parsing: one MT parsing map (labels 0..13) per source,
+        from which the makeup mask and texture are computed as for --src's segs/ (sample.py)."""
+        if mask is not None:
+            raise FacejaxError("family 'ipmnet': the makeup area comes from parsing= (MT parsing maps), not a mask")
+        return self.sampler.translate_arrays(state.params["G"], src, parsing, ref, alpha)
+
     # ---------------------------------------------------------------- evaluation
 
     def evaluator(self, mesh=None, *, features=None):

@@ -167,7 +167,14 @@ def read_maps(image_path: str, parsing_path: str, size: int, load_size: int = 0)
     """(image float32 [-1, 1], mask, texture) of an image file and its parsing map: maps computed at the parsing
     map's resolution (the image resized to it, as the MATLAB script does), then everything resized to load_size
     (image bilinear, maps nearest) and centre-cropped to size."""
-    img, parsing = _read(image_path, "image", 3), read_parsing(parsing_path)
+    return maps_input(_read(image_path, "image", 3), read_parsing(parsing_path), size, load_size)
+
+
+def maps_input(img, parsing, size: int, load_size: int = 0):
+    """read_maps of a decoded image (uint8 (H, W, 3)) and its parsing map (uint8 labels (h, w[, 1]))."""
+    img = tf.convert_to_tensor(np.asarray(img, np.uint8))
+    parsing = np.asarray(parsing, np.uint8)
+    parsing = tf.convert_to_tensor(parsing[..., None] if parsing.ndim == 2 else parsing)
     s = int(parsing.shape[0])
     mask, tex = maps_from_parsing(ops.resize(img, s), parsing)
     return _finish(img, mask, tex, size, load_size or size)

@@ -92,6 +92,29 @@ class Sampler:
         levels = images.make_grid(np.concatenate(tiles), ncol=len(sweep) + 2)
         return {"makeup": makeup, "levels": levels}
 
+    def translate_arrays(self, g_params, src, parsing, ref, alpha=None) -> np.ndarray:
+        """uint8 (len(src), len(ref), S, S, 3): src[i] (with its parsing map parsing[i]) wearing ref[j]'s makeup at
+        level `alpha` (default config.sample.level), displayed as `folders` writes makeup/<src>__<ref>.png."""
+        c = self.config
+        if parsing is None or len(parsing) != len(src):
+            raise FacejaxError(
+                "family 'ipmnet': give parsing= with src, one MT face-parsing map (uint8 labels 0..13, H x W) per "
+                f"source image ({len(src)}), the maps --src's segs/ folder holds"
+            )
+        if ref is None:
+            raise FacejaxError("family 'ipmnet': give ref= (made-up faces whose makeup the sources take)")
+        xs, maps = [], []
+        for img, seg in zip(src, parsing):
+            if int(np.max(seg)) > 13:
+                raise FacejaxError("a parsing map has values above 13: expected MT parsing labels 0..13")
+            x, m, t = preprocess.maps_input(img, seg, c.img_size, c.data.load_size)
+            xs.append(x)
+            maps.append(np.concatenate([m, t], axis=-1))
+        xs, maps = np.stack(xs).astype(np.float32), np.stack(maps).astype(np.float32)
+        refs = np.stack([reference_input(r, c) for r in ref]).astype(np.float32)
+        level = self.outputs(g_params, xs, maps, refs, [c.sample.level if alpha is None else float(alpha)])[:, 0]
+        return to_display(level, c.sample.normalize).transpose(1, 0, 2, 3, 4)
+
     def folders(self, g_params, src_dir: str, ref_dir: str, out_dir: str) -> dict:
         """Every --src face with every --ref face. Writes ``makeup/<src>__<ref>.png`` (level config.sample.level),
         ``levels/<src>__<ref>.png`` (source, reference, then the outputs at config.sample.alphas), and the grid
@@ -181,8 +204,12 @@ def read_references(ref_dir: str, config):
     c = config
     folder = os.path.join(ref_dir, "images") if os.path.isdir(os.path.join(ref_dir, "images")) else ref_dir
     paths = list_images(folder, "--ref folder")
-    refs = []
-    for p in paths:
-        img = ops.resize(ops.decode(tf.io.read_file(p), False), c.data.load_size)
-        refs.append(preprocess.crop_and_flip({"x": img}, c.img_size, tf.constant(False))["x"].numpy() / 127.5 - 1.0)
-    return paths, np.stack(refs).astype(np.float32)
+    return paths, np.stack([reference_input(ops.decode(tf.io.read_file(p), False), c) for p in paths]).astype(
+        np.float32
+    )
+
+
+def reference_input(img_uint8, config) -> np.ndarray:
+    """A decoded reference face (uint8 (H, W, 3)) as read_references reads a file."""
+    img = ops.resize(tf.convert_to_tensor(np.asarray(img_uint8, np.uint8)), config.data.load_size)
+    return preprocess.crop_and_flip({"x": img}, config.img_size, tf.constant(False))["x"].numpy() / 127.5 - 1.0

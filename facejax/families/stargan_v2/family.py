@@ -433,6 +433,13 @@ class StarGANv2(base.Family):
             raise FacejaxError("StarGAN v2 takes no --mask (give --src and --ref)")
         return self.sampler.translate_folders(state, request.src, request.ref, out_dir)
 
+    def translate_arrays(self, state, src, ref=None, mask=None, *, ref_domains=None) -> np.ndarray:
+        """uint8 (len(src), len(ref), S, S, 3): src[i] with ref[j]'s style, in ref_domains[j] (an int for all, or one
+        per reference: the index --ref's sorted domain folders give); the PNGs `sample --src --ref` writes."""
+        if mask is not None:
+            raise FacejaxError("StarGAN v2 takes no mask (give src, ref and ref_domains)")
+        return self.sampler.translate_arrays(state, src, ref, ref_domains)
+
     # ---------------------------------------------------------------- evaluation
 
     def evaluator(self, mesh=None):

@@ -12,7 +12,7 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.input.sources import list_domain_folder, read_image
+from facejax.input.sources import image_input, list_domain_folder, read_image
 
 
 def sampling_weights(state) -> dict:
@@ -53,6 +53,41 @@ class Sampler:
         outs = self.reference_outputs(weights, x, x, y)
         return {"latent": self.latent_grid(weights, x, z), "reference": reference_grid(x, x, outs)}
 
+    def pair_outputs(self, state, x, refs, ref_labels, chunk: int = 8) -> np.ndarray:
+        """(len(refs), len(x), H, W, 3) floats: every source with every reference's style and domain, sources in
+        fixed-size chunks (padded) so that the translator compiles once whatever the number of images."""
+        weights = sampling_weights(state)
+        pad = (-len(x)) % chunk
+        xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x
+        return np.concatenate(
+            [self.reference_outputs(weights, xp[i : i + chunk], refs, ref_labels) for i in range(0, len(xp), chunk)],
+            axis=1,
+        )[:, : len(x)]
+
+    def translate_arrays(self, state, src, ref, ref_domains) -> np.ndarray:
+        """uint8 (len(src), len(ref), S, S, 3): src[i] with ref[j]'s style in domain ref_domains[j] (Model.translate);
+        the images are read as translate_folders reads files."""
+        size, k = self.config.img_size, self.config.model.num_domains
+        if ref is None or ref_domains is None:
+            raise FacejaxError(
+                "StarGAN v2 translates sources with the styles of references: give ref= (images) and "
+                f"ref_domains= (each reference's domain, 0..{k - 1}, an int or one per reference)"
+            )
+        labels = np.asarray(ref_domains)
+        if labels.ndim == 0:
+            labels = np.full((len(ref),), labels)
+        if labels.shape != (len(ref),) or not np.issubdtype(labels.dtype, np.integer):
+            raise FacejaxError(
+                f"ref_domains={np.asarray(ref_domains).tolist()}: expected one int for every reference or a list of "
+                f"{len(ref)} ints (0..{k - 1})"
+            )
+        labels = labels.astype(np.int32)
+        if labels.min() < 0 or labels.max() >= k:
+            raise FacejaxError(f"ref_domains={labels.tolist()}: the model has {k} domains (0..{k - 1})")
+        x = np.stack([image_input(a, size) for a in src])
+        refs = np.stack([image_input(a, size) for a in ref])
+        return images.to_uint8(self.pair_outputs(state, x, refs, labels)).transpose(1, 0, 2, 3, 4)
+
     def translate_folders(self, state, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
         """Translates every source image with every reference image (`facejax sample --src --ref`).
 
@@ -85,14 +120,7 @@ class Sampler:
                 seen[nm] = p
         x = np.stack([read_image(p, size) for p in src_paths])
         refs = np.stack([read_image(p, size) for p in ref_paths])
-        weights = sampling_weights(state)
-        # Fixed-size chunks (padded) so the translator compiles once whatever the folder sizes.
-        pad = (-len(x)) % chunk
-        xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x
-        outs = np.concatenate(
-            [self.reference_outputs(weights, xp[i : i + chunk], refs, ref_labels) for i in range(0, len(xp), chunk)],
-            axis=1,
-        )[:, : len(x)]
+        outs = self.pair_outputs(state, x, refs, ref_labels, chunk)
         os.makedirs(out_dir, exist_ok=True)
         u8 = images.to_uint8(outs)
         for j, rs in enumerate(rstems):

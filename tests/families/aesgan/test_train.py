@@ -72,6 +72,15 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
     given = registry.create(gan_config(synthetic_tfds, aux_runs, **{"sample.reference": "given"}))
     res = given.sample_folders(state, base.FolderRequest(str(src), str(ref)), str(tmp_path / "out2"))
     assert res["references"] == {f"f{i}": f"f{i}.png" for i in range(4)}
+    # the same in memory (facejax.api Model.translate -> translate_arrays): eye positions as a keyword
+    faces = [np.asarray(Image.open(src / f"f{i}.png")) for i in range(4)]
+    refs = [np.asarray(Image.open(ref / f"f{i}.png")) for i in range(4)]
+    out = given.translate_arrays(state, faces, refs, eyes=pairs.faces.eyes[:4])
+    assert out.shape == (4, 32, 32, 3) and out.dtype == np.uint8
+    for i in range(4):
+        np.testing.assert_array_equal(out[i], np.asarray(Image.open(tmp_path / "out2" / "inpainted" / f"f{i}.png")))
+    with pytest.raises(FacejaxError, match=r"eyes of shape \(1, 2\)"):
+        given.translate_arrays(state, faces, refs, eyes=np.zeros((1, 2)))
     (src / "eyes.json").write_text("{not json")
     with pytest.raises(FacejaxError, match="eyes.json is not readable JSON"):
         family.sample_folders(state, base.FolderRequest(str(src), str(ref)), str(tmp_path / "out3"))

@@ -349,5 +349,18 @@ def test_cli_sample_beautifies_a_folder(synthetic_tfds, tmp_path, repo_root):
     assert sorted(os.listdir(written["beautify_dir"]))[:2] == ["face0_delta0.00.png", "face0_delta0.05.png"]
     lat = np.load(written["latents"])
     assert lat["z"].shape == (2, 64) and lat["beta"].shape == (2, 8)
+    # facejax.api: the same recovery and sweep from the face files, as arrays
+    from PIL import Image
+
+    from facejax import api
+
+    over = {"data.data_dir": synthetic_tfds, "beautify.alpha": 1.0, "beautify.iters": 50}
+    model = api.load("beholder:synthetic", str(tmp_path / "run"), **over)
+    sweep = model.translate(sorted(str(p) for p in faces.iterdir()))
+    deltas = model.config.beautify.deltas
+    assert sweep.shape == (2, len(deltas), 16, 16, 3) and sweep.dtype == np.uint8
+    for j, d in enumerate(deltas):
+        png = np.asarray(Image.open(os.path.join(written["beautify_dir"], f"face1_delta{d:.2f}.png")))
+        np.testing.assert_allclose(sweep[1, j], png, atol=1)
     with pytest.raises(FacejaxError, match="--mask is for in-painting"):
         fam.sample_folders(None, base.FolderRequest(src=str(faces), mask="eyes"), str(tmp_path / "out2"))

@@ -77,6 +77,37 @@ def test_sample_command_completes_a_folder(runs, tmp_path):
         command("sample", cfg, workdir=work, out=str(tmp_path / "x"), src=str(src), ref=str(src))
 
 
+def test_api_translate_completes_as_the_sample_command(runs, tmp_path):
+    """facejax.api Model.translate: a mask type, a mask file or an array give the PNGs `facejax sample` writes."""
+    from facejax import api
+
+    _, _, cfg, work = runs
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    for n in ("a", "b"):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(src / f"{n}.png")
+    out = tmp_path / "out"
+    command("sample", cfg, workdir=work, out=str(out), src=str(src), mask="mouth", json=True)
+    model = api.load(cfg, work)
+    paths = [str(src / "a.png"), str(src / "b.png")]
+    done = model.translate(paths, mask="mouth")
+    assert done.shape == (2, 32, 32, 3) and done.dtype == np.uint8
+    for i, n in enumerate("ab"):
+        with Image.open(out / "completed" / f"{n}.png") as im:
+            np.testing.assert_array_equal(done[i], np.asarray(im))
+    hole = masks.named_mask(cfg, "mouth")
+    np.testing.assert_array_equal(model.translate(paths, mask=hole[..., 0]), done)
+    Image.fromarray((hole[..., 0] * 255).astype(np.uint8)).save(tmp_path / "hole.png")
+    np.testing.assert_array_equal(model.translate(paths, mask=str(tmp_path / "hole.png")), done)
+    from facejax.errors import FacejaxError
+
+    with pytest.raises(FacejaxError, match=r"mask of shape \(5, 5\)"):
+        model.translate(paths, mask=np.ones((5, 5)))
+    with pytest.raises(FacejaxError, match="takes no ref"):
+        model.translate(paths, ref=paths)
+
+
 def test_eval_and_sample_scale_a_file_as_the_demo(tmp_path, monkeypatch):
     """demo_face128.m's input, im2single(img) * 2 - 1, in the evaluation and in `facejax sample` alike: one file
     gives one input in both, and a low-contrast face is not stretched to [-1, 1] (config.data.test_minmax is the

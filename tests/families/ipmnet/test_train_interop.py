@@ -225,6 +225,23 @@ def test_sample_command_writes_pairs_and_the_level_sweep(trained, tmp_path):
     out = fam.makeup(jax.device_get(state.params["G"]), x[None], m[None], t[None], r[2:3], 0.0, 0.5)
     with Image.open(tmp_path / "out" / "makeup" / "b__r3.png") as im:
         np.testing.assert_allclose(np.asarray(im), sample.to_display(np.asarray(out))[0], atol=1)
+    # facejax.api: the same files from arrays, with the parsing maps as a keyword
+    from facejax import api
+
+    model = api.Model(cfg, fam, state, int(state.step))
+    srcs = [str(tmp_path / "src/images" / f"{n}.png") for n in "ab"]
+    arrays = model.translate(
+        srcs,
+        ref=[str(tmp_path / "ref" / f"{n}.png") for n in ("r1", "r2", "r3")],
+        parsing=[str(tmp_path / "src/segs" / f"{n}.png") for n in "ab"],
+    )
+    assert arrays.shape == (2, 3, 32, 32, 3) and arrays.dtype == np.uint8
+    for i, s in enumerate("ab"):
+        for j, r in enumerate(("r1", "r2", "r3")):
+            with Image.open(tmp_path / "out" / "makeup" / f"{s}__{r}.png") as im:
+                np.testing.assert_array_equal(arrays[i, j], np.asarray(im))
+    with pytest.raises(FacejaxError, match="give parsing="):
+        model.translate(srcs, ref=srcs)
     with pytest.raises(FacejaxError, match="segs/"):
         command(
             "sample", cfg, workdir=work, out=str(tmp_path / "o2"), src=str(tmp_path / "ref"), ref=str(tmp_path / "ref")
