@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from .._manual import BadFile, ImageConfig, ManualBuilder, image_files, read_label_map, read_rgb, read_text_lines
+from .._mt_labels import PARSING_LABELS
 
 LAYOUT = (
     "<manual_dir>/images/{makeup,non-makeup}/<name>.png and <manual_dir>/segs/{makeup,non-makeup}/"
@@ -45,23 +46,7 @@ LISTS = {
     ("test", "makeup"): "test_MAKEMIX.txt",
     ("test", "non-makeup"): "test_SYMIX.txt",
 }
-NUM_CLASSES = 14
-PARSING_LABELS = (
-    "background",
-    "face_skin",
-    "left_eyebrow",
-    "right_eyebrow",
-    "left_eye",
-    "right_eye",
-    "nose",
-    "upper_lip",
-    "mouth_interior",
-    "lower_lip",
-    "hair",
-    "left_ear",
-    "right_ear",
-    "neck",
-)
+NUM_CLASSES = len(PARSING_LABELS)
 
 
 @dataclasses.dataclass(eq=False)

@@ -21,29 +21,17 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._mt_labels import PARSING_LABELS
+
 KINDS = {"gender": ("female", "male"), "species": ("cat", "dog", "wild")}
 MIN_IMG_SIZE, MAX_IMG_SIZE = 32, 256
 SPLIT_IDS = {"train": 0, "test": 1}
 IDENTITY_STREAM = 2
 RATER_STREAM = 3
 
-PARSING_LABELS = (
-    "background",
-    "face_skin",
-    "left_eyebrow",
-    "right_eyebrow",
-    "left_eye",
-    "right_eye",
-    "nose",
-    "upper_lip",
-    "mouth_interior",
-    "lower_lip",
-    "hair",
-    "left_ear",
-    "right_ear",
-    "neck",
-)
-(BG, SKIN, L_BROW, R_BROW, L_EYE, R_EYE, NOSE, U_LIP, MOUTH, LO_LIP, HAIR, L_EAR, R_EAR, NECK) = range(14)
+# Parsing maps use MT's label ids (data/_mt_labels.py), so the makeup families train on either dataset.
+LABEL_IDS = range(len(PARSING_LABELS))
+(BG, SKIN, L_BROW, R_BROW, L_EYE, R_EYE, NOSE, U_LIP, MOUTH, LO_LIP, HAIR, L_EAR, R_EAR, NECK) = LABEL_IDS
 
 # Makeup palettes (RGB). Lipsticks are saturated reds, pinks, purples and oranges.
 LIPSTICKS = np.array(
