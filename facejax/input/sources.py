@@ -325,7 +325,8 @@ def tfds_source(
     n = len(table[features[0]])
     table["label"] = table["label"].astype(np.int64) if labelled else np.zeros((n,), np.int64)
     where = f"dataset {name} split {split!r}"
-    channels = {f: flat[f].shape[-1] or 3 for f in images}
+    # the encoded pictures (a nested Image feature comes decoded by TFDS: nothing to check)
+    channels = {f: flat[f].shape[-1] or 3 for f in images if table[f].dtype == object}
     bad = undecodable_rows(table, channels, what=where)
     if bad:
         locate = _record_locator(builder, split)
