@@ -220,14 +220,18 @@ def flatten(d: dict, prefix: str = "") -> dict:
 TFDS_ID = "tfds_id"  # "<record file>__<record index in it>", what TFDS's ReadConfig(add_tfds_id=True) adds
 
 
-def undecodable_rows(table: dict, channels: dict, *, what: str = "", progress_from: int = 2000) -> list:
+def undecodable_rows(
+    table: dict, channels: dict, *, what: str = "", progress_from: int = 2000, tensors: dict | None = None
+) -> list:
     """The rows of `table` whose encoded pictures (`channels`: feature -> channels to decode to) `ops.decode`,
     the decoder the pipelines use, rejects; decoded in a parallel tf.data pass over row indices, with a
-    progress line (naming `what`) for more than `progress_from` rows."""
+    progress line (naming `what`) for more than `progress_from` rows. `tensors`: the table's columns as tf
+    tensors where they are made already (Source.tensors(), which the pipelines reuse)."""
     n = len(table["label"])
     if not n or not channels:
         return []
-    cols = {f: tf.constant(table[f]) for f in channels}
+    cols = {f: (tensors or {}).get(f, None) for f in channels}
+    cols = {f: tf.constant(table[f]) if c is None else c for f, c in cols.items()}
 
     def decoded(i):  # the row, and each picture's shape (which makes the decode run)
         return i, [tf.shape(ops.decode(tf.gather(cols[f], i), False, c)) for f, c in channels.items()]
@@ -327,7 +331,14 @@ def tfds_source(
     where = f"dataset {name} split {split!r}"
     # the encoded pictures (a nested Image feature comes decoded by TFDS: nothing to check)
     channels = {f: flat[f].shape[-1] or 3 for f in images if table[f].dtype == object}
-    bad = undecodable_rows(table, channels, what=where)
+    source = Source(
+        table,
+        list(flat["label"].names) if labelled else ["all"],
+        from_files=False,
+        image_features=images,
+        name=f"{name} {split!r}",
+    )
+    bad = undecodable_rows(table, channels, what=where, tensors=source.tensors())
     if bad:
         locate = _record_locator(builder, split)
 
@@ -353,14 +364,8 @@ def tfds_source(
         )
         keep = np.ones(n, bool)
         keep[bad] = False
-        table = {k: v[keep] for k, v in table.items()}
-    return Source(
-        table,
-        list(flat["label"].names) if labelled else ["all"],
-        from_files=False,
-        image_features=images,
-        name=f"{name} {split!r}",
-    )
+        return source.subset(keep)
+    return source
 
 
 def load_source(

@@ -114,3 +114,14 @@ def test_a_damaged_record_file_is_one_line(corrupt_builder, tmp_path):
     with pytest.raises(FacejaxError, match=r"^dataset synthetic_faces/.* split 'train' in .* cannot be read: ") as err:
         sources.tfds_source(broken, "train", features=FEATURES)
     assert "\n" not in str(err.value) and "prepare the dataset again" in str(err.value)
+
+
+def test_the_check_runs_the_pipelines_decoder_over_every_row_with_a_progress_line(capsys):
+    png = tf.io.encode_png(tf.zeros((4, 4, 3), tf.uint8)).numpy()
+    jpeg = tf.io.encode_jpeg(tf.zeros((4, 4, 3), tf.uint8)).numpy()
+    images = [png, jpeg] * 12 + [png]
+    images[7], images[20] = jpeg[:-40], b"not an image"  # a JPEG cut short; bytes of no image format
+    table = {"image": np.array(images, dtype=object), "label": np.zeros(25, np.int64)}
+    assert sources.undecodable_rows(table, {"image": 3}, what="the set", progress_from=10) == [7, 20]
+    assert capsys.readouterr().out == "the set: checked 25/25 examples\n"
+    assert sources.decode_error(table, {"image": 3}, 20).startswith("feature 'image': ")
