@@ -9,12 +9,19 @@ the parts of all processes are disjoint and together hold every example once.
 
 TFDS splits are read into memory whole (this process's part); a dataset larger than memory should be
 read as a folder without `config.data.cache`, which keeps only file paths.
+
+Every picture is decoded once when its source is made (folders: PIL, in threads; TFDS: the pipeline's own
+decoder, `ops.decode`, in a parallel tf.data pass), so an undecodable one is named in one line before
+training instead of stopping the run at the step that reaches it; with `config.data.skip_bad` it is left
+out of the table and counted. Checked per example as "example index -> encoded bytes -> decode"
+(`undecodable_rows`), so the check does not depend on how the bytes were read.
 """
 
 import concurrent.futures
 import dataclasses
 import io
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -22,6 +29,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from facejax.errors import FacejaxError
+from facejax.input import ops
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -209,12 +217,84 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+TFDS_ID = "tfds_id"  # "<record file>__<record index in it>", what TFDS's ReadConfig(add_tfds_id=True) adds
+
+
+def undecodable_rows(
+    table: dict, channels: dict, *, what: str = "", progress_from: int = 2000, tensors: dict | None = None
+) -> list:
+    """The rows of `table` whose encoded pictures (`channels`: feature -> channels to decode to) `ops.decode`,
+    the decoder the pipelines use, rejects; decoded in a parallel tf.data pass over row indices, with a
+    progress line (naming `what`) for more than `progress_from` rows. `tensors`: the table's columns as tf
+    tensors where they are made already (Source.tensors(), which the pipelines reuse)."""
+    n = len(table["label"])
+    if not n or not channels:
+        return []
+    cols = {f: (tensors or {}).get(f, None) for f in channels}
+    cols = {f: tf.constant(table[f]) if c is None else c for f, c in cols.items()}
+
+    def decoded(i):  # the row, and each picture's shape (which makes the decode run)
+        return i, [tf.shape(ops.decode(tf.gather(cols[f], i), False, c)) for f, c in channels.items()]
+
+    ds = tf.data.Dataset.range(n).map(decoded, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.ignore_errors().map(lambda i, _: i).batch(1024)
+    good = np.zeros(n, bool)
+    every, shown = max(1000, n // 10), 0
+    for rows in ds.as_numpy_iterator():
+        good[rows] = True
+        if n > progress_from and (rows[-1] + 1 - shown >= every or rows[-1] + 1 == n):
+            shown = int(rows[-1]) + 1
+            print(f"{what}: checked {shown}/{n} examples", flush=True)
+    return np.flatnonzero(~good).tolist()
+
+
+def decode_error(table: dict, channels: dict, row: int) -> str:
+    """What `ops.decode` says about the first picture of `row` it cannot decode: "feature: message"."""
+    for f, c in channels.items():
+        try:
+            ops.decode(tf.constant(table[f][row]), False, c)
+        except (tf.errors.OpError, ValueError) as e:
+            return f"feature {f!r}: {tf_message(e)}"
+    return "decodes when read alone"
+
+
+def tf_message(e: Exception) -> str:
+    """The first line of a TensorFlow error without its op decorations ({{function_node ...}}, [Op:...])."""
+    message = re.sub(r"\{\{function_node [^}]*\}\}|\[Op:\w+\].*", "", getattr(e, "message", str(e))).strip()
+    return message.splitlines()[0] if message else type(e).__name__
+
+
+def _record_locator(builder, split: str):
+    """tfds_id -> (index of the example in `split`, record file, record index in that file)."""
+    info = builder.info.splits[split]
+    offsets = dict(zip(info.filenames, np.concatenate([[0], np.cumsum(info.shard_lengths)[:-1]]).tolist()))
+
+    def locate(tfds_id: str):
+        file, _, record = tfds_id.rpartition("__")
+        if not record.isdigit() or file not in offsets:
+            return None, file or tfds_id, None
+        return offsets[file] + int(record), file, int(record)
+
+    return locate
+
+
 def tfds_source(
-    builder, split: str, process_index: int = 0, process_count: int = 1, features=("image", "label"), optional=()
+    builder,
+    split: str,
+    process_index: int = 0,
+    process_count: int = 1,
+    features=("image", "label"),
+    optional=(),
+    *,
+    skip_bad: bool = False,
 ) -> Source:
     """This process's part (`tfds.split_for_jax_process`) of `split`, features read into memory;
     Image features stay encoded. `features` may name nested features as "makeup/lips"; `optional`
-    features are read when the dataset has them."""
+    features are read when the dataset has them.
+
+    Every picture is decoded once (`undecodable_rows`): the first that does not decode is named (its
+    index in the split, record file and record, file_name where the dataset has one) in a FacejaxError;
+    with `skip_bad` such examples are left out and counted in one line."""
     name = builder.info.full_name
     if split not in builder.info.splits:
         raise FacejaxError(f"dataset {name} has no split {split!r}; it has {sorted(builder.info.splits)}")
@@ -230,22 +310,62 @@ def tfds_source(
     images = tuple(f for f in features if isinstance(flat[f], tfds.features.Image))
     decoders = {f: tfds.decode.SkipDecoding() for f in images if "/" not in f}
     sub = tfds.split_for_jax_process(split, process_index=process_index, process_count=process_count)
-    ds = builder.as_dataset(split=sub, shuffle_files=False, decoders=decoders)
-    ds = ds.map(lambda ex: {f: flatten(ex)[f] for f in features})
-    cols = {f: [] for f in features}
-    for chunk in ds.batch(4096).as_numpy_iterator():
-        for f in features:
-            cols[f].append(chunk[f])
+    ds = builder.as_dataset(
+        split=sub, shuffle_files=False, decoders=decoders, read_config=tfds.ReadConfig(add_tfds_id=True)
+    )
+    ds = ds.map(lambda ex: {**{f: flatten(ex)[f] for f in features}, TFDS_ID: ex[TFDS_ID]})
+    cols = {f: [] for f in features + (TFDS_ID,)}
+    try:
+        for chunk in ds.batch(4096).as_numpy_iterator():
+            for f in cols:
+                cols[f].append(chunk[f])
+    except tf.errors.OpError as e:  # a damaged record file (e.g. a failed CRC: DataLossError)
+        raise FacejaxError(
+            f"dataset {name} split {split!r} in {builder.data_dir} cannot be read: {type(e).__name__}: "
+            f"{tf_message(e)} (a damaged record file: prepare the dataset again)"
+        ) from None
     table = {f: np.concatenate(v) if v else np.zeros((0,), object) for f, v in cols.items()}
+    ids = table.pop(TFDS_ID)
     n = len(table[features[0]])
     table["label"] = table["label"].astype(np.int64) if labelled else np.zeros((n,), np.int64)
-    return Source(
+    where = f"dataset {name} split {split!r}"
+    # the encoded pictures (a nested Image feature comes decoded by TFDS: nothing to check)
+    channels = {f: flat[f].shape[-1] or 3 for f in images if table[f].dtype == object}
+    source = Source(
         table,
         list(flat["label"].names) if labelled else ["all"],
         from_files=False,
         image_features=images,
         name=f"{name} {split!r}",
     )
+    bad = undecodable_rows(table, channels, what=where, tensors=source.tensors())
+    if bad:
+        locate = _record_locator(builder, split)
+
+        def describe(row, of_where=True):
+            index, file, record = locate(ids[row].decode())
+            what = f"example {index}" if index is not None else "an example"
+            what += f" of {where}" if of_where else ""
+            at = f"record {record} of {file}" if record is not None else file
+            named = table["file_name"][row] if "file_name" in table else None
+            named = f", file_name {named.decode() if isinstance(named, bytes) else named}" if named is not None else ""
+            return f"{what} ({at}{named}), {decode_error(table, channels, row)}"
+
+        if not skip_bad:
+            more = f" ({len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise FacejaxError(
+                f"undecodable image: {describe(bad[0])}{more}; prepare the dataset again, or set "
+                f"--config.data.skip_bad=true to leave undecodable examples out"
+            )
+        print(
+            f"{where}: skipped {len(bad)} undecodable example(s) of {n} (config.data.skip_bad), first "
+            f"{describe(bad[0], of_where=False)}",
+            flush=True,
+        )
+        keep = np.ones(n, bool)
+        keep[bad] = False
+        return source.subset(keep)
+    return source
 
 
 def load_source(
@@ -256,7 +376,15 @@ def load_source(
     if data.source == "tfds":
         name_split = data.train_split if split == "train" else data.eval_split
         builder = tfds_builder(data.name, data.config, data.data_dir)
-        return tfds_source(builder, name_split, process_index, process_count, features, optional)
+        return tfds_source(
+            builder,
+            name_split,
+            process_index,
+            process_count,
+            features,
+            optional,
+            skip_bad=bool(data.get("skip_bad", False)),
+        )
     if data.source == "folder":
         extra = [f for f in features if f not in ("image", "label")]
         if extra:

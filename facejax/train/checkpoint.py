@@ -13,6 +13,10 @@ the save is known to be committed (before the next save, and at `wait`/`close`);
 compares them at restore, so a damaged checkpoint (flipped or missing bytes, a lost file) is found
 before it is restored, and the trainer falls back to the previous one. A checkpoint without the file
 (killed between the commit and the checksum, or written by `facejax import`) is restored unverified.
+
+The newest good checkpoint (committed, and its checksums written) is kept beside the `keep` rotation
+(`NewestGood`, an Orbax preservation policy) until a newer one is good: with keep=1 a save that is not yet
+checksummed, or one damaged later, never leaves the run without a verified checkpoint to fall back to.
 """
 
 import dataclasses
@@ -183,17 +187,40 @@ def disk_full(e: BaseException) -> bool:
     return False
 
 
+@dataclasses.dataclass
+class NewestGood(ocp.checkpoint_managers.PreservationPolicy):
+    """Preserves the checkpoint whose step `step_fn()` returns (the newest good one), whatever the rotation says."""
+
+    step_fn: Any
+
+    def should_preserve(self, checkpoints, *, context):
+        good = self.step_fn()
+        return [c.step == good for c in checkpoints]
+
+
+def newest_checksummed(directory) -> int | None:
+    """The newest step under `directory` that has its checksums file, or None."""
+    directory = str(directory)
+    steps = [int(d) for d in os.listdir(directory) if d.isdigit()] if os.path.isdir(directory) else []
+    good = [s for s in steps if os.path.exists(os.path.join(directory, str(s), CHECKSUM_FILE))]
+    return max(good) if good else None
+
+
 class Checkpointer:
     """The run's CheckpointManager with the fit check that makes resuming safe, and checksums."""
 
     def __init__(self, workdir: str, *, keep: int = 3, save_interval_steps: int = 1, best_metric: str | None = None):
         """keep: the newest `keep` checkpoints stay (for resuming). best_metric: also keep the one
         checkpoint whose saved metrics (`save(..., metrics=...)`) have the lowest value of this key
-        (e.g. an FID), however old; `best_step()` names it."""
+        (e.g. an FID), however old; `best_step()` names it. The newest good checkpoint (`good_step`: committed
+        and checksummed) is kept too, until a newer one is good."""
         self.directory = epath.Path(workdir) / "checkpoints"
         self.best_metric = best_metric
+        # The same on every process: read from the disk at start, then advanced by the saves all processes make.
+        self.good_step = newest_checksummed(self.directory)
+        policies = ocp.checkpoint_managers
+        keep_newest_good = NewestGood(lambda: self.good_step)
         if best_metric:
-            policies = ocp.checkpoint_managers
 
             def metric(m):
                 return float(m.get(best_metric, float("inf"))) if m else float("inf")
@@ -202,6 +229,7 @@ class Checkpointer:
                 preservation_policy=policies.AnyPreservationPolicy(
                     [
                         policies.LatestN(n=keep),
+                        keep_newest_good,
                         # sorted by decreasing metric, the last (lowest) one is kept
                         policies.BestN(get_metric_fn=metric, reverse=True, n=1, keep_checkpoints_without_metrics=False),
                     ]
@@ -210,7 +238,9 @@ class Checkpointer:
                 best_mode="min",
             )
         else:
-            keep_opts = dict(max_to_keep=keep)
+            keep_opts = dict(
+                preservation_policy=policies.AnyPreservationPolicy([policies.LatestN(n=keep), keep_newest_good])
+            )
         self._unchecked = []  # saved steps whose checksums are not written yet
         self.manager = ocp.CheckpointManager(
             self.directory.absolute(),
@@ -268,12 +298,12 @@ class Checkpointer:
             return
         self.manager.wait_until_finished()
         steps, self._unchecked = self._unchecked, []
-        if jax.process_index() != 0:
-            return
-        for step in steps:
-            step_dir = self.directory / str(step)
-            if step_dir.exists():  # (a later save of the same run may have rotated it away)
-                write_checksums(step_dir)
+        committed = [s for s in steps if s in self.manager.all_steps()]  # (a later save may have rotated one away)
+        if jax.process_index() == 0:
+            for step in committed:
+                write_checksums(self.directory / str(step))
+        if committed:
+            self.good_step = max(committed + [self.good_step or 0])
 
     def verify(self, step: int) -> str | None:
         """None if checkpoint `step` is intact (or unverified: no checksums); else what is damaged."""
@@ -298,6 +328,7 @@ class Checkpointer:
 
             multihost_utils.sync_global_devices(f"facejax-move-aside-{step}")
         self.manager.reload()
+        self.good_step = newest_checksummed(self.directory)
         return dest
 
     def saved_config(self, step: int) -> dict:

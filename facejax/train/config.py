@@ -60,7 +60,7 @@ def defaults(
     c.data.train_dir = ""  # for source="folder"
     c.data.eval_dir = ""
     c.data.cache = True  # folder source: read the images into memory once (True) or per example
-    c.data.skip_bad = False  # folder data: leave images that do not decode out (counted) instead of stopping
+    c.data.skip_bad = False  # folder and TFDS data: leave images that do not decode out (counted) instead of stopping
     c.data.prefetch_to_device = 2  # global batches formed ahead of the step (0: none)
     # False: every process holds the whole (encoded) split and takes its rows of one global stream, so a
     # run's batches do not depend on the number of processes. True: each process holds 1/N of the examples.

@@ -7,8 +7,10 @@
 the kernel releases when the holder dies however it dies (SIGKILL included): a lock file whose flock
 is free is stale and is taken over, with a note naming the dead holder. A second run on the same
 workdir gets one line naming the live holder (FacejaxError, exit 2). Multi-process runs take it once,
-on process 0; the others learn the outcome from it, so every process stops when process 0 cannot
-have it.
+on process 0; the others learn the outcome (the same line) through the coordination service's key-value
+store, not a device collective: nothing is compiled, no gloo context is set up, and a process that reaches
+the lock late still gets the answer, so every process stops with the holder's pid and host when process 0
+cannot have it.
 """
 
 import fcntl
@@ -18,7 +20,6 @@ import socket
 import time
 
 import jax
-import numpy as np
 
 from facejax.errors import FacejaxError
 
@@ -42,6 +43,23 @@ def _describe(info: dict) -> str:
     started = info.get("started")
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)) if started else "an unknown time"
     return f"pid {info.get('pid', '?')} on host {info.get('host', '?')} (since {when})"
+
+
+_acquisitions = 0
+WAIT_S = 3600  # how long the other processes wait for process 0's answer (it may still be importing)
+
+
+def _from_primary(key: str, value: str) -> str:
+    """Process 0's `value`, on every process, through the coordination service (jax.distributed's client)."""
+    from jax._src import distributed as jax_distributed
+
+    client = jax_distributed.global_state.client
+    if client is None:  # several processes without jax.distributed (not a facejax launch): nothing to share
+        return value
+    if jax.process_index() == 0:
+        client.key_value_set(key, value)
+        return value
+    return client.blocking_key_value_get(key, WAIT_S * 1000)
 
 
 class WorkdirLock:
@@ -88,17 +106,17 @@ class WorkdirLock:
             return {}
 
     def acquire(self) -> "WorkdirLock":
-        error = self._acquire_local() if jax.process_index() == 0 else None
+        global _acquisitions
+        primary = jax.process_index() == 0
+        try:
+            error = self._acquire_local() if primary else None
+        except FacejaxError as e:  # (the workdir is a file, or cannot be created): every process stops with it
+            error = str(e)
         if jax.process_count() > 1:
-            from jax.experimental import multihost_utils
-
-            ok = multihost_utils.broadcast_one_to_all(np.int32(error is None))
-            if not int(ok):
-                self.release()
-                raise FacejaxError(
-                    error or f"--workdir {self.workdir} is in use by another run (process 0 could not take {self.path})"
-                )
+            _acquisitions += 1  # every process acquires in the same order: one key per acquisition
+            error = _from_primary(f"facejax/workdir-lock/{_acquisitions}", error or "") or None
         if error:
+            self.release()
             raise FacejaxError(error)
         return self
 

@@ -136,6 +136,8 @@ class Run:
         dest = self.checkpointer.move_aside(step)
         older = self.checkpointer.latest_step()
         then = f"restoring step {older} instead" if older is not None else "no older checkpoint is left"
+        if older is not None and older == self.checkpointer.good_step:
+            then += ", the newest good checkpoint (checksummed; kept beside the keep_checkpoints rotation)"
         _console(f"checkpoint step {step} is damaged ({problem}); moved to {dest}, {then}")
         if older is None:
             raise FacejaxError(

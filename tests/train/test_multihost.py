@@ -183,3 +183,72 @@ def test_two_processes_equal_one_and_checkpoints_move_between_layouts(tmp_path, 
     assert "resuming from" in out and "step 4/4" in out and "step 3/" not in out
     back = _params(multi, cfg, 4)
     assert int(back.step) == 4 and all(np.isfinite(x).all() for x in jax.tree.leaves(back.params))
+
+
+HOLDER = """
+import os, sys, time
+from facejax.train import distributed
+distributed.initialize()
+import jax
+from facejax.train.lock import WorkdirLock
+lock = WorkdirLock(sys.argv[1]).acquire()
+print(f"locked by process {jax.process_index()}: pid {os.getpid()}, holds the file: {lock._fd is not None}", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_take_the_lock_once_and_a_second_run_stops_on_every_process(tmp_path):
+    """A 2-process run holds the workdir lock on process 0 only; a second 2-process `facejax train` on the workdir
+    gets the holder's pid and host on both processes and exits 2 (no collective hangs on the refusal), and so
+    does a single-process run. Nothing is compiled: the lock is taken before the run builds anything."""
+    import os
+    import re
+    import signal
+    import socket
+    import time
+
+    from facejax.errors import FacejaxError
+
+    work = tmp_path / "run"
+    env = xla_env.env(None, LOG_DIR=str(tmp_path / "holder"))
+    launch = ["bash", str(REPO / "launch" / "local.sh"), "2"]
+    holder = subprocess.Popen(  # in its own process group, to end it with its two processes
+        [*launch, sys.executable, "-c", HOLDER, str(work)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        logs = [tmp_path / "holder" / f"process_{i}.log" for i in range(2)]
+        deadline = time.time() + 300
+        while not all(p.exists() and "locked by" in p.read_text() for p in logs):
+            assert holder.poll() is None and time.time() < deadline, [p.read_text() for p in logs if p.exists()]
+            time.sleep(0.2)
+        lines = [re.search(r"locked by process (\d): pid (\d+), holds the file: (\w+)", p.read_text()) for p in logs]
+        assert [(m[1], m[3]) for m in lines] == [("0", "True"), ("1", "False")]  # taken once, by process 0
+        pid = lines[0][2]
+        assert f'"pid": {pid}' in (work / "lock").read_text()
+        expected = f"--workdir {work} is in use by another run: pid {pid} on host {socket.gethostname()}"
+
+        second = subprocess.run(
+            [*launch, sys.executable, "-m", "facejax.cli", "train"]
+            + [f"--config={REPO}/configs/stargan_v2.py:synthetic", f"--workdir={work}"],
+            env=dict(env, LOG_DIR=str(tmp_path / "second")),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
+        for i in range(2):
+            text = (tmp_path / "second" / f"process_{i}.log").read_text()
+            assert expected in text and "Traceback" not in text, text[-2000:]
+        assert not (work / "checkpoints").exists()
+
+        with pytest.raises(FacejaxError, match=re.escape(expected)):  # a single-process run, in this process
+            trainer.train(tiny_config(tmp_path / "tfds"), str(work))
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)  # (SIGTERM is a preemption notice to jax.distributed)
+        holder.wait(timeout=60)

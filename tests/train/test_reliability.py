@@ -210,6 +210,47 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(two_checkpoints, s
     assert (work / "checkpoints_damaged" / "2").is_dir() and _steps(work) == [1]
 
 
+def test_newest_good_checkpoint_is_kept_beside_the_rotation(tmp_path):
+    # keep=1: each save's checksums are written when the next save starts, so the rotation alone would delete
+    # the one verified checkpoint as soon as an unverified newer one exists.
+    ckpt = checkpoint.Checkpointer(str(tmp_path / "run"), keep=1)
+    for step in (1, 2, 3):
+        ckpt.save(step, {"w": np.full(3, float(step))}, None, {"note": "test"}, force=True)
+        ckpt.manager.wait_until_finished()
+        # the save of `step` wrote step - 1's checksums: that one is kept beside the newest
+        assert (ckpt.all_steps(), ckpt.good_step) == ([step - 1, step] if step > 1 else [1], step - 1 or None)
+    ckpt.close()  # writes step 3's checksums: the next save may rotate 2 away
+    assert ckpt.good_step == 3 and checkpoint.newest_checksummed(tmp_path / "run" / "checkpoints") == 3
+
+
+def test_restore_falls_back_to_the_kept_good_checkpoint_and_names_it(two_checkpoints, tmp_path, folder_data, capsys):
+    preset, src = two_checkpoints  # steps 1 and 2, both checksummed
+    work = tmp_path / "run"
+    shutil.copytree(src, work)
+    cfg = _cfg(tmp_path, folder_data, total_steps=3, checkpoint_every=1, keep_checkpoints=1)
+    trainer.train(cfg, str(work))
+    assert _steps(work) == [2, 3]  # 3: the newest; 2: the newest good one when 3 was saved (1 rotated away)
+    _flip(work / "checkpoints" / "3")
+    capsys.readouterr()
+    run = trainer.Run(cfg, str(work))
+    try:
+        assert run.checkpointer.good_step == 3  # checksummed, not yet verified
+        run.set_aside_damaged()
+        assert run.checkpointer.good_step == 2
+        state = run.restore_or_init(None)
+        original = checkpoint.Checkpointer(str(src))
+        want = _leaves(original.restore(2, run.abstract_state))
+        original.close()
+    finally:
+        run.checkpointer.close()
+    out = capsys.readouterr().out
+    assert "checkpoint step 3 is damaged (state/" in out, out
+    assert "restoring step 2 instead, the newest good checkpoint (checksummed; kept beside the keep_checkpoints" in out
+    assert int(state.step) == 2
+    for x, y in zip(want, _leaves(state)):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_intact_checkpoints_verify(two_checkpoints):
     _, src = two_checkpoints
     assert [checkpoint.verify_checksums(src / "checkpoints" / str(s)) for s in (1, 2)] == [None, None]
