@@ -14,18 +14,22 @@ Every picture is decoded once when its source is made (folders: PIL, in threads;
 decoder, `ops.decode`, in a parallel tf.data pass), so an undecodable one is named in one line before
 training instead of stopping the run at the step that reaches it; with `config.data.skip_bad` it is left
 out of the table and counted. Checked per example as "example index -> encoded bytes -> decode"
-(`undecodable_rows`), so the check does not depend on how the bytes were read.
+(`undecodable_rows`), so the check does not depend on how the bytes were read. A TFDS split's result is kept
+beside its record files (`facejax-decode-check.<split>.<part>.json`, keyed by the files' names, sizes and
+modification times), so later launches on unchanged files skip the pass.
 """
 
 import concurrent.futures
 import dataclasses
 import io
+import json
 import os
 import re
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from etils import epath
 from PIL import Image
 
 from facejax.errors import FacejaxError
@@ -278,6 +282,52 @@ def _record_locator(builder, split: str):
     return locate
 
 
+def _check_record(builder, split: str, process_index: int, process_count: int, channels: dict):
+    """Where the result of the decode check of this process's part of `split` is kept (beside the dataset's
+    record files), and the key it is valid for: the record files' names, sizes and modification times,
+    the part, and the features checked. None when the files cannot be listed."""
+    try:
+        root = epath.Path(builder.data_dir)
+        files = {f: _stamp(root / f) for f in builder.info.splits[split].filenames}
+    except (OSError, KeyError, AttributeError):
+        return None, None
+    key = {"files": files, "part": [process_index, process_count], "channels": channels, "version": 1}
+    return root / f"facejax-decode-check.{split}.{process_index}-of-{process_count}.json", key
+
+
+def _stamp(path) -> list:
+    """A file's size and modification time (nanoseconds for a local file, seconds on a remote file system)."""
+    if "://" not in str(path):
+        st = os.stat(path)
+        return [st.st_size, st.st_mtime_ns]
+    st = path.stat()
+    return [st.length, st.mtime]
+
+
+def _checked_rows(builder, split: str, process_index: int, process_count: int, channels: dict):
+    """The undecodable rows a previous check of the same, unchanged record files found, else None."""
+    path, key = _check_record(builder, split, process_index, process_count, channels)
+    try:
+        record = json.loads(path.read_text()) if path is not None and path.exists() else None
+    except (OSError, ValueError):
+        return None
+    return record["bad"] if isinstance(record, dict) and record.get("key") == key else None
+
+
+def _record_check(builder, split: str, process_index: int, process_count: int, channels: dict, bad: list):
+    """Keeps the decode check's result so that later launches on the same files skip the pass (a dataset
+    of 70k pictures takes minutes to decode); a read-only dataset folder only means checking every time."""
+    path, key = _check_record(builder, split, process_index, process_count, channels)
+    if path is None:
+        return
+    try:
+        tmp = path.parent / f"{path.name}.tmp{os.getpid()}"
+        tmp.write_text(json.dumps({"key": key, "bad": [int(r) for r in bad]}))
+        tmp.rename(path)
+    except OSError:
+        pass
+
+
 def tfds_source(
     builder,
     split: str,
@@ -338,7 +388,10 @@ def tfds_source(
         image_features=images,
         name=f"{name} {split!r}",
     )
-    bad = undecodable_rows(table, channels, what=where, tensors=source.tensors())
+    bad = _checked_rows(builder, split, process_index, process_count, channels)
+    if bad is None:
+        bad = undecodable_rows(table, channels, what=where, tensors=source.tensors())
+        _record_check(builder, split, process_index, process_count, channels, bad)
     if bad:
         locate = _record_locator(builder, split)
 

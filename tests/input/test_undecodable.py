@@ -125,3 +125,17 @@ def test_the_check_runs_the_pipelines_decoder_over_every_row_with_a_progress_lin
     assert sources.undecodable_rows(table, {"image": 3}, what="the set", progress_from=10) == [7, 20]
     assert capsys.readouterr().out == "the set: checked 25/25 examples\n"
     assert sources.decode_error(table, {"image": 3}, 20).startswith("feature 'image': ")
+
+
+def test_the_check_is_kept_beside_the_records_and_redone_when_they_change(corrupt_builder, tmp_path, monkeypatch):
+    builder, _ = corrupt_builder
+    copy = _copy(builder, tmp_path / "tfds")
+    first = sources.tfds_source(copy, "train", features=FEATURES, skip_bad=True)
+    assert list(pathlib.Path(copy.data_dir).glob("facejax-decode-check.train.0-of-1.json"))
+    passes = []
+    real = sources.undecodable_rows
+    monkeypatch.setattr(sources, "undecodable_rows", lambda *a, **k: passes.append(1) or real(*a, **k))
+    again = sources.tfds_source(copy, "train", features=FEATURES, skip_bad=True)  # unchanged files: no pass
+    assert passes == [] and again.num_examples == first.num_examples == 47
+    _rewrite_records(_train_file(copy), lambda i, ex: None)  # the same records written again: checked again
+    assert sources.tfds_source(copy, "train", features=FEATURES, skip_bad=True).num_examples == 47 and passes == [1]
