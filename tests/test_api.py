@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from tests.train.helpers import tiny_config
 
-from facejax import api, configs, registry
+from facejax import api, configs
 from facejax.errors import FacejaxError
 from facejax.train import trainer
 
