@@ -323,7 +323,7 @@ PAGE = r"""<!doctype html>
   button:disabled { background: #9aa7bf; cursor: default; }
   #error { color: #b00020; white-space: pre-wrap; margin-top: 12px; }
   #status { color: #555; margin-top: 8px; font-size: 13px; }
-  #result { display: block; max-width: 100%; min-width: 128px; image-rendering: pixelated; margin-bottom: 8px; }
+  #result { display: block; max-width: 100%; min-width: 256px; image-rendering: pixelated; margin-bottom: 8px; }
   #download { font-size: 14px; }
   .hidden { display: none; }
 </style>

@@ -225,7 +225,7 @@ def chromium(tmp_dir):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=900,560",
+        "--window-size=960,760",
         f"--user-data-dir={tmp_dir}",
     ):
         options.add_argument(flag)
@@ -235,6 +235,7 @@ def chromium(tmp_dir):
 def screenshot(driver, path):
     """The page as it is now, as a PNG at `path` (docs/img/demo.png: FACEJAX_DEMO_SCREENSHOT=docs/img/demo.png)."""
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(path))
 
 
@@ -245,8 +246,11 @@ def _start_demo(cfg, work, log):
     preset = flatten_dict(configs.load("stargan_v2:synthetic").to_dict())
     overrides = [f"--config.{k}={v}" for k, v in flatten_dict(cfg.to_dict()).items() if preset.get(k) != v]
     cmd = [sys.executable, "-m", "facejax.cli", "demo", "--config=stargan_v2:synthetic", *overrides]
-    cmd += [f"--workdir={work}", "--port=0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    # run from the workdir's parent: the page shows the workdir as given (no temporary path in the screenshot)
+    cmd += [f"--workdir={pathlib.Path(work).name}", "--port=0"]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=pathlib.Path(work).parent
+    )
     lines = []
 
     def read():
@@ -290,6 +294,7 @@ def test_the_page_in_a_headless_browser(stargan, tmp_path):
             wait = WebDriverWait(driver, 120)
             wait.until(lambda d: d.find_element(By.ID, "go").is_enabled())
             assert "stargan_v2" in driver.find_element(By.ID, "title").text
+            assert "step 2 of run" in driver.find_element(By.ID, "subtitle").text
             driver.find_element(By.ID, "in-src").send_keys(str(tmp_path / "src.png"))
             driver.find_element(By.ID, "in-ref").send_keys(str(tmp_path / "ref.jpg"))
 
