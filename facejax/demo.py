@@ -258,7 +258,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._json(404, {"error": f"no endpoint {self.path}; POST /api/translate"})
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit():
+                raise FacejaxError(f"Content-Length {length!r}: expected the body's size in bytes")
+            length = int(length)
             if length > MAX_BODY:
                 raise FacejaxError(f"the request has {length} bytes; at most {MAX_BODY} (smaller pictures, please)")
             try:
