@@ -29,6 +29,7 @@ COMMANDS = {
     "import": "import_",
     "presets": "presets",
     "config": "show_config",
+    "demo": "demo",
 }
 
 

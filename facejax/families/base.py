@@ -200,6 +200,52 @@ class SamplesFolders(Protocol):
         """
 
 
+INPUT_KINDS = ("image", "mask", "labels", "number", "numbers", "choice")
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslateInput:
+    """One input of a family's `translate_arrays`, declared for tools that ask a user for it (`facejax demo`).
+
+    name: "src", "ref" or "mask" (translate_arrays' arguments) or one of its keywords (e.g. "ref_domains").
+    kind: how the value is given and passed:
+      "image"    an RGB picture, passed as a batch of one uint8 (H, W, 3) image (src and ref).
+      "mask"     a picture (white = the hole), passed as the path of a PNG file holding it (read as the family's
+                 --mask reads a file); or, where `choices` lists names (mask types), one of them, passed as the name.
+      "labels"   a picture whose pixel values are class labels 0..maximum (a parsing map), read as stored (no
+                 colour conversion) and passed as a batch of one (1, H, W).
+      "number"   one number in [minimum, maximum] (an int where `integer`), passed as a Python scalar.
+      "numbers"  prod(shape) numbers in [minimum, maximum], passed as a batch of one float32 (1, *shape).
+      "choice"   one of `choices` (strings), passed as the string.
+    label: one line telling a user what to give.
+    required: translate_arrays refuses to run without it (a required number or choice may still have a default
+      the page fills in).
+    default: what a form shows first (a number, "a,b,c" for numbers, a choice); None: nothing, and an optional
+      input left empty is not passed, so the family's own default applies.
+    """
+
+    name: str
+    kind: str
+    label: str
+    required: bool = False
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    shape: tuple[int, ...] = ()
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.kind not in INPUT_KINDS:
+            raise ValueError(f"TranslateInput {self.name!r}: kind {self.kind!r} is not one of {INPUT_KINDS}")
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict of the fields."""
+        out = dataclasses.asdict(self)
+        out["shape"], out["choices"] = list(self.shape), list(self.choices)
+        return out
+
+
 @runtime_checkable
 class TranslatesArrays(Protocol):
     """The model on images in memory (`facejax.api` Model.translate): what `sample_folders` does, without files.
@@ -208,6 +254,10 @@ class TranslatesArrays(Protocol):
     needs beyond images (IPM-Net's parsing maps, AesGAN's eye positions, StarGAN v2's reference domains) are named
     in its `translate_arrays` docstring.
     """
+
+    def translate_inputs(self) -> tuple[TranslateInput, ...]:
+        """What translate_arrays takes for this config, in the order a form shows it: "src" first, then "ref" /
+        "mask" where the family takes them, then its keywords. Names not listed are never passed."""
 
     def translate_arrays(self, state, src, ref=None, mask=None, **extra) -> np.ndarray:
         """The family's result on arrays, through the same compiled sampler `sample_folders` uses, so that it

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from PIL import Image
 
 from facejax import images
 from facejax.errors import FacejaxError
@@ -201,6 +202,36 @@ class Toy(base.Family):
             rows.append(row)
         grid = images.save_png(os.path.join(out_dir, "folders_grid.png"), images.to_uint8(np.concatenate(rows, 0)))
         return {"grid": grid, "count": len(rows), "pairs": len(rows)}
+
+    # ---------------------------------------------------------------- TranslatesArrays
+
+    def translate_inputs(self):
+        k = self.config.model.num_classes
+        return (
+            base.TranslateInput("src", "image", "any picture, drawn beside a generated face", required=True),
+            base.TranslateInput(
+                "label",
+                "number",
+                f"class of the generated face, 0..{k - 1}",
+                default=0,
+                minimum=0,
+                maximum=k - 1,
+                integer=True,
+            ),
+        )
+
+    def translate_arrays(self, state, src, ref=None, mask=None, *, label=0):
+        """uint8 (len(src), S, 2 S, 3): each source (resized to S) beside a face of class `label` generated from
+        sample_inputs' latents (what sample_folders writes without --ref)."""
+        if ref is not None or mask is not None:
+            raise FacejaxError("family toy: give src (and label=); it takes no ref or mask")
+        k, s = self.config.model.num_classes, self.config.img_size
+        if int(label) != label or not 0 <= label < k:
+            raise FacejaxError(f"label={label}: expected an int 0..{k - 1}")
+        z = self.sample_inputs(len(src))["z"]
+        fakes = np.asarray(jax.jit(self.generate)(state.sampling_params(), z, np.full(len(src), label, np.int32)))
+        x = np.stack([np.asarray(Image.fromarray(np.asarray(a, np.uint8)).resize((s, s), Image.BILINEAR)) for a in src])
+        return np.concatenate([x, images.to_uint8(fakes)], axis=2)
 
     # ---------------------------------------------------------------- Evaluates
 

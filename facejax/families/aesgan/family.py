@@ -406,6 +406,26 @@ class AesGAN(base.Family):
     def sample_folders(self, state, request: base.FolderRequest, out_dir: str) -> dict:
         return sample.sample_folders(self, state, request, out_dir)
 
+    def translate_inputs(self) -> tuple:
+        eyes = self.config.sample.eye_centers
+        where = "[y, x] of the left then the right eye, as fractions of the side"
+        return (
+            base.TranslateInput("src", "image", "face whose eyes are in-painted", required=True),
+            base.TranslateInput("ref", "image", "reference face with open eyes", required=True),
+            base.TranslateInput(
+                "eyes", "numbers", f"the source's eyes: {where}", default=eyes, minimum=0.0, maximum=1.0, shape=(2, 2)
+            ),
+            base.TranslateInput(
+                "ref_eyes",
+                "numbers",
+                f"the reference's eyes: {where}",
+                default=eyes,
+                minimum=0.0,
+                maximum=1.0,
+                shape=(2, 2),
+            ),
+        )
+
     def translate_arrays(self, state, src, ref=None, mask=None, *, eyes=None, ref_eyes=None) -> np.ndarray:
         """uint8 (len(src), S, S, 3): each face's eyes in-painted from its reference; eyes / ref_eyes (N, 2, 2) eye
         centres as fractions of the side (default config.sample.eye_centers); sample.py translate_arrays."""

@@ -394,6 +394,19 @@ class BeautyGAN(base.Family):
             )
         return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
+    def translate_inputs(self) -> tuple:
+        return (
+            base.TranslateInput("src", "image", "face without makeup", required=True),
+            base.TranslateInput("ref", "image", "made-up face", required=True),
+            base.TranslateInput(
+                "direction",
+                "choice",
+                "makeup: the source wearing the reference's makeup; demakeup: the reference with its makeup removed",
+                default="makeup",
+                choices=("makeup", "demakeup"),
+            ),
+        )
+
     def translate_arrays(self, state, src, ref=None, mask=None, *, direction: str = "makeup") -> np.ndarray:
         """uint8 (len(src), len(ref), S, S, 3): src[i] (no makeup) wearing ref[j]'s makeup; direction="demakeup":
         (len(ref), len(src), S, S, 3), ref[j] with its makeup removed, guided by src[i] (sample.py)."""

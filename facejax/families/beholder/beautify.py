@@ -197,20 +197,21 @@ def face_input(image, size: int, resize_filter: str = "antialias") -> np.ndarray
     return image_input(image, size, Image.LANCZOS if resize_filter == "antialias" else Image.BILINEAR)
 
 
-def beautify_arrays(family, state, src) -> np.ndarray:
-    """uint8 (len(src), len(config.beautify.deltas), S, S, 3): each face recovered, then swept over the deltas
-    (what `folder` writes as beautify/<stem>_delta<d>.png), for uint8 images read as read_face reads files."""
+def beautify_arrays(family, state, src, deltas=None) -> np.ndarray:
+    """uint8 (len(src), len(deltas), S, S, 3): each face recovered, then swept over the deltas (default
+    config.beautify.deltas: what `folder` writes as beautify/<stem>_delta<d>.png), for uint8 images read as
+    read_face reads files."""
     c = family.config
     _check_filter(c.beautify.resize_filter)
     faces = np.stack([face_input(a, c.img_size, c.beautify.resize_filter) for a in src])
-    return images.to_uint8(_recover_and_sweep(family, state, faces)[0])
+    return images.to_uint8(_recover_and_sweep(family, state, faces, deltas)[0])
 
 
-def _recover_and_sweep(family, state, faces):
+def _recover_and_sweep(family, state, faces, deltas=None):
     rec = Recovery(family)
     g = state.sampling_params()["G"]  # Gs, the EMA generator
     z, beta, loss = rec.recover(g, faces, int(state.step))
-    return rec.render(g, z, beta, int(state.step)), z, beta, loss
+    return rec.render(g, z, beta, int(state.step), deltas), z, beta, loss
 
 
 def folder(family, state, src_dir: str, out_dir: str) -> dict:

@@ -377,12 +377,25 @@ class Beholder(base.Family):
             raise FacejaxError(f"family {self.name}: give --src=FOLDER; it takes no --ref")
         return beautify.folder(self, state, request.src, out_dir)
 
-    def translate_arrays(self, state, src, ref=None, mask=None) -> np.ndarray:
+    def translate_inputs(self) -> tuple:
+        deltas = ", ".join(f"{d:g}" for d in self.config.beautify.deltas)
+        return (
+            base.TranslateInput("src", "image", "face to beautify", required=True),
+            base.TranslateInput(
+                "delta",
+                "number",
+                f"beauty increase added to the face's recovered beauty; empty: the sweep {deltas}",
+                minimum=-1.0,
+                maximum=1.0,
+            ),
+        )
+
+    def translate_arrays(self, state, src, ref=None, mask=None, *, delta=None) -> np.ndarray:
         """uint8 (len(src), len(config.beautify.deltas), S, S, 3): each face's latent recovered, then rendered at
-        beta + each delta (beautify.py; what `sample --src` writes)."""
+        beta + each delta (beautify.py; what `sample --src` writes); delta=d: (len(src), 1, S, S, 3) at beta + d."""
         if ref is not None or mask is not None:
             raise FacejaxError(f"family {self.name}: give src (faces) alone; it takes no ref or mask")
-        return beautify.beautify_arrays(self, state, src)
+        return beautify.beautify_arrays(self, state, src, None if delta is None else (float(delta),))
 
     # ---------------------------------------------------------------- evaluation and export
 

@@ -387,6 +387,18 @@ class GFC(base.Family):
             self, state.sampling_params()["G"], request.src, request.mask or self.config.sample.mask_type, out_dir
         )
 
+    def translate_inputs(self) -> tuple:
+        return (
+            base.TranslateInput("src", "image", "face to complete", required=True),
+            base.TranslateInput(
+                "mask",
+                "mask",
+                "the hole: a mask type, or a mask picture (white = the hole, resized to the model's size)",
+                default=self.config.sample.mask_type,
+                choices=tuple(sorted(self.config.masks)),
+            ),
+        )
+
     def translate_arrays(self, state, src, ref=None, mask=None) -> np.ndarray:
         """uint8 (len(src), S, S, 3): each image completed in the hole `mask` (a mask type of config.masks, an
         image file, or an array with 1 = hole; default config.sample.mask_type), as `sample --src --mask` writes."""

@@ -388,6 +388,29 @@ class IPMNet(base.Family):
             )
         return self.sampler.folders(state.params["G"], request.src, request.ref, out_dir)
 
+    def translate_inputs(self) -> tuple:
+        return (
+            base.TranslateInput("src", "image", "face without makeup", required=True),
+            base.TranslateInput(
+                "parsing",
+                "labels",
+                "the source's MT face-parsing map (a PNG of labels 0..13, the file segs/ holds)",
+                required=True,
+                minimum=0,
+                maximum=13,
+                integer=True,
+            ),
+            base.TranslateInput("ref", "image", "made-up face whose makeup is transferred", required=True),
+            base.TranslateInput(
+                "alpha",
+                "number",
+                "makeup level: 0 = the reference's full makeup, 1 = none",
+                default=float(self.config.sample.level),
+                minimum=0.0,
+                maximum=1.0,
+            ),
+        )
+
     def translate_arrays(self, state, src, ref=None, mask=None, *, parsing=None, alpha=None) -> np.ndarray:
         """uint8 (len(src), len(ref), S, S, 3): src[i] wearing ref[j]'s makeup at level alpha (0 = the reference's
         full makeup, 1 = none; default config.sample.level). parsing: one MT parsing map (labels 0..13) per source,

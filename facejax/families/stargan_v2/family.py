@@ -433,6 +433,23 @@ class StarGANv2(base.Family):
             raise FacejaxError("StarGAN v2 takes no --mask (give --src and --ref)")
         return self.sampler.translate_folders(state, request.src, request.ref, out_dir)
 
+    def translate_inputs(self) -> tuple:
+        k = self.config.model.num_domains
+        return (
+            base.TranslateInput("src", "image", "source image: its pose and shape are kept", required=True),
+            base.TranslateInput("ref", "image", "reference image: its style is applied", required=True),
+            base.TranslateInput(
+                "ref_domains",
+                "number",
+                f"the reference's domain, 0..{k - 1} (its folder's index among the sorted domain folders)",
+                required=True,
+                default=0,
+                minimum=0,
+                maximum=k - 1,
+                integer=True,
+            ),
+        )
+
     def translate_arrays(self, state, src, ref=None, mask=None, *, ref_domains=None) -> np.ndarray:
         """uint8 (len(src), len(ref), S, S, 3): src[i] with ref[j]'s style, in ref_domains[j] (an int for all, or one
         per reference: the index --ref's sorted domain folders give); the PNGs `sample --src --ref` writes."""

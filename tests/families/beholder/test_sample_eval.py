@@ -364,3 +364,17 @@ def test_cli_sample_beautifies_a_folder(synthetic_tfds, tmp_path, repo_root):
         np.testing.assert_allclose(sweep[1, j], png, atol=1)
     with pytest.raises(FacejaxError, match="--mask is for in-painting"):
         fam.sample_folders(None, base.FolderRequest(src=str(faces), mask="eyes"), str(tmp_path / "out2"))
+
+
+@pytest.mark.slow  # two latent recoveries: 23 s on the loaded 2-core machine
+def test_translate_at_one_beauty_delta_is_that_column_of_the_sweep(family_state):
+    """translate_arrays(delta=d) (the demo page's beauty value) renders the recovered face at beta + d only: the
+    column of d in the default sweep config.beautify.deltas, exactly."""
+    fam, state = family_state
+    face = [np.random.default_rng(5).integers(0, 255, (20, 20, 3), dtype=np.uint8)]
+    sweep = fam.translate_arrays(state, face)
+    deltas = fam.config.beautify.deltas
+    assert sweep.shape == (1, len(deltas), 16, 16, 3) and deltas[4] == 0.2
+    one = fam.translate_arrays(state, face, delta=0.2)
+    assert one.shape == (1, 1, 16, 16, 3)
+    np.testing.assert_array_equal(one[:, 0], sweep[:, 4])
