@@ -8,8 +8,7 @@
     facejax sample --config=configs/gfc.py:celeba --workdir=runs/gfc --src=faces/ --mask=eyes --out=out/
     facejax eval --config=configs/gfc.py:celeba --workdir=runs/gfc --config.eval.inception_weights=pt_inception-...
 
-    facejax train --config=configs/gfc.py:parsing_synthetic --workdir=runs/p
-    facejax train --config=configs/gfc.py:synthetic --config.parsing_checkpoint=runs/p --workdir=runs/s
+    facejax train --config=configs/gfc.py:synthetic --workdir=runs/s    # trains runs/s/prereq/parsing first
 
 Presets:
   celeba             the original at 128 px on CelebA's gfc_128 crop (TFDS celeba/gfc_128): batch 2 = one image
@@ -190,6 +189,8 @@ def _synthetic(c):
     c.sample_every = 300
     c.checkpoint_every = 300
     c.num_sample_images = 6
+    # one command trains everything: the parsing_synthetic run into <workdir>/prereq/parsing, then this one
+    c.prerequisites.train = True
     return c
 
 
@@ -221,13 +222,14 @@ def _parsing_synthetic(c):
     c.log_every = 50
     c.sample_every = 300
     c.checkpoint_every = 300
+    c.prerequisites.train = False
     return c
 
 
 PRESETS = {
     "celeba": "the original at 128 px on CelebA (celeba/gfc_128), three stages; needs a parsing run",
     "parsing": "the face-parsing network (11 Helen classes) on helen/128",
-    "synthetic": "32 px, small widths on synthetic_faces/gender_32: CPU minutes; needs a parsing_synthetic run",
+    "synthetic": "32 px, small widths on synthetic_faces/gender_32; trains its parsing_synthetic run first",
     "parsing_synthetic": "the parsing network at 32 px on synthetic_faces' maps",
 }
 

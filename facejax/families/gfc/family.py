@@ -198,6 +198,23 @@ class GFC(base.Family):
         c = self.config
         return (c.lambda_parsing > 0 and c.total_steps > c.stages.local_end) or bool(c.parsing_checkpoint)
 
+    @classmethod
+    def prerequisites(cls, config) -> tuple[base.Prerequisite, ...]:
+        """HasPrerequisites: the gfc_parsing run the parsing loss (stage 3) and the parsing score read, at this
+        config's size and parsing widths: `parsing_synthetic` on synthetic_faces, `parsing` otherwise."""
+        from facejax import configs
+
+        c = config
+        trains_with_it = c.lambda_parsing > 0 and c.total_steps > c.stages.local_end
+        if not (trains_with_it or c.eval.parsing_score):
+            return ()
+        preset = "gfc:parsing_synthetic" if c.data.name == "synthetic_faces" else "gfc:parsing"
+        part = configs.load(preset)
+        part.img_size = c.img_size
+        part.model.parsing = c.model.parsing.copy_and_resolve_references()
+        what = "the frozen face-parsing network"
+        return (base.Prerequisite("parsing", preset, part, "parsing_checkpoint", what),)
+
     def param_counts(self) -> dict:
         out = {k: int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract[k]))) for k in NETS}
         out["P (parsing, frozen)"] = int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract["P"])))
