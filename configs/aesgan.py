@@ -251,6 +251,10 @@ _BUILDERS = {
 }
 
 
+# Ablations: none. Only the abstract and introduction of the AesGAN paper were in the sources read
+# (completion_beauty.md B.9: its tables were not retrieved) and the released code has no switch that turns a loss
+# term off, so no ablation preset is added; lambda_aesthetic=0 or lambda_parsing=0 (which also drops the parsing
+# prerequisite) remove a term by hand.
 PRESETS = {
     "celeb_id": "the original's eye in-painting on Celeb-ID at 256 px, batch 4, 100k iterations; needs the two below",
     "synthetic": "in-painting at 32 px on synthetic_faces/gender_32, small widths: trains its two frozen nets first",
