@@ -230,7 +230,9 @@ class TranslatesArrays(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
-    """One headline number: the key in the evaluator's metrics, its column label and format."""
+    """One headline number: the key in the evaluator's metrics, its column label and format. A `*` in the key
+    stands for every metric key it matches (GFC's `*/PSNR`: one column per mask type), the label's `*` for the part
+    matched (facejax/train/report.py columns_of)."""
 
     key: str
     label: str

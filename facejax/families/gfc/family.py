@@ -157,7 +157,11 @@ class GFC(base.Family):
         "model.parsing.num_classes",
     )
 
+    # the paper's table: PSNR and SSIM per mask type (one column per type of config.eval.mask_types: `*`), then the
+    # means over the types, the parsing agreement and FID
     headline_metrics = (
+        base.Metric("*/PSNR", "PSNR *", "{:.3f}"),
+        base.Metric("*/SSIM", "SSIM *", "{:.3f}"),
         base.Metric("PSNR/mean", "PSNR", "{:.3f}"),
         base.Metric("SSIM/mean", "SSIM", "{:.3f}"),
         base.Metric("parsing_mIoU/mean", "parsing mIoU", "{:.3f}"),
