@@ -123,7 +123,11 @@ def resolve(config, workdir, *, train: bool):
                 from facejax.train import trainer
 
                 trainer.train(pconfig, where)
-                _say(f"{label}: done, step {trained_step(where)}")
+                done = trained_step(where)
+                if done is None or done < total:  # preempted (SIGTERM): saved; the family must not start on it
+                    _say(f"{label}: stopped at step {done} of {total}; run the same command again to continue")
+                    raise SystemExit(0)
+                _say(f"{label}: done, step {done}")
         elif done is None or (train and done < total):
             if train:  # eval, sample, export: the family says what it misses, if it needs the part at all
                 missing.append((part, where))

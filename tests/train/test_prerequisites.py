@@ -40,6 +40,7 @@ def _mtimes(folder):
     return {p: os.path.getmtime(p) for p in sorted(str(x) for x in pathlib.Path(folder).rglob("*"))}
 
 
+@pytest.mark.slow
 def test_train_trains_the_prerequisite_then_the_family_and_resumes_after_an_interruption(
     toy_data, tmp_path, monkeypatch, capsys
 ):
