@@ -27,6 +27,10 @@ family is the one the config file names (its `family` field).
   --report_only          write the report from what WORKDIR holds now
   --dry_run              print the commands, run nothing
 
+Runs whose family trains frozen networks first (config.prerequisites: GFC's parsing net, AesGAN's aesthetic and
+parsing nets) share them: each part is trained once, in WORKDIR/prereq/<name>-<digest of its config>, and found
+there by the other runs (locally; SLURM jobs run at once, so each trains its own).
+
 Relaunching the same command after an interruption resumes: a finished run's training returns at
 once (its checkpoint is at total_steps), and a run whose newest checkpoint is evaluated is not
 evaluated again.
@@ -215,13 +219,15 @@ def run_local(runs, args) -> None:
             eta = f", ETA {per * (len(runs) - i) / 60:.1f} min"
         print(f"[sweep] {i + 1}/{len(runs)} {run['name']} ({run['label'] or run['preset']}){eta}", flush=True)
         log = os.path.join(workdir, "sweep.log")
-        _run(prefix + facejax_cmd("train", run, args), args.dry_run, None if args.dry_run else log)
+        # the runs train each frozen-network prerequisite (config.prerequisites) once, in WORKDIR/prereq/
+        shared = [f"--config.prerequisites.dir={os.path.join(args.workdir, 'prereq')}"]
+        _run(prefix + facejax_cmd("train", run, args, shared), args.dry_run, None if args.dry_run else log)
         if args.skip_eval:
             continue
         if not args.dry_run and _evaluated(workdir):
             print(f"  {run['name']}: newest checkpoint already evaluated", flush=True)
             continue
-        _run(prefix + facejax_cmd("eval", run, args), args.dry_run, None if args.dry_run else log)
+        _run(prefix + facejax_cmd("eval", run, args, shared), args.dry_run, None if args.dry_run else log)
 
 
 def run_slurm(runs, args) -> list[str]:

@@ -89,10 +89,12 @@ def defaults(
     # Runs a family needs trained first (base.HasPrerequisites: frozen aesthetic / parsing networks). train=True
     # (the synthetic presets): `facejax train` trains each missing one into <workdir>/prereq/<name> first, resuming
     # it and skipping it once finished; False: a missing one stops with the commands that train it.
-    # total_steps > 0 replaces each prerequisite's own (quick runs, tests).
+    # total_steps > 0 replaces each prerequisite's own (quick runs, tests). dir: a folder several runs share their
+    # prerequisites in (<dir>/<name>-<digest of its config>; launch/sweep.py sets it), "" = each run's own.
     c.prerequisites = ConfigDict()
     c.prerequisites.train = False
     c.prerequisites.total_steps = 0
+    c.prerequisites.dir = ""
     for key, value in overrides.items():
         c[key] = value
     return c

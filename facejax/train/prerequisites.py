@@ -13,6 +13,8 @@ if the user had passed --config.<field>=<workdir>/prereq/<name>. Nothing here na
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shlex
 
@@ -23,9 +25,15 @@ from facejax.families import base
 FOLDER = "prereq"
 
 
-def folder(workdir, name: str) -> str:
-    """Where the part `name` of the run in `workdir` is trained."""
-    return os.path.join(str(workdir), FOLDER, name)
+def folder(workdir, name: str, config=None, part_cfg=None) -> str:
+    """Where the part `name` of the run in `workdir` is trained: <workdir>/prereq/<name>, or with
+    config.prerequisites.dir (runs sharing their prerequisites: launch/sweep.py) <dir>/<name>-<digest of the part's
+    config>, so that only runs needing the same part share it."""
+    shared = config.get("prerequisites", {}).get("dir", "") if config is not None else ""
+    if not shared:
+        return os.path.join(str(workdir), FOLDER, name)
+    text = json.dumps(part_cfg.to_dict(), sort_keys=True, default=str)
+    return os.path.join(shared, f"{name}-{hashlib.sha1(text.encode()).hexdigest()[:10]}")
 
 
 def declared(config) -> tuple[base.Prerequisite, ...]:
@@ -108,8 +116,8 @@ def resolve(config, workdir, *, train: bool):
     out = config.copy_and_resolve_references()
     missing = []
     for i, part in enumerate(parts):
-        where = folder(workdir, part.name)
         pconfig = part_config(config, part)
+        where = folder(workdir, part.name, config, pconfig)
         done = trained_step(where)
         total = int(pconfig.total_steps)
         label = f"[prerequisite {i + 1}/{len(parts)}] {part.name} ({part.preset}"

@@ -137,3 +137,28 @@ def test_real_data_presets_name_the_runs_to_train_first(tmp_path):
     )
     with pytest.raises(FacejaxError, match=r"^config.parsing_checkpoint is empty: train first: facejax train "):
         trainer.train(configs.load("gfc:celeba"), str(tmp_path / "g"))
+
+
+def test_runs_with_a_shared_prerequisites_dir_share_equal_parts(monkeypatch, tmp_path, capsys):
+    """config.prerequisites.dir (launch/sweep.py sets it): runs whose parts have the same config share one folder
+    (seeds of the main run do not change the part), a different part (another width) gets its own."""
+    import sys
+
+    monkeypatch.setenv("FACEJAX_FAMILIES", "toy=tests.toyfamily.family:Toy")
+    shared = str(tmp_path / "prereq")
+
+    def where(**overrides):
+        c = configs.load_file(TOY, "distilled", **{"prerequisites.dir": shared, **overrides})
+        (part,) = prerequisites.declared(c)
+        return prerequisites.folder("unused", part.name, c, prerequisites.part_config(c, part))
+
+    assert where(seed=0) == where(seed=1) and where(seed=0).startswith(os.path.join(shared, "teacher-"))
+    assert where(**{"model.ch": 4}) != where()
+    assert prerequisites.folder(str(tmp_path / "run"), "teacher") == str(tmp_path / "run" / "prereq" / "teacher")
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "launch"))
+    import sweep
+
+    assert sweep.main([f"--config={TOY}", f"--workdir={tmp_path / 'w'}", "--presets=distilled", "--dry_run"]) == 0
+    cmds = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("$")]
+    assert len(cmds) == 2 and all(f"--config.prerequisites.dir={tmp_path / 'w' / 'prereq'}" in c for c in cmds)
