@@ -97,9 +97,10 @@ def validate(config) -> None:
         )
     if c.dtype != "float32":
         raise FacejaxError(f"config.dtype={c.dtype!r}: Beholder-GAN runs in float32 (as the original)")
-    if not isinstance(c.conditioning, bool) or (not c.conditioning and c.label_penalty):
+    conditioning = c.get("conditioning", True)  # configs saved before the field existed: conditioned
+    if not isinstance(conditioning, bool) or (not conditioning and c.label_penalty):
         raise FacejaxError(
-            f"config.conditioning={c.conditioning!r}: expected True, or False (the unconditioned PGGAN) with "
+            f"config.conditioning={conditioning!r}: expected True, or False (the unconditioned PGGAN) with "
             f"config.label_penalty='' (it is {c.label_penalty!r})"
         )
     if c.data.score_scale <= 0:
@@ -220,7 +221,7 @@ class Beholder(base.Family):
     def _beta(self, beta):
         """beta as the networks read it: zeros without config.conditioning (the unconditioned PGGAN row of the
         paper's table: G and D never see the scores)."""
-        if self.config.conditioning:
+        if self.config.get("conditioning", True):
             return beta
         return jnp.zeros((beta.shape[0], self.config.num_raters), jnp.float32)
 
