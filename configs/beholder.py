@@ -98,6 +98,9 @@ def _gan():
     # conditioning comes from the input injection alone: "" (the original). "softmax_ce": PGGAN's term as written
     # (softmax cross-entropy with beta as the labels); "mse": a regression of beta (for continuous labels).
     c.label_penalty = ""
+    # False: the paper's comparison row "PGGAN" (completion_beauty.md C.7): G and D read zeros in place of beta, so
+    # nothing of the beauty scores reaches the networks (the ablation `pggan`).
+    c.conditioning = True
     c.cond_weight = 1.0
     # With a label penalty: True (PGGAN) = D's label outputs learn beta on the reals and on the fakes; False = on
     # the reals only, so D cannot learn to read whatever G's images do with beta as beauty (test_learning.py).
@@ -258,7 +261,19 @@ def _predictor_synthetic(c):
     return c
 
 
+# Ablation: the paper's table compares Beholder-GAN with an unconditioned PGGAN (SWD per level and MS-SSIM,
+# completion_beauty.md C.7); `pggan` is that row (combined with a preset: `pggan,synthetic`; alone it applies to
+# celeba_hq). The original's code has no other switch (its AC-GAN label penalty is commented out: label_penalty).
+def _pggan(c):
+    c.conditioning = False
+    return c
+
+
+ABLATIONS = {"beholder": lambda c: c, "pggan": _pggan}
+
 PRESETS = {
+    "beholder": "ablation row 'beholder': the beauty-conditioned GAN (the preset as it is)",
+    "pggan": "ablation row 'PGGAN': the same GAN unconditioned (G and D read no beauty scores)",
     "celeba_hq": "the beauty-conditioned progressive GAN, 4 -> 128 px on CelebA-HQ labelled by the predictor",
     "scut_gan": "the same GAN on SCUT-FBP5500's human ratings",
     "synthetic": "a tiny GAN, 4 -> 16 px on synthetic_faces (8 raters): CPU minutes",
@@ -276,4 +291,12 @@ def get_config(preset="synthetic"):
         "predictor_synthetic": lambda c: _predictor_synthetic(_predictor()),
     }
     # two bases (the GAN's and the predictors'): each preset builds its own, select's base is unused
-    return trainer_config.select(preset, presets, base=lambda: None, file="configs/beholder.py", descriptions=PRESETS)
+    return trainer_config.select(
+        preset,
+        presets,
+        base=lambda: None,
+        file="configs/beholder.py",
+        modifiers=ABLATIONS,
+        modifier_base="celeba_hq",
+        descriptions=PRESETS,
+    )

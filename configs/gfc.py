@@ -8,8 +8,7 @@
     facejax sample --config=configs/gfc.py:celeba --workdir=runs/gfc --src=faces/ --mask=eyes --out=out/
     facejax eval --config=configs/gfc.py:celeba --workdir=runs/gfc --config.eval.inception_weights=pt_inception-...
 
-    facejax train --config=configs/gfc.py:parsing_synthetic --workdir=runs/p
-    facejax train --config=configs/gfc.py:synthetic --config.parsing_checkpoint=runs/p --workdir=runs/s
+    facejax train --config=configs/gfc.py:synthetic --workdir=runs/s    # trains runs/s/prereq/parsing first
 
 Presets:
   celeba             the original at 128 px on CelebA's gfc_128 crop (TFDS celeba/gfc_128): batch 2 = one image
@@ -190,6 +189,8 @@ def _synthetic(c):
     c.sample_every = 300
     c.checkpoint_every = 300
     c.num_sample_images = 6
+    # one command trains everything: the parsing_synthetic run into <workdir>/prereq/parsing, then this one
+    c.prerequisites.train = True
     return c
 
 
@@ -221,13 +222,38 @@ def _parsing_synthetic(c):
     c.log_every = 50
     c.sample_every = 300
     c.checkpoint_every = 300
+    c.prerequisites.train = False
     return c
 
 
+# The paper's ablation (section 4, PSNR / SSIM per mask; completion_beauty.md A.7), rows combined with a preset
+# (`M1,synthetic`; alone they apply to celeba). Each switches a loss term off by its weight; a discriminator whose
+# term is off is not trained, and the stages stop at the last one with a term on (GFC.phase).
+def _m1(c):
+    c.lambda_local = c.lambda_global = c.lambda_parsing = 0.0
+    return c
+
+
+def _m2(c):
+    c.lambda_global = c.lambda_parsing = 0.0
+    return c
+
+
+def _m3(c):
+    c.lambda_parsing = 0.0
+    return c
+
+
+ABLATIONS = {"M1": _m1, "M2": _m2, "M3": _m3, "full": lambda c: c}
+
 PRESETS = {
+    "M1": "ablation M1: the reconstruction loss only (no discriminator, no parsing loss)",
+    "M2": "ablation M2: + the local adversarial loss (local D)",
+    "M3": "ablation M3: + the global adversarial loss (global D), no parsing loss",
+    "full": "ablation row 'full': + the parsing loss (the preset as it is)",
     "celeba": "the original at 128 px on CelebA (celeba/gfc_128), three stages; needs a parsing run",
     "parsing": "the face-parsing network (11 Helen classes) on helen/128",
-    "synthetic": "32 px, small widths on synthetic_faces/gender_32: CPU minutes; needs a parsing_synthetic run",
+    "synthetic": "32 px, small widths on synthetic_faces/gender_32; trains its parsing_synthetic run first",
     "parsing_synthetic": "the parsing network at 32 px on synthetic_faces' maps",
 }
 
@@ -239,4 +265,12 @@ def get_config(preset="synthetic"):
         "parsing": _parsing,
         "parsing_synthetic": _parsing_synthetic,
     }
-    return trainer_config.select(preset, presets, base=_base, file="configs/gfc.py", descriptions=PRESETS)
+    return trainer_config.select(
+        preset,
+        presets,
+        base=_base,
+        file="configs/gfc.py",
+        modifiers=ABLATIONS,
+        modifier_base="celeba",
+        descriptions=PRESETS,
+    )

@@ -120,6 +120,8 @@ def _synthetic(c):
     return c
 
 
+# Ablations: none. The sources read (makeup.md part 2: the paper's Table 2 and the released code) record no
+# ablation of IPM-Net's loss terms and no switch in the code that turns one off, so no ablation preset is added.
 PRESETS = {
     "mt": "the original's config.yaml on MT (mt_makeup/original): 256 px crops, batch 1, 1M iterations",
     "synthetic": "32 px, small widths and identity ResNet, random pairs on synthetic_faces/gender_32: CPU minutes",

@@ -14,6 +14,9 @@ family is the one the config file names (its `family` field).
   --presets=A,B,...      presets of --config (default: the family's sweep rows); a row is
                          combined with --scale (`C,synthetic`)
   --vary FIELD=V1,V2     one run per value (repeatable: the product of all); run names F__FIELD=V1
+  --seeds=N              each configuration N times, with config.seed 0 .. N-1 (run names F__seed=S); the
+                         report then opens with the mean and standard deviation of each metric over the
+                         seeds (a table and metrics.png), then the per-seed rows
   --set FIELD=VALUE      a config override for every run, training and evaluation (repeatable)
   --launcher=local       one run after another on this machine (default)
   --launcher=local.sh:N  each run as N processes on this machine (launch/local.sh)
@@ -23,6 +26,10 @@ family is the one the config file names (its `family` field).
   --skip_eval            train only (the table then says `not evaluated`)
   --report_only          write the report from what WORKDIR holds now
   --dry_run              print the commands, run nothing
+
+Runs whose family trains frozen networks first (config.prerequisites: GFC's parsing net, AesGAN's aesthetic and
+parsing nets) share them: each part is trained once, in WORKDIR/prereq/<name>-<digest of its config>, and found
+there by the other runs (locally; SLURM jobs run at once, so each trains its own).
 
 Relaunching the same command after an interruption resumes: a finished run's training returns at
 once (its checkpoint is at total_steps), and a run whose newest checkpoint is evaluated is not
@@ -57,6 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--workdir", required=True, help="one sub-folder per run, and report/")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override for every run")
     p.add_argument("--vary", action="append", default=[], metavar="FIELD=V1,V2", help="one run per value")
+    p.add_argument("--seeds", type=int, default=1, help="runs per configuration, config.seed = 0 .. N-1")
     p.add_argument("--launcher", default="local", help="local, local.sh:N or slurm")
     p.add_argument("--sbatch_args", default="", help="extra sbatch arguments (slurm launcher)")
     p.add_argument("--skip_eval", action="store_true")
@@ -119,6 +127,11 @@ def plan(args) -> list[dict]:
         if not vals:
             raise SweepError(f"--vary {v!r}: no values")
         axes.append([(field, x) for x in vals])
+    if args.seeds < 1:
+        raise SweepError(f"--seeds={args.seeds}: expected a number of seeds >= 1")
+    seeded = args.seeds > 1
+    if seeded and any(f == "seed" for f, _ in common + [a[0] for a in axes]):
+        raise SweepError("--seeds sets config.seed of each run: leave seed out of --set and --vary")
     runs = []
     for preset in presets:
         full = preset if not args.scale or args.scale in preset.split(",") else f"{preset},{args.scale}"
@@ -127,14 +140,17 @@ def plan(args) -> list[dict]:
             label = rows.get(preset, "")
             if combo:
                 label = (label + "; " if label else "") + ", ".join(f"{f}={v}" for f, v in combo)
-            runs.append(
-                {
-                    "name": re.sub(r"[^\w.=+-]", "_", name),
-                    "preset": full,
-                    "overrides": common + list(combo),
-                    "label": label,
-                }
-            )
+            group = re.sub(r"[^\w.=+-]", "_", name)
+            for seed in range(args.seeds) if seeded else [None]:
+                runs.append(
+                    {
+                        "name": group + (f"__seed={seed}" if seeded else ""),
+                        "preset": full,
+                        "overrides": common + list(combo) + ([("seed", str(seed))] if seeded else []),
+                        "label": label,
+                        "group": group,
+                    }
+                )
     names = [r["name"] for r in runs]
     if len(set(names)) != len(names):
         raise SweepError(f"two runs share a name: {names}")
@@ -203,13 +219,15 @@ def run_local(runs, args) -> None:
             eta = f", ETA {per * (len(runs) - i) / 60:.1f} min"
         print(f"[sweep] {i + 1}/{len(runs)} {run['name']} ({run['label'] or run['preset']}){eta}", flush=True)
         log = os.path.join(workdir, "sweep.log")
-        _run(prefix + facejax_cmd("train", run, args), args.dry_run, None if args.dry_run else log)
+        # the runs train each frozen-network prerequisite (config.prerequisites) once, in WORKDIR/prereq/
+        shared = [f"--config.prerequisites.dir={os.path.join(args.workdir, 'prereq')}"]
+        _run(prefix + facejax_cmd("train", run, args, shared), args.dry_run, None if args.dry_run else log)
         if args.skip_eval:
             continue
         if not args.dry_run and _evaluated(workdir):
             print(f"  {run['name']}: newest checkpoint already evaluated", flush=True)
             continue
-        _run(prefix + facejax_cmd("eval", run, args), args.dry_run, None if args.dry_run else log)
+        _run(prefix + facejax_cmd("eval", run, args, shared), args.dry_run, None if args.dry_run else log)
 
 
 def run_slurm(runs, args) -> list[str]:
@@ -269,7 +287,7 @@ def run_slurm(runs, args) -> list[str]:
         f"--scale={args.scale}",
         f"--workdir={args.workdir}",
     ]
-    report_cmd += [f"--vary={v}" for v in args.vary]
+    report_cmd += [f"--vary={v}" for v in args.vary] + [f"--seeds={args.seeds}"]
     submit(
         [
             "sbatch",
@@ -304,7 +322,18 @@ def write_report(runs, args) -> dict:
     title = f"facejax sweep: {args.config} {presets_of(args, family_of(args.config))}" + (
         f" at {args.scale}" if args.scale else ""
     )
-    files = report.write(results, os.path.join(args.workdir, "report"), title, metrics)
+    groups = None
+    if args.seeds > 1:
+        groups = []
+        for run, result in zip(runs, results):
+            if not groups or groups[-1].name != run["group"]:
+                groups.append(report.Group(run["group"], run["label"], []))
+            groups[-1].runs.append(result)
+        title += f", {args.seeds} seeds"
+    files = report.write(results, os.path.join(args.workdir, "report"), title, metrics, groups)
+    if groups:
+        print(report.summary_table(groups, metrics))
+        print(f"metrics over seeds: {files['metrics_plot']}")
     print(report.markdown_table(results, metrics))
     print(f"report: {files['report']}\ncurves: {files['curves']}")
     for name, path in files["samples"].items():

@@ -187,10 +187,8 @@ def test_bench_and_the_torch_baseline(toy):
             core.bench_step(cfg(dtype="bfloat16"), 1, 0, against_torch=True)  # before anything compiles
 
 
-def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypatch, capsys):
-    """launch/sweep.py's main (plan, train and eval of each row, report), its `facejax` commands run in this
-    process (their --config and --config.FIELD arguments read as the CLI reads them) instead of a subprocess each
-    (what a subprocess adds is tested in tests/launch/test_sweep.py)."""
+def _sweep_in_process(monkeypatch):
+    """launch/sweep.py with its `facejax` commands run in this process; (the module, the commands run)."""
     import ast
 
     from facejax import configs
@@ -198,7 +196,6 @@ def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypat
     sys.path.insert(0, str(REPO / "launch"))
     import sweep
 
-    data_dir = toy[0]
     ran = []
 
     def run_in_process(cmd, dry, log=None):
@@ -219,6 +216,15 @@ def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypat
 
     monkeypatch.setenv("FACEJAX_FAMILIES", ENTRY)
     monkeypatch.setattr(sweep, "_run", run_in_process)
+    return sweep, ran
+
+
+def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypatch, capsys):
+    """launch/sweep.py's main (plan, train and eval of each row, report), its `facejax` commands run in this
+    process (their --config and --config.FIELD arguments read as the CLI reads them) instead of a subprocess each
+    (what a subprocess adds is tested in tests/launch/test_sweep.py)."""
+    sweep, ran = _sweep_in_process(monkeypatch)
+    data_dir = toy[0]
     work = tmp_path / "sweep"
     rc = sweep.main(
         [
@@ -243,3 +249,38 @@ def test_sweep_of_two_rows_reports_the_headline_metrics(toy, tmp_path, monkeypat
     results = json.loads((work / "report" / "results.json").read_text())
     assert [r["label"] for r in results] == ["Toy baseline", "+ wider networks"]
     assert all(r["eval_step"] == 1 and 0 < r["metrics"]["l1/mean"] < 2 for r in results)
+
+
+def test_sweep_with_seeds_reports_mean_and_standard_deviation(toy, tmp_path, monkeypatch, capsys):
+    """--seeds=2: each configuration trained and evaluated with config.seed 0 and 1; the report's first table holds
+    the mean and standard deviation over the seeds (equal to the per-seed numbers'), metrics.png draws them."""
+    sweep, ran = _sweep_in_process(monkeypatch)
+    work = tmp_path / "sweep"
+    sets = ["data.data_dir=" + toy[0], "total_steps=1", "sample_every=1", "checkpoint_every=1"]
+    rc = sweep.main(
+        [f"--config={CONFIG}", f"--workdir={work}", "--presets=small", "--seeds=2"]
+        + [a for s in sets for a in ("--set", s)]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0 and ran == ["train", "eval", "train", "eval"], out[-3000:]
+    assert "[sweep] 1/2 small__seed=0" in out and "[sweep] 2/2 small__seed=1" in out
+    results = json.loads((work / "report" / "results.json").read_text())
+    l1 = [r["metrics"]["l1/mean"] for r in results]
+    assert [r["name"] for r in results] == ["small__seed=0", "small__seed=1"] and l1[0] != l1[1]  # seeds differ
+    from facejax.train.checkpoint import Checkpointer
+
+    for seed in (0, 1):
+        ck = Checkpointer(str(work / f"small__seed={seed}"))
+        assert ck.saved_config(1)["seed"] == seed
+        ck.close()
+    (summary,) = json.loads((work / "report" / "summary.json").read_text())
+    st = summary["metrics"]["l1/mean"]
+    assert summary["configuration"] == "small" and st["seeds"] == 2
+    assert st["mean"] == pytest.approx(np.mean(l1)) and st["std"] == pytest.approx(np.std(l1))
+    md = (work / "report" / "report.md").read_text()
+    row = f"| small | Toy baseline | {np.mean(l1):.4f} +- {np.std(l1):.4f} | 2 of 2 |"
+    assert "| configuration | what it is | L1 to eval images (mean +- std) | seeds |" in md and row in md
+    assert md.index(row) < md.index("| small__seed=0 | Toy baseline | ")  # per-seed rows follow the summary
+    assert "![metrics over seeds](metrics.png)" in md
+    png = np.asarray(Image.open(work / "report" / "metrics.png").convert("L"))
+    assert len(np.unique(png)) > 10  # drawn, not blank

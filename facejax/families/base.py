@@ -20,6 +20,8 @@ Capabilities (runtime-checkable protocols)
   TorchBaseline       `facejax bench --against=torch`: the same iteration in PyTorch eager mode
   Prepares            `facejax prepare <step>`: preprocessing steps beyond building a TFDS dataset
   Sweeps              `launch/sweep.py`: the paper's ablation rows and the files evaluation reads
+  HasPrerequisites    runs to train first (frozen networks read from their checkpoints), trained by
+                      `facejax train` into <workdir>/prereq/<name> with config.prerequisites.train
 
 The train state (facejax/train/state.py TrainState) is the same pytree for every family: `params` and
 `opt_state` of the trained networks, `ema` of the ones with an exponential moving average (empty when the
@@ -278,7 +280,9 @@ class TranslatesArrays(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
-    """One headline number: the key in the evaluator's metrics, its column label and format."""
+    """One headline number: the key in the evaluator's metrics, its column label and format. A `*` in the key
+    stands for every metric key it matches (GFC's `*/PSNR`: one column per mask type), the label's `*` for the part
+    matched (facejax/train/report.py columns_of)."""
 
     key: str
     label: str
@@ -384,6 +388,42 @@ class Sweeps(Protocol):
         """Config fields naming the weight files the evaluation reads (a sweep asks for them up front)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Prerequisite:
+    """A run this config needs trained before it: a frozen network the family reads from that run's checkpoint.
+
+    name: the part's name; `facejax train` trains it in <workdir>/prereq/<name> (config.prerequisites.train) and
+      finds it there otherwise.
+    preset: what --config names for it (`aesgan:aesthetic_synthetic`), for the commands facejax prints.
+    config: the run's config: the preset's, with whatever this config shares with it (sizes, sub-configs).
+    field: the dotted field of this config that names the run's workdir (`aesthetic.checkpoint`); empty = not
+      given yet.
+    what: one line, what the run trains.
+    """
+
+    name: str
+    preset: str
+    config: Any
+    field: str
+    what: str = ""
+
+
+@runtime_checkable
+class HasPrerequisites(Protocol):
+    """Frozen networks trained by runs of their own first (AesGAN's aesthetic and parsing nets, GFC's parsing net).
+
+    `facejax train` (facejax/train/prerequisites.py) asks before it builds the family: with
+    config.prerequisites.train (the synthetic presets) it trains each missing run into <workdir>/prereq/<name>,
+    resuming it like any run and skipping it once finished, and fills `field`; without, a missing run is one line
+    naming the commands that train it. `facejax eval`, `sample` and `export` fill `field` from <workdir>/prereq/
+    too, so a run trained this way needs no extra flag."""
+
+    @classmethod
+    def prerequisites(cls, config) -> tuple[Prerequisite, ...]:
+        """The runs `config` needs (none where the config reads no frozen network, e.g. an ablation without it),
+        in the order they are trained."""
+
+
 CAPABILITIES = {
     Phased: "a phased iteration",
     LoadsPretrained: "pretrained frozen networks",
@@ -395,6 +435,7 @@ CAPABILITIES = {
     TorchBaseline: "a PyTorch baseline (facejax bench --against=torch)",
     Prepares: "prepare steps (facejax prepare)",
     Sweeps: "sweep defaults (launch/sweep.py)",
+    HasPrerequisites: "prerequisite runs (config.prerequisites)",
 }
 
 

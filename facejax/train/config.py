@@ -86,6 +86,15 @@ def defaults(
     c.nonfinite = "stop"
     c.nonfinite_retries = 3
     c.nonfinite_lr_factor = 0.1
+    # Runs a family needs trained first (base.HasPrerequisites: frozen aesthetic / parsing networks). train=True
+    # (the synthetic presets): `facejax train` trains each missing one into <workdir>/prereq/<name> first, resuming
+    # it and skipping it once finished; False: a missing one stops with the commands that train it.
+    # total_steps > 0 replaces each prerequisite's own (quick runs, tests). dir: a folder several runs share their
+    # prerequisites in (<dir>/<name>-<digest of its config>; launch/sweep.py sets it), "" = each run's own.
+    c.prerequisites = ConfigDict()
+    c.prerequisites.train = False
+    c.prerequisites.total_steps = 0
+    c.prerequisites.dir = ""
     for key, value in overrides.items():
         c[key] = value
     return c
@@ -191,6 +200,15 @@ def check(config) -> None:
             )
     if "profile_steps" in config:
         profile_range(config)
+    if "prerequisites" in config:
+        p = config.prerequisites
+        if not isinstance(p.get("train"), bool):
+            raise FacejaxError(f"config.prerequisites.train={p.get('train')!r}: expected True or False")
+        if not (integer(p.get("total_steps")) and p.total_steps >= 0):
+            raise FacejaxError(
+                f"config.prerequisites.total_steps={p.get('total_steps')!r}: expected an integer >= 0 "
+                "(0 = each prerequisite's own)"
+            )
     finite.check_policy(config)
 
 

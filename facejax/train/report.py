@@ -111,9 +111,27 @@ def collect(name: str, workdir: str, label: str = "") -> RunResult:
 
 def columns_of(results: list[RunResult], metrics=None) -> list[Column]:
     """The table's columns: `metrics` (base.Metric or (key, label, fmt) tuples, the family's headline metrics) or,
-    without them, every numeric metric of the runs' metrics.json in the order first seen."""
+    without them, every numeric metric of the runs' metrics.json in the order first seen.
+
+    A key with `*` (GFC's `*/PSNR`: one per mask type of the run's config) stands for every key of the runs'
+    metrics it matches, in the order first seen, each labelled with the label's `*` replaced by what it matched;
+    without a match (no run evaluated yet) it is one column under its label."""
     if metrics:
-        return [tuple(m) if isinstance(m, tuple) else (m.key, m.label, m.fmt) for m in metrics]
+        out = []
+        for m in metrics:
+            key, label, fmt = tuple(m) if isinstance(m, tuple) else (m.key, m.label, m.fmt)
+            if "*" not in key:
+                out.append((key, label, fmt))
+                continue
+            pattern = re.compile("^" + re.escape(key).replace(r"\*", "(.+?)") + "$")
+            found = []
+            for r in results:
+                for k in r.metrics or {}:
+                    hit = pattern.match(k)
+                    if hit and k not in [f[0] for f in found]:
+                        found.append((k, label.replace("*", hit.group(1)), fmt))
+            out += found or [(key, label.replace("*", "").strip(), fmt)]
+        return out
     keys = []
     for r in results:
         for k, v in (r.metrics or {}).items():
@@ -137,6 +155,90 @@ def markdown_table(results: list[RunResult], metrics=None) -> str:
         step = "not evaluated" if r.eval_step is None else str(r.eval_step)
         lines.append(f"| {r.name} | {r.label} | " + " | ".join(cells) + f" | {step} |")
     return "\n".join(lines)
+
+
+def _number(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+@dataclasses.dataclass
+class Group:
+    """One configuration run with several seeds (launch/sweep.py --seeds): its runs and their statistics."""
+
+    name: str
+    label: str
+    runs: list[RunResult]
+
+    def values(self, key: str) -> list[float]:
+        """The finite values of `key` over the evaluated runs."""
+        out = []
+        for r in self.runs:
+            v = None if r.metrics is None else _number(r.metrics.get(key))
+            if v is not None:
+                out.append(v)
+        return out
+
+    def stats(self, key: str) -> tuple[float, float, int] | None:
+        """(mean, standard deviation over seeds (ddof 0), number of seeds) of `key`, or None without a value."""
+        vals = self.values(key)
+        if not vals:
+            return None
+        mean = sum(vals) / len(vals)
+        return mean, math.sqrt(sum((v - mean) ** 2 for v in vals) / len(vals)), len(vals)
+
+
+def summary_table(groups: list[Group], metrics=None) -> str:
+    """One row per configuration: mean +- standard deviation of each column over its seeds, the number of seeds
+    evaluated of the number run."""
+    columns = columns_of([r for g in groups for r in g.runs], metrics)
+    lines = [
+        "| configuration | what it is | " + " | ".join(f"{c[1]} (mean +- std)" for c in columns) + " | seeds |",
+        "|---|---|" + "---:|" * (len(columns) + 1),
+    ]
+    for g in groups:
+        cells = []
+        for key, _, fmt in columns:
+            st = g.stats(key)
+            cells.append("n/a" if st is None else f"{fmt.format(st[0])} +- {fmt.format(st[1])}")
+        done = sum(r.metrics is not None for r in g.runs)
+        lines.append(f"| {g.name} | {g.label} | " + " | ".join(cells) + f" | {done} of {len(g.runs)} |")
+    return "\n".join(lines)
+
+
+def plot_summary(groups: list[Group], path: str, metrics=None) -> list[str]:
+    """One panel per column: a bar per configuration at its mean, the standard deviation as an error bar and each
+    seed's value as a dot; returns the columns drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [
+        c for c in columns_of([r for g in groups for r in g.runs], metrics) if any(g.values(c[0]) for g in groups)
+    ]
+    n = max(1, len(columns))
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.0, 0.9 * len(groups) + 1.5) * cols, 3.0 * rows), squeeze=False)
+    for ax, (key, label, _) in zip(axes.flat, columns):
+        for i, g in enumerate(groups):
+            st = g.stats(key)
+            if st is None:
+                continue
+            ax.bar(i, st[0], yerr=st[1], capsize=4, color="tab:blue", alpha=0.6)
+            vals = g.values(key)
+            ax.plot([i] * len(vals), vals, "k.", markersize=5)
+        ax.set_xticks(range(len(groups)), [g.name for g in groups], fontsize=8, rotation=30 if len(groups) > 4 else 0)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(columns) :]:
+        ax.axis("off")
+    if not columns:
+        axes.flat[0].text(0.5, 0.5, "no run evaluated", ha="center", va="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [c[1] for c in columns]
 
 
 def choose_panels(results: list[RunResult], max_panels: int = 12) -> list[str]:
@@ -193,21 +295,46 @@ def plot_curves(results: list[RunResult], path: str, max_panels: int = 12) -> li
     return tags
 
 
-def write(results: list[RunResult], out_dir: str, title: str = "facejax sweep", metrics=None) -> dict:
+def write(
+    results: list[RunResult],
+    out_dir: str,
+    title: str = "facejax sweep",
+    metrics=None,
+    groups: list[Group] | None = None,
+) -> dict:
     """report.md (table, curves, samples), curves.png, samples/<run>.png, results.json; returns paths.
-    `metrics`: the table's columns (columns_of)."""
+    `metrics`: the table's columns (columns_of). `groups` (configurations run with several seeds): report.md opens
+    with their mean +- standard deviation table and metrics.png (plot_summary); the per-seed rows follow."""
     os.makedirs(os.path.join(out_dir, "samples"), exist_ok=True)
     curves = os.path.join(out_dir, "curves.png")
     tags = plot_curves(results, curves)
+    summary_png = None
+    if groups:
+        summary_png = os.path.join(out_dir, "metrics.png")
+        plot_summary(groups, summary_png, metrics)
     samples = {}
     for r in results:
         if r.sample:
             dst = os.path.join(out_dir, "samples", f"{r.name}.png")
             shutil.copyfile(r.sample, dst)
             samples[r.name] = dst
-    md = [
-        f"# {title}",
-        "",
+    md = [f"# {title}", ""]
+    if groups:
+        seeds = sorted({len(g.runs) for g in groups})
+        md += [
+            "## Mean and standard deviation over seeds",
+            "",
+            summary_table(groups, metrics),
+            "",
+            f"Each configuration ran with {' or '.join(map(str, seeds))} seeds (config.seed); the standard deviation "
+            "is over the seeds evaluated (ddof 0). Per-seed rows below.",
+            "",
+            "![metrics over seeds](metrics.png)",
+            "",
+            "## Per seed",
+            "",
+        ]
+    md += [
         markdown_table(results, metrics),
         "",
         "The columns are the family's headline metrics of its evaluation protocol (`facejax eval`); each run's "
@@ -247,4 +374,27 @@ def write(results: list[RunResult], out_dir: str, title: str = "facejax sweep", 
             f,
             indent=2,
         )
-    return {"report": report, "curves": curves, "samples": samples, "results": summary}
+    files = {"report": report, "curves": curves, "samples": samples, "results": summary}
+    if groups:
+        columns = columns_of(results, metrics)
+        files["summary"] = os.path.join(out_dir, "summary.json")
+        with open(files["summary"], "w") as f:
+            json.dump(
+                [
+                    {
+                        "configuration": g.name,
+                        "label": g.label,
+                        "runs": [r.name for r in g.runs],
+                        "metrics": {
+                            key: dict(zip(("mean", "std", "seeds"), st))
+                            for key, _, _ in columns
+                            if (st := g.stats(key)) is not None
+                        },
+                    }
+                    for g in groups
+                ],
+                f,
+                indent=2,
+            )
+        files["metrics_plot"] = summary_png
+    return files

@@ -28,7 +28,7 @@ from facejax.errors import FacejaxError
 from facejax.families import base
 from facejax.input import prefetch
 from facejax.train import config as trainer_config
-from facejax.train import distributed, finite, tracking
+from facejax.train import distributed, finite, prerequisites, tracking
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer, flatten_dict
 from facejax.train.lock import WorkdirLock
@@ -86,7 +86,9 @@ class Run:
     """Everything a run sets up once: family, mesh, shardings, jitted functions, checkpointer."""
 
     def __init__(self, config, workdir: str, devices=None):
-        """`devices`: the devices of the mesh (default: every device of every process)."""
+        """`devices`: the devices of the mesh (default: every device of every process). Prerequisite runs the
+        family reads (prerequisites.py) are found in <workdir>/prereq/ when the config does not name them."""
+        config = prerequisites.resolve(config, workdir, train=False)
         self.config = config
         self.workdir = epath.Path(workdir)
         self.family = registry.create(config)
@@ -224,6 +226,8 @@ def train(config, workdir: str):
     trainer_config.check(config)
     policy, retries, factor = finite.check_policy(config)
     with WorkdirLock(workdir):
+        # the runs the family reads frozen networks from: trained first (config.prerequisites.train) or found
+        config = prerequisites.resolve(config, workdir, train=True)
         skip, tries, run = set(), 0, None
         while True:
             run = run or Run(config, workdir)  # a skip_batch retry keeps the compiled steps

@@ -226,3 +226,83 @@ def test_sweep_trains_evaluates_and_reports(tmp_path, imagenet_inception, lpips_
     md = (work / "report" / "report.md").read_text()
     assert "| F__seed=1 | + Diversity regularization (StarGAN v2); seed=1 |" in md
     assert len(np.unique(np.asarray(Image.open(work / "report" / "curves.png").convert("L")))) > 10
+
+
+# What each family's evaluator writes into metrics.json["metrics"] (key names as its evaluate.py forms them; the
+# family's evaluation tests check that its headline keys are among them), with distinct values per run.
+EVAL_METRICS = {
+    "stargan_v2": lambda v: {
+        "FID_latent/mean": 40 + v,
+        "LPIPS_latent/mean": 0.2 + v / 100,
+        "FID_reference/mean": 41 + v,
+        "LPIPS_reference/mean": 0.1 + v / 100,
+        "FID_latent/male2female": 39.0,
+    },
+    "ipmnet": lambda v: {"FID/mean": 41 + v, "FID/std": 1.0, "LPIPS/mean": 0.48 + v / 100, "LPIPS/std": 0.01},
+    "beautygan": lambda v: {"FID/mean": 56 + v, "FID/std": 1.0, "LPIPS/mean": 0.45 + v / 100, "LPIPS/std": 0.01},
+    "gfc": lambda v: {
+        **{f"{m}/{k}": 20 + v + i for i, m in enumerate(("eyes", "mouth")) for k in ("PSNR", "noise_fill_PSNR")},
+        **{f"{m}/SSIM": 0.5 + v / 100 for m in ("eyes", "mouth")},
+        "PSNR/mean": 20.5 + v,
+        "SSIM/mean": 0.5 + v / 100,
+        "noise_fill_PSNR/mean": 5.0,
+        "parsing_acc/mean": 0.9,
+        "parsing_mIoU/mean": 0.7 + v / 100,
+        "FID/mean": 30 + v,
+    },
+    "aesgan": lambda v: {
+        "FID": 20 + v,
+        "PSNR": 25 + v,
+        "SSIM": 0.8,
+        "MS-SSIM": 0.7,
+        "aesthetic/inputs": 0.4,
+        "aesthetic/outputs": 0.6 + v / 100,
+        "aesthetic/gain": 0.2 + v / 100,
+    },
+    "beholder": lambda v: {"SWDx1e3_16": 8.0, "SWDx1e3_avg": 7.7 + v, "MS-SSIM": 0.27 + v / 100, "FID": 12 + v},
+}
+
+
+@pytest.mark.parametrize("family", sorted(EVAL_METRICS))
+def test_report_shows_every_familys_headline_metrics(family, tmp_path, capsys):
+    """For each family, from metrics.json files as `facejax eval` writes them: the report's columns are the family's
+    headline metrics (GFC's PSNR and SSIM once per mask type), each filled in, none `n/a`."""
+    from facejax import registry
+
+    cls = registry.family_class(family)
+    rows = list(sweep.sweep_rows(cls)) or ["synthetic"]
+    presets = [] if sweep.sweep_rows(cls) else ["--presets=synthetic"]
+    for i, row in enumerate(rows):
+        out = tmp_path / "w" / row / "eval" / "000004"
+        out.mkdir(parents=True)
+        (out / "metrics.json").write_text(json.dumps({"step": 4, "metrics": EVAL_METRICS[family](i)}))
+    assert sweep.main([f"--config=configs/{family}.py", f"--workdir={tmp_path / 'w'}", "--report_only", *presets]) == 0
+    md = (tmp_path / "w" / "report" / "report.md").read_text()
+    header = next(ln for ln in md.splitlines() if ln.startswith("| run |"))
+    labels = [m.label for m in cls.headline_metrics]
+    if family == "gfc":
+        labels = ["PSNR eyes", "PSNR mouth", "SSIM eyes", "SSIM mouth"] + labels[2:]
+    assert header == "| run | configuration | " + " | ".join(labels) + " | evaluated at step |"
+    table = [ln for ln in md.splitlines() if ln.startswith("| ") and ln.endswith(" | 4 |")]
+    assert [ln.split(" | ")[0][2:] for ln in table] == rows
+    for i, ln in enumerate(table):
+        cells = ln.split(" | ")[2:-1]
+        assert len(cells) == len(labels) and "n/a" not in cells, ln
+        first = cls.headline_metrics[0 if family != "gfc" else 2]
+        assert first.fmt.format(EVAL_METRICS[family](i)[first.key]) in cells
+
+
+def test_seeds_plan_one_run_per_seed_and_refuse_a_second_seed_source():
+    args = sweep.parse_args(
+        ["--config=configs/stargan_v2.py", "--workdir=w", "--presets=C,F", "--scale=synthetic", "--seeds=3"]
+    )
+    runs = sweep.plan(args)
+    assert [r["name"] for r in runs] == [f"{p}__seed={s}" for p in "CF" for s in range(3)]
+    assert [r["group"] for r in runs] == ["C"] * 3 + ["F"] * 3
+    assert [r["overrides"] for r in runs[:2]] == [[("seed", "0")], [("seed", "1")]]
+    assert (
+        sweep.plan(sweep.parse_args(["--config=configs/stargan_v2.py", "--workdir=w", "--presets=C"]))[0]["name"] == "C"
+    )  # one seed: the names of before
+    for extra, message in ((["--vary", "seed=1,2"], "leave seed out"), (["--seeds=0"], "--seeds=0: expected")):
+        with pytest.raises(sweep.SweepError, match=message):
+            sweep.plan(sweep.parse_args(["--config=configs/stargan_v2.py", "--workdir=w", "--seeds=2", *extra]))

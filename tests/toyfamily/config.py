@@ -23,6 +23,8 @@ def _base():
     c.model = ConfigDict({"z_dim": 8, "num_classes": 2, "ch": 8})
     c.lr = 1e-3
     c.eval = ConfigDict({"num_images": 8, "best_metric": ""})
+    # distilled: an L1 pull of G towards a frozen teacher G, read from a `small` run (a prerequisite run)
+    c.teacher = ConfigDict({"checkpoint": "", "weight": 0.0})
     return c
 
 
@@ -35,13 +37,23 @@ def _wide(c):
     return c
 
 
-PRESETS = {"small": "8 channels, 16 px, 2 steps", "wide": "16 channels"}
+def _distilled(c):
+    c.teacher.weight = 1.0
+    c.prerequisites.train = True
+    return c
+
+
+PRESETS = {
+    "small": "8 channels, 16 px, 2 steps",
+    "wide": "16 channels",
+    "distilled": "small, pulled towards a frozen teacher trained first (a prerequisite run)",
+}
 
 
 def get_config(preset="small"):
     return trainer_config.select(
         preset,
-        {"small": _small, "wide": _wide},
+        {"small": _small, "wide": _wide, "distilled": _distilled},
         base=_base,
         file="tests/toyfamily/config.py",
         default="small",

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from ml_collections import ConfigDict
 from PIL import Image
 
 from facejax import images
@@ -26,6 +27,8 @@ from facejax.export import convert, files
 from facejax.families import base
 from facejax.input import ops, sources, streams
 from facejax.nn import layers
+from facejax.train import mesh as mesh_lib
+from facejax.train.checkpoint import Checkpointer
 from facejax.train.state import TrainState, bind, count_params, root_key_data, split_params, step_key
 
 NETS = ("G", "D")
@@ -69,7 +72,7 @@ def _grid(x) -> np.ndarray:
 
 class Toy(base.Family):
     """The toy conditional GAN (core + SamplesFolders + Evaluates + TorchInterop + ImportsOwnFiles + TorchBaseline
-    + Sweeps)."""
+    + Sweeps; the `distilled` preset: HasPrerequisites + LoadsPretrained)."""
 
     name = "toy"
     architecture_fields = ("img_size", "model.z_dim", "model.num_classes", "model.ch")
@@ -108,7 +111,38 @@ class Toy(base.Family):
             params=params,
             opt_state={k: self.optimizers[k].init(params[k]) for k in NETS},
             ema={},
+            frozen={"T": jax.tree.map(jnp.zeros_like, params["G"])} if self.config.teacher.weight else {},
         )
+
+    # ---------------------------------------------------------------- HasPrerequisites / LoadsPretrained
+
+    @classmethod
+    def prerequisites(cls, config):
+        if not config.teacher.weight:
+            return ()
+        from facejax import configs
+
+        part = configs.load("toy:small")
+        part.model = config.model.copy_and_resolve_references()
+        return (base.Prerequisite("teacher", "toy:small", part, "teacher.checkpoint", "the frozen teacher G"),)
+
+    def load_pretrained(self, state):
+        if not self.config.teacher.weight:
+            return state
+        path = self.config.teacher.checkpoint
+        if not path:
+            raise FacejaxError("config.teacher.checkpoint is empty: the workdir of a toy:small run")
+        ck = Checkpointer(path)
+        try:
+            step = ck.latest_step()
+            teacher = Toy(ConfigDict(ck.saved_config(step)))
+            rep = mesh_lib.replicated(mesh_lib.make_mesh())
+            abstract = jax.eval_shape(teacher.init, root_key_data(0))
+            abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=rep), abstract)
+            g = ck.restore(step, abstract).params["G"]
+        finally:
+            ck.close()
+        return state.replace(frozen={"T": g})
 
     def generate(self, params, z, y):
         return bind(self.graphdefs["G"], params["G"])(z, y)
@@ -124,7 +158,13 @@ class Toy(base.Family):
             return (jax.nn.softplus(-bind(d_def, pd)(x, y)) + jax.nn.softplus(bind(d_def, pd)(fake, y))).mean()
 
         def g_loss(pg):
-            return jax.nn.softplus(-bind(d_def, state.params["D"])(self.generate({"G": pg}, z, y), y)).mean()
+            fake = self.generate({"G": pg}, z, y)
+            loss = jax.nn.softplus(-bind(d_def, state.params["D"])(fake, y)).mean()
+            if self.config.teacher.weight:
+                loss += (
+                    self.config.teacher.weight * jnp.abs(fake - self.generate({"G": state.frozen["T"]}, z, y)).mean()
+                )
+            return loss
 
         ld, gd = jax.value_and_grad(d_loss)(state.params["D"])
         ud, od = self.optimizers["D"].update(gd, state.opt_state["D"], state.params["D"])

@@ -129,6 +129,28 @@ class AesGAN(base.Family):
         "parsing.num_classes",
     )
 
+    @classmethod
+    def prerequisites(cls, config) -> tuple[base.Prerequisite, ...]:
+        """HasPrerequisites: the aesgan_aesthetic run (E: the aesthetic loss and the reference selection) and, with
+        lambda_parsing > 0, the aesgan_parsing run (P), each with this config's architecture of that network;
+        the `*_synthetic` presets on synthetic_faces, the real-data ones otherwise."""
+        from facejax import configs
+
+        suffix = "_synthetic" if config.data.name == "synthetic_faces" else ""
+        parts = []
+        for field, arch, what in (
+            ("aesthetic", aes_lib.ARCH, "the frozen eye aesthetic network"),
+            ("parsing", parsing_lib.ARCH, "the frozen face-parsing network"),
+        ):
+            if field == "parsing" and config.lambda_parsing <= 0:
+                continue
+            preset = f"aesgan:{field}{suffix}"
+            part = configs.load(preset)
+            for f in arch:
+                part[field][f] = config[field][f]
+            parts.append(base.Prerequisite(field, preset, part, f"{field}.checkpoint", what))
+        return tuple(parts)
+
     def __init__(self, config):
         validate(config)
         self.config = config

@@ -416,6 +416,23 @@ class BeautyGAN(base.Family):
 
     # ---------------------------------------------------------------- evaluation
 
+    @classmethod
+    def sweep_rows(cls) -> dict:
+        """Sweeps: the histogram-loss ablation rows (configs/beautygan.py ABLATIONS: the original's --lips / --eye /
+        --skin flags)."""
+        return {
+            "full": "full model",
+            "no_lips": "w/o L_lips",
+            "no_shadow": "w/o L_shadow",
+            "no_face": "w/o L_face",
+            "no_makeup": "w/o any makeup loss",
+        }
+
+    @classmethod
+    def sweep_eval_files(cls) -> tuple:
+        """The metric weight files the Table 2 protocol reads."""
+        return ("eval.inception_weights", "eval.alexnet_weights")
+
     def evaluator(self, mesh=None, *, features=None):
         """IPM-Net's protocol (evaluate.py): FID and LPIPS of makeup transfers with random references, mean of
         config.eval.runs runs. Reads the metric weights now. evaluate(state, step, out_dir) -> results."""

@@ -50,9 +50,11 @@ def builder(data):
         if not os.path.isfile(os.path.join(path, "dataset_info.json")):
             raise FacejaxError(
                 f"{path} holds no beauty_labels dataset (config.data.data_dir={data.data_dir!r}, "
-                f"config.data.config={data.config!r}); write it first with `facejax prepare "
-                f"beauty_labels --config=configs/beholder.py:scut_fbp5500 --workdir=PREDICTOR_RUN "
-                f"--source=celeba_hq/256 --out={data.config}`"
+                f"config.data.config={data.config!r}); make it first: train the rater predictor with `facejax "
+                f"train --config=configs/beholder.py:scut_fbp5500 --config.imagenet_weights=vgg16_bn-6c64b313.pth "
+                f"--workdir=PREDICTOR_RUN`, then label the faces with `facejax prepare beauty_labels "
+                f"--config=configs/beholder.py:scut_fbp5500 --workdir=PREDICTOR_RUN --source=celeba_hq/256 "
+                f"--out={data.config}" + (f" --data_dir={data.data_dir}" if data.data_dir else "") + "`"
             )
         return tfds.builder_from_directory(path)
     return tfds_builder(data.name, data.config, data.data_dir)

@@ -97,6 +97,12 @@ def validate(config) -> None:
         )
     if c.dtype != "float32":
         raise FacejaxError(f"config.dtype={c.dtype!r}: Beholder-GAN runs in float32 (as the original)")
+    conditioning = c.get("conditioning", True)  # configs saved before the field existed: conditioned
+    if not isinstance(conditioning, bool) or (not conditioning and c.label_penalty):
+        raise FacejaxError(
+            f"config.conditioning={conditioning!r}: expected True, or False (the unconditioned PGGAN) with "
+            f"config.label_penalty='' (it is {c.label_penalty!r})"
+        )
     if c.data.score_scale <= 0:
         raise FacejaxError(f"config.data.score_scale={c.data.score_scale}: expected > 0 (5 for 1..5 ratings)")
 
@@ -212,12 +218,19 @@ class Beholder(base.Family):
 
     # ---------------------------------------------------------------- networks
 
+    def _beta(self, beta):
+        """beta as the networks read it: zeros without config.conditioning (the unconditioned PGGAN row of the
+        paper's table: G and D never see the scores)."""
+        if self.config.get("conditioning", True):
+            return beta
+        return jnp.zeros((beta.shape[0], self.config.num_raters), jnp.float32)
+
     def G(self, g_params, z, beta, level: int, fade=None):
-        return nnx.merge(self.graphdefs["G"], nnx.State(g_params))(z, beta, level, fade)
+        return nnx.merge(self.graphdefs["G"], nnx.State(g_params))(z, self._beta(beta), level, fade)
 
     def D(self, d_params, img, beta, level: int, fade=None, chunks: int = 1, shards: int = 1):
         """(N, 1 + num_raters): D's score (column 0) and label outputs."""
-        return nnx.merge(self.graphdefs["D"], nnx.State(d_params))(img, beta, level, fade, chunks, shards)
+        return nnx.merge(self.graphdefs["D"], nnx.State(d_params))(img, self._beta(beta), level, fade, chunks, shards)
 
     def label_penalty(self, out, beta):
         """Per-example AC-GAN label penalty on D's label outputs (config.label_penalty; "" = none, Beholder-GAN)."""
@@ -398,6 +411,16 @@ class Beholder(base.Family):
         return beautify.beautify_arrays(self, state, src, None if delta is None else (float(delta),))
 
     # ---------------------------------------------------------------- evaluation and export
+
+    @classmethod
+    def sweep_rows(cls) -> dict:
+        """Sweeps: the paper's comparison (configs/beholder.py ABLATIONS): Beholder-GAN and the unconditioned PGGAN."""
+        return {"beholder": "Beholder-GAN (beauty-conditioned)", "pggan": "PGGAN (unconditioned)"}
+
+    @classmethod
+    def sweep_eval_files(cls) -> tuple:
+        """None required: FID's Inception (eval.inception_weights) only where config.eval.fid is on."""
+        return ()
 
     def evaluator(self, mesh=None, *, features=None):
         return evaluate.Evaluator(self, mesh, features=features)

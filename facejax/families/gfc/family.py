@@ -138,7 +138,8 @@ def d_optimizer(config) -> optax.GradientTransformation:
 class GFC(base.Family):
     """Generative Face Completion. Capabilities: Phased (the paper's three stages), LoadsPretrained (the frozen
     parsing network, G's VGG-19 convs), SamplesFolders (--src with --mask), Evaluates, TorchInterop,
-    ImportsOwnFiles (Caffe-named snapshots)."""
+    ImportsOwnFiles (Caffe-named snapshots), Sweeps (the paper's ablation M1-M3, full), HasPrerequisites (the
+    parsing run)."""
 
     name = "gfc"
     architecture_fields = (
@@ -156,7 +157,11 @@ class GFC(base.Family):
         "model.parsing.num_classes",
     )
 
+    # the paper's table: PSNR and SSIM per mask type (one column per type of config.eval.mask_types: `*`), then the
+    # means over the types, the parsing agreement and FID
     headline_metrics = (
+        base.Metric("*/PSNR", "PSNR *", "{:.3f}"),
+        base.Metric("*/SSIM", "SSIM *", "{:.3f}"),
         base.Metric("PSNR/mean", "PSNR", "{:.3f}"),
         base.Metric("SSIM/mean", "SSIM", "{:.3f}"),
         base.Metric("parsing_mIoU/mean", "parsing mIoU", "{:.3f}"),
@@ -190,13 +195,48 @@ class GFC(base.Family):
         return {k: cls(*args, dtype=self.dtype, rngs=rngs) for k, (cls, args) in net_args(self.config).items()}
 
     def phase(self, step: int) -> int:
-        """The paper's stage of step number `step` (1-based): 1, 2 or 3."""
-        s = self.config.stages
-        return 1 if step <= s.recon_end else 2 if step <= s.local_end else 3
+        """The paper's stage of step number `step` (1-based): 1, 2 or 3, capped at the last stage whose terms are on
+        (the ablations M1 / M2: no stage without a loss term, so no discriminator is trained that nothing reads)."""
+        s, c = self.config.stages, self.config
+        stage = 1 if step <= s.recon_end else 2 if step <= s.local_end else 3
+        last = 3 if c.lambda_global > 0 or c.lambda_parsing > 0 else 2 if c.lambda_local > 0 else 1
+        return min(stage, last)
 
     def needs_parsing(self) -> bool:
         c = self.config
         return (c.lambda_parsing > 0 and c.total_steps > c.stages.local_end) or bool(c.parsing_checkpoint)
+
+    @classmethod
+    def sweep_rows(cls) -> dict:
+        """Sweeps: the paper's ablation rows M1-M3 and the full model (configs/gfc.py ABLATIONS)."""
+        return {
+            "M1": "M1: L_r (reconstruction only)",
+            "M2": "M2: + local adversarial",
+            "M3": "M3: + global adversarial",
+            "full": "full: + parsing",
+        }
+
+    @classmethod
+    def sweep_eval_files(cls) -> tuple:
+        """The metric weight file the evaluation reads (FID's Inception)."""
+        return ("eval.inception_weights",)
+
+    @classmethod
+    def prerequisites(cls, config) -> tuple[base.Prerequisite, ...]:
+        """HasPrerequisites: the gfc_parsing run the parsing loss (stage 3) and the parsing score read, at this
+        config's size and parsing widths: `parsing_synthetic` on synthetic_faces, `parsing` otherwise."""
+        from facejax import configs
+
+        c = config
+        trains_with_it = c.lambda_parsing > 0 and c.total_steps > c.stages.local_end
+        if not (trains_with_it or c.eval.parsing_score):
+            return ()
+        preset = "gfc:parsing_synthetic" if c.data.name == "synthetic_faces" else "gfc:parsing"
+        part = configs.load(preset)
+        part.img_size = c.img_size
+        part.model.parsing = c.model.parsing.copy_and_resolve_references()
+        what = "the frozen face-parsing network"
+        return (base.Prerequisite("parsing", preset, part, "parsing_checkpoint", what),)
 
     def param_counts(self) -> dict:
         out = {k: int(sum(np.prod(x.shape) for x in jax.tree.leaves(self._abstract[k]))) for k in NETS}
@@ -307,7 +347,10 @@ class GFC(base.Family):
         """(params, opt_state, metrics) after the local D's update (stage >= 2) and the global D's (stage 3)."""
         inputs = self.d_inputs(params["G"], x_d, key_holes, key_noise)
         metrics = {}
+        weights = {"D_local": self.config.lambda_local, "D_global": self.config.lambda_global}
         for name in ("D_local", "D_global")[: 1 if phase < 3 else 2]:
+            if weights[name] <= 0:  # an ablation without this adversarial term: its D is not trained either
+                continue
             params, opt_state, m = self._d_update(name, params, opt_state, *inputs[name])
             metrics.update(m)
         return params, opt_state, metrics

@@ -92,6 +92,7 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
     for k in ("FID", "PSNR", "SSIM", "aesthetic/outputs", "aesthetic/inputs", "aesthetic/masked"):
         assert np.isfinite(m[k]), k
     assert np.isnan(m["MS-SSIM"])  # 32 px: MS-SSIM needs more than 160 px
+    assert {h.key for h in type(family).headline_metrics} <= set(m)  # the sweep report's columns
     assert out["report"]["num_pairs"] == len(pairs.target) and os.path.isfile(out["files"]["grids"][0])
 
     # export -> import: the same generator and discriminator

@@ -271,6 +271,7 @@ def test_evaluator_reports_the_papers_table(family_state, synthetic_tfds, tmp_pa
     res = ev(state, 0, str(tmp_path))
     m = res["metrics"]
     assert set(m) == {"SWDx1e3_16", "SWDx1e3_avg", "MS-SSIM", "FID"}
+    assert {h.key for h in type(fam).headline_metrics} <= set(m)  # the sweep report's columns
     assert all(np.isfinite(v) for v in m.values()) and m["SWDx1e3_16"] > 0
     assert "| facejax (step 0, 16 px) |" in res["table"] and os.path.exists(res["files"]["table"])
     assert res["report"]["num_images"] == 64 and res["report"]["swd_images"] == 128

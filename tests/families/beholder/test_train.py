@@ -92,5 +92,9 @@ def test_wrong_data_is_named(synthetic_tfds):
     with pytest.raises(FacejaxError, match="vector of per-rater scores"):
         fam.read_split("train")
     fam = registry.create(gan_config(synthetic_tfds, **{"data.name": "beauty_labels", "data.config": "nothing"}))
-    with pytest.raises(FacejaxError, match="holds no beauty_labels dataset.*facejax prepare beauty_labels"):
+    with pytest.raises(
+        FacejaxError,
+        match="holds no beauty_labels dataset.*facejax train --config=configs/beholder.py:scut_fbp5500 .*"
+        "facejax prepare beauty_labels",
+    ):
         fam.read_split("train")

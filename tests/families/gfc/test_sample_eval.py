@@ -209,6 +209,21 @@ def test_evaluation_per_mask_type_matches_a_direct_computation(runs, tmp_path):
         for k in ("PSNR", "SSIM", "parsing_acc", "parsing_mIoU", "FID", "noise_fill_PSNR"):
             assert np.isfinite(m[f"{t}/{k}"]), (t, k)
     assert m["PSNR/mean"] == pytest.approx((m["eyes/PSNR"] + m["lower_half/PSNR"]) / 2)
+    # the sweep report's columns: PSNR and SSIM per mask type, then the means, parsing agreement and FID
+    from facejax.train import report
+
+    cols = report.columns_of([report.RunResult("r", "", metrics=m)], type(run.family).headline_metrics)
+    assert [c[0] for c in cols] == [
+        "eyes/PSNR",
+        "lower_half/PSNR",
+        "eyes/SSIM",
+        "lower_half/SSIM",
+        "PSNR/mean",
+        "SSIM/mean",
+        "parsing_mIoU/mean",
+        "FID/mean",
+    ]
+    assert all(k in m for k, _, _ in cols)
     # eyes by hand: the completed images, PSNR over the hole's pixels
     x = data.eval_images(cfg, 12)["x"]
     from facejax.families.gfc import sample

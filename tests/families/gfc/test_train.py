@@ -46,10 +46,15 @@ def test_stages_change_what_trains_and_parsing_stays_frozen(runs, tmp_path):
 def test_the_parsing_run_is_required_and_must_fit(runs, tmp_path):
     p_cfg, p_work, cfg, _ = runs
     missing = configs.load(
-        "gfc:synthetic", **OVERRIDES, **STAGES, **{"data.data_dir": cfg.data.data_dir, "total_steps": 3}
-    )
-    with pytest.raises(FacejaxError, match=r"config.parsing_checkpoint is empty.*configs/gfc.py:parsing"):
+        "gfc:synthetic",
+        **OVERRIDES,
+        **STAGES,
+        **{"data.data_dir": cfg.data.data_dir, "total_steps": 3, "prerequisites.train": False},
+    )  # (the synthetic preset trains it first by itself: tests/train/test_prerequisites.py)
+    with pytest.raises(FacejaxError, match=r"config.parsing_checkpoint is empty: train first: facejax train "):
         trainer.train(missing, str(tmp_path / "a"))
+    with pytest.raises(FacejaxError, match=r"config.parsing_checkpoint is empty.*configs/gfc.py:parsing"):
+        pretrained.load_parsing(missing)
     with pytest.raises(FacejaxError, match=r"no facejax run there"):
         pretrained.load_parsing(configs.load("gfc:synthetic", parsing_checkpoint=str(tmp_path / "nowhere")))
     wide = configs.load("gfc:synthetic", parsing_checkpoint=p_work, **{"model.parsing.last_width": 16})

@@ -64,6 +64,14 @@ def test_eval_command_transfers_every_source_with_random_references(fresh_run, f
     assert len(set(runs["FID"])) == RUNS  # the runs draw different references
     assert "| IPM-Net (facejax) |" in stdout and os.path.isfile(os.path.join(out, "transfers.png"))
 
+    # the sweep report (launch/sweep.py) reads this evaluation: the family's headline columns, filled
+    from facejax.families.ipmnet.family import IPMNet
+    from facejax.train import report
+
+    table = report.markdown_table([report.collect("run", work, "synthetic")], IPMNet.headline_metrics)
+    assert table.splitlines()[0] == "| run | configuration | FID | LPIPS | evaluated at step |"
+    assert table.splitlines()[2] == f"| run | synthetic | {m['FID/mean']:.2f} | {m['LPIPS/mean']:.3f} | 0 |"
+
     # every source transferred once per run, with the reference np.random.default_rng([seed, 7, run]) draws
     fam = trainer.Run(cfg, work).family
     plain, made = fam.eval_faces(SOURCES)
