@@ -164,8 +164,8 @@ class GFC(base.Family):
     )
     folder_inputs = base.FolderInputs(
         src="folder of faces to complete (resized to img_size)",
-        mask="the hole in every --src image: a mask image (white = hole) or a mask type of config.masks (eyes, "
-        "mouth, ...); default config.sample.mask_type",
+        mask="the hole in every --src image: a mask image (white = hole), a folder of one mask per image "
+        "(<image stem>.png), or a mask type of config.masks (eyes, mouth, ...); default config.sample.mask_type",
     )
     original_files = (
         base.OriginalFile(
