@@ -183,12 +183,20 @@ class TrainingFiles(Protocol):
         """{state.frozen key: TrainingFile} of the networks this config's training reads from files (none: {})."""
 
 
-def placeholder(tree) -> bool:
-    """Whether a frozen network's params are the zeros `init` leaves where a file's weights go (never loaded)."""
+def _any_nonzero(tree):
     import jax
 
-    leaves = jax.tree.leaves(tree)
-    return bool(leaves) and not any(bool(np.any(np.asarray(jax.device_get(a)))) for a in leaves)
+    return jnp.any(jnp.stack([jnp.any(a != 0) for a in jax.tree.leaves(tree)]))
+
+
+def placeholder(tree) -> bool:
+    """Whether a frozen network's params are the zeros `init` leaves where a file's weights go (never loaded). One
+    jitted reduction to a replicated scalar, so it reads no sharded array back (several processes)."""
+    import jax
+
+    if not jax.tree.leaves(tree):
+        return False
+    return not bool(jax.device_get(jax.jit(_any_nonzero)(tree)))
 
 
 def fill_training_files(family, state, *, log=None):
