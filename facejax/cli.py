@@ -80,6 +80,8 @@ def command_help(command: str, module, config=None) -> str:
     family_help = getattr(module, "family_help", None)  # a command module's hook, not a family's
     if config is not None and family_help is not None:
         lines += ["", family_help(config)]
+    elif config is None and getattr(module, "family_help_all", None) is not None:
+        lines += ["", module.family_help_all()]
     return "\n".join(lines)
 
 

@@ -70,7 +70,13 @@ def test_load_gives_grids_and_translations_equal_to_the_sample_command(stargan, 
     src = _images(tmp_path / "src", ["a/x.png", "a/y.png", "a/z.png"])
     ref = _images(tmp_path / "ref", ["a/r.png", "b/s.png"], size=48, seed=1)
     written = command(
-        "sample", cfg, workdir=work, out=str(tmp_path / "out"), src=str(tmp_path / "src"), ref=str(tmp_path / "ref")
+        "sample",
+        cfg,
+        workdir=work,
+        out=str(tmp_path / "out"),
+        src=str(tmp_path / "src"),
+        ref=str(tmp_path / "ref"),
+        grids=True,
     )
     assert written["pairs"] == 6
 

@@ -92,7 +92,13 @@ def test_sample_translates_every_source_with_every_reference(trained, afhq_sampl
     work, common, _ = trained
     out = tmp_path / "out"
     res = facejax(
-        "sample", *common, f"--out={out}", f"--src={afhq_samples / 'src'}", f"--ref={afhq_samples / 'ref'}", "--json"
+        "sample",
+        *common,
+        f"--out={out}",
+        f"--src={afhq_samples / 'src'}",
+        f"--ref={afhq_samples / 'ref'}",
+        "--json",
+        "--grids",  # the dataset's grids as well (with --src they are written only when asked)
     )
     assert res.returncode == 0, res.stdout + res.stderr
     written = json.loads(res.stdout.strip().splitlines()[-1])

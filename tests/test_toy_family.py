@@ -106,6 +106,7 @@ def test_sample_grids_and_folders(toy, tmp_path):
             out=str(out),
             src=str(tmp_path / "src"),
             ref=str(tmp_path / "ref"),
+            grids=True,  # with --src, the dataset grids only when asked
             json=True,
         )
     )
@@ -117,7 +118,8 @@ def test_sample_grids_and_folders(toy, tmp_path):
     res = last_json(
         command("sample", cfg(), workdir=str(work), out=str(tmp_path / "o2"), src=str(tmp_path / "src"), json=True)
     )  # --ref is optional for this family
-    assert res["pairs"] == 2 and sorted(os.listdir(tmp_path / "o2"))[:2] == ["000002_fake.png", "a.png"]
+    assert res["pairs"] == 2 and sorted(os.listdir(tmp_path / "o2"))[:1] == ["a.png"]  # no dataset grid unasked
+    assert "fake" not in res
     with pytest.raises(FacejaxError, match="family toy: give --src=FOLDER \\[--ref=FOLDER\\]; it takes no --mask"):
         command("sample", cfg(), workdir=str(work), out=str(tmp_path / "x"), src=str(tmp_path / "src"), mask="eyes")
 

@@ -1,10 +1,9 @@
 """facejax export --config=... --workdir=DIR --out=DIR [--step=N] [--with_optim] [--format=torch|safetensors]
 
-Writes the run's checkpoint as the original PyTorch code writes its own: `{step:06d}_nets.ckpt` (params),
-`{step:06d}_nets_ema.ckpt` (EMA weights) and, with --with_optim, `{step:06d}_optims.ckpt` (Adam states),
-each a dict keyed by network name holding that network's state_dict, every key and buffer included, so
-that the original's modules load them with strict=True. --format=safetensors writes the same tensors as
-`.safetensors` files with network-prefixed keys. The family's torch_layout defines the mapping.
+Writes the run's checkpoint as the original's code writes its own files (each family's names and layout:
+`facejax export --config=FAMILY:PRESET --help`), every key and buffer included, so that the original's modules
+load them with strict=True; --with_optim adds the optimizer states where the original saves them.
+--format=safetensors writes the same tensors as `.safetensors` files with network-prefixed keys.
 """
 
 import json
@@ -21,6 +20,19 @@ NEEDS_CONFIG = True
 STEP = common.flag(flags.DEFINE_integer, "step", None, "export/import: checkpoint step (default: the newest)")
 WITH_OPTIM = common.flag(flags.DEFINE_bool, "with_optim", False, "export: also write {step}_optims.ckpt (Adam states)")
 FORMAT = common.flag(flags.DEFINE_string, "format", "torch", "export: torch (.ckpt via torch.save) or safetensors")
+
+
+def family_help(config) -> str:
+    """The selected family's original files (`facejax export --config=... --help`)."""
+    from facejax.commands import import_
+
+    return import_.files_help(config)
+
+
+def family_help_all() -> str:
+    from facejax.commands import import_
+
+    return import_.files_help(None)
 
 
 def main(config, args):

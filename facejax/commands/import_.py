@@ -1,12 +1,11 @@
 """facejax import --config=... --from=DIR_OR_FILE --workdir=DIR [--step=N]
 
-Reads the original PyTorch checkpoint files (`{step}_nets.ckpt`, `{step}_nets_ema.ckpt`,
-`{step}_optims.ckpt`, or their .safetensors exports) and writes an Orbax checkpoint of the same step into
-DIR, from which `facejax train` resumes and `facejax sample` samples. --from is a folder (the newest step,
-or --step) or one of the files (the step is read from its name). Released checkpoints are read as they are:
-only nets_ema (used for the trained weights as well; a fresh discriminator), `module.`-prefixed keys,
-no `hpf.filter` (the CelebA-HQ release). FAN comes from the files' `fan` entry, else from
---config.fan_weights (the release's wing.ckpt).
+Reads an original's checkpoint files, as the original names and saves them, into an Orbax checkpoint of the same
+step in DIR, from which `facejax train` resumes and `facejax sample` samples. --from is a folder (the newest step,
+or --step) or one of the files (the step is read from its name). Only the files of the networks sampling uses are
+needed (a released generator); networks without a file start fresh, and frozen networks that only training reads
+(VGG, identity, parsing, aesthetic weights) are read from their config fields when training starts.
+`facejax import --config=FAMILY:PRESET --help` names that family's files; without --config, every family's.
 """
 
 import json
@@ -15,13 +14,44 @@ from absl import flags
 
 from facejax.commands import common
 from facejax.commands.export import STEP
+from facejax.errors import FacejaxError
 
 HELP = "read the original PyTorch checkpoint files (--from) into a new run in --workdir"
 NEEDS_CONFIG = True
 
 FROM = common.flag(
-    flags.DEFINE_string, "from", None, "import: a folder of <step>_nets_ema.ckpt files, or one such file"
+    flags.DEFINE_string,
+    "from",
+    None,
+    "import: a folder of the original's checkpoint files, or one of them (the family's names: --config=... --help)",
 )
+
+
+def family_help(config) -> str:
+    """The selected family's original files (`facejax import --config=... --help`)."""
+    return files_help(config)
+
+
+def family_help_all() -> str:
+    """Every family's original files, briefly (`facejax import --help` without --config)."""
+    return files_help(None)
+
+
+def files_help(config) -> str:
+    from facejax import registry
+    from facejax.families import base
+
+    if config is not None:
+        return base.describe_original_files(registry.family_class(config.family))
+    lines = ["The original's files per family (--config=FAMILY:PRESET --help for details):"]
+    for name in registry.names():
+        try:
+            cls = registry.family_class(name)
+        except (FacejaxError, ImportError):  # an out-of-tree family that does not import: no reason to fail the help
+            continue
+        if base.original_files(cls):
+            lines.append(base.describe_original_files(cls, brief=True))
+    return "\n".join(lines)
 
 
 def main(config, args):

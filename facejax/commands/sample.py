@@ -1,7 +1,8 @@
-"""facejax sample --config=... --workdir=DIR --out=DIR [--src=DIR [--ref=DIR] [--mask=...]]: the sample grids of
-DIR's newest checkpoint (from the EMA weights where the family keeps them); with --src, the model on your own
-images (a family with `SamplesFolders`: which of --src/--ref/--mask it takes and what each folder holds is the
-family's; `facejax sample --config=FILE:PRESET --help` lists them)."""
+"""facejax sample --config=... --workdir=DIR --out=DIR [--src=DIR [--ref=DIR] [--mask=...] [--grids]]: the sample
+grids of DIR's newest checkpoint (from the EMA weights where the family keeps them), drawn from the config's
+evaluation dataset; with --src, the model on your own images instead, one PNG per result and a grid of them, with
+no dataset needed (a family with `SamplesFolders`: which of --src/--ref/--mask it takes and what each folder holds
+is the family's; `facejax sample --config=FILE:PRESET --help` lists them). --grids writes the dataset grids too."""
 
 import json
 import os
@@ -21,6 +22,9 @@ REF = flags.DEFINE_string(
 )
 MASK = flags.DEFINE_string(
     "mask", None, "sample: what to fill in every --src image, for a family that takes it" + _FAMILY
+)
+GRIDS = flags.DEFINE_bool(
+    "grids", False, "sample: with --src, also write the grids of the config's evaluation dataset (it must be prepared)"
 )
 
 
@@ -81,8 +85,9 @@ def main(config, args):
         )
     step = int(state.step)
     written = {}
-    for name, grid in run.family.sample_grids(state, run.family.sample_inputs(config.num_sample_images)).items():
-        written[name] = images.save_png(os.path.join(out, f"{step:06d}_{name}.png"), grid)
+    if request is None or GRIDS.value:  # the dataset's grids; your own folders need no dataset
+        for name, grid in run.family.sample_grids(state, run.family.sample_inputs(config.num_sample_images)).items():
+            written[name] = images.save_png(os.path.join(out, f"{step:06d}_{name}.png"), grid)
     if request is not None:
         res = dict(run.family.sample_folders(state, request, out))
         # pairs of --src and --ref images, or each --src image completed alone

@@ -12,6 +12,7 @@ Core (`Family`)                       every command needs it
 Capabilities (runtime-checkable protocols)
   Phased              the iteration changes over a run (loss stages, growing resolutions)
   LoadsPretrained     frozen networks read from files when a run starts from scratch
+  TrainingFiles       frozen networks only training reads: import and sample go without them
   SamplesFolders      `facejax sample --src [--ref|--mask]` on the user's own folders
   TranslatesArrays    the same on arrays in memory (facejax.api Model.translate, notebooks)
   Evaluates           `facejax eval` / `config.eval_every`: the paper's protocol and headline metrics
@@ -160,6 +161,111 @@ class LoadsPretrained(Protocol):
         Called once, outside jit, for a run that starts from scratch (not on resume, not on import). A
         missing file is a FacejaxError naming the config field, the file and where it comes from.
         """
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingFile:
+    """A frozen network that only training reads (VGG, identity, parsing, aesthetic weights).
+
+    field: the config field naming its file (without "config."), e.g. "vgg_weights".
+    load: load() -> the network's params (pure dict); a missing or wrong file is one FacejaxError naming `field`.
+    """
+
+    field: str
+    load: Callable[[], Any]
+
+
+@runtime_checkable
+class TrainingFiles(Protocol):
+    """Frozen networks only training reads. `facejax import` and `facejax sample` go without them: an imported state
+    holds zeros in their place (as `init` does), and the trainer reads each file when training starts from such a
+    state (`fill_training_files`), so a missing file is one line naming the config field, then, not at import."""
+
+    def training_files(self) -> dict[str, TrainingFile]:
+        """{state.frozen key: TrainingFile} of the networks this config's training reads from files (none: {})."""
+
+
+def _any_nonzero(tree):
+    import jax
+
+    return jnp.any(jnp.stack([jnp.any(a != 0) for a in jax.tree.leaves(tree)]))
+
+
+def placeholder(tree) -> bool:
+    """Whether a frozen network's params are the zeros `init` leaves where a file's weights go (never loaded). One
+    jitted reduction to a replicated scalar, so it reads no sharded array back (several processes)."""
+    import jax
+
+    if not jax.tree.leaves(tree):
+        return False
+    return not bool(jax.device_get(jax.jit(_any_nonzero)(tree)))
+
+
+def fill_training_files(family, state, *, log=None):
+    """`state` with every training-only frozen network that is still a placeholder read from its file (the trainer
+    calls it when training starts from a restored state, e.g. one `facejax import` wrote)."""
+    if not isinstance(family, TrainingFiles):
+        return state
+    frozen, changed = dict(state.frozen), False
+    for name, spec in family.training_files().items():
+        if name in frozen and placeholder(frozen[name]):
+            if log is not None:
+                log(f"reading {name} from config.{spec.field} (training reads it; the checkpoint holds none)")
+            frozen[name], changed = spec.load(), True
+    return state.replace(frozen=frozen) if changed else state
+
+
+def zero_training_files(family, state):
+    """`state` with the training-only frozen networks set to zeros (placeholders): what an import keeps of them."""
+    import jax
+    import jax.numpy as jnp
+
+    if not isinstance(family, TrainingFiles):
+        return state
+    names = [k for k in family.training_files() if k in state.frozen]
+    if not names:
+        return state
+    frozen = dict(state.frozen)
+    for k in names:
+        frozen[k] = jax.tree.map(jnp.zeros_like, frozen[k])
+    return state.replace(frozen=frozen)
+
+
+@dataclasses.dataclass(frozen=True)
+class OriginalFile:
+    """One file of an original's checkpoints, for `facejax import --help` / `facejax export --help`.
+
+    name: the original's file name (pattern), e.g. "{step:06d}_nets_ema.ckpt".
+    holds: what it holds.
+    source: where it comes from (the release, or the original's training script's saves).
+    needed: "import" (facejax import needs it), "optional" (read when there), or "training" (only training reads
+      it: asked for when training starts, through a config field).
+    """
+
+    name: str
+    holds: str
+    source: str
+    needed: str = "import"
+
+
+def original_files(family_or_class) -> tuple[OriginalFile, ...]:
+    """The family's `original_files` (a class attribute of families with TorchInterop), or ()."""
+    return tuple(getattr(family_or_class, "original_files", ()) or ())
+
+
+def describe_original_files(family_or_class, brief: bool = False) -> str:
+    """Lines naming a family's original files: what `facejax import` reads, what training reads later."""
+    files = original_files(family_or_class)
+    name = getattr(family_or_class, "name", type(family_or_class).__name__)
+    if not files:
+        return f"Family {name!r}: no original PyTorch files."
+    label = {"import": "needed", "optional": "optional", "training": "training only"}
+    if brief:
+        return f"  {name}: " + "; ".join(f"{f.name} ({label.get(f.needed, f.needed)})" for f in files)
+    lines = [f"Family {name!r}, the original's files:"]
+    for f in files:
+        lines.append(f"  {f.name}  [{label.get(f.needed, f.needed)}]  {f.holds}; {f.source}")
+    return "\n".join(lines)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -427,6 +533,7 @@ class HasPrerequisites(Protocol):
 CAPABILITIES = {
     Phased: "a phased iteration",
     LoadsPretrained: "pretrained frozen networks",
+    TrainingFiles: "frozen networks only training reads",
     SamplesFolders: "sampling from your own folders (facejax sample --src)",
     TranslatesArrays: "translation of images in memory (facejax.api Model.translate)",
     Evaluates: "an evaluation protocol (facejax eval, config.eval_every)",

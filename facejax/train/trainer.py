@@ -163,6 +163,10 @@ class Run:
             _console(f"resuming from {self.checkpointer.directory / str(step)}")
             state = self.checkpointer.restore(step, self.abstract_state, iterator)
             if bool(jax.device_get(_all_finite(state.params, state.ema))):
+                if training:  # frozen nets an import left out (base.TrainingFiles) are read now, from the config
+                    filled = base.fill_training_files(self.family, state, log=_console)
+                    if filled is not state:
+                        state = jax.device_put(filled, self.state_shardings)
                 return state
             if not training:
                 raise FacejaxError(

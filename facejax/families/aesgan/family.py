@@ -116,6 +116,23 @@ class AesGAN(base.Family):
     description = "AesGAN (CVPR 2020): eye in-painting with a reference, aesthetic and parsing losses"
     headline_metrics = evaluate.HEADLINE
     folder_inputs = sample.FOLDER_INPUTS
+    original_files = (
+        base.OriginalFile(
+            "{step:06d}_G.pth",
+            "the in-painting generator (encode_decode): all that sampling uses",
+            "the original is TF1 with no release: a facejax export, or TF variables mapped by torch_ref.py's names",
+        ),
+        base.OriginalFile(
+            "{step:06d}_D.pth", "the discriminator; without it, training starts a fresh one", "the same", "optional"
+        ),
+        base.OriginalFile(
+            "config.aesthetic.checkpoint, config.parsing.checkpoint",
+            "the frozen eye-aesthetic and face-parsing networks (training; reference='auto' sampling reads the "
+            "aesthetic one)",
+            "facejax runs of configs/aesgan.py:aesthetic and :parsing; asked for when training starts",
+            "training",
+        ),
+    )
     architecture_fields = (
         "family",
         "img_size",
@@ -223,6 +240,15 @@ class AesGAN(base.Family):
             else:
                 self._frozen[name] = common.load_frozen(c.parsing, "aesgan_parsing", "P", "parsing", parsing_lib.ARCH)
         return self._frozen[name]
+
+    def training_files(self) -> dict:
+        """E (config.aesthetic.checkpoint) and, with lambda_parsing > 0, P (config.parsing.checkpoint): training reads
+        them, `facejax import` does not (base.TrainingFiles); sampling reads E only to choose references
+        automatically (config.sample.reference='auto')."""
+        out = {"E": base.TrainingFile("aesthetic.checkpoint", lambda: jax.tree.map(jnp.asarray, self.frozen("E")))}
+        if self.uses_parsing_net():
+            out["P"] = base.TrainingFile("parsing.checkpoint", lambda: jax.tree.map(jnp.asarray, self.frozen("P")))
+        return out
 
     def load_pretrained(self, state: TrainState) -> TrainState:
         frozen = {**state.frozen, "E": jax.tree.map(jnp.asarray, self.frozen("E"))}

@@ -123,11 +123,25 @@ FOLDER_INPUTS = base.FolderInputs(
 )
 
 
+def aesthetic_params(family, state):
+    """E's params for the automatic reference choice: the state's, or (an imported run, whose state holds none)
+    config.aesthetic.checkpoint's; one line naming both ways out when neither is there."""
+    if not base.placeholder(state.frozen["E"]):
+        return state.frozen["E"]
+    if not family.config.aesthetic.checkpoint:
+        raise FacejaxError(
+            "config.sample.reference='auto' chooses each face's reference with the aesthetic network, which this run "
+            "holds none of (an import): set --config.aesthetic.checkpoint=<an aesgan_aesthetic run>, or pair each "
+            "--src face with the --ref image of the same file stem: --config.sample.reference=given"
+        )
+    return family.frozen("E")
+
+
 def inpaint_all(family, state, xs, eyes, refs, ref_eyes, pick=None, chunk: int = 8):
     """(outputs, masked inputs, reference index of each face): every face in-painted with refs[pick[i]] (chosen by
     choose_references when pick is None), in padded chunks of `chunk` so that G compiles once."""
     if pick is None:
-        pick = choose_references(family, state.frozen["E"], xs, eyes, refs, ref_eyes)
+        pick = choose_references(family, aesthetic_params(family, state), xs, eyes, refs, ref_eyes)
     outs, masked = [], []
     for i in range(0, len(xs), chunk):
         idx = np.arange(i, min(i + chunk, len(xs)))

@@ -132,14 +132,13 @@ class TorchLayout:
 
 
 def import_files(family, source: str, step: int | None = None):
-    """(step, state, {kind: path}, notes): a train state from the files; networks without a file stay fresh, and
-    the in-painting network's frozen aesthetic / parsing networks are read from its config (as training does)."""
+    """(step, state, {kind: path}, notes): a train state from the files; networks without a file stay fresh. The
+    in-painting network's frozen aesthetic / parsing networks are not read here: they stay zeros until training
+    starts (base.TrainingFiles), which reads them from the config."""
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded = layout.load(paths)
-    start = jax.jit(family.init)(root_key_data(family.config.seed))
-    if base.has(family, base.LoadsPretrained):
-        start = family.load_pretrained(start)
+    start = base.zero_training_files(family, jax.jit(family.init)(root_key_data(family.config.seed)))
     params = dict(jax.device_get(start.params))
     params.update(loaded)
     notes = [
@@ -148,4 +147,7 @@ def import_files(family, source: str, step: int | None = None):
         if k not in paths
     ]
     notes.append("the PyTorch layout holds no optimizer states: the Adam optimizers start fresh")
+    if base.has(family, base.TrainingFiles) and family.training_files():
+        fields = ", ".join(f"config.{f.field}" for f in family.training_files().values())
+        notes.append(f"training reads the frozen networks from {fields} when it starts")
     return step, start.replace(params=params), paths, notes

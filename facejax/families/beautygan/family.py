@@ -113,6 +113,26 @@ class BeautyGAN(base.Family):
         ref="made-up faces (images directly in DIR)",
         ref_required=True,
     )
+    original_files = (
+        base.OriginalFile(
+            "{epoch}_{iter}_G.pth",
+            "Generator_branch's state_dict: all that sampling (makeup transfer) uses",
+            "wtjiang98/BeautyGAN_pytorch's save_models() snapshots (a generator named otherwise: rename it, e.g. "
+            "1_1_G.pth; --config.steps_per_epoch turns epochs into steps)",
+        ),
+        base.OriginalFile(
+            "{epoch}_{iter}_D_SYMIX.pth, {epoch}_{iter}_D_MAKEMIX.pth",
+            "the two discriminators (config.cls_list names them); without them, training starts fresh ones",
+            "the original's save_models() snapshots",
+            "optional",
+        ),
+        base.OriginalFile(
+            "vgg16-397923af.pth (config.vgg_weights)",
+            "VGG-16 of the perceptual loss (lambda_vgg > 0)",
+            "torchvision (https://download.pytorch.org/models/vgg16-397923af.pth); asked for when training starts",
+            "training",
+        ),
+    )
     headline_metrics = (base.Metric("FID/mean", "FID", "{:.2f}"), base.Metric("LPIPS/mean", "LPIPS", "{:.3f}"))
 
     def __init__(self, config):
@@ -184,6 +204,11 @@ class BeautyGAN(base.Family):
     def vgg_weights(self) -> dict:
         """The frozen VGG-16 features from config.vgg_weights (a clear error naming the file when missing)."""
         return vgg_lib.load_vgg16(self.config.vgg_weights, self.config.vgg_layer, "config.vgg_weights")
+
+    def training_files(self) -> dict:
+        """The perceptual loss's VGG (lambda_vgg > 0): only training reads it, so `facejax import` and `facejax sample`
+        go without it (base.TrainingFiles)."""
+        return {"vgg": base.TrainingFile("vgg_weights", self.vgg_weights)} if self.uses_vgg else {}
 
     def load_pretrained(self, state: TrainState) -> TrainState:
         """The state with the VGG-16 weights read from config.vgg_weights (when lambda_vgg > 0)."""

@@ -184,12 +184,12 @@ class TorchLayout:
 
 
 def import_files(family, source: str, step: int | None = None):
-    """(step, state, {kind: path}, notes): a train state built from the original's snapshot files (the frozen VGG
-    read as a fresh run reads it)."""
+    """(step, state, {kind: path}, notes): a train state built from the original's snapshot files. The frozen VGG of
+    the perceptual loss is not read: only training reads it (config.vgg_weights, when training starts)."""
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded = layout.load(paths)  # every tensor checked before anything is built
-    base = family.load_pretrained(jax.jit(family.init)(root_key_data(family.config.seed)))
+    base = jax.jit(family.init)(root_key_data(family.config.seed))  # the VGG slot holds zeros until training
     params = dict(jax.device_get(base.params))
     notes = []
     for net in ("D_A", "D_B"):
@@ -198,5 +198,7 @@ def import_files(family, source: str, step: int | None = None):
             notes.append(f"no {kind} file for this tag: {net} starts freshly initialised")
     params.update(loaded)
     notes.append("BeautyGAN_pytorch saves no optimizer states: the Adam optimizers start fresh")
+    if family.training_files():
+        notes.append("the perceptual loss's VGG is read from config.vgg_weights when training starts")
     state = base.replace(params=params)
     return step, state, paths, notes

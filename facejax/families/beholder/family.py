@@ -154,6 +154,20 @@ class Beholder(base.Family):
         base.Metric("FID", "FID", "{:.2f}"),
     )
     folder_inputs = base.FolderInputs(src="folder of faces to beautify (latent recovery, then a sweep of beta)")
+    original_files = (
+        base.OriginalFile(
+            "{step:06d}_nets_ema.ckpt",
+            "{'generator': Gs}: the EMA generator, all that sampling (beautification) uses",
+            "the original released none (Beholder-GAN issues #2, #4): a facejax export in torch_ref.py's layout",
+        ),
+        base.OriginalFile("{step:06d}_nets.ckpt", "G and D, to resume training", "the same", "optional"),
+        base.OriginalFile(
+            "vgg_face_dag.pth (config.beautify.face_weights)",
+            "VGG-Face, whose features the latent recovery matches (beautify.alpha < 1): sampling reads it",
+            "the VGG-Face release converted to PyTorch (vgg_face_dag.pth)",
+            "optional",
+        ),
+    )
 
     @classmethod
     def prepare_steps(cls) -> dict[str, base.PrepareStep]:

@@ -24,7 +24,8 @@ import numpy as np
 
 from facejax import images as images_lib
 from facejax.errors import FacejaxError
-from facejax.families.gfc import data, masks, sample
+from facejax.families import base
+from facejax.families.gfc import data, masks, pretrained, sample
 from facejax.metrics import fid, inception, preprocess, ssim
 from facejax.metrics import report as eval_report
 
@@ -131,6 +132,8 @@ class Evaluator:
         out_dir = str(out_dir)
         weights = state.sampling_params()
         nets = jax.device_get({k: weights[k] for k in ("G", "P")})
+        if self.config.eval.parsing_score and base.placeholder(nets["P"]):  # an import without Model_parsing
+            nets["P"] = pretrained.load_parsing(self.config)
         per, grids = {}, []
         for name in self.types:
             per[name], x_in, comp = self.mask_metrics(nets, name)

@@ -169,8 +169,28 @@ class GFC(base.Family):
     )
     folder_inputs = base.FolderInputs(
         src="folder of faces to complete (resized to img_size)",
-        mask="the hole in every --src image: a mask image (white = hole) or a mask type of config.masks (eyes, "
-        "mouth, ...); default config.sample.mask_type",
+        mask="the hole in every --src image: a mask image (white = hole), a folder of one mask per image "
+        "(<image stem>.png), or a mask type of config.masks (eyes, mouth, ...); default config.sample.mask_type",
+    )
+    original_files = (
+        base.OriginalFile(
+            "Model_G_iter_{step}.pth",
+            "the completion generator (Model_G.prototxt's layers): all that sampling uses",
+            "the original's Caffe snapshots (Model_G_iter_N.caffemodel) with their blobs as a state_dict "
+            "(torch_layout.py)",
+        ),
+        base.OriginalFile(
+            "Model_localD_iter_{step}.pth, Model_globalD_iter_{step}.pth",
+            "the local and global discriminators; without them, training starts fresh ones",
+            "the same snapshots",
+            "optional",
+        ),
+        base.OriginalFile(
+            "Model_parsing_iter_{step}.pth or config.parsing_checkpoint",
+            "the frozen face-parsing network of the parsing loss (stage 3) and the parsing score",
+            "a facejax gfc_parsing run (facejax train --config=gfc:parsing); asked for when training starts",
+            "training",
+        ),
     )
 
     def __init__(self, config):
@@ -275,12 +295,21 @@ class GFC(base.Family):
         """Model_G / Model_localD / Model_globalD / Model_parsing _iter_<N>.pth (torch_layout.py)."""
         return torch_layout.TorchLayout(self.config, NETS)
 
+    def training_files(self) -> dict:
+        """The frozen parsing network P (config.parsing_checkpoint) when this config's training or evaluation reads
+        it: `facejax import` and `facejax sample` go without it (base.TrainingFiles)."""
+        if not self.needs_parsing():
+            return {}
+        load = lambda: jax.tree.map(jnp.asarray, pretrained.load_parsing(self.config))  # noqa: E731
+        return {"P": base.TrainingFile("parsing_checkpoint", load)}
+
     def import_files(self, source: str, step=None):
         def missing(net):
-            if net == "P" and self.needs_parsing():
+            if net == "P" and self.needs_parsing():  # a zero placeholder: read when training starts
                 return (
-                    pretrained.load_parsing(self.config),
-                    "no Model_parsing file for this step: P read from config.parsing_checkpoint",
+                    jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), self._abstract["P"]),
+                    "no Model_parsing file for this step: P is read from config.parsing_checkpoint when training "
+                    "starts",
                 )
             return None, None
 

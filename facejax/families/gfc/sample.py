@@ -73,16 +73,38 @@ def complete_arrays(family, g_params, src, mask) -> np.ndarray:
     return images.to_uint8(complete(family, g_params, x, mask)[1])
 
 
+def folder_masks(config, mask_dir: str, paths) -> np.ndarray:
+    """(N, S, S, 1) masks of --mask=DIR, one per --src image: DIR/<image stem>.png (white = the hole); a missing one
+    is one line naming the image and the file expected."""
+    out = []
+    for p in paths:
+        stem = os.path.splitext(os.path.basename(p))[0]
+        found = [os.path.join(mask_dir, stem + e) for e in (".png", ".jpg", ".jpeg", ".bmp")]
+        found = [f for f in found if os.path.isfile(f)]
+        if not found:
+            raise FacejaxError(
+                f"--mask folder {mask_dir} has no mask for --src image {os.path.basename(p)}: expected "
+                f"{os.path.join(mask_dir, stem)}.png, the same size as the image, white = the hole (or give one mask "
+                f"file or a mask type of config.masks, {', '.join(sorted(config.masks))}, for every image)"
+            )
+        out.append(masks.mask_from_file(found[0], config.img_size))
+    return np.stack(out).astype(np.float32)
+
+
 def complete_folder(family, g_params, src_dir: str, mask_spec: str, out_dir: str) -> dict:
     """Every image of the flat folder src_dir, scaled by data.test_input (resized to img_size if needed), completed
-    with the mask `mask_spec` (an image file, white = hole, or a mask type of config.masks). Writes
+    with the mask `mask_spec` (an image file, white = hole, a mask type of config.masks, or a folder with one mask
+    per image, <image stem>.png). Writes
     ``masked/<stem>.png``, ``completed/<stem>.png`` and the grid ``completion_<mask>.png`` (input / masked /
     completed per row)."""
     paths = list_images(src_dir, "--src folder")
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     if len(set(stems)) != len(stems):
         raise FacejaxError(f"--src folder {src_dir} has two images with the same name stem; outputs are <stem>.png")
-    name, mask = masks.resolve(family.config, mask_spec)
+    if os.path.isdir(mask_spec):
+        name, mask = os.path.basename(os.path.normpath(mask_spec)), folder_masks(family.config, mask_spec, paths)
+    else:
+        name, mask = masks.resolve(family.config, mask_spec)
     x = np.stack([data.load_test_image(p, family.config) for p in paths]).astype(np.float32)
     x_in, comp = complete(family, g_params, x, mask)
     for stem, a, b in zip(stems, images.to_uint8(x_in), images.to_uint8(comp)):

@@ -92,6 +92,25 @@ class IPMNet(base.Family):
         ref="made-up faces: DIR/images/<name> or images directly in DIR",
         ref_required=True,
     )
+    original_files = (
+        base.OriginalFile(
+            "gen_{step:08d}.pt",
+            "{'a': G, 'b': G}: the shared generator (encoders, decoder), all that sampling uses",
+            "huangzhikun1995/IPM-Net's trainer.save snapshots (outputs/<name>/checkpoints/)",
+        ),
+        base.OriginalFile(
+            "dis_{step:08d}.pt",
+            "{'a': dis_a, 'b': dis_b}: the discriminators; without it, training starts fresh ones",
+            "the original's trainer.save snapshots",
+            "optional",
+        ),
+        base.OriginalFile(
+            "config.identity.weights",
+            "the identity ResNet's weights (only with identity.pretrained; the original never loads any)",
+            "a torchvision ResNet state_dict; asked for when training starts",
+            "training",
+        ),
+    )
     headline_metrics = (base.Metric("FID/mean", "FID", "{:.2f}"), base.Metric("LPIPS/mean", "LPIPS", "{:.3f}"))
 
     def __init__(self, config):
@@ -151,13 +170,21 @@ class IPMNet(base.Family):
     def identity_layout(self):
         return torch_layout.module_layout(torch_layout.abstract_net(self.config, "R"), "R")
 
+    def _identity_weights(self):
+        return jax.tree.map(jnp.asarray, identity.load(self.config.identity.weights, self.identity_layout()))
+
+    def training_files(self) -> dict:
+        """With identity.pretrained, R's weights (config.identity.weights): only training reads them, so `facejax
+        import` and `facejax sample` go without them (base.TrainingFiles)."""
+        if not self.config.identity.pretrained:
+            return {}
+        return {"R": base.TrainingFile("identity.weights", self._identity_weights)}
+
     def load_pretrained(self, state: TrainState) -> TrainState:
         """With identity.pretrained, R from config.identity.weights (the paper's intent; the original never does)."""
         if not self.config.identity.pretrained:
             return state
-
-        r = identity.load(self.config.identity.weights, self.identity_layout())
-        return state.replace(frozen={**state.frozen, "R": jax.tree.map(jnp.asarray, r)})
+        return state.replace(frozen={**state.frozen, "R": self._identity_weights()})
 
     def torch_layout(self):
         return torch_layout.TorchLayout(self.config)

@@ -8,7 +8,8 @@ level (0 = the reference's full makeup, 1 = none). The output is unbounded; the 
 The compiled generator belongs to a ``Sampler``, which the family creates with its ``makeup`` function.
 
 Folders (``facejax sample --src=DIR --ref=DIR``):
-  --src   faces without makeup with their maps: ``DIR/images/<name>`` and either ``DIR/segs/<name>.png`` (MT
+  --src   faces without makeup with their maps: ``DIR/images/<name>`` (or directly in DIR) and either
+          ``DIR/segs/<name>.png`` (MT
           parsing maps, labels 0..13) or ``DIR/mask/<name>.png`` + ``DIR/highcontract/<name>.png`` (as
           ``facejax prepare ipmnet_maps`` writes them, or the original's ``testB_mask`` / ``testB_highcontract``)
   --ref   made-up faces: ``DIR/images/<name>`` or images directly in DIR (only their style code is used)
@@ -162,38 +163,47 @@ def _stem(p):
     return os.path.splitext(os.path.basename(p))[0]
 
 
-def _find(folder, stem, what):
+def _find(folder, stem):
     for ext in (".png", ".jpg", ".jpeg", ".bmp"):
         p = os.path.join(folder, stem + ext)
         if os.path.isfile(p):
             return p
-    raise FacejaxError(f"{what} for {stem!r}: no {os.path.join(folder, stem)}.png")
+    return None
+
+
+def _missing_map(src_dir, image, what):
+    """The one line for a --src image without the maps IPM-Net's encoder reads: which file, and how to make it."""
+    stem = _stem(image)
+    return FacejaxError(
+        f"--src {src_dir!r}: {what} for {os.path.basename(image)}: IPM-Net reads each face with its makeup mask and "
+        f"texture, made from an MT face-parsing map (labels 0..13): put it at {os.path.join(src_dir, 'segs', stem)}"
+        f".png, or write mask/ and highcontract/ from images/ + segs/ with `facejax prepare ipmnet_maps "
+        f"--manual_dir={src_dir} --out=OUT` (it reads DIR/images/ and DIR/segs/) and give --src=OUT"
+    )
 
 
 def read_sources(src_dir: str, config):
-    """(paths, images (N, S, S, 3), maps (N, S, S, 2)) of a --src folder (layouts: module docstring)."""
+    """(paths, images (N, S, S, 3), maps (N, S, S, 2)) of a --src folder (layouts: module docstring; the faces may
+    also lie directly in the folder, beside segs/). A face without its maps is one line naming the file expected."""
     c = config
     img_dir = os.path.join(src_dir, "images")
     if not os.path.isdir(img_dir):
-        raise FacejaxError(
-            f"--src {src_dir!r}: expected {img_dir} (faces without makeup) and segs/ (their MT "
-            f"parsing maps) or mask/ + highcontract/ beside it"
-        )
+        img_dir = src_dir
     paths = list_images(img_dir, "--src images folder")
     segs, mask_dir, tex_dir = (os.path.join(src_dir, d) for d in ("segs", "mask", "highcontract"))
     xs, maps = [], []
     for p in paths:
-        if os.path.isdir(segs):
-            x, m, t = preprocess.read_maps(p, _find(segs, _stem(p), "parsing map"), c.img_size, c.data.load_size)
+        seg = _find(segs, _stem(p)) if os.path.isdir(segs) else None
+        if seg is not None:
+            x, m, t = preprocess.read_maps(p, seg, c.img_size, c.data.load_size)
         elif os.path.isdir(mask_dir) and os.path.isdir(tex_dir):
-            x, m, t = preprocess.read_map_files(
-                p, _find(mask_dir, _stem(p), "mask"), _find(tex_dir, _stem(p), "texture"), c.img_size, c.data.load_size
-            )
+            mask, tex = _find(mask_dir, _stem(p)), _find(tex_dir, _stem(p))
+            if mask is None or tex is None:
+                missing = os.path.join(mask_dir if mask is None else tex_dir, _stem(p)) + ".png"
+                raise _missing_map(src_dir, p, f"no {missing}")
+            x, m, t = preprocess.read_map_files(p, mask, tex, c.img_size, c.data.load_size)
         else:
-            raise FacejaxError(
-                f"--src {src_dir!r}: no segs/ folder (MT parsing maps) and no mask/ + highcontract/ "
-                f"folders beside images/"
-            )
+            raise _missing_map(src_dir, p, f"no parsing map {os.path.join(segs, _stem(p))}.png")
         xs.append(x)
         maps.append(np.concatenate([m, t], axis=-1))
     return paths, np.stack(xs).astype(np.float32), np.stack(maps).astype(np.float32)

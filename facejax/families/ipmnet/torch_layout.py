@@ -25,6 +25,7 @@ from ml_collections import ConfigDict
 from facejax.errors import FacejaxError
 from facejax.export import convert, files
 from facejax.export.convert import DEFAULT_LEAF_NAMES, Buffer, LayoutSpec
+from facejax.families.base import zero_training_files
 from facejax.families.ipmnet import model
 from facejax.families.ipmnet.settings import resnet_layers
 from facejax.train.state import root_key_data
@@ -214,14 +215,17 @@ class TorchLayout:
 
 def import_files(family, source: str, step: int | None = None):
     """(step, state, {kind: path}, notes): a train state built from the original's snapshot files (the identity
-    ResNet, in state.frozen, as a fresh run has it)."""
+    ResNet, in state.frozen, randomly initialised as the original's; with identity.pretrained its weights are read
+    from config.identity.weights when training starts, not here)."""
     layout = family.torch_layout()
     step, paths = layout.find(source, step)
     loaded, notes = layout.load(paths)
-    base = family.load_pretrained(jax.jit(family.init)(root_key_data(family.config.seed)))
+    base = zero_training_files(family, jax.jit(family.init)(root_key_data(family.config.seed)))
     params = dict(jax.device_get(base.params))
     if "dis" not in paths:
         notes.append(f"no dis_{step:08d}.pt beside the generator: both discriminators start freshly initialised")
     params.update(loaded)
     notes.append("optimizer.pt is not read: the Adam optimizers start fresh")
+    if family.training_files():
+        notes.append("the identity ResNet is read from config.identity.weights when training starts")
     return step, base.replace(params=params), paths, notes

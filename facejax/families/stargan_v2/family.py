@@ -158,6 +158,31 @@ class StarGANv2(base.Family):
         "folder-name order (each gives its style and target domain)",
         ref_required=True,
     )
+    original_files = (
+        base.OriginalFile(
+            "{step:06d}_nets_ema.ckpt",
+            "the EMA generator, mapping_network, style_encoder (+ fan when w_hpf > 0): what sampling uses",
+            "the release (clovaai/stargan-v2 download.sh pretrained-network-celeba-hq / -afhq: "
+            "expr/checkpoints/<dataset>/100000_nets_ema.ckpt) or the original's training saves",
+        ),
+        base.OriginalFile(
+            "{step:06d}_nets.ckpt",
+            "the trained networks and the discriminator (without it, training resumes from nets_ema and a fresh "
+            "discriminator)",
+            "the original's training saves (not released)",
+            "optional",
+        ),
+        base.OriginalFile(
+            "{step:06d}_optims.ckpt", "the Adam states", "the original's training saves (not released)", "optional"
+        ),
+        base.OriginalFile(
+            "wing.ckpt (config.fan_weights)",
+            "FAN, the face-landmark network whose heatmaps the generator reads when w_hpf > 0 (celeba_hq): sampling "
+            "needs it too; read when the nets files hold no 'fan'",
+            "the release (download.sh wing: expr/checkpoints/wing.ckpt)",
+            "optional",
+        ),
+    )
 
     def __init__(self, config):
         validate(config)

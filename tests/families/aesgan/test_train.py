@@ -117,6 +117,7 @@ def test_inpainting_run_samples_evaluates_and_exports(synthetic_tfds, aux_runs, 
             out=str(tmp_path / "cli"),
             src=str(src),
             ref=str(ref),
+            grids=True,
             json=True,
         )
         .strip()
