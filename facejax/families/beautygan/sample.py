@@ -15,7 +15,7 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.input.sources import image_input, read_image
+from facejax.families.beautygan import preprocess
 from facejax.metrics.preprocess import list_images
 
 
@@ -72,9 +72,9 @@ class Sampler:
         guided by src[i] (the files folders writes under makeup/ and demakeup/)."""
         if direction not in ("makeup", "demakeup"):
             raise FacejaxError(f"direction={direction!r}: expected 'makeup' or 'demakeup'")
-        size = self.config.img_size
-        xs = np.stack([image_input(a, size) for a in src])
-        refs = np.stack([image_input(a, size) for a in ref])
+        recipe = preprocess.recipe(self.config)
+        xs = np.stack([images.prepare(a, recipe) for a in src])
+        refs = np.stack([images.prepare(a, recipe) for a in ref])
         makeup, demakeup = self.pair_outputs(g_params, xs, refs, chunk)
         return images.to_uint8(makeup).transpose(1, 0, 2, 3, 4) if direction == "makeup" else images.to_uint8(demakeup)
 
@@ -86,12 +86,12 @@ class Sampler:
         ``makeup.png`` and ``demakeup.png``. Both folders are flat (images directly inside). Every file is checked
         before anything is generated.
         """
-        size = self.config.img_size
+        recipe = preprocess.recipe(self.config)
         src_paths = list_images(src_dir, "--src folder")
         ref_paths = list_images(ref_dir, "--ref folder")
         src_stems, ref_stems = _stems(src_paths, "--src"), _stems(ref_paths, "--ref")
-        xs = np.stack([read_image(p, size) for p in src_paths])
-        refs = np.stack([read_image(p, size) for p in ref_paths])
+        xs = np.stack([images.read(p, recipe) for p in src_paths])
+        refs = np.stack([images.read(p, recipe) for p in ref_paths])
         makeup, demakeup = self.pair_outputs(g_params, xs, refs, chunk)
         mu, du = images.to_uint8(makeup), images.to_uint8(demakeup)
         for j, r in enumerate(ref_stems):
