@@ -1,6 +1,7 @@
 """Image grids and PNG files (what people look at), and the readers of user images as each original reads them."""
 
 import dataclasses
+import io
 import os
 
 import numpy as np
@@ -200,10 +201,12 @@ def to_unit(levels: np.ndarray, scale: str = "torch") -> np.ndarray:
 
 
 def _open(item, what: str, mode: str | None) -> Image.Image:
-    """A file path, PIL image or uint8 array as a PIL image (converted to `mode` when given)."""
+    """A file path, encoded bytes, PIL image or uint8 array as a PIL image (converted to `mode` when given)."""
+    if isinstance(item, (bytes, bytearray, np.bytes_)):
+        item = io.BytesIO(bytes(item))
     if isinstance(item, Image.Image):
         im = item
-    elif isinstance(item, (str, os.PathLike)):
+    elif isinstance(item, (str, os.PathLike, io.BytesIO)):
         try:
             with Image.open(item) as f:
                 f.load()

@@ -35,15 +35,20 @@ import optax
 import tensorflow as tf
 from flax import nnx
 
+from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.beautygan import evaluate, losses, model, sample, torch_layout
-from facejax.input import ops, pipelines
+from facejax.families.beautygan import evaluate, losses, model, preprocess, sample, torch_layout
+from facejax.input import pipelines
 from facejax.nn import vgg as vgg_lib
 from facejax.nn.spectral_norm import spectral_state, trainable_mask, with_spectral_state
 from facejax.train.state import TrainState, bind, split_state
 
 NETS = ("G", "D_A", "D_B")
+
+
+def _path(value) -> str:
+    return value.decode() if isinstance(value, (bytes, np.bytes_)) else str(value)
 
 
 def validate(config) -> None:
@@ -398,10 +403,14 @@ class BeautyGAN(base.Family):
             if n == 0:
                 raise FacejaxError(f"{part.name} is empty: the eval split needs makeup and non-makeup faces")
             xs, ps = [], []
-            for i in range(n):
-                xs.append(ops.eval_transform(ops.decode(part.table["image"][i], part.from_files), c.img_size).numpy())
-                pm = ops.resize_labels(ops.decode(part.table["parsing"][i], part.from_files, channels=1), c.img_size)
-                ps.append(pm.numpy()[..., 0].astype(np.int32))
+            recipe, parsing_recipe = preprocess.recipe(c), preprocess.parsing_recipe(c)
+            for i in range(n):  # as the reference's test loader: PIL's Resize(img_size) (preprocess.py)
+                image, parsing = part.table["image"][i], part.table["parsing"][i]
+                if part.from_files:
+                    image, parsing = _path(image), _path(parsing)
+                xs.append(images.prepare(image, recipe, f"{part.name} image {i}"))
+                pm = images.prepare_map(parsing, parsing_recipe, "nearest", f"{part.name} parsing map {i}")
+                ps.append(pm.astype(np.int32))
             names = [
                 f.decode() if isinstance(f, bytes) else str(f)
                 for f in (part.table["file_name"][:n] if "file_name" in part.table else [f"{i:05d}" for i in range(n)])
