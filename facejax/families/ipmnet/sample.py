@@ -20,13 +20,11 @@ import os
 
 import jax
 import numpy as np
-import tensorflow as tf
 
 from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families.ipmnet import preprocess
 from facejax.families.ipmnet.settings import alphas
-from facejax.input import ops
 from facejax.metrics.preprocess import list_images
 
 
@@ -107,7 +105,7 @@ class Sampler:
         for img, seg in zip(src, parsing):
             if int(np.max(seg)) > 13:
                 raise FacejaxError("a parsing map has values above 13: expected MT parsing labels 0..13")
-            x, m, t = preprocess.maps_input(img, seg, c.img_size, c.data.load_size)
+            x, m, t = preprocess.maps_input(img, seg, c.img_size, c.data.load_size, c.data.map_filter)
             xs.append(x)
             maps.append(np.concatenate([m, t], axis=-1))
         xs, maps = np.stack(xs).astype(np.float32), np.stack(maps).astype(np.float32)
@@ -184,10 +182,17 @@ def read_sources(src_dir: str, config):
     xs, maps = [], []
     for p in paths:
         if os.path.isdir(segs):
-            x, m, t = preprocess.read_maps(p, _find(segs, _stem(p), "parsing map"), c.img_size, c.data.load_size)
+            x, m, t = preprocess.read_maps(
+                p, _find(segs, _stem(p), "parsing map"), c.img_size, c.data.load_size, c.data.map_filter
+            )
         elif os.path.isdir(mask_dir) and os.path.isdir(tex_dir):
             x, m, t = preprocess.read_map_files(
-                p, _find(mask_dir, _stem(p), "mask"), _find(tex_dir, _stem(p), "texture"), c.img_size, c.data.load_size
+                p,
+                _find(mask_dir, _stem(p), "mask"),
+                _find(tex_dir, _stem(p), "texture"),
+                c.img_size,
+                c.data.load_size,
+                c.data.map_filter,
             )
         else:
             raise FacejaxError(
@@ -204,12 +209,10 @@ def read_references(ref_dir: str, config):
     c = config
     folder = os.path.join(ref_dir, "images") if os.path.isdir(os.path.join(ref_dir, "images")) else ref_dir
     paths = list_images(folder, "--ref folder")
-    return paths, np.stack([reference_input(ops.decode(tf.io.read_file(p), False), c) for p in paths]).astype(
-        np.float32
-    )
+    recipe = preprocess.recipe(c)
+    return paths, np.stack([images.read(p, recipe) for p in paths]).astype(np.float32)
 
 
 def reference_input(img_uint8, config) -> np.ndarray:
-    """A decoded reference face (uint8 (H, W, 3)) as read_references reads a file."""
-    img = ops.resize(tf.convert_to_tensor(np.asarray(img_uint8, np.uint8)), config.data.load_size)
-    return preprocess.crop_and_flip({"x": img}, config.img_size, tf.constant(False))["x"].numpy() / 127.5 - 1.0
+    """A reference face (uint8 (H, W, 3)) as read_references reads a file (test.py's img_transform)."""
+    return images.prepare(np.asarray(img_uint8, np.uint8), preprocess.recipe(config))
