@@ -56,9 +56,7 @@ PIL_FILTERS = {
     "lanczos": Image.LANCZOS,
     "antialias": Image.LANCZOS,
 }
-# Resamplers that are not PIL's: Lua Torch's image.scale (bilinear, no antialiasing filter; torch7_scale).
-OTHER_FILTERS = ("torch7_bilinear",)
-FILTERS = tuple(PIL_FILTERS) + OTHER_FILTERS
+FILTERS = tuple(PIL_FILTERS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +70,7 @@ class Recipe:
              rounding, zero padding where the picture is smaller); 0: none.
     filter   the resampling filter (FILTERS): PIL's filters on the uint8 picture as the originals call them
              (torchvision's Resize on a PIL image calls PIL's resize, whose bilinear filter antialiases when it
-             shrinks); "torch7_bilinear": Lua Torch's image.scale on [0, 1] floats, rounded back to 8 bits.
+             shrinks).
     bytescale scipy.misc.imresize of a float array: min-max stretch to 0..255 (scipy's bytescale) first.
     scale    how the uint8 levels become [-1, 1]: "torch" (ToTensor then Normalize(0.5, 0.5), in float32:
              (x / 255 - 0.5) / 0.5), "numpy" (x / 127.5 - 1 in float64, then float32, as a NumPy program feeds
@@ -130,54 +128,6 @@ def center_crop(array: np.ndarray, size: int) -> np.ndarray:
     return array[top : top + size, left : left + size]
 
 
-def torch7_scale(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Lua Torch's ``image.scale(img, width, height)`` (mode 'bilinear', its default) of a float32 (H, W, C) array:
-    rows then columns, each by the image package's 1-D linear rule (stretching: interpolation between the end
-    samples with step (src - 1) / (dst - 1); shrinking: the box average of the covered samples, fractional at the
-    ends), in float32."""
-    out = np.asarray(array, np.float32)
-    out = np.stack([_torch7_line(out[i], width) for i in range(out.shape[0])])  # rows: along W
-    return np.stack([_torch7_line(out[:, j], height) for j in range(out.shape[1])], axis=1)
-
-
-def _torch7_line(src: np.ndarray, n: int) -> np.ndarray:
-    """One line (L, ...) -> (n, ...), float32 throughout as the C code's float temporaries."""
-    m = src.shape[0]
-    f32 = np.float32
-    if n == m:
-        return src.copy()
-    dst = np.zeros((n,) + src.shape[1:], np.float32)
-    if n > m:
-        if m == 1:
-            dst[:] = src[0]
-            return dst
-        scale = f32(m - 1) / f32(n - 1)
-        for d in range(n - 1):
-            sf = f32(d) * scale
-            si = int(sf)
-            sf = f32(sf - f32(si))
-            dst[d] = (f32(1) - sf) * src[si] + sf * src[si + 1]
-        dst[n - 1] = src[m - 1]
-        return dst
-    scale = f32(m) / f32(n)
-    s0i, s0f = 0, f32(0)
-    for d in range(n):
-        s1f = f32(d + 1) * scale
-        s1i = int(s1f)
-        s1f = f32(s1f - f32(s1i))
-        acc = (f32(1) - s0f) * src[s0i]
-        cnt = f32(1) - s0f
-        for s in range(s0i + 1, s1i):
-            acc = acc + src[s]
-            cnt = f32(cnt + f32(1))
-        if s1i < m:
-            acc = acc + s1f * src[s1i]
-            cnt = f32(cnt + s1f)
-        dst[d] = acc / cnt
-        s0i, s0f = s1i, s1f
-    return dst
-
-
 def bytescale(array: np.ndarray) -> np.ndarray:
     """scipy.misc.bytescale of a float array (what scipy.misc.imresize does to a non-uint8 input first): (x - min) *
     255 / (max - min), clipped, + 0.5, truncated to uint8 (float64). A uint8 array is returned as it is."""
@@ -227,17 +177,7 @@ def _open(item, what: str, mode: str | None) -> Image.Image:
 
 def resample_levels(image: Image.Image, recipe: Recipe) -> np.ndarray:
     """The resized and cropped uint8 levels (H, W[, C]) of a PIL image as the recipe reads it."""
-    if recipe.filter == "torch7_bilinear":
-        arr = np.asarray(image, np.float32) / np.float32(255.0)
-        squeeze = arr.ndim == 2
-        arr = arr[..., None] if squeeze else arr
-        h, w = resized_size(image.height, image.width, recipe.resize)
-        if (h, w) != arr.shape[:2]:
-            arr = torch7_scale(arr, h, w)
-        levels = np.clip(np.floor(arr * np.float32(255.0) + np.float32(0.5)), 0, 255).astype(np.uint8)
-        levels = levels[..., 0] if squeeze else levels
-    else:
-        levels = np.asarray(pil_resize(image, recipe.resize, recipe.filter), np.uint8)
+    levels = np.asarray(pil_resize(image, recipe.resize, recipe.filter), np.uint8)
     return center_crop(levels, recipe.crop) if recipe.crop else levels
 
 
