@@ -46,13 +46,15 @@ def paired(
     flip: bool = True,
     flip_labels=None,
     source_draw: str = "epochs",
+    resize_method: str = "tf",
 ):
     """A source example and a reference example, each with its aligned maps.
 
     source_draw "epochs": the sources are visited once per epoch in a fresh random order (position p shows
     source p mod n of epoch p // n); "uniform": each source is drawn uniformly with replacement (BeautyGAN's
     reference draws both sides with random.randint). The reference is drawn uniformly with replacement,
-    independently. Each side gets its own draw of ops.train_transform, applied alike
+    independently. resize_method: ops.resize's method for the images (config.data.resize). Each side gets its
+    own draw of ops.train_transform, applied alike
     to its image and maps (nearest-neighbour for maps; `flip_labels`: map name -> relabelling on flip,
     e.g. {"parsing": MT_FLIP_LABELS}). Element keys: x_src, y_src, <map>_src, <extra>_src and the same
     with _ref; "/" in feature names becomes "_" ("makeup/lips" -> makeup_lips_src). `seeds`: 3 ints.
@@ -85,6 +87,7 @@ def paired(
             randcrop_prob=randcrop_prob,
             flip=flip,
             flip_labels=flip_labels,
+            resize_method=resize_method,
         )
         res = {"x": out["x"], "y": tf.cast(ex["label"], tf.int32)}
         res.update({m: out[m] for m in maps})

@@ -390,6 +390,7 @@ class BeautyGAN(base.Family):
             randcrop_prob=c.data.randcrop_prob,
             flip=bool(c.data.flip),
             source_draw="uniform" if c.data.pairing == "random" else "epochs",
+            resize_method=c.data.resize,
         )
 
     def eval_faces(self, max_each: int = 0):

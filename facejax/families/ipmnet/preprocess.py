@@ -69,9 +69,10 @@ def maps_from_parsing(image_uint8, parsing) -> tuple[tf.Tensor, tf.Tensor]:
     return mask, texture_map(image_uint8, mask)
 
 
-def load_example(image_bytes, parsing_bytes, from_files: bool, load_size: int):
-    """Decoded image (float32 uint8 levels), mask and texture at load_size x load_size."""
-    img = ops.resize(ops.decode(image_bytes, from_files), load_size)
+def load_example(image_bytes, parsing_bytes, from_files: bool, load_size: int, resize_method: str = "tf"):
+    """Decoded image (float32 uint8 levels), mask and texture at load_size x load_size (the image resized by
+    ops.resize's `resize_method`: config.data.resize)."""
+    img = ops.resize(ops.decode(image_bytes, from_files), load_size, resize_method)
     parsing = ops.resize_labels(ops.decode(parsing_bytes, from_files, channels=1), load_size)
     mask, tex = maps_from_parsing(img, parsing)
     return img, parsing, mask, tex
@@ -91,7 +92,9 @@ def crop_and_flip(arrays: dict, size: int, do_flip) -> dict:
 # ------------------------------------------------------------------------------------------------ pairs
 
 
-def pair_element(made_up, plain, *, pairing: str, seed: int, img_size: int, load_size: int, flip: bool):
+def pair_element(
+    made_up, plain, *, pairing: str, seed: int, img_size: int, load_size: int, flip: bool, resize_method: str = "tf"
+):
     """element_fn(position) -> {x_a, m_a, t_a, parsing_a, x_b, m_b, t_b, parsing_b}: A = a makeup face, B = a face
     without makeup (the original's domains), each with its mask and texture, resized to load_size, centre-cropped
     to img_size and flipped (p = 0.5, if `flip`) independently per side, alike for the image and its maps.
@@ -124,7 +127,7 @@ def pair_element(made_up, plain, *, pairing: str, seed: int, img_size: int, load
     @tf.function(autograph=False)
     def load(table, row, key):
         img, parsing, mask, tex = load_example(
-            tf.gather(table["image"], row), tf.gather(table["parsing"], row), from_files, load_size
+            tf.gather(table["image"], row), tf.gather(table["parsing"], row), from_files, load_size, resize_method
         )
         do_flip = (tf.random.stateless_uniform([], key) < 0.5) if flip else tf.constant(False)
         out = crop_and_flip({"x": img, "m": mask, "t": tex, "parsing": tf.cast(parsing, tf.int32)}, img_size, do_flip)
