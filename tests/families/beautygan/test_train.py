@@ -183,7 +183,7 @@ def test_perceptual_term_needs_the_vgg_file(tmp_path, synthetic_tfds):
         ("img_size", 30, "multiple of 4"),
         ("model.d_repeat_num", 5, "downsamples img_size=32"),
         ("cls_list", "SYMIX", "two different names"),
-        ("vgg_layer", "relu5_1", "relu4_1"),
+        ("vgg_layer", "relu6_1", "relu4_1"),
         ("lambda_his", -1.0, "config.lambda_his=-1.0"),
     ],
 )
