@@ -150,7 +150,7 @@ def to_unit(levels: np.ndarray, scale: str = "torch") -> np.ndarray:
     return x.astype(np.float32) / np.float32(255.0) * np.float32(2.0) - np.float32(1.0)
 
 
-def _open(item, what: str, mode: str | None) -> Image.Image:
+def open_image(item, what: str, mode: str | None) -> Image.Image:
     """A file path, encoded bytes, PIL image or uint8 array as a PIL image (converted to `mode` when given)."""
     if isinstance(item, (bytes, bytearray, np.bytes_)):
         item = io.BytesIO(bytes(item))
@@ -184,12 +184,9 @@ def resample_levels(image: Image.Image, recipe: Recipe) -> np.ndarray:
 def prepare(image, recipe: Recipe, what: str = "image") -> np.ndarray:
     """A picture (file path, PIL image, or uint8 (H, W, 3) array) -> the float32 (h, w, 3) array in [-1, 1] the
     original feeds its generator (RGB)."""
-    if recipe.bytescale:
-        # scipy.misc.imread(...).astype(float) then imresize: the min-max stretch happens before the resize
-        im = _open(image, what, "RGB")
+    im = open_image(image, what, "RGB")
+    if recipe.bytescale:  # scipy.misc.imread(...).astype(float) then imresize: the stretch comes before the resize
         im = Image.fromarray(bytescale(np.asarray(im, np.float64)))
-    else:
-        im = _open(image, what, "RGB")
     return to_unit(resample_levels(im, recipe), recipe.scale)
 
 
@@ -203,7 +200,7 @@ def prepare_map(image, recipe: Recipe, filter: str = "bilinear", what: str = "ma
     the original reads it with `filter` (torchvision Resize then CenterCrop of the PIL image), as float32 (h, w):
     ToTensor's x / 255 for a bilinear map (soft edges kept), the labels as they are for "nearest". An RGB file is
     read by its first channel."""
-    im = _open(image, what, None)
+    im = open_image(image, what, None)
     if im.mode not in ("L", "P", "I", "F", "1"):
         im = im.getchannel(0)
     r = dataclasses.replace(recipe, filter=filter, bytescale=False)

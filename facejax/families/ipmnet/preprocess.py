@@ -209,7 +209,7 @@ def read_maps(image_path: str, parsing_path: str, size: int, load_size: int = 0,
 
 def maps_input(img, parsing, size: int, load_size: int = 0, map_filter: str = "bilinear"):
     """read_maps of an image (uint8 (H, W, 3) array or a file) and its parsing map (uint8 labels (h, w[, 1]))."""
-    rgb = images.resample_levels(images._open(img, "image", "RGB"), images.Recipe(None))
+    rgb = images.resample_levels(images.open_image(img, "image", "RGB"), images.Recipe(None))
     parsing = np.asarray(parsing, np.uint8)
     parsing = tf.convert_to_tensor(parsing[..., None] if parsing.ndim == 2 else parsing)
     mask, tex = maps_from_parsing(to_map_size(rgb, parsing.shape[:2]), parsing)
