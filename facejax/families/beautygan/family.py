@@ -126,7 +126,6 @@ class BeautyGAN(base.Family):
         "model.g_repeat_num",
         "model.d_conv_dim",
         "model.d_repeat_num",
-        "vgg",
         "vgg_layer",
     )
     folder_inputs = base.FolderInputs(
