@@ -2,14 +2,15 @@
 
     facejax train --config=configs/beautygan.py:synthetic --workdir=runs/bg
     facejax prepare mt_makeup --manual_dir=makeup_dataset/all
-    facejax train --config=configs/beautygan.py:mt --config.vgg_weights=vgg16-397923af.pth --workdir=runs/mt
+    facejax train --config=configs/beautygan.py:mt --config.vgg_weights=vgg_conv.pth --workdir=runs/mt
     facejax params --config=configs/beautygan.py:mt
 
 Presets:
   mt         the original's settings on the MT dataset (TFDS mt_makeup/256): 256 px, batch 1, Adam 2e-4
              (0.5, 0.999), 300 epochs of max(#A, #B) random pairs (2,469 makeup train images with the drawn
-             split), every loss at the original's weight, VGG-16 relu4_1 perceptual term (needs
-             --config.vgg_weights: torchvision's vgg16-397923af.pth, which facejax does not download).
+             split), every loss at the original's weight, VGG-19 relu4_1 perceptual term fed [-1, 1] as the
+             reference's net.VGG (needs --config.vgg_weights: the bethgelab vgg_conv.pth, which facejax does not
+             download; config.vgg="vgg16" with torchvision's vgg16-397923af.pth is the paper's VGG-16).
   synthetic  small widths at 32 px on the embedded synthetic_faces (gender_32: faces with and without makeup,
              MT-style parsing maps): trains in CPU minutes. Its perceptual weight is 0 because it runs without a
              VGG file; give one with --config.vgg_weights=... --config.lambda_vgg=5e-3 to train with it.
@@ -40,6 +41,10 @@ def _base():
     c.data.flip = False  # the original has no augmentation (flips relabel MT's left/right parts when on)
     c.data.randcrop_prob = 0.0
     c.data.prefetch_to_device = 2
+    # "random" (the original's MAKEUP dataset): every iteration draws its source and its reference with
+    # random.randint, with replacement on both sides; "epochs": every source once per epoch in a fresh order
+    # (facejax's earlier reading), the reference drawn with replacement.
+    c.data.pairing = "random"
 
     c.model = ConfigDict()
     c.model.g_conv_dim = 64
@@ -55,6 +60,9 @@ def _base():
     c.beta1 = 0.5
     c.beta2 = 0.999
     c.n_critic = 1  # ndis: a G update every n_critic-th iteration
+    # "epoch" (the original's (i + 1) % ndis with i the iteration within the epoch; epochs of steps_per_epoch
+    # iterations, the global step when steps_per_epoch is 0) or "global" ((step + 1) % n_critic).
+    c.n_critic_count = "epoch"
 
     c.lambda_rec = 10.0  # lambda_A = lambda_B (cycle, identity and perceptual terms are scaled by it)
     c.lambda_idt = 0.5
@@ -67,8 +75,18 @@ def _base():
     c.skin = True
     c.eye = True
     c.eye_margin = 10  # pixels the eye box grows by (at 256 px)
-    c.vgg_weights = ""  # torchvision's vgg16-397923af.pth (needed when lambda_vgg > 0)
-    c.vgg_layer = "relu4_1"  # the paper's layer; "conv4_1" is thaoshibe's features[:18]
+    # "slice" (the original's rebound_box: PyTorch slicing, so a box starting above or left of the image is empty
+    # and the eye's mask stays the eye itself) or "clip" (the box clipped at the edge; facejax's earlier reading).
+    c.eye_box = "slice"
+    # The perceptual network: "vgg19" (the reference's net.VGG, the bethgelab vgg_conv.pth, or torchvision's
+    # vgg19-dcbb9e9d.pth which holds the same convs) or "vgg16" (torchvision's vgg16-397923af.pth: the paper's
+    # VGG-16, thaoshibe's fork). Either is fed G's [-1, 1] RGB as it is, as the reference does.
+    c.vgg = "vgg19"
+    c.vgg_weights = ""  # the file of config.vgg (needed when lambda_vgg > 0; facejax does not download it)
+    c.vgg_layer = "relu4_1"  # the reference's r41 and the paper's layer; "conv4_1" is thaoshibe's features[:18]
+    # Saved sample PNGs (facejax sample --src/--ref): False = (x + 1) / 2 clamped; True = the reference's test()
+    # save_image(de_norm(x), normalize=True): clamped to [0, 1], then each image min-max stretched.
+    c.save_minmax = False
 
     # Evaluation (facejax/families/beautygan/evaluate.py): IPM-Net's protocol (makeup.md 2.8), every
     # eval_every steps (0 = off, the default) and in `facejax eval`. Weight files are downloaded by hand (README).
@@ -136,7 +154,7 @@ PRESETS = {
     "no_shadow": "ablation: without the eye-shadow histogram loss (--eye False)",
     "no_face": "ablation: without the face (skin) histogram loss (--skin False)",
     "no_makeup": "ablation: without any histogram (makeup) loss",
-    "mt": "the original on MT (mt_makeup/256): 256 px, batch 1, Adam 2e-4, 300 epochs, VGG-16 perceptual loss",
+    "mt": "the original on MT (mt_makeup/256): 256 px, batch 1, Adam 2e-4, 300 epochs, VGG-19 relu4_1 perceptual loss",
     "synthetic": "32 px, small widths on synthetic_faces/gender_32 (no VGG term): CPU minutes",
 }
 

@@ -77,6 +77,10 @@ def _base():
     # eval, sample grids and `facejax sample`: demo_face128.m's im2single(img) * 2 - 1, i.e. x / 127.5 - 1 without
     # min-max (the original). True: the per-image min-max of training at test time too.
     c.data.test_minmax = False
+    # A test photo not at img_size (`facejax sample --src`, Model.translate): "torch7" prepares it as crop_celebA.lua
+    # does (a 178x218 aligned CelebA photo cropped to its box, then Lua Torch's image.scale, 8 bits); "tf": facejax's
+    # earlier antialiased bilinear. docs/gfc.md.
+    c.data.test_resize = "torch7"
     c.data.flip = True  # parsing family: random mirror with left/right labels swapped
     c.data.label_map = ""  # parsing family: "a,b,..." maps the dataset's label i to class a_i ("" = as stored)
 

@@ -34,6 +34,10 @@ def _base():
     c.data.name = "mt_makeup"
     c.data.config = "original"
     c.data.load_size = 321  # Resize(321), then CenterCrop(img_size); masks and textures computed at 321
+    # Masks and textures not at load_size (sample --src, Model.translate): "bilinear" (test.py's mask_transform,
+    # PIL's bilinear Resize on the 8-bit maps: soft edges kept) or "nearest" (facejax's earlier reading, the mask
+    # rounded to 0/1).
+    c.data.map_filter = "bilinear"
     c.data.flip = True  # RandomHorizontalFlip, the same for an image, its mask and texture
     c.data.pairing = "zip"  # the original's unshuffled, zipped loaders; "random": random pairs
 

@@ -4,8 +4,9 @@ Randomness is stateless: every op that draws takes a seed (a (2,) int tensor) an
 of it, so a stream that derives each element's seed from (run seed, position) is a pure function of
 the position (see streams.py), and a resumed run draws exactly the numbers an uninterrupted one does.
 
-Resampling matches the original code's PIL transforms: images are resized with antialiased bilinear
-filtering and rounded to uint8 levels as PIL does (within one level of PIL on real photos), label maps
+Resampling matches the original code's PIL transforms: images are resized with PIL's bilinear itself
+(`resize(method="pil")`, config.data.resize, the default of the PyTorch families) or TF's antialiased
+bilinear rounded to uint8 levels (method "tf": within one level of PIL on real photos, faster), label maps
 with nearest neighbour (identical to PIL's NEAREST), so labels stay valid integers.
 """
 
@@ -13,6 +14,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 
 def decode(data, from_file: bool, channels: int = 3) -> tf.Tensor:
@@ -33,9 +35,32 @@ def to_float(img) -> tf.Tensor:
     return tf.cast(img, tf.float32) / 127.5 - 1.0
 
 
-def resize(img, size: int) -> tf.Tensor:
-    """Antialiased bilinear resize to size x size, rounded to uint8 levels (PIL's BILINEAR on a
-    uint8 image); float32 output in [0, 255]."""
+RESIZE_METHODS = ("pil", "tf")
+
+
+def _pil_bilinear(size: int):
+    def run(a):
+        a = np.asarray(a, np.uint8)
+        im = Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)
+        out = np.asarray(im if im.size == (size, size) else im.resize((size, size), Image.BILINEAR), np.float32)
+        return out.reshape(size, size, a.shape[-1])
+
+    return run
+
+
+def resize(img, size: int, method: str = "tf") -> tf.Tensor:
+    """Bilinear resize of uint8 levels to size x size; float32 output in [0, 255] (uint8 levels).
+
+    method "pil": PIL's BILINEAR itself (what torchvision's Resize([size, size]) does to a PIL image), run on the
+    host through tf.numpy_function: the originals' pixels exactly (config.data.resize, the default of the
+    PyTorch families' pipelines). "tf": TF's antialiased bilinear rounded to uint8 levels, within one level of
+    PIL on real photos and faster (graph ops, no Python)."""
+    if method == "pil":
+        channels = img.shape[-1]
+        out = tf.numpy_function(_pil_bilinear(size), [tf.cast(img, tf.uint8)], tf.float32, stateful=False)
+        return tf.ensure_shape(out, [size, size, channels])
+    if method != "tf":
+        raise ValueError(f"resize method {method!r}: expected one of {RESIZE_METHODS}")
     out = tf.image.resize(tf.cast(img, tf.float32), [size, size], method="bilinear", antialias=True)
     return tf.round(tf.clip_by_value(out, 0.0, 255.0))
 
@@ -45,9 +70,9 @@ def resize_labels(labels, size: int) -> tf.Tensor:
     return tf.image.resize(labels, [size, size], method="nearest")
 
 
-def eval_transform(img, size: int) -> tf.Tensor:
-    """The original's test transform: Resize([size, size]), ToTensor, Normalize -> [-1, 1]."""
-    return to_float(resize(img, size))
+def eval_transform(img, size: int, method: str = "tf") -> tf.Tensor:
+    """The original's test transform: Resize([size, size]), ToTensor, Normalize -> [-1, 1] (`resize` method)."""
+    return to_float(resize(img, size, method))
 
 
 def crop_box(seed, height, width, scale=(0.8, 1.0), ratio=(0.9, 1.1), attempts: int = 10):
@@ -127,6 +152,7 @@ def train_transform(
     ratio=(0.9, 1.1),
     flip: bool = True,
     flip_labels: dict | None = None,
+    resize_method: str = "tf",
 ):
     """One random draw applied alike to several aligned pictures of the same example.
 
@@ -138,7 +164,7 @@ def train_transform(
     With probability randcrop_prob a RandomResizedCrop(scale, ratio) box (torchvision's, drawn on the
     first image's grid), then a resize to size x size, then a horizontal flip with probability 0.5
     (if `flip`): StarGAN v2's train transform for one picture, the makeup families' shared transform for
-    an image with its parsing map.
+    an image with its parsing map. resize_method: `resize`'s method for the images.
     """
     maps, flip_labels = maps or {}, flip_labels or {}
     shape = tf.shape(next(iter(images.values())))
@@ -156,16 +182,16 @@ def train_transform(
 
         return tf.cond(do_flip, flipped, lambda: x)
 
-    out = {k: to_float(finish(v, resize)) for k, v in images.items()}
+    out = {k: to_float(finish(v, lambda x, n: resize(x, n, resize_method))) for k, v in images.items()}
     out.update({k: tf.cast(finish(v, resize_labels, flip_labels.get(k)), tf.int32) for k, v in maps.items()})
     return out
 
 
-def train_augment(img, seed, size: int, randcrop_prob: float) -> tf.Tensor:
+def train_augment(img, seed, size: int, randcrop_prob: float, resize_method: str = "tf") -> tf.Tensor:
     """StarGAN v2's train transform of one image (core/data_loader.py): RandomResizedCrop(size,
     scale=[0.8, 1], ratio=[0.9, 1.1]) with probability randcrop_prob, Resize, RandomHorizontalFlip,
     Normalize -> [-1, 1]."""
-    return train_transform({"x": img}, seed, size, randcrop_prob=randcrop_prob)["x"]
+    return train_transform({"x": img}, seed, size, randcrop_prob=randcrop_prob, resize_method=resize_method)["x"]
 
 
 def seeds_for(*key) -> list[int]:

@@ -45,12 +45,16 @@ def paired(
     randcrop_prob: float = 0.0,
     flip: bool = True,
     flip_labels=None,
+    source_draw: str = "epochs",
+    resize_method: str = "tf",
 ):
     """A source example and a reference example, each with its aligned maps.
 
-    The sources are visited once per epoch in a fresh random order (position p shows source
-    p mod n of epoch p // n); the reference is drawn uniformly with replacement, independently
-    (BeautyGAN's "random pairs"). Each side gets its own draw of ops.train_transform, applied alike
+    source_draw "epochs": the sources are visited once per epoch in a fresh random order (position p shows
+    source p mod n of epoch p // n); "uniform": each source is drawn uniformly with replacement (BeautyGAN's
+    reference draws both sides with random.randint). The reference is drawn uniformly with replacement,
+    independently. resize_method: ops.resize's method for the images (config.data.resize). Each side gets its
+    own draw of ops.train_transform, applied alike
     to its image and maps (nearest-neighbour for maps; `flip_labels`: map name -> relabelling on flip,
     e.g. {"parsing": MT_FLIP_LABELS}). Element keys: x_src, y_src, <map>_src, <extra>_src and the same
     with _ref; "/" in feature names becomes "_" ("makeup/lips" -> makeup_lips_src). `seeds`: 3 ints.
@@ -59,7 +63,10 @@ def paired(
         missing = [f for f in ("image",) + tuple(maps) + tuple(extras) if f not in s.table]
         if missing:
             raise FacejaxError(f"the {what} data ({s.name}) has no feature(s) {missing}; it has {sorted(s.table)}")
-    order = streams.Epochs(source.num_examples, seeds[0], what=f"the source data ({source.name})")
+    if source_draw not in ("epochs", "uniform"):
+        raise FacejaxError(f"source_draw={source_draw!r}: expected 'epochs' or 'uniform'")
+    draw_source = streams.Epochs if source_draw == "epochs" else streams.Uniform
+    order = draw_source(source.num_examples, seeds[0], what=f"the source data ({source.name})")
     draw = streams.Uniform(reference.num_examples, seeds[1], what=f"the reference data ({reference.name})")
     aug_seed = seeds[2]
     # One table (sources, then references) so that one traced loader serves both sides.
@@ -80,6 +87,7 @@ def paired(
             randcrop_prob=randcrop_prob,
             flip=flip,
             flip_labels=flip_labels,
+            resize_method=resize_method,
         )
         res = {"x": out["x"], "y": tf.cast(ex["label"], tf.int32)}
         res.update({m: out[m] for m in maps})

@@ -465,19 +465,18 @@ def load_source(
 
 
 def read_image(path: str, size: int) -> "np.ndarray":
-    """One image file -> float32 (size, size, 3) in [-1, 1] (PIL bilinear resize, as the original's
-    test transform); a FacejaxError names the file when it cannot be read."""
-    try:
-        with Image.open(path) as im:
-            return image_input(im.convert("RGB"), size)
-    except Exception as e:
-        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
+    """One image file -> float32 (size, size, 3) in [-1, 1]: torchvision's Resize([size, size]) (PIL's bilinear),
+    ToTensor, Normalize(0.5, 0.5) (facejax.images); a FacejaxError names the file when it cannot be read. A family
+    reads user images with its own recipe (facejax/families/<name>/preprocess.py)."""
+    from facejax import images
+
+    return images.read(path, images.Recipe((size, size)))
 
 
 def image_input(image, size: int, resample=Image.BILINEAR) -> "np.ndarray":
     """A uint8 RGB image (array (H, W, 3) or PIL image) -> float32 (size, size, 3) in [-1, 1], resized as
     read_image resizes a file (the array form of `facejax sample --src`; facejax.api)."""
-    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8), "RGB")
-    if im.size != (size, size):
-        im = im.resize((size, size), resample)
-    return np.asarray(im, np.float32) / 127.5 - 1.0
+    from facejax import images
+
+    name = {v: k for k, v in images.PIL_FILTERS.items() if k != "antialias"}[resample]
+    return images.prepare(image, images.Recipe((size, size), filter=name))

@@ -241,3 +241,93 @@ def load_vgg19(path: str, names, field: str = "config.vgg19_weights") -> dict:
             "bias": np.asarray(tensors[f"features.{i}.bias"], np.float32),
         }
     return out
+
+
+# ------------------------------------------------------------------------------------------------ VGG-19 features
+
+# The bethgelab VGG-19 of Gatys et al.'s style-transfer code (``vgg_conv.pth``: the VGG-19 convs only, in the
+# state-dict names conv1_1.weight .. conv5_4.bias), which BeautyGAN's reference (wtjiang98/BeautyGAN_pytorch
+# ``net.VGG``, ``addings/vgg_conv.pth``) reads; its download link is in that repository's issues #1 and #8.
+VGG_CONV_FILE = "vgg_conv.pth"
+VGG_CONV_URL = "https://bethgelab.org/media/uploads/pytorch_models/vgg_conv.pth"
+# The layers of VGG-19's trunk in order: a conv name, its relu, and "pool" after conv1_2, conv2_2, conv3_4, conv4_4.
+VGG19_ORDER = tuple(VGG19_CONVS)
+VGG19_POOL_AFTER = ("conv1_2", "conv2_2", "conv3_4", "conv4_4", "conv5_4")
+VGG19_LAYERS = tuple(n for c in VGG19_ORDER for n in (c, "relu" + c[4:]))
+
+
+def vgg19_convs(layer: str) -> tuple[str, ...]:
+    """The convs features up to `layer` ("relu4_1", "conv3_2", ...) apply."""
+    if layer not in VGG19_LAYERS:
+        raise FacejaxError(f"VGG-19 layer {layer!r}: expected one of {', '.join(VGG19_LAYERS)}")
+    last = "conv" + layer[4:] if layer.startswith("relu") else layer
+    return VGG19_ORDER[: VGG19_ORDER.index(last) + 1]
+
+
+def vgg19_used_shapes(layer: str = "relu4_1") -> dict:
+    """{conv: {"kernel": HWIO shape, "bias": (cout,)}} of the features up to `layer`."""
+    out = {}
+    for n in vgg19_convs(layer):
+        _, cin, cout = VGG19_CONVS[n]
+        out[n] = {"kernel": (3, 3, cin, cout), "bias": (cout,)}
+    return out
+
+
+def load_vgg_conv(path: str, layer: str = "relu4_1", field: str = "config.vgg_weights") -> dict:
+    """The frozen VGG-19 convs up to `layer` ({conv: {"kernel": HWIO, "bias"}}) from the bethgelab ``vgg_conv.pth``
+    (names conv1_1.weight ...; an .npz of its tensors works without torch). torchvision's ``vgg19-dcbb9e9d.pth``
+    (names features.N.*) holds the same layers and is read too. Another file is refused naming what differs."""
+    names = vgg19_convs(layer)
+    tensors = _read(path, field, "VGG-19", VGG_CONV_FILE, VGG_CONV_URL)
+    tensors = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in tensors.items()}
+    if tensors and all(k.startswith("features.") or k.startswith("classifier.") for k in tensors):
+        got = load_vgg19(path, names, field)
+        return {n: {"kernel": jnp.asarray(v["kernel"]), "bias": jnp.asarray(v["bias"])} for n, v in got.items()}
+    allowed = {}
+    for n, (_, cin, cout) in VGG19_CONVS.items():
+        allowed[f"{n}.weight"] = (cout, cin, 3, 3)
+        allowed[f"{n}.bias"] = (cout,)
+    need = [f"{n}.{p}" for n in names for p in ("weight", "bias")]
+    missing = [k for k in need if k not in tensors]
+    bad = [
+        f"{k}: file {tuple(np.shape(tensors[k]))}, VGG-19 {s}"
+        for k, s in allowed.items()
+        if k in tensors and tuple(np.shape(tensors[k])) != s
+    ]
+    extra = [k for k in tensors if k not in allowed]
+    if missing or bad or extra:
+        parts = (
+            ([f"missing {', '.join(missing[:4])}"] if missing else [])
+            + ([f"other shapes ({'; '.join(bad[:3])})"] if bad else [])
+            + ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+        )
+        raise FacejaxError(
+            f"{path} ({field}) is not the bethgelab VGG-19 ({VGG_CONV_FILE} from {VGG_CONV_URL}): {'; '.join(parts)}"
+        )
+    out = {}
+    for n in names:
+        w = np.asarray(tensors[f"{n}.weight"], np.float32)
+        out[n] = {
+            "kernel": jnp.asarray(np.transpose(w, (2, 3, 1, 0))),
+            "bias": jnp.asarray(np.asarray(tensors[f"{n}.bias"], np.float32)),
+        }
+    return out
+
+
+def vgg19_features(params: dict, x: jax.Array, layer: str = "relu4_1") -> jax.Array:
+    """NHWC input, fed as given (BeautyGAN's reference feeds [-1, 1] RGB, no mean subtraction, no channel swap) ->
+    the output of VGG-19's trunk at `layer` (float32, NHWC): 3x3 convs with zero padding 1, ReLU, 2x2 max pools
+    (stride 2) after conv1_2, conv2_2, conv3_4 and conv4_4, as net.VGG. ``params`` may hold more convs."""
+    convs = vgg19_convs(layer)
+    x = x.astype(jnp.float32)
+    for n in convs:
+        p = params[n]
+        x = jax.lax.conv_general_dilated(
+            x, p["kernel"].astype(jnp.float32), (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        x = x + p["bias"].astype(jnp.float32)
+        if n != convs[-1] or layer.startswith("relu"):
+            x = jax.nn.relu(x)
+        if n != convs[-1] and n in VGG19_POOL_AFTER:
+            x = _max_pool2(x)
+    return x

@@ -60,6 +60,10 @@ def defaults(
     c.data.train_dir = ""  # for source="folder"
     c.data.eval_dir = ""
     c.data.cache = True  # folder source: read the images into memory once (True) or per example
+    # Image resizing in the input pipelines of the families whose originals resize with PIL (StarGAN v2, BeautyGAN,
+    # IPM-Net: torchvision's Resize on PIL images): "pil" (PIL's bilinear itself, the originals' pixels; run on the
+    # host in tf.data) or "tf" (TF's antialiased bilinear rounded to 8 bits: within one level of PIL, faster).
+    c.data.resize = "pil"
     c.data.skip_bad = False  # folder and TFDS data: leave images that do not decode out (counted) instead of stopping
     c.data.prefetch_to_device = 2  # global batches formed ahead of the step (0: none)
     # False: every process holds the whole (encoded) split and takes its rows of one global stream, so a
@@ -198,6 +202,10 @@ def check(config) -> None:
             raise FacejaxError(
                 f"config.log.wandb={wandb_mode!r}: expected one of {', '.join(repr(m) for m in WANDB_MODES)} ('' = off)"
             )
+    if "data" in config and "resize" in config.data and config.data.resize not in ("pil", "tf"):
+        raise FacejaxError(
+            f"config.data.resize={config.data.resize!r}: expected 'pil' (PIL's bilinear, the originals') or 'tf'"
+        )
     if "profile_steps" in config:
         profile_range(config)
     if "prerequisites" in config:

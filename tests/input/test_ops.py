@@ -199,3 +199,30 @@ def test_no_crop_no_flip_is_the_eval_transform(size):
     image, _ = _coded(64, 64, 8)
     out = ops.train_transform({"x": image}, tf.constant([0, 0], tf.int64), size, randcrop_prob=0.0, flip=False)
     np.testing.assert_array_equal(out["x"].numpy(), ops.eval_transform(image, size).numpy())
+
+
+def test_pil_resize_method_gives_pils_pixels_in_the_pipeline():
+    """config.data.resize="pil" (the default for the PyTorch families): ops.resize runs PIL's bilinear itself inside
+    tf.data, so a non-square picture gives torchvision's Resize([s, s]) pixels exactly, and the RandomResizedCrop path
+    of train_transform resizes the crop as torchvision's resized_crop (crop, then PIL's resize)."""
+    rng = np.random.default_rng(7)
+    img = np.clip(rng.normal(120, 60, (45, 61, 3)).cumsum(1) / np.arange(1, 62)[None, :, None], 0, 255)
+    img = img.astype(np.uint8)
+    fn = tf.function(lambda x: ops.resize(x, 24, "pil"), autograph=False)
+    got = fn(tf.constant(img)).numpy()
+    want = np.asarray(Image.fromarray(img).resize((24, 24), Image.BILINEAR), np.float32)
+    np.testing.assert_array_equal(got, want)
+    gray = fn(tf.constant(img[..., :1])).numpy()
+    np.testing.assert_array_equal(
+        gray[..., 0], np.asarray(Image.fromarray(img[..., 0]).resize((24, 24), 2), np.float32)
+    )
+    seed = tf.constant([3, 4], tf.int32)
+    out = ops.train_transform({"x": tf.constant(img)}, seed, 24, randcrop_prob=1.0, flip=False, resize_method="pil")
+    _, box, _ = ops.transform_params(seed, 45, 61, randcrop_prob=1.0, flip=False)
+    top, left, h, w = (int(v) for v in box)
+    crop = Image.fromarray(img[top : top + h, left : left + w]).resize((24, 24), Image.BILINEAR)
+    np.testing.assert_array_equal(out["x"].numpy(), np.asarray(crop, np.float32) / 127.5 - 1.0)
+    tf_way = ops.resize(tf.constant(img), 24, "tf").numpy()
+    assert np.abs(tf_way - want).max() <= 1.0
+    with pytest.raises(ValueError, match="resize method"):
+        ops.resize(tf.constant(img), 24, "cubic")

@@ -156,6 +156,25 @@ def test_paired_stream_is_a_function_of_the_position(makeup_source):
         np.testing.assert_array_equal(v.numpy(), first[2][k].numpy())
 
 
+def test_paired_sources_with_replacement(makeup_source):
+    """source_draw "uniform" (BeautyGAN's reference: random.randint on both sides) repeats sources within an epoch and
+    leaves some out; "epochs" shows every source exactly once per epoch."""
+    plain, made_up = pipelines.split_makeup(makeup_source)
+    n = plain.num_examples
+    seen = {}
+    for draw in ("epochs", "uniform"):
+        element = pipelines.paired(
+            plain, made_up, img_size=16, seeds=[1, 2, 3], extras=("file_name",), flip=False, source_draw=draw
+        )
+        names = [element(tf.constant(p, tf.int64))["file_name_src"].numpy() for p in range(2 * n)]
+        seen[draw] = (names[:n], names[n:])
+    for epoch in seen["epochs"]:
+        assert len(set(epoch)) == n
+    assert any(len(set(epoch)) < n for epoch in seen["uniform"])
+    with pytest.raises(FacejaxError, match="source_draw='zip'"):
+        pipelines.paired(plain, made_up, img_size=16, seeds=[1, 2, 3], source_draw="zip")
+
+
 def test_paired_errors(makeup_source, coded_folder):
     with pytest.raises(FacejaxError, match="cannot tell makeup from non-makeup"):
         pipelines.split_makeup(sources.folder_source(str(coded_folder)))

@@ -20,10 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from PIL import Image
 
+from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families.aesgan import ellipse as ellipse_lib
+from facejax.families.aesgan import preprocess
 from facejax.input import ops, sources
 
 
@@ -193,24 +194,19 @@ def bytescale_np(img: np.ndarray) -> np.ndarray:
 
 
 def read_face(path: str, size: int, minmax: bool) -> np.ndarray:
-    """One image file -> float32 (size, size, 3) in [-1, 1] for ``facejax sample --src/--ref``: with ``minmax``
-    the original's imresize (bytescale, then PIL's bilinear resize); without, facejax's read_image. A FacejaxError
-    names the file when it cannot be read."""
-    if not minmax:
-        return sources.read_image(path, size)
-
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"))
-    except Exception as e:
-        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
-    return face_input(arr, size, minmax)
+    """One image file -> float32 (size, size, 3) in [-1, 1] for ``facejax sample --src/--ref``: the original's
+    get_image (preprocess.py: with ``minmax`` imresize's bytescale, then PIL's bilinear resize, / 127.5 - 1). A
+    FacejaxError names the file when it cannot be read."""
+    return images.read(path, _recipe(size, minmax))
 
 
 def face_input(arr, size: int, minmax: bool) -> np.ndarray:
     """A uint8 RGB image (H, W, 3) as read_face reads a file."""
-    arr = np.asarray(arr, np.uint8)
-    return sources.image_input(bytescale_np(arr) if minmax else arr, size)
+    return images.prepare(np.asarray(arr, np.uint8), _recipe(size, minmax))
+
+
+def _recipe(size: int, minmax: bool):
+    return preprocess.recipe(size, minmax)
 
 
 def decode_labels(encoded, size: int) -> np.ndarray:

@@ -10,7 +10,7 @@ with A = the non-makeup source (org_A) and B = the makeup reference (ref_B):
               identity  G(org_A, org_A) ~ (org_A, org_A), G(ref_B, ref_B) ~ (ref_B, ref_B): L1 * lambda_rec *
                         lambda_idt each, the sum halved
               cycle     (rec_B, rec_A) = G(fake_B, fake_A): L1(rec_A, org_A) + L1(rec_B, ref_B), * lambda_rec
-              perceptual MSE(VGG(fake_A), VGG(org_A)) + MSE(VGG(fake_B), VGG(ref_B)) at relu4_1, * lambda_rec *
+              perceptual MSE(VGG(fake_A), VGG(org_A)) + MSE(VGG(fake_B), VGG(ref_B)) at VGG-19 relu4_1, * lambda_rec *
                         lambda_vgg; cycle + perceptual halved together (the original's loss_rec)
               makeup    histogram losses (losses.py): lips lambda_his, skin lambda_his * lambda_skin_1 (fake_A)
                         / lambda_skin_2 (fake_B), each eye's shadow lambda_his * lambda_eye; not halved
@@ -22,8 +22,8 @@ normalise and are in no optimizer (facejax.nn.spectral_norm.trainable_mask); the
 each update.
 
 State: params {G, D_A, D_B}, opt_state {G, D_A, D_B} (separate Adams, as the original), ema {} (the original keeps
-no average: sampling, evaluation and export read params), frozen {vgg} (only when lambda_vgg > 0): the VGG-16 read
-from config.vgg_weights when a run starts (``load_pretrained``), like StarGAN v2's FAN.
+no average: sampling, evaluation and export read params), frozen {vgg} (only when lambda_vgg > 0): the VGG-19 (or
+VGG-16, config.vgg) read from config.vgg_weights when a run starts (``load_pretrained``), like StarGAN v2's FAN.
 """
 
 from __future__ import annotations
@@ -35,15 +35,20 @@ import optax
 import tensorflow as tf
 from flax import nnx
 
+from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.beautygan import evaluate, losses, model, sample, torch_layout
-from facejax.input import ops, pipelines
+from facejax.families.beautygan import evaluate, losses, model, preprocess, sample, torch_layout
+from facejax.input import pipelines
 from facejax.nn import vgg as vgg_lib
 from facejax.nn.spectral_norm import spectral_state, trainable_mask, with_spectral_state
 from facejax.train.state import TrainState, bind, split_state
 
 NETS = ("G", "D_A", "D_B")
+
+
+def _path(value) -> str:
+    return value.decode() if isinstance(value, (bytes, np.bytes_)) else str(value)
 
 
 def validate(config) -> None:
@@ -80,9 +85,24 @@ def validate(config) -> None:
     ):
         if c[name] < 0:
             raise FacejaxError(f"config.{name}={c[name]}: expected >= 0")
-    if c.vgg_layer not in vgg_lib.LAYERS:
+    if c.vgg not in ("vgg19", "vgg16"):
         raise FacejaxError(
-            f"config.vgg_layer={c.vgg_layer!r}: expected one of {', '.join(vgg_lib.LAYERS)} (the paper: relu4_1)"
+            f"config.vgg={c.vgg!r}: expected 'vgg19' (the reference's net.VGG, vgg_conv.pth) or 'vgg16' (torchvision's)"
+        )
+    layers = vgg_lib.VGG19_LAYERS if c.vgg == "vgg19" else tuple(vgg_lib.LAYERS)
+    if c.vgg_layer not in layers:
+        raise FacejaxError(
+            f"config.vgg_layer={c.vgg_layer!r}: expected one of {', '.join(layers)} for config.vgg={c.vgg!r} "
+            f"(the reference: relu4_1)"
+        )
+    choices = {"eye_box": losses.EYE_BOXES, "n_critic_count": ("epoch", "global")}
+    for name, allowed in choices.items():
+        if c[name] not in allowed:
+            raise FacejaxError(f"config.{name}={c[name]!r}: expected one of {', '.join(allowed)}")
+    if c.data.pairing not in ("random", "epochs"):
+        raise FacejaxError(
+            f"config.data.pairing={c.data.pairing!r}: expected 'random' (the original: both sides drawn with "
+            f"replacement) or 'epochs' (every source once per epoch)"
         )
     names = [s.strip() for s in c.cls_list.split(",")]
     if len(names) != 2 or not all(names) or names[0] == names[1]:
@@ -127,9 +147,10 @@ class BeautyGAN(base.Family):
             "optional",
         ),
         base.OriginalFile(
-            "vgg16-397923af.pth (config.vgg_weights)",
-            "VGG-16 of the perceptual loss (lambda_vgg > 0)",
-            "torchvision (https://download.pytorch.org/models/vgg16-397923af.pth); asked for when training starts",
+            "vgg_conv.pth (config.vgg_weights; vgg16-397923af.pth with config.vgg=vgg16)",
+            "VGG-19 of the perceptual loss, relu4_1 as the reference's net.VGG (lambda_vgg > 0)",
+            "bethgelab's vgg_conv.pth (the reference's README; torchvision's vgg19-dcbb9e9d.pth holds the same "
+            "convs and is read too); asked for when training starts",
             "training",
         ),
     )
@@ -185,14 +206,19 @@ class BeautyGAN(base.Family):
         return out
 
     def init(self, root_key_data) -> TrainState:
-        """A fresh state. The VGG-16 slot of state.frozen (lambda_vgg > 0) holds zeros here; ``load_pretrained``
-        fills it."""
+        """A fresh state. The perceptual network's slot of state.frozen (lambda_vgg > 0) holds zeros here;
+        ``load_pretrained`` fills it."""
         key = jax.random.wrap_key_data(root_key_data)
         nets = self._build(nnx.Rngs(params=jax.random.fold_in(key, 0)))
         params = {k: split_state(m)[1] for k, m in nets.items()}
         opt_state = {k: self.optimizers[k].init(params[k]) for k in NETS}
         frozen = {}
-        if self.uses_vgg:
+        if self.uses_vgg and self.config.vgg == "vgg19":
+            frozen["vgg"] = {
+                k: {name: jnp.zeros(s, jnp.float32) for name, s in v.items()}
+                for k, v in vgg_lib.vgg19_used_shapes(self.config.vgg_layer).items()
+            }
+        elif self.uses_vgg:
             frozen["vgg"] = {
                 k: jnp.zeros(s[2:] + s[1:2] + s[:1] if len(s) == 4 else s, jnp.float32)
                 for k, s in vgg_lib.used_shapes(self.config.vgg_layer).items()
@@ -202,8 +228,13 @@ class BeautyGAN(base.Family):
         )
 
     def vgg_weights(self) -> dict:
-        """The frozen VGG-16 features from config.vgg_weights (a clear error naming the file when missing)."""
-        return vgg_lib.load_vgg16(self.config.vgg_weights, self.config.vgg_layer, "config.vgg_weights")
+        """The frozen perceptual network (config.vgg) from config.vgg_weights: the bethgelab vgg_conv.pth (or
+        torchvision's vgg19) for "vgg19", torchvision's vgg16 file for "vgg16"; read with torch.load(weights_only=True)
+        (or an .npz of the same tensors), a one-line error naming the file when it is missing or another network."""
+        c = self.config
+        if c.vgg == "vgg19":
+            return vgg_lib.load_vgg_conv(c.vgg_weights, c.vgg_layer, "config.vgg_weights")
+        return vgg_lib.load_vgg16(c.vgg_weights, c.vgg_layer, "config.vgg_weights")
 
     def training_files(self) -> dict:
         """The perceptual loss's VGG (lambda_vgg > 0): only training reads it, so `facejax import` and `facejax sample`
@@ -211,7 +242,7 @@ class BeautyGAN(base.Family):
         return {"vgg": base.TrainingFile("vgg_weights", self.vgg_weights)} if self.uses_vgg else {}
 
     def load_pretrained(self, state: TrainState) -> TrainState:
-        """The state with the VGG-16 weights read from config.vgg_weights (when lambda_vgg > 0)."""
+        """The state with the perceptual network's weights read from config.vgg_weights (when lambda_vgg > 0)."""
         if not self.uses_vgg:
             return state
         return state.replace(frozen={**state.frozen, "vgg": self.vgg_weights()})
@@ -234,6 +265,8 @@ class BeautyGAN(base.Family):
         return bind(self.graphdefs["G"], g_params)(x, y)
 
     def _vgg(self, params, x):
+        if self.config.vgg == "vgg19":
+            return vgg_lib.vgg19_features(params["vgg"], x, self.config.vgg_layer)
         return vgg_lib.features(params["vgg"], x, self.config.vgg_layer)
 
     def _d_update(self, name, params, opt_state, real, fake, w):
@@ -318,11 +351,19 @@ class BeautyGAN(base.Family):
             return (eyes_a & eyes_b).astype(jnp.float32)
         return jnp.ones(eyes_a.shape, jnp.float32)
 
+    def g_turn(self, step):
+        """Whether iteration `step` (0-based) updates G: the original's (i + 1) % ndis == 0 with i the iteration
+        within the epoch (config.n_critic_count "epoch", epochs of config.steps_per_epoch iterations) or the global
+        step ("global", or steps_per_epoch 0)."""
+        c = self.config
+        i = step % c.steps_per_epoch if c.n_critic_count == "epoch" and c.steps_per_epoch > 0 else step
+        return (i + 1) % c.n_critic == 0
+
     def train_step(self, state: TrainState, batch):
         c = self.config
         org, ref = batch["x_src"], batch["x_ref"]
-        masks_a, eyes_a = losses.region_masks(batch["parsing_src"], c.eye_margin)
-        masks_b, eyes_b = losses.region_masks(batch["parsing_ref"], c.eye_margin)
+        masks_a, eyes_a = losses.region_masks(batch["parsing_src"], c.eye_margin, c.eye_box)
+        masks_b, eyes_b = losses.region_masks(batch["parsing_ref"], c.eye_margin, c.eye_box)
         w = self.example_weights(masks_a, eyes_a, masks_b, eyes_b)
         p, o = state.params, state.opt_state
         # One pass of G(org, ref): its outputs feed the D updates (no gradient) and the G loss, which reaches G's
@@ -340,7 +381,7 @@ class BeautyGAN(base.Family):
             p, o, g = g_update(p, o)
         else:
             zeros = jax.tree.map(jnp.zeros_like, jax.eval_shape(g_update, p, o)[2])
-            p, o, g = jax.lax.cond((state.step + 1) % c.n_critic == 0, g_update, lambda p, o: (p, o, zeros), p, o)
+            p, o, g = jax.lax.cond(self.g_turn(state.step), g_update, lambda p, o: (p, o, zeros), p, o)
         metrics.update(g)
         metrics["examples_used"] = jnp.sum(w)
         if self.his_weights["eye"] > 0:  # no usable example: the original skips the iteration altogether
@@ -357,8 +398,9 @@ class BeautyGAN(base.Family):
     def train_dataset(
         self, local_batch: int, process_index: int, process_count: int, start_batch: int = 0
     ) -> tf.data.Dataset:
-        """Batches of {x_src, y_src, parsing_src, x_ref, y_ref, parsing_ref}: every non-makeup face once per epoch
-        (source), each with a random makeup face (reference), the original's random pairs; images and parsing
+        """Batches of {x_src, y_src, parsing_src, x_ref, y_ref, parsing_ref}: a random non-makeup face (source) with
+        a random makeup face (reference), both drawn with replacement as the original's random.randint
+        (config.data.pairing "random"; "epochs": every source once per epoch); images and parsing
         maps resized to img_size (bilinear / nearest). The original has no augmentation (config.data.flip and
         randcrop_prob default off). A pure function of the position: resuming continues exactly."""
         c = self.config
@@ -372,6 +414,8 @@ class BeautyGAN(base.Family):
             process_index=process_index,
             randcrop_prob=c.data.randcrop_prob,
             flip=bool(c.data.flip),
+            source_draw="uniform" if c.data.pairing == "random" else "epochs",
+            resize_method=c.data.resize,
         )
 
     def eval_faces(self, max_each: int = 0):
@@ -385,10 +429,14 @@ class BeautyGAN(base.Family):
             if n == 0:
                 raise FacejaxError(f"{part.name} is empty: the eval split needs makeup and non-makeup faces")
             xs, ps = [], []
-            for i in range(n):
-                xs.append(ops.eval_transform(ops.decode(part.table["image"][i], part.from_files), c.img_size).numpy())
-                pm = ops.resize_labels(ops.decode(part.table["parsing"][i], part.from_files, channels=1), c.img_size)
-                ps.append(pm.numpy()[..., 0].astype(np.int32))
+            recipe, parsing_recipe = preprocess.recipe(c), preprocess.parsing_recipe(c)
+            for i in range(n):  # as the reference's test loader: PIL's Resize(img_size) (preprocess.py)
+                image, parsing = part.table["image"][i], part.table["parsing"][i]
+                if part.from_files:
+                    image, parsing = _path(image), _path(parsing)
+                xs.append(images.prepare(image, recipe, f"{part.name} image {i}"))
+                pm = images.prepare_map(parsing, parsing_recipe, "nearest", f"{part.name} parsing map {i}")
+                ps.append(pm.astype(np.int32))
             names = [
                 f.decode() if isinstance(f, bytes) else str(f)
                 for f in (part.table["file_name"][:n] if "file_name" in part.table else [f"{i:05d}" for i in range(n)])

@@ -48,12 +48,27 @@ def _isin(p, ids):
     return out
 
 
-def eye_shadow_mask(parsing: jax.Array, eye: int, margin: int) -> tuple[jax.Array, jax.Array]:
-    """(mask, present): the face pixels (1, 6) within the bounding box of label `eye` grown by `margin` pixels
-    on every side (rows min - margin .. max + margin), clipped to the image; present = the eye is in the map.
+EYE_BOXES = ("slice", "clip")
 
-    parsing: (B, H, W) integer labels. The original slices [min - 10 : max + 11], which for a box nearer than
-    10 px to the top or left edge would wrap around (a negative start); here the box is clipped at 0."""
+
+def _slice_range(lo, hi, n):
+    """Python's slice [lo:hi] of a length-n axis (lo may be negative, hi >= 1): the (start, stop) it selects."""
+    start = jnp.where(lo < 0, jnp.maximum(lo + n, 0), jnp.minimum(lo, n))
+    return start, jnp.minimum(hi, n)
+
+
+def eye_shadow_mask(parsing: jax.Array, eye: int, margin: int, box: str = "slice") -> tuple[jax.Array, jax.Array]:
+    """(mask, present): the eye-shadow region of label `eye` (``rebound_box``); present = the eye is in the map.
+
+    The original writes the face mask (1, 6) into the eye's mask inside ``[min - margin : max + margin + 1]`` on both
+    axes (PyTorch slicing, in place). box "slice" (the original's): Python's slice rules, so a start below 0 counts
+    from the far edge and the slice is then empty when the eye is nearer than `margin` px to the top or left edge;
+    outside the written window the eye's own pixels stay (with an empty window the mask is the eye itself). "clip":
+    the box clipped at 0 (facejax's earlier reading), face pixels inside it, nothing outside.
+
+    parsing: (B, H, W) integer labels."""
+    if box not in EYE_BOXES:
+        raise ValueError(f"box={box!r}: expected one of {EYE_BOXES}")
     b, h, w = parsing.shape
     eye_px = parsing == eye
     rows, cols = jnp.any(eye_px, axis=2), jnp.any(eye_px, axis=1)  # (B, H), (B, W)
@@ -64,18 +79,27 @@ def eye_shadow_mask(parsing: jax.Array, eye: int, margin: int) -> tuple[jax.Arra
     rmax = h - 1 - jnp.argmax(rows[:, ::-1], axis=1)
     cmin = jnp.argmax(cols, axis=1)
     cmax = w - 1 - jnp.argmax(cols[:, ::-1], axis=1)
-    in_r = (r[None] >= (rmin - margin)[:, None]) & (r[None] <= (rmax + margin)[:, None])
-    in_c = (c[None] >= (cmin - margin)[:, None]) & (c[None] <= (cmax + margin)[:, None])
-    box = in_r[:, :, None] & in_c[:, None, :] & present[:, None, None]
-    return box & _isin(parsing, FACE), present
+    face = _isin(parsing, FACE)
+    if box == "clip":
+        in_r = (r[None] >= (rmin - margin)[:, None]) & (r[None] <= (rmax + margin)[:, None])
+        in_c = (c[None] >= (cmin - margin)[:, None]) & (c[None] <= (cmax + margin)[:, None])
+        inside = in_r[:, :, None] & in_c[:, None, :] & present[:, None, None]
+        return inside & face, present
+    r0, r1 = _slice_range(rmin - margin, rmax + margin + 1, h)
+    c0, c1 = _slice_range(cmin - margin, cmax + margin + 1, w)
+    in_r = (r[None] >= r0[:, None]) & (r[None] < r1[:, None])
+    in_c = (c[None] >= c0[:, None]) & (c[None] < c1[:, None])
+    inside = in_r[:, :, None] & in_c[:, None, :] & present[:, None, None]
+    return jnp.where(inside, face, eye_px), present
 
 
-def region_masks(parsing: jax.Array, eye_margin: int) -> tuple[dict, jax.Array]:
-    """({region: (B, H, W) float32 0/1 mask}, eyes_present (B,) bool) of (B, H, W) or (B, H, W, 1) maps."""
+def region_masks(parsing: jax.Array, eye_margin: int, eye_box: str = "slice") -> tuple[dict, jax.Array]:
+    """({region: (B, H, W) float32 0/1 mask}, eyes_present (B,) bool) of (B, H, W) or (B, H, W, 1) maps; eye_box:
+    eye_shadow_mask's `box`."""
     p = parsing[..., 0] if parsing.ndim == 4 else parsing
     p = p.astype(jnp.int32)
-    left, has_left = eye_shadow_mask(p, LEFT_EYE, eye_margin)
-    right, has_right = eye_shadow_mask(p, RIGHT_EYE, eye_margin)
+    left, has_left = eye_shadow_mask(p, LEFT_EYE, eye_margin, eye_box)
+    right, has_right = eye_shadow_mask(p, RIGHT_EYE, eye_margin, eye_box)
     masks = {"lips": _isin(p, LIPS), "skin": _isin(p, SKIN), "eye_left": left, "eye_right": right}
     return {k: v.astype(jnp.float32) for k, v in masks.items()}, has_left & has_right
 

@@ -15,8 +15,21 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.input.sources import image_input, read_image
+from facejax.families.beautygan import preprocess
 from facejax.metrics.preprocess import list_images
+
+
+def to_display(x, minmax: bool = False) -> np.ndarray:
+    """[-1, 1] float images (..., H, W, 3) -> uint8. minmax (config.save_minmax): the reference's test()
+    ``save_image(de_norm(x), normalize=True)``: clamped to [0, 1], each picture min-max stretched, * 255 + 0.5
+    truncated; else (x + 1) / 2 clamped and rounded (images.to_uint8)."""
+    if not minmax:
+        return images.to_uint8(x)
+    y = np.clip((np.asarray(x, np.float32) + np.float32(1)) / np.float32(2), 0, 1)
+    lo = y.min(axis=(-3, -2, -1), keepdims=True)
+    hi = y.max(axis=(-3, -2, -1), keepdims=True)
+    y = (y - lo) / np.maximum(hi - lo, np.float32(1e-5))
+    return np.clip(y * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
 class Sampler:
@@ -72,11 +85,14 @@ class Sampler:
         guided by src[i] (the files folders writes under makeup/ and demakeup/)."""
         if direction not in ("makeup", "demakeup"):
             raise FacejaxError(f"direction={direction!r}: expected 'makeup' or 'demakeup'")
-        size = self.config.img_size
-        xs = np.stack([image_input(a, size) for a in src])
-        refs = np.stack([image_input(a, size) for a in ref])
+        recipe = preprocess.recipe(self.config)
+        xs = np.stack([images.prepare(a, recipe) for a in src])
+        refs = np.stack([images.prepare(a, recipe) for a in ref])
         makeup, demakeup = self.pair_outputs(g_params, xs, refs, chunk)
-        return images.to_uint8(makeup).transpose(1, 0, 2, 3, 4) if direction == "makeup" else images.to_uint8(demakeup)
+        minmax = bool(self.config.save_minmax)
+        if direction == "makeup":
+            return to_display(makeup, minmax).transpose(1, 0, 2, 3, 4)
+        return to_display(demakeup, minmax)
 
     def folders(self, g_params, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
         """Every image of --src (faces without makeup) with every image of --ref (made-up faces), both directions.
@@ -86,14 +102,14 @@ class Sampler:
         ``makeup.png`` and ``demakeup.png``. Both folders are flat (images directly inside). Every file is checked
         before anything is generated.
         """
-        size = self.config.img_size
+        recipe = preprocess.recipe(self.config)
         src_paths = list_images(src_dir, "--src folder")
         ref_paths = list_images(ref_dir, "--ref folder")
         src_stems, ref_stems = _stems(src_paths, "--src"), _stems(ref_paths, "--ref")
-        xs = np.stack([read_image(p, size) for p in src_paths])
-        refs = np.stack([read_image(p, size) for p in ref_paths])
+        xs = np.stack([images.read(p, recipe) for p in src_paths])
+        refs = np.stack([images.read(p, recipe) for p in ref_paths])
         makeup, demakeup = self.pair_outputs(g_params, xs, refs, chunk)
-        mu, du = images.to_uint8(makeup), images.to_uint8(demakeup)
+        mu, du = to_display(makeup, self.config.save_minmax), to_display(demakeup, self.config.save_minmax)
         for j, r in enumerate(ref_stems):
             for i, s in enumerate(src_stems):
                 images.save_png(os.path.join(out_dir, "makeup", f"{s}__{r}.png"), mu[j, i])

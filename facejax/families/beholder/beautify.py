@@ -30,12 +30,10 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.families.beholder import face_features
-from facejax.input.sources import image_input, read_image
+from facejax.families.beholder import face_features, preprocess
 from facejax.metrics.preprocess import list_images
 from facejax.train import mesh as mesh_lib
 
@@ -169,16 +167,10 @@ FILTERS = ("antialias", "bilinear")
 
 def read_face(path: str, size: int, resize_filter: str = "antialias") -> np.ndarray:
     """A face file as float32 (size, size, 3) in [-1, 1]. "antialias": beautify_image.py's
-    img.resize((res, res), Image.ANTIALIAS) (PIL's Lanczos), then / 127.5 - 1; "bilinear": PIL's bilinear."""
+    img.resize((res, res), Image.ANTIALIAS) (PIL's Lanczos), then / 127.5 - 1 (preprocess.py); "bilinear": PIL's
+    bilinear."""
     _check_filter(resize_filter)
-    if resize_filter == "bilinear":
-        return read_image(path, size)
-
-    try:
-        with Image.open(path) as im:
-            return face_input(im.convert("RGB"), size, resize_filter)
-    except Exception as e:
-        raise FacejaxError(f"unreadable image {path}: {type(e).__name__}: {e} (expected a PNG or JPEG image)") from None
+    return images.read(path, preprocess.recipe(size, resize_filter))
 
 
 def _check_filter(resize_filter: str) -> None:
@@ -191,10 +183,8 @@ def _check_filter(resize_filter: str) -> None:
 
 def face_input(image, size: int, resize_filter: str = "antialias") -> np.ndarray:
     """A uint8 RGB image (array or PIL image) as read_face reads a file."""
-    from PIL import Image
-
-    # Image.ANTIALIAS in the PIL the original used is Lanczos.
-    return image_input(image, size, Image.LANCZOS if resize_filter == "antialias" else Image.BILINEAR)
+    _check_filter(resize_filter)
+    return images.prepare(image, preprocess.recipe(size, resize_filter))
 
 
 def beautify_arrays(family, state, src, deltas=None) -> np.ndarray:

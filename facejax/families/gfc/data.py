@@ -26,7 +26,9 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from facejax import images
 from facejax.errors import FacejaxError
+from facejax.families.gfc import preprocess
 from facejax.input import ops, sources, streams
 from facejax.input.pipelines import position_fn
 
@@ -88,13 +90,11 @@ def normalise(img, minmax: bool):
 def test_input(img_uint8, config) -> np.ndarray:
     """One uint8 (H, W, 3) image -> G's test input (S, S, 3) float32: demo_face128.m's ``im2single(img) * 2 - 1``
     (single(img) / 255 * 2 - 1, no per-image min-max), or training's min-max with config.data.test_minmax. An image
-    of another size is first resized (antialiased bilinear, rounded to 8 bits; the demo's are 128 px)."""
-    img = tf.convert_to_tensor(img_uint8)
-    size = config.img_size
-    img = tf.cast(img, tf.float32) if tuple(img.shape[:2]) == (size, size) else ops.resize(img, size)
+    of another size is first prepared as crop_celebA.lua prepares the demo's faces (preprocess.py)."""
+    levels = preprocess.test_levels(img_uint8, config)
     if config.data.test_minmax:
-        return normalise(img, True).numpy()
-    return (img / 255.0 * 2.0 - 1.0).numpy()
+        return normalise(tf.cast(levels, tf.float32), True).numpy()
+    return images.to_unit(levels, "matlab")
 
 
 def load_test_image(path: str, config) -> np.ndarray:

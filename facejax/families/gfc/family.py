@@ -39,7 +39,7 @@ import tensorflow as tf
 
 from facejax.errors import FacejaxError
 from facejax.families import base
-from facejax.families.gfc import data, evaluate, losses, masks, model, pretrained, sample, torch_layout
+from facejax.families.gfc import data, evaluate, losses, masks, model, preprocess, pretrained, sample, torch_layout
 from facejax.families.gfc.nets import abstract_net, g_widths, init_rngs, net_args, validate_parsing
 from facejax.input import streams
 from facejax.train.state import TrainState, bind, split_state, step_key
@@ -52,6 +52,10 @@ def validate(config) -> None:
     c, m = config, config.mask
     g_widths(c)
     validate_parsing(c)
+    if c.data.get("test_resize", "torch7") not in preprocess.TEST_RESIZES:
+        raise FacejaxError(
+            f"config.data.test_resize={c.data.test_resize!r}: expected one of {', '.join(preprocess.TEST_RESIZES)}"
+        )
     s = c.img_size
     if s < 32 or s % 32:
         raise FacejaxError(f"config.img_size={s}: expected a multiple of 32 (128 in the original)")

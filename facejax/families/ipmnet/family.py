@@ -341,6 +341,7 @@ class IPMNet(base.Family):
             img_size=c.img_size,
             load_size=c.data.load_size,
             flip=bool(c.data.flip),
+            resize_method=c.data.resize,
         )
         return streams.batches(element, local_batch, start_batch)
 
@@ -357,7 +358,7 @@ class IPMNet(base.Family):
             xs, ps, extra = [], [], []
             for i in range(n):
                 img, parsing, mask, tex = preprocess.load_example(
-                    part.table["image"][i], part.table["parsing"][i], part.from_files, c.data.load_size
+                    part.table["image"][i], part.table["parsing"][i], part.from_files, c.data.load_size, c.data.resize
                 )
                 d = preprocess.crop_and_flip(
                     {"x": img, "p": tf.cast(parsing, tf.int32), "m": mask, "t": tex}, c.img_size, tf.constant(False)

@@ -9,8 +9,10 @@ texture      the shipped ``preprocessing/highcontract_texture.m``: blue = B * (1
              textures came from a filter the repository does not hold (makeup.md 2.5); this is the code that
              is there.
 
-Both are computed at the resolution the image is loaded at (the original precomputes them on the 321 px
-images before its centre crop), then cropped and flipped with the image.
+In training both are computed at the resolution the image is loaded at (the original precomputes them on the 321 px
+images before its centre crop), then cropped and flipped with the image. For `facejax sample --src` and
+Model.translate they are computed at the parsing map's resolution and read as test.py reads the mask and texture
+PNGs (`_finish`: PIL's bilinear Resize(load_size), CenterCrop(img_size); config.data.map_filter).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from facejax import images
 from facejax.errors import FacejaxError
 from facejax.input import ops, streams
 from facejax.metrics.preprocess import list_images
@@ -44,7 +47,12 @@ def makeup_mask(parsing) -> tf.Tensor:
 
 
 def texture_map(image, mask) -> tf.Tensor:
-    """(H, W, 3) uint8-valued RGB and its (H, W, 1) mask -> (H, W, 1) float32 texture in [0, 1]."""
+    """(H, W, 3) uint8-valued RGB and its (H, W, 1) mask -> (H, W, 1) float32 texture in [0, 1].
+
+    The mask read here is the binary makeup mask (1 = keep) at the resolution the texture is made at: the MATLAB
+    script reads the ``*_mask`` PNG as stored (321 px for MT) with the image resized to it, before any resize or
+    crop of the loaders. The network later reads the mask and this texture of the same face (test.py's
+    ``encode(source, source_mask, source_texture)``), each resized by its loader."""
     k = gaussian_kernel()
     blue = tf.cast(image, tf.float32)[..., 2:3] * (1.0 - tf.cast(mask, tf.float32))
     # imfilter's 'same' correlation with an even kernel: the centre is element 5 of 10 (1-based), so 4 rows /
@@ -61,9 +69,10 @@ def maps_from_parsing(image_uint8, parsing) -> tuple[tf.Tensor, tf.Tensor]:
     return mask, texture_map(image_uint8, mask)
 
 
-def load_example(image_bytes, parsing_bytes, from_files: bool, load_size: int):
-    """Decoded image (float32 uint8 levels), mask and texture at load_size x load_size."""
-    img = ops.resize(ops.decode(image_bytes, from_files), load_size)
+def load_example(image_bytes, parsing_bytes, from_files: bool, load_size: int, resize_method: str = "tf"):
+    """Decoded image (float32 uint8 levels), mask and texture at load_size x load_size (the image resized by
+    ops.resize's `resize_method`: config.data.resize)."""
+    img = ops.resize(ops.decode(image_bytes, from_files), load_size, resize_method)
     parsing = ops.resize_labels(ops.decode(parsing_bytes, from_files, channels=1), load_size)
     mask, tex = maps_from_parsing(img, parsing)
     return img, parsing, mask, tex
@@ -83,7 +92,9 @@ def crop_and_flip(arrays: dict, size: int, do_flip) -> dict:
 # ------------------------------------------------------------------------------------------------ pairs
 
 
-def pair_element(made_up, plain, *, pairing: str, seed: int, img_size: int, load_size: int, flip: bool):
+def pair_element(
+    made_up, plain, *, pairing: str, seed: int, img_size: int, load_size: int, flip: bool, resize_method: str = "tf"
+):
     """element_fn(position) -> {x_a, m_a, t_a, parsing_a, x_b, m_b, t_b, parsing_b}: A = a makeup face, B = a face
     without makeup (the original's domains), each with its mask and texture, resized to load_size, centre-cropped
     to img_size and flipped (p = 0.5, if `flip`) independently per side, alike for the image and its maps.
@@ -116,7 +127,7 @@ def pair_element(made_up, plain, *, pairing: str, seed: int, img_size: int, load
     @tf.function(autograph=False)
     def load(table, row, key):
         img, parsing, mask, tex = load_example(
-            tf.gather(table["image"], row), tf.gather(table["parsing"], row), from_files, load_size
+            tf.gather(table["image"], row), tf.gather(table["parsing"], row), from_files, load_size, resize_method
         )
         do_flip = (tf.random.stateless_uniform([], key) < 0.5) if flip else tf.constant(False)
         out = crop_and_flip({"x": img, "m": mask, "t": tex, "parsing": tf.cast(parsing, tf.int32)}, img_size, do_flip)
@@ -155,38 +166,71 @@ def read_parsing(path: str):
     return parsing
 
 
-def _finish(img, mask, tex, size: int, load_size: int):
-    img = ops.resize(img, load_size)
-    mask = tf.image.resize(mask, [load_size, load_size], method="nearest")
-    tex = tf.image.resize(tex, [load_size, load_size], method="nearest")
-    d = crop_and_flip({"x": img, "m": mask, "t": tex}, size, tf.constant(False))
-    return (d["x"] / 127.5 - 1.0).numpy(), d["m"].numpy(), d["t"].numpy()
+MAP_FILTERS = ("bilinear", "nearest")
 
 
-def read_maps(image_path: str, parsing_path: str, size: int, load_size: int = 0):
-    """(image float32 [-1, 1], mask, texture) of an image file and its parsing map: maps computed at the parsing
-    map's resolution (the image resized to it, as the MATLAB script does), then everything resized to load_size
-    (image bilinear, maps nearest) and centre-cropped to size."""
-    return maps_input(_read(image_path, "image", 3), read_parsing(parsing_path), size, load_size)
+def recipe(config) -> images.Recipe:
+    """How test.py reads a face: Resize(new_size = config.data.load_size) of the PIL image (PIL's bilinear; the
+    shorter side, the aspect ratio kept), CenterCrop(img_size), ToTensor, Normalize(0.5, 0.5)."""
+    return images.Recipe(config.data.load_size, crop=config.img_size, filter="bilinear", scale="torch")
 
 
-def maps_input(img, parsing, size: int, load_size: int = 0):
-    """read_maps of a decoded image (uint8 (H, W, 3)) and its parsing map (uint8 labels (h, w[, 1]))."""
-    img = tf.convert_to_tensor(np.asarray(img, np.uint8))
+def _finish(image, mask_levels, tex_levels, size: int, load_size: int, map_filter: str = "bilinear"):
+    """(image float32 [-1, 1], mask, texture float32 (S, S, 1)) as test.py reads an image and its mask and texture
+    files: img_transform = Resize(load_size) + CenterCrop(size) + ToTensor + Normalize; mask_transform = Resize(
+    load_size) + CenterCrop(size) + ToTensor, PIL's bilinear on the 8-bit maps, so a map at another size keeps soft
+    edges (mask values between 0 and 1, which encode() reads as (m + 1) / 2). map_filter "nearest": facejax's
+    earlier reading (nearest neighbour, the mask rounded to 0/1)."""
+    if map_filter not in MAP_FILTERS:
+        raise FacejaxError(f"config.data.map_filter={map_filter!r}: expected one of {', '.join(MAP_FILTERS)}")
+    r = images.Recipe(load_size, crop=size, filter="bilinear", scale="torch")
+    x = images.prepare(image, r)
+    m = images.prepare_map(mask_levels, r, map_filter, "mask")
+    t = images.prepare_map(tex_levels, r, map_filter, "texture")
+    if map_filter == "nearest":
+        m, t = np.round(m / np.float32(255.0)), t / np.float32(255.0)
+    return x, m[..., None], t[..., None]
+
+
+def to_map_size(rgb, hw) -> tf.Tensor:
+    """The image resized to its parsing map's (h, w) for the texture (the MATLAB script's imresize(img, size(mask)));
+    antialiased bilinear rounded to 8 bits, ops.resize for a square map."""
+    out = tf.image.resize(tf.cast(rgb, tf.float32), [int(hw[0]), int(hw[1])], method="bilinear", antialias=True)
+    return tf.round(tf.clip_by_value(out, 0.0, 255.0))
+
+
+def read_maps(image_path: str, parsing_path: str, size: int, load_size: int = 0, map_filter: str = "bilinear"):
+    """(image float32 [-1, 1], mask, texture) of an image file and its parsing map: the mask and texture computed at
+    the parsing map's resolution (the image resized to it, as the MATLAB script does), as the PNG files the original
+    reads (8 bits), then everything read as test.py reads files (_finish)."""
+    _exists(image_path, "image")
+    return maps_input(image_path, read_parsing(parsing_path), size, load_size, map_filter)
+
+
+def maps_input(img, parsing, size: int, load_size: int = 0, map_filter: str = "bilinear"):
+    """read_maps of an image (uint8 (H, W, 3) array or a file) and its parsing map (uint8 labels (h, w[, 1]))."""
+    rgb = images.resample_levels(images.open_image(img, "image", "RGB"), images.Recipe(None))
     parsing = np.asarray(parsing, np.uint8)
     parsing = tf.convert_to_tensor(parsing[..., None] if parsing.ndim == 2 else parsing)
-    s = int(parsing.shape[0])
-    mask, tex = maps_from_parsing(ops.resize(img, s), parsing)
-    return _finish(img, mask, tex, size, load_size or size)
+    mask, tex = maps_from_parsing(to_map_size(rgb, parsing.shape[:2]), parsing)
+    mask_levels = np.asarray(tf.round(mask * 255.0), np.uint8)[..., 0]
+    tex_levels = np.asarray(tf.round(tex * 255.0), np.uint8)[..., 0]
+    return _finish(rgb, mask_levels, tex_levels, size, load_size or size, map_filter)
 
 
-def read_map_files(image_path: str, mask_path: str, texture_path: str, size: int, load_size: int = 0):
-    """The same from precomputed files: the mask (0 = makeup area, 255 = keep) and the texture PNG (uint8)."""
-    img = _read(image_path, "image", 3)
-    mask = tf.cast(_read(mask_path, "mask", 1), tf.float32) / 255.0
-    mask = tf.round(mask)
-    tex = tf.cast(_read(texture_path, "texture", 1), tf.float32) / 255.0
-    return _finish(img, mask, tex, size, load_size or size)
+def read_map_files(
+    image_path: str, mask_path: str, texture_path: str, size: int, load_size: int = 0, map_filter: str = "bilinear"
+):
+    """The same from precomputed files: the mask (0 = makeup area, 255 = keep) and the texture PNG (uint8), read as
+    test.py reads them (PIL's bilinear Resize(load_size), CenterCrop(size), ToTensor)."""
+    for path, what in ((image_path, "image"), (mask_path, "mask"), (texture_path, "texture")):
+        _exists(path, what)
+    return _finish(image_path, mask_path, texture_path, size, load_size or size, map_filter)
+
+
+def _exists(path: str, what: str) -> None:
+    if not os.path.isfile(path):
+        raise FacejaxError(f"{what} {path} does not exist")
 
 
 def write_maps(images_dir: str, segs_dir: str, out_dir: str) -> dict:

@@ -21,13 +21,11 @@ import os
 
 import jax
 import numpy as np
-import tensorflow as tf
 
 from facejax import images
 from facejax.errors import FacejaxError
 from facejax.families.ipmnet import preprocess
 from facejax.families.ipmnet.settings import alphas
-from facejax.input import ops
 from facejax.metrics.preprocess import list_images
 
 
@@ -108,7 +106,7 @@ class Sampler:
         for img, seg in zip(src, parsing):
             if int(np.max(seg)) > 13:
                 raise FacejaxError("a parsing map has values above 13: expected MT parsing labels 0..13")
-            x, m, t = preprocess.maps_input(img, seg, c.img_size, c.data.load_size)
+            x, m, t = preprocess.maps_input(img, seg, c.img_size, c.data.load_size, c.data.map_filter)
             xs.append(x)
             maps.append(np.concatenate([m, t], axis=-1))
         xs, maps = np.stack(xs).astype(np.float32), np.stack(maps).astype(np.float32)
@@ -195,13 +193,13 @@ def read_sources(src_dir: str, config):
     for p in paths:
         seg = _find(segs, _stem(p)) if os.path.isdir(segs) else None
         if seg is not None:
-            x, m, t = preprocess.read_maps(p, seg, c.img_size, c.data.load_size)
+            x, m, t = preprocess.read_maps(p, seg, c.img_size, c.data.load_size, c.data.map_filter)
         elif os.path.isdir(mask_dir) and os.path.isdir(tex_dir):
             mask, tex = _find(mask_dir, _stem(p)), _find(tex_dir, _stem(p))
             if mask is None or tex is None:
                 missing = os.path.join(mask_dir if mask is None else tex_dir, _stem(p)) + ".png"
                 raise _missing_map(src_dir, p, f"no {missing}")
-            x, m, t = preprocess.read_map_files(p, mask, tex, c.img_size, c.data.load_size)
+            x, m, t = preprocess.read_map_files(p, mask, tex, c.img_size, c.data.load_size, c.data.map_filter)
         else:
             raise _missing_map(src_dir, p, f"no parsing map {os.path.join(segs, _stem(p))}.png")
         xs.append(x)
@@ -214,12 +212,10 @@ def read_references(ref_dir: str, config):
     c = config
     folder = os.path.join(ref_dir, "images") if os.path.isdir(os.path.join(ref_dir, "images")) else ref_dir
     paths = list_images(folder, "--ref folder")
-    return paths, np.stack([reference_input(ops.decode(tf.io.read_file(p), False), c) for p in paths]).astype(
-        np.float32
-    )
+    recipe = preprocess.recipe(c)
+    return paths, np.stack([images.read(p, recipe) for p in paths]).astype(np.float32)
 
 
 def reference_input(img_uint8, config) -> np.ndarray:
-    """A decoded reference face (uint8 (H, W, 3)) as read_references reads a file."""
-    img = ops.resize(tf.convert_to_tensor(np.asarray(img_uint8, np.uint8)), config.data.load_size)
-    return preprocess.crop_and_flip({"x": img}, config.img_size, tf.constant(False))["x"].numpy() / 127.5 - 1.0
+    """A reference face (uint8 (H, W, 3)) as read_references reads a file (test.py's img_transform)."""
+    return images.prepare(np.asarray(img_uint8, np.uint8), preprocess.recipe(config))

@@ -53,6 +53,11 @@ def validate(config) -> None:
     ):
         if not 0.0 <= u <= 1.0:
             raise FacejaxError(f"config.{field}={u}: expected a value in [0, 1] (scale 2 * (0.8 + 0.4 u))")
+    if c.data.map_filter not in ("bilinear", "nearest"):
+        raise FacejaxError(
+            f"config.data.map_filter={c.data.map_filter!r}: expected 'bilinear' (the original's PIL Resize of the "
+            f"mask and texture files) or 'nearest'"
+        )
     if c.data.pairing not in ("zip", "random"):
         raise FacejaxError(f"config.data.pairing={c.data.pairing!r}: expected 'zip' (the original) or 'random'")
     if c.sample.normalize not in ("minmax", "clip"):

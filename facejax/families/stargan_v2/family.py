@@ -400,7 +400,12 @@ class StarGANv2(base.Family):
             part = dict(process_index=process_index, process_count=process_count)
         self._check_domains(src.domains, "train")
         element = pipeline.train_element(
-            src, num_domains=len(src.domains), img_size=c.img_size, randcrop_prob=c.data.randcrop_prob, seeds=seeds
+            src,
+            num_domains=len(src.domains),
+            img_size=c.img_size,
+            randcrop_prob=c.data.randcrop_prob,
+            seeds=seeds,
+            resize_method=c.data.resize,
         )
         return streams.batches(element, local_batch, start_batch, **part)
 
@@ -420,7 +425,7 @@ class StarGANv2(base.Family):
         xs, ys = [[] for _ in range(k)], [[] for _ in range(k)]
         for image, d in zip(src.table["image"], src.labels):
             if len(xs[d]) < n_per_domain:
-                img = ops.eval_transform(ops.decode(image, src.from_files), c.img_size)
+                img = ops.eval_transform(ops.decode(image, src.from_files), c.img_size, c.data.resize)
                 xs[d].append(img.numpy())
                 ys[d].append(int(d))
             if all(len(x) >= n_per_domain for x in xs):

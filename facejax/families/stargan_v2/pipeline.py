@@ -8,14 +8,17 @@ from facejax.input import ops, sources, streams
 from facejax.input.pipelines import position_fn
 
 
-def train_element(source: sources.Source, *, num_domains: int, img_size: int, randcrop_prob: float, seeds):
+def train_element(
+    source: sources.Source, *, num_domains: int, img_size: int, randcrop_prob: float, seeds, resize_method: str = "tf"
+):
     """The original's training input (core/data_loader.py InputFetcher), one element per position:
 
     x_src, y_src   a class-balanced draw with replacement (ImageFolder + WeightedRandomSampler)
     x_ref, x_ref2, y_ref
                    an independent class-balanced draw of a reference pair (ReferenceDataset): x_ref2 is
                    x_ref's fixed partner, a random permutation of its domain made once from the seed
-    Every image gets its own draw of the train transform (ops.train_augment). `seeds`: 4 ints.
+    Every image gets its own draw of the train transform (ops.train_augment, resized by `resize_method`:
+    config.data.resize). `seeds`: 4 ints.
     """
     labels = source.labels
     what = f"the train data ({source.name})"
@@ -28,7 +31,8 @@ def train_element(source: sources.Source, *, num_domains: int, img_size: int, ra
 
     @tf.function(autograph=False)  # traced once, called for the three images (a third of the tracing)
     def load(row, seed):
-        return ops.train_augment(ops.decode(tf.gather(table["image"], row), from_files), seed, img_size, randcrop_prob)
+        img = ops.decode(tf.gather(table["image"], row), from_files)
+        return ops.train_augment(img, seed, img_size, randcrop_prob, resize_method)
 
     @position_fn
     def element(position):

@@ -12,7 +12,8 @@ import numpy as np
 
 from facejax import images
 from facejax.errors import FacejaxError
-from facejax.input.sources import image_input, list_domain_folder, read_image
+from facejax.families.stargan_v2 import preprocess
+from facejax.input.sources import list_domain_folder
 
 
 def sampling_weights(state) -> dict:
@@ -67,7 +68,8 @@ class Sampler:
     def translate_arrays(self, state, src, ref, ref_domains) -> np.ndarray:
         """uint8 (len(src), len(ref), S, S, 3): src[i] with ref[j]'s style in domain ref_domains[j] (Model.translate);
         the images are read as translate_folders reads files."""
-        size, k = self.config.img_size, self.config.model.num_domains
+        k = self.config.model.num_domains
+        recipe = preprocess.recipe(self.config)
         if ref is None or ref_domains is None:
             raise FacejaxError(
                 "StarGAN v2 translates sources with the styles of references: give ref= (images) and "
@@ -84,8 +86,8 @@ class Sampler:
         labels = labels.astype(np.int32)
         if labels.min() < 0 or labels.max() >= k:
             raise FacejaxError(f"ref_domains={labels.tolist()}: the model has {k} domains (0..{k - 1})")
-        x = np.stack([image_input(a, size) for a in src])
-        refs = np.stack([image_input(a, size) for a in ref])
+        x = np.stack([images.prepare(a, recipe) for a in src])
+        refs = np.stack([images.prepare(a, recipe) for a in ref])
         return images.to_uint8(self.pair_outputs(state, x, refs, labels)).transpose(1, 0, 2, 3, 4)
 
     def translate_folders(self, state, src_dir: str, ref_dir: str, out_dir: str, chunk: int = 8) -> dict:
@@ -98,7 +100,8 @@ class Sampler:
         Returns:
           {"grid": path of reference.png, "count": number of pairs written, "pairs": the same number}.
         """
-        size, k = self.config.img_size, self.config.model.num_domains
+        k = self.config.model.num_domains
+        recipe = preprocess.recipe(self.config)
         src_paths, _, _ = list_domain_folder(src_dir, what="--src folder")
         ref_paths, ref_labels, ref_domains = list_domain_folder(ref_dir, what="--ref folder")
         if len(ref_domains) != k:
@@ -118,8 +121,8 @@ class Sampler:
                         f"files are named <src stem>__<ref stem>.png, so stems must be unique"
                     )
                 seen[nm] = p
-        x = np.stack([read_image(p, size) for p in src_paths])
-        refs = np.stack([read_image(p, size) for p in ref_paths])
+        x = np.stack([images.read(p, recipe) for p in src_paths])
+        refs = np.stack([images.read(p, recipe) for p in ref_paths])
         outs = self.pair_outputs(state, x, refs, ref_labels, chunk)
         os.makedirs(out_dir, exist_ok=True)
         u8 = images.to_uint8(outs)

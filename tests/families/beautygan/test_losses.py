@@ -52,24 +52,34 @@ def np_histogram_loss(fake, target, mask_src, mask_tar):
     return float(np.mean(np.abs(src_masked - matched)))
 
 
-def np_eye_mask(parsing, eye, margin):
-    """rebound_box: the face (1, 6) inside the eye's box [min - margin : max + margin + 1] (start clipped at 0)."""
+def np_eye_mask(parsing, eye, margin, box="slice"):
+    """rebound_box transcribed: the face (1, 6) written into the eye's own mask inside [min - margin : max + margin +
+    1] with NumPy's slicing (PyTorch's rules: a negative start counts from the far edge). box "clip": the start
+    clipped at 0 and nothing outside the box (facejax's earlier reading)."""
     face = np.isin(parsing, (1, 6)).astype(np.float32)
-    out = np.zeros_like(face)
-    ys, xs = np.nonzero(parsing == eye)
+    eye_px = (parsing == eye).astype(np.float32)
+    ys, xs = np.nonzero(eye_px)
+    if box == "clip":
+        out = np.zeros_like(face)
+        if len(ys):
+            r0, r1 = max(ys.min() - margin, 0), ys.max() + margin + 1
+            c0, c1 = max(xs.min() - margin, 0), xs.max() + margin + 1
+            out[r0:r1, c0:c1] = face[r0:r1, c0:c1]
+        return out
+    out = eye_px.copy()
     if len(ys):
-        r0, r1 = max(ys.min() - margin, 0), ys.max() + margin + 1
-        c0, c1 = max(xs.min() - margin, 0), xs.max() + margin + 1
-        out[r0:r1, c0:c1] = face[r0:r1, c0:c1]
+        rows = slice(ys.min() - margin, ys.max() + margin + 1)
+        cols = slice(xs.min() - margin, xs.max() + margin + 1)
+        out[rows, cols] = face[rows, cols]
     return out
 
 
-def np_masks(parsing, margin):
+def np_masks(parsing, margin, box="slice"):
     return {
         "lips": np.isin(parsing, (7, 9)).astype(np.float32),
         "skin": np.isin(parsing, (1, 6, 13)).astype(np.float32),
-        "eye_left": np_eye_mask(parsing, 4, margin),
-        "eye_right": np_eye_mask(parsing, 5, margin),
+        "eye_left": np_eye_mask(parsing, 4, margin, box),
+        "eye_right": np_eye_mask(parsing, 5, margin, box),
     }
 
 
@@ -200,8 +210,34 @@ def test_region_masks_follow_the_original_rules():
     for k in losses.REGIONS:
         np.testing.assert_array_equal(np.asarray(masks[k][0]), want[k], err_msg=k)
     assert np.asarray(masks["lips"]).sum() == 20 and np.asarray(masks["skin"]).sum() > 0
-    # the eye itself is not part of its shadow ring; the nose (6) is
-    assert not np.asarray(masks["eye_right"])[0, 15:17, 8:12].any()
+    # with a margin of 10 the right eye's column slice starts at -2 (empty): its mask is the eye itself; with 5
+    # the ring is written and the eye itself is not part of it
+    assert np.asarray(masks["eye_right"])[0, 15:17, 8:12].all()
+    ring, _ = losses.region_masks(jnp.asarray(p[..., None]), 5)
+    assert not np.asarray(ring["eye_right"])[0, 15:17, 8:12].any() and np.asarray(ring["eye_right"]).sum() > 0
     p2 = np.where(p == 5, 1, p)
     _, eyes = losses.region_masks(jnp.asarray(p2), 10)
     assert not bool(eyes[0])
+
+
+@pytest.mark.parametrize("box", losses.EYE_BOXES)
+def test_eye_box_near_the_edge_slices_as_the_original(box):
+    """An eye nearer than the margin to the top or left edge: the original's slice [min - 10 : max + 11] starts below
+    0, counts from the far edge and selects nothing, so the eye's mask stays the eye itself (box "slice", the
+    default); "clip" (the earlier reading) clips the box at 0 and takes the face ring. Both against the NumPy
+    transcription, on several positions (near the top, the left, both, the bottom-right, and inside)."""
+    h = 40
+    checked_empty = 0
+    for top, left in ((3, 15), (15, 4), (2, 2), (33, 33), (15, 15), (9, 9)):
+        p = np.zeros((h, h), np.int32)
+        p[:, :] = 1
+        p[top : top + 2, left : left + 4] = 4
+        p[30:32, 20:24] = 5
+        masks, _ = losses.region_masks(jnp.asarray(p[None]), 10, box)
+        want = np_masks(p, 10, box)
+        for k in ("eye_left", "eye_right"):
+            np.testing.assert_array_equal(np.asarray(masks[k][0]), want[k], err_msg=f"{k} at {(top, left)}")
+        if box == "slice" and (top < 10 or left < 10):
+            np.testing.assert_array_equal(np.asarray(masks["eye_left"][0]), (p == 4).astype(np.float32))
+            checked_empty += 1
+    assert box == "clip" or checked_empty == 4

@@ -101,6 +101,7 @@ def test_perceptual_term_matches_torchvision_vgg16(tmp_path, vgg16_file):
             **{
                 **PRESET_OVERRIDES,
                 "lambda_vgg": 5e-3,
+                "vgg": "vgg16",
                 "vgg_weights": path,
                 "model.g_conv_dim": 4,
                 "model.g_repeat_num": 1,
@@ -144,6 +145,7 @@ def test_perceptual_term_needs_the_vgg_file(tmp_path, synthetic_tfds):
         **{
             **PRESET_OVERRIDES,
             "lambda_vgg": 5e-3,
+            "vgg": "vgg16",
             "vgg_weights": str(tmp_path / "vgg16.pth"),
             "data.data_dir": synthetic_tfds,
             "total_steps": 1,
@@ -181,7 +183,7 @@ def test_perceptual_term_needs_the_vgg_file(tmp_path, synthetic_tfds):
         ("img_size", 30, "multiple of 4"),
         ("model.d_repeat_num", 5, "downsamples img_size=32"),
         ("cls_list", "SYMIX", "two different names"),
-        ("vgg_layer", "relu5_1", "relu4_1"),
+        ("vgg_layer", "relu6_1", "relu4_1"),
         ("lambda_his", -1.0, "config.lambda_his=-1.0"),
     ],
 )

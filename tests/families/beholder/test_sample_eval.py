@@ -163,16 +163,17 @@ def test_recovery_checks_at_the_originals_iterations(family_state):
 
 
 def test_beautify_reads_faces_with_pils_antialias(tmp_path):
-    """beautify_image.py: img.resize((res, res), Image.ANTIALIAS), then / 127.5 - 1."""
+    """beautify_image.py: img.resize((res, res), Image.ANTIALIAS), then / 127.5 - 1 on the uint8 array (NumPy's
+    float64, fed to TF as float32)."""
     from PIL import Image
 
     arr = np.random.default_rng(0).integers(0, 256, (70, 70, 3)).astype(np.uint8)
     path = str(tmp_path / "face.png")
     Image.fromarray(arr).save(path)
-    want = np.asarray(Image.fromarray(arr).resize((16, 16), Image.LANCZOS), np.float32) / 127.5 - 1
+    want = (np.asarray(Image.fromarray(arr).resize((16, 16), Image.LANCZOS)) / 127.5 - 1).astype(np.float32)
     np.testing.assert_array_equal(beautify.read_face(path, 16), want)
     assert gan_config().beautify.resize_filter == "antialias"
-    bilinear = np.asarray(Image.fromarray(arr).resize((16, 16), Image.BILINEAR), np.float32) / 127.5 - 1
+    bilinear = (np.asarray(Image.fromarray(arr).resize((16, 16), Image.BILINEAR)) / 127.5 - 1).astype(np.float32)
     np.testing.assert_array_equal(beautify.read_face(path, 16, "bilinear"), bilinear)
     assert np.abs(want - bilinear).max() > 0.01
     with pytest.raises(FacejaxError, match="resize_filter='box'"):

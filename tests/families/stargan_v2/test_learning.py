@@ -53,6 +53,9 @@ def test_reference_guided_outputs_take_the_target_domain(tmp_path):
             "data.source": "tfds",
             "data.name": "synthetic_faces",
             "data.config": "gender_32",
+            # the pipeline the numbers below were measured with: TF's resize of the random crops (the default,
+            # "pil", resizes them with PIL's bilinear as the original; a slightly different input stream)
+            "data.resize": "tf",
             "model.dim_in": 16,
             "model.max_conv_dim": 64,
             "model.hidden_dim": 64,
