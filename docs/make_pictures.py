@@ -50,7 +50,8 @@ STEPS = {}  # e.g. {"ipmnet": 300}: train the sampled run for that many steps on
 # The grid that goes into the README when a family's sample writes several (the first of its file names that
 # contains this word; else the first grid).
 GRID = {"stargan_v2": "reference", "beautygan": "_makeup", "ipmnet": "makeup"}
-MAX_SIDE = 768  # larger grids are shrunk to this (keeps each PNG well under 200 KB)
+MAX_SIDE = 768  # larger grids are shrunk to this
+MAX_BYTES = 100 * 1024  # a larger PNG is saved with a 256-colour palette (each stays well under 200 KB)
 MIN_SIDE = 320  # smaller ones are enlarged by an integer factor (nearest) so that 32 px faces can be seen
 
 
@@ -91,6 +92,8 @@ def save_picture(src: str, dst: str) -> tuple:
         im = im.resize((w * k, h * k), Image.NEAREST)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     im.save(dst, optimize=True)
+    if os.path.getsize(dst) > MAX_BYTES:  # blurry 32 px faces have many colours: a 256-colour palette keeps them
+        im.quantize(256, method=Image.Quantize.MEDIANCUT).save(dst, optimize=True)
     return im.size
 
 
