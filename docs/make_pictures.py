@@ -142,7 +142,7 @@ def make(family: str, root: str, force: bool, timings: dict) -> None:
         timings[f"{family}/sample"] = round(secs)
     grids = sorted(glob.glob(os.path.join(out, "*.png")))
     want = GRID.get(family, "")
-    pick = next((g for g in grids if want and want in os.path.basename(g)), grids[0])
+    pick = next((g for g in reversed(grids) if want and want in os.path.basename(g)), grids[-1])  # the newest step
     dst = os.path.join(IMG_DIR, f"{family}.png")
     size = save_picture(pick, dst)
     kb = os.path.getsize(dst) / 1024
