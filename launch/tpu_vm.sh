@@ -15,8 +15,8 @@
 # of this checkout), DIR (checkout folder on the workers, default facejax).
 set -euo pipefail
 
-: "${TPU_NAME:?set TPU_NAME to the TPU VM's name}"
-: "${ZONE:?set ZONE to the TPU VM's zone}"
+: "${TPU_NAME:?set TPU_NAME to the name of the TPU VM}"
+: "${ZONE:?set ZONE to the zone of the TPU VM}"
 dir=${DIR:-facejax}
 project_args=()
 if [[ -n "${PROJECT:-}" ]]; then project_args=(--project="$PROJECT"); fi
