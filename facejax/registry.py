@@ -63,7 +63,13 @@ def create(config):
     from facejax.nn import kernels
     from facejax.train import config as trainer_config
 
+    from facejax.families import base
+
     cls = family_class(config.family)
     trainer_config.check(config)
     kernels.configure(config)
-    return cls(config)
+    family = cls(config)
+    k = config.get("grad_accum", 1)
+    if k > 1:  # a step that ignored it would train on k * batch_size examples as one batch: refuse
+        base.require(family, base.AccumulatesGradients, hint=f"set --config.grad_accum=1 (it is {k})")
+    return family
