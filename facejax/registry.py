@@ -60,10 +60,9 @@ def create(config):
     """The family object for a config: the trainer's fields checked (facejax/train/config.py check), then the
     family's own by its constructor. Applies ``config.kernels`` first (facejax/nn/kernels.py), so the networks it
     builds trace with that choice."""
+    from facejax.families import base
     from facejax.nn import kernels
     from facejax.train import config as trainer_config
-
-    from facejax.families import base
 
     cls = family_class(config.family)
     trainer_config.check(config)

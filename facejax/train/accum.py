@@ -58,23 +58,32 @@ def local_step_batch(config, mesh) -> int:
     return mesh_lib.local_batch_size(step_batch(config), mesh)
 
 
-def split(tree, k: int):
-    """Every leaf (k*B, ...) -> (k, B, ...); micro-batch j (leaf[j]) holds rows j, k + j, 2k + j, ..."""
+def split(tree, k: int, group: int = 1):
+    """Every leaf (k*B, ...) -> (k, B, ...); micro-batch j (leaf[j]) holds rows j, k + j, 2k + j, ... or, with
+    `group` > 1, the groups of `group` consecutive rows j, k + j, ... (rows that belong together, e.g. GFC's mirror
+    pairs or a minibatch-stddev group, stay in one micro-batch)."""
     if k == 1:
         return jax.tree.map(lambda x: x[None], tree)
 
     def one(x):
         n = x.shape[0]
-        if n % k:
-            raise ValueError(f"a batch of {n} does not split into {k} micro-batches")
-        return jnp.swapaxes(x.reshape((n // k, k) + x.shape[1:]), 0, 1)
+        if n % (k * group):
+            raise ValueError(f"a batch of {n} does not split into {k} micro-batches of groups of {group}")
+        x = x.reshape((n // (k * group), k, group) + x.shape[1:])
+        return jnp.swapaxes(x, 0, 1).reshape((k, n // k) + x.shape[3:])
 
     return jax.tree.map(one, tree)
 
 
-def merge(tree, k: int):
+def merge(tree, k: int, group: int = 1):
     """The inverse of `split`: (k, B, ...) -> (k*B, ...) in the step's row order."""
-    return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape((x.shape[0] * x.shape[1],) + x.shape[2:]), tree)
+
+    def one(x):
+        b = x.shape[1]
+        x = x.reshape((k, b // group, group) + x.shape[2:])
+        return jnp.swapaxes(x, 0, 1).reshape((k * b,) + x.shape[3:])
+
+    return jax.tree.map(one, tree)
 
 
 def _is_float0(x) -> bool:
