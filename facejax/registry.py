@@ -60,10 +60,15 @@ def create(config):
     """The family object for a config: the trainer's fields checked (facejax/train/config.py check), then the
     family's own by its constructor. Applies ``config.kernels`` first (facejax/nn/kernels.py), so the networks it
     builds trace with that choice."""
+    from facejax.families import base
     from facejax.nn import kernels
     from facejax.train import config as trainer_config
 
     cls = family_class(config.family)
     trainer_config.check(config)
     kernels.configure(config)
-    return cls(config)
+    family = cls(config)
+    k = config.get("grad_accum", 1)
+    if k > 1:  # a step that ignored it would train on k * batch_size examples as one batch: refuse
+        base.require(family, base.AccumulatesGradients, hint=f"set --config.grad_accum=1 (it is {k})")
+    return family

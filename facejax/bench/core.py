@@ -100,8 +100,8 @@ class StepBench:
 
     def __init__(self, config, seed: int = 0):
         from facejax import registry
+        from facejax.train import accum, trainer
         from facejax.train import mesh as mesh_lib
-        from facejax.train import trainer
         from facejax.train.state import root_key_data
 
         self.config = config
@@ -112,7 +112,8 @@ class StepBench:
         _, init_fn, step_fn = trainer.jit_train_step(self.family, self.mesh)
         self.kernels = kernels.resolve()  # registry.create applied config.kernels; the step traces below
         state = init_fn(root_key_data(config.seed))
-        local = self.family.bench_batch(mesh_lib.local_batch_size(config.batch_size, self.mesh), seed)
+        # config.grad_accum micro-batches of config.batch_size: the step's effective batch
+        local = self.family.bench_batch(accum.local_step_batch(config, self.mesh), seed)
         self.batch = mesh_lib.global_batch(local, self.mesh)
         jax.block_until_ready((state, self.batch))
         t0 = time.perf_counter()
@@ -129,6 +130,7 @@ class StepBench:
 
     def result(self, wall_s: list, cpu_s: list, warmup: int) -> dict:
         from facejax.nn import kernels
+        from facejax.train import accum
 
         c = self.config
         losses = [float(v) for v in jax.device_get(self.metrics).values()]
@@ -142,7 +144,9 @@ class StepBench:
         return {
             "family": self.family.name,
             "img_size": int(c.img_size),
-            "batch_size": int(c.batch_size),
+            "batch_size": accum.step_batch(c),  # the effective batch: grad_accum micro-batches of config.batch_size
+            "grad_accum": accum.steps(c),
+            "micro_batch_size": int(c.batch_size),
             "dtype": c.dtype,
             "device": f"{n_dev} x {kind}" if n_dev > 1 else kind,
             "platform": jax.devices()[0].platform,
@@ -156,7 +160,7 @@ class StepBench:
             "step_ms_median": median * 1e3,
             "step_ms_min": min(wall_s) * 1e3,
             "cpu_ms_median": statistics.median(cpu_s) * 1e3,
-            "images_per_s": c.batch_size / median,
+            "images_per_s": accum.step_batch(c) / median,
             "peak_bytes": peak_bytes,
             "peak_bytes_source": peak_source,
             "flops_per_step": flops,
@@ -227,11 +231,12 @@ def bench_input(config, batches: int, warmup: int) -> dict:
     """Batches/s and images/s of the family's train_dataset alone (decode, augment, batch, and the
     conversion to numpy the trainer does), on this process's share of the global batch."""
     from facejax import registry
+    from facejax.train import accum
     from facejax.train import mesh as mesh_lib
 
     family = registry.create(config)
     mesh = mesh_lib.make_mesh()
-    local_bs = mesh_lib.local_batch_size(config.batch_size, mesh)
+    local_bs = accum.local_step_batch(config, mesh)  # a step's examples (grad_accum micro-batches)
     t0 = time.perf_counter()
     iterator = iter(family.train_dataset(local_bs, jax.process_index(), jax.process_count()))
     first = jax.tree.map(lambda t: t._numpy(), next(iterator))

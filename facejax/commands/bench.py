@@ -44,7 +44,9 @@ def _flops(n) -> str:
 def step_table(r: dict) -> list[str]:
     mfu = "n/a (peak FLOP/s of this device unknown)" if r["mfu"] is None else f"{100 * r['mfu']:.1f} %"
     return [
-        f"{r['family']}: {r['img_size']} px, batch {r['batch_size']}, {r['dtype']} compute, device {r['device']}",
+        f"{r['family']}: {r['img_size']} px, batch {r['batch_size']}"
+        + (f" ({r['grad_accum']} micro-batches of {r['micro_batch_size']})" if r.get("grad_accum", 1) > 1 else "")
+        + f", {r['dtype']} compute, device {r['device']}",
         f"{'kernels':<18}{r['kernels']} (config.kernels={r['kernels_setting']}; auto = cpu_tuned on a CPU "
         f"backend, native elsewhere)",
         f"{'compile':<18}{r['compile_s']:.2f} s",

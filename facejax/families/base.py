@@ -152,6 +152,14 @@ class Phased(Protocol):
 
 
 @runtime_checkable
+class AccumulatesGradients(Protocol):
+    """`train_step` honours config.grad_accum = k (facejax/train/accum.py): the step's batch holds k micro-batches
+    of config.batch_size and every update's gradient is their mean, as one batch k times larger would give."""
+
+    accumulates_gradients: bool
+
+
+@runtime_checkable
 class LoadsPretrained(Protocol):
     """Frozen networks read from the files the config names (FAN, VGG, identity, parsing, aesthetic nets)."""
 
@@ -539,6 +547,7 @@ CAPABILITIES = {
     Evaluates: "an evaluation protocol (facejax eval, config.eval_every)",
     TorchInterop: "PyTorch export/import (facejax export, facejax import)",
     ImportsOwnFiles: "reading the original's own checkpoint files",
+    AccumulatesGradients: "gradient accumulation (config.grad_accum)",
     TorchBaseline: "a PyTorch baseline (facejax bench --against=torch)",
     Prepares: "prepare steps (facejax prepare)",
     Sweeps: "sweep defaults (launch/sweep.py)",

@@ -23,9 +23,15 @@ def logits_and_r1(d_fn, x_real):
     return logits, 0.5 * jnp.mean(jnp.sum(grad**2, axis=1))
 
 
+def interpolation_weights(key, x):
+    """The interpolation weights of `gradient_penalty` for a batch shaped like x: U(0, 1), one per example."""
+    return jax.random.uniform(key, (x.shape[0],) + (1,) * (x.ndim - 1), x.dtype)
+
+
 def gradient_penalty(d_fn, x_real, x_fake, key):
-    """WGAN-GP: mean (||d D(x_hat) / d x_hat||_2 - 1)^2 on random interpolates x_hat."""
-    alpha = jax.random.uniform(key, (x_real.shape[0],) + (1,) * (x_real.ndim - 1), x_real.dtype)
+    """WGAN-GP: mean (||d D(x_hat) / d x_hat||_2 - 1)^2 on random interpolates x_hat. `key`: a PRNG key, or the
+    weights `interpolation_weights` drew (for a larger batch split into micro-batches, facejax/train/accum.py)."""
+    alpha = key if jnp.issubdtype(key.dtype, jnp.floating) else interpolation_weights(key, x_real)
     x_hat = alpha * x_real + (1.0 - alpha) * x_fake
     logits, vjp = jax.vjp(d_fn, x_hat)
     (grad,) = vjp(jnp.ones_like(logits))

@@ -40,6 +40,12 @@ def defaults(
     c.seed = seed
     c.img_size = img_size
     c.batch_size = batch_size  # the global batch, split over every device of every process
+    # Gradient accumulation (facejax/train/accum.py): each step reads grad_accum * batch_size examples and every
+    # update's gradient is the mean over grad_accum micro-batches of batch_size, computed one after the other, so
+    # batch_size=B, grad_accum=k trains as batch_size=k*B (same steps and schedules) with one micro-batch's
+    # activation memory. BatchNorm with batch statistics (AesGAN's parsing net, Beholder-GAN's predictor, IPM-Net's
+    # identity net once it trains its BN) normalises each micro-batch by its own statistics: close, not equal.
+    c.grad_accum = 1
     c.total_steps = total_steps
     # Compute dtype ("float32" or "bfloat16"); parameters and optimizer state stay float32.
     c.dtype = "float32"
@@ -177,7 +183,7 @@ def check(config) -> None:
     def integer(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
-    for name in ("total_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
+    for name in ("total_steps", "batch_size", "grad_accum", "log_every", "checkpoint_every", "keep_checkpoints"):
         need(name, lambda v: integer(v) and v >= 1, "an integer >= 1")
     for name in ("sample_every", "eval_every", "num_sample_images"):
         need(name, lambda v: integer(v) and v >= 0, "an integer >= 0")

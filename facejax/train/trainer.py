@@ -27,8 +27,8 @@ from facejax import images, registry
 from facejax.errors import FacejaxError
 from facejax.families import base
 from facejax.input import prefetch
+from facejax.train import accum, distributed, finite, prerequisites, tracking
 from facejax.train import config as trainer_config
-from facejax.train import distributed, finite, prerequisites, tracking
 from facejax.train import mesh as mesh_lib
 from facejax.train.checkpoint import Checkpointer, flatten_dict
 from facejax.train.lock import WorkdirLock
@@ -275,7 +275,7 @@ def _train(run: Run, skip: set):
     run.check_checkpoint_fits()
     evaluator = make_evaluator(run)  # before any input thread starts: a missing weight file stops here
     family, mesh = run.family, run.mesh
-    local_bs = mesh_lib.local_batch_size(config.batch_size, mesh)
+    local_bs = accum.local_step_batch(config, mesh)  # config.grad_accum micro-batches of config.batch_size
     pi, pc = jax.process_index(), jax.process_count()
     # Global batches formed ahead of the step; the checkpoint holds the stream position (in examples), so
     # batches read ahead and not consumed at a save are read again on resume.
@@ -283,7 +283,7 @@ def _train(run: Run, skip: set):
         lambda start_batch: family.train_dataset(local_bs, pi, pc, start_batch=start_batch),
         mesh_lib.batch_sharding(mesh),
         size=config.data.get("prefetch_to_device", 2),
-        global_batch=config.batch_size,
+        global_batch=accum.step_batch(config),
     )
     writer = None
     try:
@@ -324,6 +324,13 @@ def _step_fn(run: Run, step: int, state, batch, compiled: dict):
     return compiled[id(fn)]
 
 
+def _batch_text(config) -> str:
+    k = accum.steps(config)
+    if k == 1:
+        return f"{config.batch_size}"
+    return f"{accum.step_batch(config)} ({k} micro-batches of {config.batch_size})"
+
+
 def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, skip: set):
     config, family, mesh = run.config, run.family, run.mesh
     progress = periodic_actions.ReportProgress(num_train_steps=total, writer=writer, every_steps=config.log_every)
@@ -336,7 +343,7 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
         f"{family.name}: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
         + f" parameters; {mesh.devices.size} device(s), {jax.process_count()} process(es); "
-        f"batch {config.batch_size}; steps {start} -> {total}"
+        f"batch {_batch_text(config)}; steps {start} -> {total}"
     )
 
     # XLA:CPU runs each device's share of a step on one shared thread pool. With several steps in flight, the
@@ -351,7 +358,7 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
     try:
         for step in range(start + 1, total + 1):
             while iterator.example in skip:  # the batch a non-finite step read (config.nonfinite=skip_batch)
-                iterator.seek_example(iterator.example + config.batch_size)
+                iterator.seek_example(iterator.example + accum.step_batch(config))
             example = iterator.example
             batch = next(iterator)
             trace.before(step)
@@ -381,7 +388,7 @@ def _loop(run: Run, evaluator, iterator, state, start: int, total: int, writer, 
                 if step > step_last:  # no rate yet on the step that compiled
                     rate = (step - step_last) / max(now - t_last, 1e-9)
                     t_last, step_last = now, step
-                    values["images_per_sec"] = rate * config.batch_size
+                    values["images_per_sec"] = rate * accum.step_batch(config)
                     speed = f"{values['images_per_sec']:.1f} img/s | ETA {_fmt_eta((total - step) / max(rate, 1e-9))}"
                 writer.write_scalars(step, values)
                 loss_str = " ".join(f"{k}={v:.3f}" for k, v in values.items() if k != "images_per_sec")

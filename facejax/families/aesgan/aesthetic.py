@@ -36,6 +36,8 @@ from facejax.families.aesgan import data as data_lib
 from facejax.families.aesgan.eyenet import EyeNet
 from facejax.input import ops, streams
 from facejax.metrics import report as eval_report
+from facejax.nn import randomness
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, split_state, step_key
 
 ARCH = ("dim", "head_dim", "input_size")
@@ -69,6 +71,7 @@ class AestheticNet(base.Family):
     TorchInterop and ImportsOwnFiles (<step>_eyenet.pth)."""
 
     name = "aesgan_aesthetic"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = ("family", "aesthetic.dim", "aesthetic.head_dim", "aesthetic.input_size")
     description = "AesGAN's eye aesthetic network (high / low eye crops), read frozen by aesgan"
     headline_metrics = (
@@ -127,8 +130,8 @@ class AestheticNet(base.Family):
         return {**batch, "x": batch["x"] * (1 - m), "y": jnp.where(erase, 0, batch["y"])}
 
     def loss(self, params, batch, key):
-        k_mask, key = jax.random.split(key)
-        batch = self.mask_some(batch, k_mask)
+        """(total, metrics) of a batch (or micro-batch) whose masks were applied (`mask_some`); key: one dropout key
+        per example (nn/randomness.py)."""
         x = self.crops(batch)
         logits, recon = self.net(params)(x, key)
         ce = -jnp.mean(jnp.sum(jax.nn.one_hot(batch["y"], 2) * jax.nn.log_softmax(logits), axis=1))
@@ -137,7 +140,15 @@ class AestheticNet(base.Family):
         return ce + self.config.lambda_recon * rec, {"E/ce": ce, "E/recon": rec, "E/accuracy": acc}
 
     def train_step(self, state: TrainState, batch):
-        (total, metrics), grads = jax.value_and_grad(self.loss, has_aux=True)(state.params["E"], batch, step_key(state))
+        """One Adam step; the eye masks and the dropout keys (one per example) are drawn for the whole batch, so
+        config.grad_accum's micro-batches (facejax/train/accum.py) see the whole batch's draws."""
+        k = accum.steps(self.config)
+        k_mask, key = jax.random.split(step_key(state))
+        batch = self.mask_some(batch, k_mask)
+        micro = accum.split({**batch, "keys": randomness.example_keys(key, batch["y"].shape[0])}, k)
+        (total, metrics), grads = accum.value_and_grad(
+            lambda p, m: self.loss(p, m, m["keys"]), state.params["E"], micro, k, has_aux=True
+        )
         updates, opt = self.optimizers["E"].update(grads, state.opt_state["E"], state.params["E"])
         new = optax.apply_updates(state.params["E"], updates)
         metrics["E/total"] = total

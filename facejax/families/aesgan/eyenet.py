@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from facejax.families.aesgan.layers import SameConv2d, TFInstanceNorm, glorot_uniform
+from facejax.nn import randomness
 from facejax.nn.conv_transpose import ConvTranspose2d
 from facejax.nn.layers import Linear
 
@@ -77,7 +78,7 @@ class EyeNet(nnx.Module):
         """(B, 2) class logits (low, high); dropout only when a key is given (training)."""
         h = jax.nn.relu(self.s_fc1(jnp.mean(feats.astype(jnp.float32), axis=(1, 2))))
         if dropout_key is not None and self.keep_prob < 1.0:
-            keep = jax.random.bernoulli(dropout_key, self.keep_prob, h.shape)
+            keep = randomness.bernoulli(dropout_key, self.keep_prob, h.shape)
             h = jnp.where(keep, h / self.keep_prob, 0.0)
         return self.s_fc2(h).astype(jnp.float32)
 

@@ -44,6 +44,7 @@ from facejax.families.aesgan.eyenet import EyeNet
 from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, split_state, step_key
 
 NETS = ("G", "D")
@@ -113,6 +114,7 @@ class AesGAN(base.Family):
     (--src faces, --ref references), Evaluates, TorchInterop and ImportsOwnFiles (<step>_G.pth / <step>_D.pth)."""
 
     name = "aesgan"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     description = "AesGAN (CVPR 2020): eye in-painting with a reference, aesthetic and parsing losses"
     headline_metrics = evaluate.HEADLINE
     folder_inputs = sample.FOLDER_INPUTS
@@ -311,7 +313,9 @@ class AesGAN(base.Family):
             {"D/loss": loss, "D/real": jnp.mean(logits[:n]), "D/fake": jnp.mean(logits[n:])},
         )
 
-    def g_loss(self, g_params, params, frozen, batch, key):
+    def g_loss(self, g_params, params, frozen, batch, key, batch_size=None):
+        """(total, (terms, new D state)) of a batch, or of a micro-batch (config.grad_accum) whose crop offsets
+        (batch["offsets"]) were drawn for the whole batch of `batch_size` examples."""
         c = self.config
         x, ref = batch["x"], batch["ref"]
         x_tilde, _, m3 = self.inpaint(g_params, x, batch["eyes"], ref, batch["ref_eyes"])
@@ -320,45 +324,69 @@ class AesGAN(base.Family):
         terms["recon"] = c.lambda_recon * losses.recon(x_tilde, x)
         if self.uses_parsing_net():
             crop, offsets = losses.random_crops(
-                jnp.concatenate([x_tilde, x], -1), key, c.parsing.crop_size, c.parsing.random_crop
+                jnp.concatenate([x_tilde, x], -1),
+                key,
+                c.parsing.crop_size,
+                c.parsing.random_crop,
+                offsets=batch.get("offsets"),
             )
             fake_crop, real_crop = crop[..., :3], crop[..., 3:]
             labels = self.parsing_labels(frozen["P"], batch, real_crop, offsets)
             logits = self.net("P", frozen["P"])(per_image_standardization(fake_crop), c.parsing.bn_train)
             ce = losses.parsing_ce(logits, labels)
-            terms["parsing"] = c.lambda_parsing * ce / (x.shape[0] if c.parsing_per_batch else 1)
+            n = x.shape[0] if batch_size is None else batch_size
+            terms["parsing"] = c.lambda_parsing * ce / (n if c.parsing_per_batch else 1)
         if c.lambda_aesthetic > 0:
             # one pass over both crop batches (instance norm is per example, so this is the same as two)
             crops = jnp.concatenate([self.eye_crops(x_tilde, batch["eyes"]), self.eye_crops(ref, batch["ref_eyes"])])
             feats = self.net("E", frozen["E"]).features(crops)
             n = x.shape[0]
             terms["aesthetic"] = c.lambda_aesthetic * losses.aesthetic(feats[:n], jax.lax.stop_gradient(feats[n:]))
-        return sum(terms.values()), (terms, common.pure_state(d), x_tilde, m3)
+        return sum(terms.values()), (terms, common.pure_state(d))
 
     def train_step(self, state: TrainState, batch):
+        """One iteration. With config.grad_accum = k (facejax/train/accum.py) each update's gradient is the mean over
+        k micro-batches: the parsing crops are drawn for the whole batch, the parsing term divided by the whole
+        batch's size (parsing_per_batch), and every micro-batch's D call starts from the same power-iteration
+        vectors (their new vectors agree). The frozen parsing net's batch-statistics BatchNorm (parsing.bn_train)
+        normalises each micro-batch by its own statistics: close to, not equal to, the big batch."""
         c = self.config
+        k = accum.steps(c)
         p, o = state.params, state.opt_state
         lr = self.lr(state.step)
-        x_tilde, _, m3 = jax.lax.stop_gradient(
-            self.inpaint(p["G"], batch["x"], batch["eyes"], batch["ref"], batch["ref_eyes"])
-        )
-        (_, (d_state, metrics)), grads = jax.value_and_grad(self.d_loss, has_aux=True)(
-            p["D"], batch["x"], batch["ref"], x_tilde, m3
+        n = batch["x"].shape[0]
+        inputs = dict(batch)  # every entry is per example
+        if self.uses_parsing_net():
+            s = c.img_size
+            inputs["offsets"] = losses.crop_offsets(
+                step_key(state), n, s, s, c.parsing.crop_size, c.parsing.random_crop
+            )
+        micro = accum.split(inputs, k)
+        g_params = p["G"]
+
+        def composite(m):
+            x_tilde, _, m3 = self.inpaint(g_params, m["x"], m["eyes"], m["ref"], m["ref_eyes"])
+            return jax.lax.stop_gradient(x_tilde), jax.lax.stop_gradient(m3)
+
+        micro["x_tilde"], micro["m3"] = accum.map_micro(composite, micro, k)
+        (_, (d_state, metrics)), grads = accum.value_and_grad(
+            lambda d, m: self.d_loss(d, m["x"], m["ref"], m["x_tilde"], m["m3"]), p["D"], micro, k, has_aux=True
         )
         p, o = self._apply("D", p, o, grads, lr)
         p = {**p, "D": common.with_state(p["D"], d_state)}
-        (g_total, (terms, d_state, x_tilde, m3)), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
-            p["G"], p, state.frozen, batch, step_key(state)
+        others = dict(p)
+        (g_total, (terms, d_state)), grads = accum.value_and_grad(
+            lambda g, m: self.g_loss(g, others, state.frozen, m, None, n), p["G"], micro, k, has_aux=True
         )
         p = {**p, "D": common.with_state(p["D"], d_state)}
         p, o = self._apply("G", p, o, grads, lr)
-        if c.summary_power_iteration:
+        if c.summary_power_iteration:  # the power iteration reads the weights only: one micro-batch moves it
             d = self.net("D", p["D"])
-            xt = jax.lax.stop_gradient(x_tilde)
-            both = jnp.concatenate([batch["x"], xt])
-            d(both, jnp.concatenate([batch["ref"], batch["ref"]]), both * jnp.concatenate([m3, m3]))
+            x, ref, xt, m3 = (micro[name][0] for name in ("x", "ref", "x_tilde", "m3"))
+            both = jnp.concatenate([x, xt])
+            d(both, jnp.concatenate([ref, ref]), both * jnp.concatenate([m3, m3]))
             p = {**p, "D": common.with_state(p["D"], common.pure_state(d))}
-        metrics.update({f"G/{k}": v for k, v in terms.items()})
+        metrics.update({f"G/{name}": v for name, v in terms.items()})
         metrics["G/total"] = g_total
         metrics["lr"] = lr
         return state.replace(step=state.step + 1, params=p, opt_state=o), metrics

@@ -42,10 +42,8 @@ def _select(offset, size: int, n: int):
     return jax.nn.one_hot(offset[:, None] + jnp.arange(size)[None], n)
 
 
-def random_crops(x, key, size: int, random: bool = True):
-    """tf.random_crop of each image (uniform offsets; a centre crop without `random`): (crops, offsets (B, 2)).
-    Selection matrices instead of per-example slices keep a batch split over devices split."""
-    b, h, w = x.shape[:3]
+def crop_offsets(key, b: int, h: int, w: int, size: int, random: bool = True):
+    """(B, 2) offsets of `random_crops`: uniform (tf.random_crop), or the centre without `random`."""
     if random:
         ky, kx = jax.random.split(key)
         oy = jax.random.randint(ky, (b,), 0, h - size + 1)
@@ -53,6 +51,17 @@ def random_crops(x, key, size: int, random: bool = True):
     else:
         oy = jnp.full((b,), (h - size) // 2)
         ox = jnp.full((b,), (w - size) // 2)
+    return jnp.stack([oy, ox], axis=1)
+
+
+def random_crops(x, key, size: int, random: bool = True, offsets=None):
+    """tf.random_crop of each image (uniform offsets; a centre crop without `random`): (crops, offsets (B, 2)).
+    `offsets`: drawn already (crop_offsets; for a micro-batch of a larger batch), instead of from `key`.
+    Selection matrices instead of per-example slices keep a batch split over devices split."""
+    b, h, w = x.shape[:3]
+    if offsets is None:
+        offsets = crop_offsets(key, b, h, w, size, random)
+    oy, ox = offsets[:, 0], offsets[:, 1]
     hi = jax.lax.Precision.HIGHEST
     y = jnp.einsum("boh,bhwc->bowc", _select(oy, size, h), x, precision=hi)
     return jnp.einsum("bpw,bowc->bopc", _select(ox, size, w), y, precision=hi), jnp.stack([oy, ox], axis=1)

@@ -31,6 +31,7 @@ from facejax.families.aesgan.layers import per_image_standardization
 from facejax.families.aesgan.parsing_net import ParsingNet
 from facejax.input import ops, streams
 from facejax.metrics import report as eval_report
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, split_state
 
 ARCH = ("width", "num_classes")
@@ -66,6 +67,7 @@ class ParsingNetFamily(base.Family):
     IoU), TorchInterop and ImportsOwnFiles (<step>_parsing.pth)."""
 
     name = "aesgan_parsing"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = ("family", "img_size", "parsing.width", "parsing.num_classes")
     description = "AesGAN's face-parsing network (Helen), read frozen by aesgan"
     headline_metrics = (
@@ -109,16 +111,24 @@ class ParsingNetFamily(base.Family):
         return bind(self.graphdef, params)(per_image_standardization(x), train, False)
 
     def train_step(self, state: TrainState, batch):
-        def loss(p):
-            net = bind(self.graphdef, p)
-            logits = net(per_image_standardization(batch["x"]), True, True)
-            return cross_entropy(logits, batch["labels"]), (logits, common.pure_state(net))
+        """One Adam step, BatchNorm with batch statistics. With config.grad_accum = k (facejax/train/accum.py) each
+        micro-batch is normalised by its own statistics and the new running statistics are the micro-batches'
+        mean: close to, not equal to, one batch k times larger."""
+        k = accum.steps(self.config)
 
-        (ce, (logits, new_state)), grads = jax.value_and_grad(loss, has_aux=True, allow_int=True)(state.params["P"])
+        def loss(p, m):
+            net = bind(self.graphdef, p)
+            logits = net(per_image_standardization(m["x"]), True, True)
+            acc = jnp.mean((jnp.argmax(logits, -1) == m["labels"]).astype(jnp.float32))
+            return cross_entropy(logits, m["labels"]), (acc, common.pure_state(net))
+
+        micro = accum.split({"x": batch["x"], "labels": batch["labels"]}, k)
+        (ce, (acc, new_state)), grads = accum.value_and_grad(
+            loss, state.params["P"], micro, k, has_aux=True, allow_int=True
+        )
         grads = common.zero_int_grads(grads, state.params["P"])
         updates, opt = self.optimizers["P"].update(grads, state.opt_state["P"], state.params["P"])
         new = common.with_state(optax.apply_updates(state.params["P"], updates), new_state)
-        acc = jnp.mean((jnp.argmax(logits, -1) == batch["labels"]).astype(jnp.float32))
         return (
             state.replace(step=state.step + 1, params={"P": new}, opt_state={"P": opt}),
             {"P/ce": ce, "P/pixel_accuracy": acc},

@@ -42,6 +42,7 @@ from facejax.families.beautygan import evaluate, losses, model, preprocess, samp
 from facejax.input import pipelines
 from facejax.nn import vgg as vgg_lib
 from facejax.nn.spectral_norm import spectral_state, trainable_mask, with_spectral_state
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, split_state
 
 NETS = ("G", "D_A", "D_B")
@@ -119,6 +120,7 @@ def _adam(lr, config):
 
 class BeautyGAN(base.Family):
     name = "beautygan"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = (
         "family",
         "img_size",
@@ -282,7 +284,7 @@ class BeautyGAN(base.Family):
         new = with_spectral_state(optax.apply_updates(params[name], updates), sn)
         return {**params, name: new}, {**opt_state, name: new_opt}, metrics
 
-    def g_loss(self, g_params, fakes, params, org, ref, masks_a, masks_b, w):
+    def g_loss(self, g_params, fakes, params, org, ref, masks_a, masks_b, w, norm=None):
         """(total, (terms, new spectral state of D_A, of D_B)) of the G update; terms are batch means, already
         weighted. params: D_A, D_B and (lambda_vgg > 0) the frozen vgg (state.params with state.frozen). ``fakes`` =
         G(org, ref) (the caller differentiates through them with the vjp of that forward: one generator pass serves
@@ -292,7 +294,7 @@ class BeautyGAN(base.Family):
         G = bind(self.graphdefs["G"], g_params)
         fake_a, fake_b = fakes
         d_a, d_b = bind(self.graphdefs["D_A"], params["D_A"]), bind(self.graphdefs["D_B"], params["D_B"])
-        mean = lambda v: losses.weighted_mean(v, w)  # noqa: E731
+        mean = lambda v: losses.weighted_mean(v, w, norm)  # noqa: E731
         terms = {}
         if c.lambda_idt > 0:  # G(org, org) and G(ref, ref) in one batch (instance norm is per example)
             both = jnp.concatenate([org, ref])
@@ -360,12 +362,17 @@ class BeautyGAN(base.Family):
         return (i + 1) % c.n_critic == 0
 
     def train_step(self, state: TrainState, batch):
+        """One iteration; with config.grad_accum = k (facejax/train/accum.py) each update's gradient is the mean over
+        k micro-batches, each loss normalised by the whole batch's example weights (`_micro_updates`)."""
         c = self.config
         org, ref = batch["x_src"], batch["x_ref"]
         masks_a, eyes_a = losses.region_masks(batch["parsing_src"], c.eye_margin, c.eye_box)
         masks_b, eyes_b = losses.region_masks(batch["parsing_ref"], c.eye_margin, c.eye_box)
         w = self.example_weights(masks_a, eyes_a, masks_b, eyes_b)
         p, o = state.params, state.opt_state
+        if accum.steps(c) > 1:
+            p, o, metrics = self._micro_updates(state, org, ref, masks_a, masks_b, w)
+            return self._finish(state, p, o, metrics, w)
         # One pass of G(org, ref): its outputs feed the D updates (no gradient) and the G loss, which reaches G's
         # weights through this pass's vjp (G is the same until its own update).
         fakes, fakes_vjp = jax.vjp(lambda g: self.generate(g, org, ref), p["G"])
@@ -383,12 +390,73 @@ class BeautyGAN(base.Family):
             zeros = jax.tree.map(jnp.zeros_like, jax.eval_shape(g_update, p, o)[2])
             p, o, g = jax.lax.cond(self.g_turn(state.step), g_update, lambda p, o: (p, o, zeros), p, o)
         metrics.update(g)
+        return self._finish(state, p, o, metrics, w)
+
+    def _finish(self, state, p, o, metrics, w):
         metrics["examples_used"] = jnp.sum(w)
         if self.his_weights["eye"] > 0:  # no usable example: the original skips the iteration altogether
             keep = jnp.any(w > 0)
             p = jax.tree.map(lambda new, old: jnp.where(keep, new, old), p, state.params)
             o = jax.tree.map(lambda new, old: jnp.where(keep, new, old), o, state.opt_state)
         return state.replace(step=state.step + 1, params=p, opt_state=o), metrics
+
+    def _micro_updates(self, state, org, ref, masks_a, masks_b, w):
+        """(params, opt_state, metrics) of the iteration with config.grad_accum = k > 1: G(org, ref) is computed per
+        micro-batch inside each update (no gradient in the D updates); each weighted mean divides by the whole
+        batch's max(sum w, 1) / k, so the mean over micro-batches is the big batch's. Every micro-batch's D forward
+        starts from the same power-iteration vectors, so their new vectors agree (averaged: the big batch's)."""
+        c, k = self.config, accum.steps(self.config)
+        norm = jnp.maximum(jnp.sum(w), 1.0) / k
+        micro = accum.split({"org": org, "ref": ref, "masks_a": masks_a, "masks_b": masks_b, "w": w}, k)
+        p, o, metrics = state.params, state.opt_state, {}
+
+        def d_update(name, real_key, fake_index, p, o):
+            g_params = p["G"]
+
+            def loss_fn(sub, m):
+                fake = jax.lax.stop_gradient(self.generate(g_params, m["org"], m["ref"])[fake_index])
+                d = bind(self.graphdefs[name], sub)
+                real_loss = losses.weighted_mean(losses.lsgan(d(m[real_key]), 1.0), m["w"], norm)
+                fake_loss = losses.weighted_mean(losses.lsgan(d(fake), 0.0), m["w"], norm)
+                sn = spectral_state(nnx.to_pure_dict(nnx.state(d)))
+                return 0.5 * (real_loss + fake_loss), ({"real": real_loss, "fake": fake_loss}, sn)
+
+            grads, (m_d, sn) = accum.grad(loss_fn, p[name], micro, k, has_aux=True)
+            updates, new_opt = self.optimizers[name].update(grads, o[name], p[name])
+            new = with_spectral_state(optax.apply_updates(p[name], updates), sn)
+            return {**p, name: new}, {**o, name: new_opt}, m_d
+
+        p, o, m_a = d_update("D_A", "ref", 0, p, o)
+        p, o, m_b = d_update("D_B", "org", 1, p, o)
+        metrics = {"D_A/real": m_a["real"], "D_A/fake": m_a["fake"], "D_B/real": m_b["real"], "D_B/fake": m_b["fake"]}
+
+        def g_update(p, o):
+            others = {**state.frozen, **p}
+
+            def loss_fn(g_params, m):
+                fakes = self.generate(g_params, m["org"], m["ref"])
+                args = (m["org"], m["ref"], m["masks_a"], m["masks_b"], m["w"])
+                return self.g_loss(g_params, fakes, others, *args, norm=norm)
+
+            grads, (terms, sn_a, sn_b) = accum.grad(loss_fn, p["G"], micro, k, has_aux=True)
+            updates, new_opt = self.optimizers["G"].update(grads, o["G"], p["G"])
+            p = {
+                **p,
+                "G": optax.apply_updates(p["G"], updates),
+                "D_A": with_spectral_state(p["D_A"], sn_a),
+                "D_B": with_spectral_state(p["D_B"], sn_b),
+            }
+            g = {f"G/{name.replace('/', '_')}": v for name, v in terms.items()}
+            g["G/total"] = sum(terms.values())
+            return p, {**o, "G": new_opt}, g
+
+        if c.n_critic == 1:
+            p, o, g = g_update(p, o)
+        else:
+            zeros = jax.tree.map(jnp.zeros_like, jax.eval_shape(g_update, p, o)[2])
+            p, o, g = jax.lax.cond((state.step + 1) % c.n_critic == 0, g_update, lambda p, o: (p, o, zeros), p, o)
+        metrics.update(g)
+        return p, o, metrics
 
     # ---------------------------------------------------------------- input
 

@@ -195,9 +195,10 @@ def mse(a, b) -> jax.Array:
     return jnp.mean(jnp.square(a.astype(jnp.float32) - b.astype(jnp.float32)), axis=tuple(range(1, a.ndim)))
 
 
-def weighted_mean(per_example, weight) -> jax.Array:
-    """Mean over the examples with weight 1 (0 when there are none)."""
-    return jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+def weighted_mean(per_example, weight, norm=None) -> jax.Array:
+    """Mean over the examples with weight 1 (0 when there are none). `norm`: the divisor, when the examples are a
+    micro-batch of a larger batch (the larger batch's max(sum of weights, 1) / number of micro-batches)."""
+    return jnp.sum(per_example * weight) / (jnp.maximum(jnp.sum(weight), 1.0) if norm is None else norm)
 
 
 def makeup_terms(fake_a, fake_b, org_a, ref_b, masks_a, masks_b, weights) -> dict:

@@ -29,7 +29,10 @@ stores each level rounded to uint8).
 
 The minibatch stddev groups examples within each device's part of the batch, as the original does on several
 GPUs (each GPU runs D on its own minibatch split); reals, fakes and mixes go through D in one call, interleaved
-per example, so no step moves examples between devices.
+per example, so no step moves examples between devices. With config.grad_accum = k, micro-batch j holds rows j,
+k + j, ... (facejax/train/accum.py): every stddev group of the k-times larger batch (rows m, m + M, m + 2M ... of
+a device, M a multiple of k) lands whole in one micro-batch as one of its groups, so the step is that batch's
+when each device's part of a micro-batch is a multiple of model.mbstd_group_size.
 
 State: params {G, D}, opt_state {G, D}, ema {G} (Gs, what sampling, evaluation and beautification use).
 """
@@ -51,6 +54,7 @@ from facejax.families.beholder.layers import downscale2d
 from facejax.families.beholder.schedule import Schedule, tf_adam
 from facejax.input import ops, streams
 from facejax.nn.layers import upsample_nearest2
+from facejax.train import accum
 from facejax.train.state import TrainState, count_params, ema_update, split_params, step_key
 
 
@@ -136,6 +140,7 @@ class Beholder(base.Family):
     Evaluates (SWD, MS-SSIM, FID), TorchInterop, ImportsOwnFiles, Prepares (beauty_labels)."""
 
     name = "beholder"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = (
         "family",
         "img_size",
@@ -347,13 +352,27 @@ class Beholder(base.Family):
             o = jax.tree.map(
                 lambda cur, new: jnp.where(reset, new, cur), o, {k: self.optimizer.init(p[k]) for k in ("G", "D")}
             )
+        # latents and mixing weights drawn for the whole batch; with config.grad_accum = k each update's gradient
+        # is the mean over k micro-batches (facejax/train/accum.py)
+        k = accum.steps(c)
         z = jax.random.normal(k_d, (n, self.latent_size))
         u = jax.random.uniform(k_u, (n,))
-        grads, m_d = jax.grad(self.d_loss, has_aux=True)(p["D"], p["G"], reals, beta, z, u, level, fade)
+        micro = accum.split({"reals": reals, "beta": beta, "z": z, "u": u}, k)
+        g_params = p["G"]
+        grads, m_d = accum.grad(
+            lambda d, m: self.d_loss(d, g_params, m["reals"], m["beta"], m["z"], m["u"], level, fade),
+            p["D"],
+            micro,
+            k,
+            has_aux=True,
+        )
         new_d, o_d = self._apply(p["D"], o["D"], grads, lr)
         ema = ema_update(state.ema["G"], p["G"], c.ema_decay)
         z_g = jax.random.normal(k_g, (n, self.latent_size))
-        grads, m_g = jax.grad(self.g_loss, has_aux=True)(p["G"], new_d, beta_g, z_g, level, fade)
+        micro = accum.split({"beta_g": beta_g, "z": z_g}, k)
+        grads, m_g = accum.grad(
+            lambda g, m: self.g_loss(g, new_d, m["beta_g"], m["z"], level, fade), p["G"], micro, k, has_aux=True
+        )
         new_g, o_g = self._apply(p["G"], o["G"], grads, lr)
         metrics = {**m_d, **m_g, "level": jnp.float32(level), "fade": jnp.float32(0.0) if fade is None else fade}
         return state.replace(

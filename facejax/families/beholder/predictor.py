@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from facejax.nn import randomness
 from facejax.nn.layers import Conv2d, Linear, ReLU
 
 STAT_LEAVES = ("mean", "var", "num_batches_tracked")
@@ -77,7 +78,7 @@ class Dropout(nnx.Module):
     def __call__(self, x, key):
         if key is None or self.rate <= 0:
             return x
-        keep = jax.random.bernoulli(key, 1.0 - self.rate, x.shape)
+        keep = randomness.bernoulli(key, 1.0 - self.rate, x.shape)
         return jnp.where(keep, x / (1.0 - self.rate), 0.0)
 
 
@@ -137,7 +138,7 @@ class VGG16BN(nnx.Module):
             x = layer(x, train) if isinstance(layer, BatchNorm) else layer(x)
         x = adaptive_avg_pool(x, self.pool_size)
         x = x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)  # torch.flatten of NCHW
-        keys = list(jax.random.split(key, 2)) if (train and key is not None) else [None, None]
+        keys = randomness.split(key, 2) if (train and key is not None) else [None, None]
         for layer in self.classifier:
             x = layer(x, keys.pop(0)) if isinstance(layer, Dropout) else layer(x)
         return x

@@ -29,6 +29,8 @@ from facejax.errors import FacejaxError
 from facejax.families import base
 from facejax.families.beholder import data, labels, predictor, torch_layout
 from facejax.input import ops, streams
+from facejax.nn import randomness
+from facejax.train import accum
 from facejax.train.state import TrainState, step_key
 
 
@@ -68,6 +70,7 @@ class BeholderPredictor(base.Family):
     correlation), TorchInterop and ImportsOwnFiles (VGG16_beauty_rates.pt)."""
 
     name = "beholder_predictor"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = ("family", "num_raters", "model.widths", "model.hidden", "model.pool_size")
     headline_metrics = (
         base.Metric("pearson_mean_score", "Pearson r (mean score)", "{:.4f}"),
@@ -138,9 +141,15 @@ class BeholderPredictor(base.Family):
         return loss, nnx.to_pure_dict(nnx.state(net))
 
     def train_step(self, state: TrainState, batch):
+        """One Adam step, BatchNorm with batch statistics, dropout with one key per example. With config.grad_accum
+        = k (facejax/train/accum.py) each micro-batch is normalised by its own statistics and the new running
+        statistics are the micro-batches' mean: close to, not equal to, one batch k times larger."""
         p, o = state.params["net"], state.opt_state["net"]
-        (loss, after), grads = jax.value_and_grad(self.loss, has_aux=True, allow_int=True)(
-            p, batch["x"], batch["beta"], step_key(state)
+        k = accum.steps(self.config)
+        keys = randomness.example_keys(step_key(state), batch["x"].shape[0])
+        micro = accum.split({"x": batch["x"], "beta": batch["beta"], "keys": keys}, k)
+        (loss, after), grads = accum.value_and_grad(
+            lambda q, m: self.loss(q, m["x"], m["beta"], m["keys"]), p, micro, k, has_aux=True, allow_int=True
         )
         grads = predictor.with_stats(grads, jax.tree.map(jnp.zeros_like, p))  # statistics: no gradient
         updates, o = self.optimizer.update(grads, o, p)

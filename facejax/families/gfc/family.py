@@ -42,6 +42,8 @@ from facejax.families import base
 from facejax.families.gfc import data, evaluate, losses, masks, model, preprocess, pretrained, sample, torch_layout
 from facejax.families.gfc.nets import abstract_net, g_widths, init_rngs, net_args, validate_parsing
 from facejax.input import streams
+from facejax.nn import randomness
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, split_state, step_key
 
 NETS = ("G", "D_local", "D_global")  # trained; the parsing network P is frozen
@@ -146,6 +148,7 @@ class GFC(base.Family):
     parsing run)."""
 
     name = "gfc"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = (
         "family",
         "img_size",
@@ -346,10 +349,12 @@ class GFC(base.Family):
             corner = masks.corners(key, n, s, m.size, m.g_offset, s - m.size - m.g_offset + 1, c.data.flip_pairs)
         return corner, masks.square_masks(corner, s, m.size)
 
-    def _d_update(self, name, params, opt_state, fake, real):
+    def _d_update(self, name, params, opt_state, micro):
+        """One update of D `name` on the micro-batches of `micro` (d_inputs of each): the mean of their gradients."""
         eps = self.config.bce_eps
 
-        def loss_fn(d):
+        def loss_fn(d, m):
+            fake, real = self._d_batch(m)[name]
             f, r = self.discriminate(name, d, fake), self.discriminate(name, d, real)
             return losses.d_bce(f, r, eps), {
                 f"{name}/loss": losses.d_bce(f, r, eps),
@@ -357,18 +362,24 @@ class GFC(base.Family):
                 f"{name}/fake": jnp.mean(jax.nn.sigmoid(f)),
             }
 
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(params[name])
+        grads, metrics = accum.grad(loss_fn, params[name], micro, accum.steps(self.config), has_aux=True)
         updates, new_opt = self.optimizers[name].update(grads, opt_state[name], params[name])
         return ({**params, name: optax.apply_updates(params[name], updates)}, {**opt_state, name: new_opt}, metrics)
 
-    def d_inputs(self, g_params, x_d, key_holes, key_noise):
-        """The discriminators' batches of one D update, as GFC_Gen_input_of_D1.m builds them: G completes x_d with
-        fresh D holes (no gradient); local (fake, real) = the hole's crop of G's output and of x_d, global (fake,
-        real) = the composite and x_d. With mirror pairs and config.d_first_of_pair (the original) only the first
-        image of each pair goes in (the original's D batch: one fake, one real); else every image."""
+    @property
+    def _group(self) -> int:
+        """Rows that stay together in a micro-batch (config.grad_accum): a mirror pair with data.flip_pairs."""
+        return 2 if self.config.data.flip_pairs else 1
+
+    def _d_batch(self, m):
+        """The discriminators' batches of one D update (GFC_Gen_input_of_D1.m) from a (micro-)batch {x_d, corner,
+        mask, out = G's completion of x_d with fresh D holes, no gradient}: local (fake, real) = the hole's crop of
+        G's output and of x_d, global (fake, real) = the composite and x_d. With mirror pairs and
+        config.d_first_of_pair (the original) only the first image of each pair goes in (the original's D batch:
+        one fake, one real); else every image."""
         c = self.config
-        corner, mask = self._holes(key_holes, x_d.shape[0], for_d=True)
-        _, out, comp = jax.lax.stop_gradient(self.complete(g_params, x_d, mask, key_noise))
+        x_d, out, corner = m["x_d"], m["out"], m["corner"]
+        comp = masks.composite(x_d, out, m["mask"])
         if c.data.flip_pairs and c.d_first_of_pair:
             x_d, out, comp, corner = x_d[0::2], out[0::2], comp[0::2], corner[0::2]
         return {
@@ -377,14 +388,20 @@ class GFC(base.Family):
         }
 
     def d_updates(self, params, opt_state, x_d, key_holes, key_noise, phase: int = 3):
-        """(params, opt_state, metrics) after the local D's update (stage >= 2) and the global D's (stage 3)."""
-        inputs = self.d_inputs(params["G"], x_d, key_holes, key_noise)
+        """(params, opt_state, metrics) after the local D's update (stage >= 2) and the global D's (stage 3). The
+        holes and their noise are drawn for the whole batch; G completes each micro-batch (config.grad_accum) once,
+        without gradient, for both updates."""
+        k, g_params = accum.steps(self.config), params["G"]
+        corner, mask = self._holes(key_holes, x_d.shape[0], for_d=True)
+        x_in = masks.fill(x_d, mask, key_noise, self.config.mask.noise)
+        micro = accum.split({"x_d": x_d, "corner": corner, "mask": mask, "x_in": x_in}, k, self._group)
+        micro["out"] = accum.map_micro(lambda x: jax.lax.stop_gradient(self.generate(g_params, x)), micro["x_in"], k)
         metrics = {}
         weights = {"D_local": self.config.lambda_local, "D_global": self.config.lambda_global}
         for name in ("D_local", "D_global")[: 1 if phase < 3 else 2]:
             if weights[name] <= 0:  # an ablation without this adversarial term: its D is not trained either
                 continue
-            params, opt_state, m = self._d_update(name, params, opt_state, *inputs[name])
+            params, opt_state, m = self._d_update(name, params, opt_state, micro)
             metrics.update(m)
         return params, opt_state, metrics
 
@@ -425,9 +442,18 @@ class GFC(base.Family):
             metrics.update(m)
         corner, mask = self._holes(keys[2], n, for_d=False)
         x_in = masks.fill(x, mask, keys[3], c.mask.noise)
-        (total, terms), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
-            p["G"], {**p, **state.frozen}, x, x_in, mask, corner, phase, (keys[4], keys[5])
+        # one parsing-dropout key per example (nn/randomness.py): micro-batches draw the whole batch's masks
+        k_gt, k_out = randomness.example_keys(keys[4], n), randomness.example_keys(keys[5], n)
+        k = accum.steps(c)
+        micro = accum.split(
+            {"x": x, "x_in": x_in, "mask": mask, "corner": corner, "k_gt": k_gt, "k_out": k_out}, k, self._group
         )
+        others = {**p, **state.frozen}
+
+        def loss_fn(g, m):
+            return self.g_loss(g, others, m["x"], m["x_in"], m["mask"], m["corner"], phase, (m["k_gt"], m["k_out"]))
+
+        (total, terms), grads = accum.value_and_grad(loss_fn, p["G"], micro, k, has_aux=True)
         updates, g_opt = self.optimizers["G"].update(grads, o["G"], p["G"])
         p = {**p, "G": optax.apply_updates(p["G"], updates)}
         o = {**o, "G": g_opt}

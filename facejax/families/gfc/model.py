@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from facejax.nn import randomness
 from facejax.nn.layers import Conv2d, Dtype, Linear
 from facejax.nn.unpool import max_pool2_argmax, max_unpool2
 
@@ -213,10 +214,10 @@ class Parsing(nnx.Module):
                 h = relu(getattr(self, f"conv{block}_{k}")(h))
             h, idx = max_pool2_argmax(h)
             masks.append(idx)
-        keys = jax.random.split(dropout_key, 5) if dropout_key is not None else [None] * 5
+        keys = randomness.split(dropout_key, 5) if dropout_key is not None else [None] * 5
         for i, k in enumerate(range(5, 0, -1)):
             h = relu(getattr(self, f"conv_decode{k}")(max_unpool2(h, masks[k - 1])))
             if keys[i] is not None and self.dropout > 0:
-                keep = jax.random.bernoulli(keys[i], 1.0 - self.dropout, h.shape)
+                keep = randomness.bernoulli(keys[i], 1.0 - self.dropout, h.shape)
                 h = jnp.where(keep, h / (1.0 - self.dropout), 0).astype(h.dtype)
         return self.conv_decode0(h).astype(jnp.float32)

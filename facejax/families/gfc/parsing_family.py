@@ -22,6 +22,8 @@ from facejax.families import base
 from facejax.families.gfc import data, losses, model, torch_layout
 from facejax.families.gfc.nets import abstract_net, init_rngs, parsing_args, validate_parsing
 from facejax.input import streams
+from facejax.nn import randomness
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, split_state, step_key
 
 # Colours of the 11 classes for pictures (background black).
@@ -57,6 +59,7 @@ class GFCParsing(base.Family):
     ImportsOwnFiles."""
 
     name = "gfc_parsing"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = (
         "family",
         "img_size",
@@ -96,13 +99,17 @@ class GFCParsing(base.Family):
         return bind(self.graphdef, p_params)(x, dropout_key)
 
     def train_step(self, state: TrainState, batch):
-        key = step_key(state)
-        labels = batch["parsing"][..., 0]
+        """One Adam step; dropout draws one mask per example (nn/randomness.py), so config.grad_accum's micro-batches
+        (facejax/train/accum.py) use the whole batch's masks."""
+        k = accum.steps(self.config)
+        n = batch["x"].shape[0]
+        keys = randomness.example_keys(step_key(state), n)
+        micro = accum.split({"x": batch["x"], "labels": batch["parsing"][..., 0], "keys": keys}, k)
 
-        def loss_fn(p):
-            return losses.parsing_ce_mean(self.logits(p, batch["x"], key), labels)
+        def loss_fn(p, m):
+            return losses.parsing_ce_mean(self.logits(p, m["x"], m["keys"]), m["labels"])
 
-        loss, grads = jax.value_and_grad(loss_fn)(state.params["P"])
+        loss, grads = accum.value_and_grad(loss_fn, state.params["P"], micro, k)
         updates, opt = self.optimizers["P"].update(grads, state.opt_state["P"], state.params["P"])
         p = optax.apply_updates(state.params["P"], updates)
         return state.replace(step=state.step + 1, params={"P": p}, opt_state={"P": opt}), {"P/ce": loss}

@@ -51,6 +51,7 @@ from facejax.families import base
 from facejax.families.ipmnet import evaluate, identity, model, preprocess, sample, torch_layout
 from facejax.families.ipmnet.settings import resnet_layers, validate
 from facejax.input import ops, pipelines, streams
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, split_state, step_key
 
 NETS = ("G", "D_A", "D_B")
@@ -71,6 +72,7 @@ def l1(a, b):
 
 class IPMNet(base.Family):
     name = "ipmnet"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     architecture_fields = (
         "family",
         "img_size",
@@ -284,8 +286,14 @@ class IPMNet(base.Family):
         return {**params, name: p}, {**opt_state, name: o}
 
     def train_step(self, state: TrainState, batch):
+        """One iteration (dis_update, gen_update); with config.grad_accum = k each update's gradient is the mean over
+        k micro-batches (facejax/train/accum.py): the style codes are drawn for the whole batch and split with it,
+        the texture draws u are per call (one for every example), so they are shared by the micro-batches. The
+        identity net's train-mode BatchNorm (identity.bn_train_from_step) normalises each micro-batch by its own
+        statistics (close to, not equal to, the big batch's)."""
         c = self.config
-        batch = {k: batch[k] for k in ("x_a", "m_a", "t_a", "x_b", "m_b", "t_b")}
+        k = accum.steps(c)
+        batch = {name: batch[name] for name in ("x_a", "m_a", "t_a", "x_b", "m_b", "t_b")}
         keys = jax.random.split(step_key(state), 6)
         n, sd = batch["x_a"].shape[0], c.model.gen.style_dim
         u = self._u(keys[0], 6)
@@ -293,29 +301,32 @@ class IPMNet(base.Family):
         p, o = state.params, state.opt_state
 
         # dis_update
-        x_ba, x_ab = jax.lax.stop_gradient(
-            self.cross_decodes(
-                p["G"], batch, jax.random.normal(keys[1], (n, sd)), jax.random.normal(keys[2], (n, sd)), u[:2]
-            )
-        )
+        codes = {"s_a": jax.random.normal(keys[1], (n, sd)), "s_b": jax.random.normal(keys[2], (n, sd))}
+        micro = accum.split({**batch, **codes}, k)
+        g_params = p["G"]
 
-        def d_total(dp):
-            la, ra = self.dis_loss(dp[0], "D_A", x_ba, batch["x_a"])
-            lb, rb = self.dis_loss(dp[1], "D_B", x_ab, batch["x_b"])
+        def d_total(dp, m):
+            x_ba, x_ab = jax.lax.stop_gradient(self.cross_decodes(g_params, m, m["s_a"], m["s_b"], u[:2]))
+            la, ra = self.dis_loss(dp[0], "D_A", x_ba, m["x_a"])
+            lb, rb = self.dis_loss(dp[1], "D_B", x_ab, m["x_b"])
             return c.gan_w * (la + lb), {"D/a": la, "D/b": lb, "D/gp_a": ra, "D/gp_b": rb}
 
-        (d_loss, metrics), (g_a, g_b) = jax.value_and_grad(d_total, has_aux=True)((p["D_A"], p["D_B"]))
+        (d_loss, metrics), (g_a, g_b) = accum.value_and_grad(d_total, (p["D_A"], p["D_B"]), micro, k, has_aux=True)
         p, o = self._apply("D_A", p, o, g_a, lr)
         p, o = self._apply("D_B", p, o, g_b, lr)
         metrics = {**metrics, "D/total": d_loss}
 
         # gen_update
-        s_a, s_b = jax.random.normal(keys[3], (n, sd)), jax.random.normal(keys[4], (n, sd))
-        (g_loss, terms), grads = jax.value_and_grad(self.gen_loss, has_aux=True)(
-            p["G"], {**state.frozen, **p}, batch, s_a, s_b, u[2:], state.step
-        )
+        codes = {"s_a": jax.random.normal(keys[3], (n, sd)), "s_b": jax.random.normal(keys[4], (n, sd))}
+        micro = accum.split({**batch, **codes}, k)
+        others = {**state.frozen, **p}
+
+        def g_total(gp, m):
+            return self.gen_loss(gp, others, m, m["s_a"], m["s_b"], u[2:], state.step)
+
+        (g_loss, terms), grads = accum.value_and_grad(g_total, p["G"], micro, k, has_aux=True)
         p, o = self._apply("G", p, o, grads, lr, 2 if c.adam_double_step else 1)
-        metrics.update({f"G/{k}": v for k, v in terms.items()})
+        metrics.update({f"G/{name}": v for name, v in terms.items()})
         metrics["G/total"] = g_loss
         metrics["lr"] = lr
         return state.replace(step=state.step + 1, params=p, opt_state=o), metrics

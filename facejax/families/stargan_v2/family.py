@@ -49,6 +49,8 @@ from facejax.families.stargan_v2 import (
     torch_layout,
 )
 from facejax.input import ops, sources, streams
+from facejax.nn import gan_losses
+from facejax.train import accum
 from facejax.train.state import TrainState, bind, count_params, ema_update, split_params, step_key
 
 EMA_NETS = ("generator", "mapping_network", "style_encoder")  # the generator side, where a row has them
@@ -126,6 +128,7 @@ class StarGANv2(base.Family):
     """StarGAN v2 and its Table 1 ablation rows on one training iteration."""
 
     name = "stargan_v2"
+    accumulates_gradients = True  # config.grad_accum (facejax/train/accum.py)
     description = "StarGAN v2 (Choi et al., CVPR 2020): multi-domain image-to-image translation"
     architecture_fields = (
         "family",
@@ -280,10 +283,11 @@ class StarGANv2(base.Family):
         c = self.config
         return c.lambda_ds * jnp.maximum(0.0, 1.0 - step.astype(jnp.float32) / c.ds_iter)
 
-    def _update(self, names, loss_fn, params, opt_state):
-        """One optimizer step of the nets in `names` on loss_fn(params restricted to names)."""
+    def _update(self, names, loss_fn, params, opt_state, micro):
+        """One optimizer step of the nets in `names` on the mean over the step's micro-batches (config.grad_accum,
+        facejax/train/accum.py) of loss_fn(params restricted to names, micro-batch)."""
         sub = {k: params[k] for k in names}
-        grads, aux = jax.grad(loss_fn, has_aux=True)(sub)
+        grads, aux = accum.grad(loss_fn, sub, micro, accum.steps(self.config), has_aux=True)
         params, opt_state = dict(params), dict(opt_state)
         for k in names:
             updates, opt_state[k] = self.optimizers[k].update(grads[k], opt_state[k], params[k])
@@ -294,47 +298,53 @@ class StarGANv2(base.Family):
         """FAN's (coarse, fine) masks of x, or None without the w_hpf > 0 path; never differentiated."""
         return fan.masks(nets.fan, x) if self.uses_fan else None
 
-    def _d_update(self, params, opt_state, frozen, x_real, y_org, y_trg, guide, key, lambdas, masks):
-        nets = _Nets(self.graphdefs, {**frozen, **params})
-        s_trg = self.style.target(nets, guide, y_trg)
-        x_fake = jax.lax.stop_gradient(nets.generator(x_real, s_trg, masks))
+    @staticmethod
+    def _guide(kind, m, name="guide"):
+        return None if kind is None else (kind, m[name])
 
-        def loss_fn(sub):
+    def _d_update(self, params, opt_state, frozen, micro, kind, lambdas):
+        def loss_fn(sub, m):
+            nets = _Nets(self.graphdefs, {**frozen, **params})
+            s_trg = self.style.target(nets, self._guide(kind, m), m["y_trg"])
+            x_fake = jax.lax.stop_gradient(nets.generator(m["x_real"], s_trg, m.get("masks")))
             n = _Nets(self.graphdefs, {**frozen, **params, **sub})
-            return losses.d_loss(n, self.config.adv_loss, x_real, y_org, y_trg, x_fake, key, lambdas)
+            return losses.d_loss(
+                n, self.config.adv_loss, m["x_real"], m["y_org"], m["y_trg"], x_fake, m.get("alpha"), lambdas
+            )
 
-        return self._update(("discriminator",), loss_fn, params, opt_state)
+        return self._update(("discriminator",), loss_fn, params, opt_state, micro)
 
-    def _g_update(self, names, params, opt_state, frozen, x_real, y_org, y_trg, guide, guide2, lambdas, masks):
-        def loss_fn(sub):
+    def _g_update(self, names, params, opt_state, frozen, micro, kind, lambdas):
+        def loss_fn(sub, m):
             n = _Nets(self.graphdefs, {**frozen, **params, **sub})
             cycle_masks = (lambda x_fake: self._masks(n, x_fake)) if self.uses_fan else None
             return losses.g_loss(
                 n,
                 self.style,
                 self.config.adv_loss,
-                x_real,
-                y_org,
-                y_trg,
-                guide,
-                guide2,
+                m["x_real"],
+                m["y_org"],
+                m["y_trg"],
+                self._guide(kind, m),
+                self._guide(kind, m, "guide2"),
                 lambdas,
-                masks=masks,
+                masks=m.get("masks"),
                 cycle_masks_fn=cycle_masks,
             )
 
-        return self._update(names, loss_fn, params, opt_state)
+        return self._update(names, loss_fn, params, opt_state, micro)
 
     def _update_pairs(self, state, batch):
-        """(metric prefix, guide, second guide, nets the G update trains) of each D / G update pair."""
+        """(metric prefix, guide kind, {guide, guide2} per example, nets the G update trains) of each D / G update
+        pair; the latent codes are drawn for the whole step's batch (all its micro-batches)."""
         if not self.style.reference_guided:
-            return [("", None, None, ("generator",))]
+            return [("", None, {}, ("generator",))]
         k1, k2 = jax.random.split(step_key(state))
         shape = (batch["x_src"].shape[0], self.config.model.latent_dim)
         z_trg, z_trg2 = jax.random.normal(k1, shape), jax.random.normal(k2, shape)
         return [
-            ("latent_", ("latent", z_trg), ("latent", z_trg2), self.ema_nets),
-            ("ref_", ("reference", batch["x_ref"]), ("reference", batch["x_ref2"]), ("generator",)),
+            ("latent_", "latent", {"guide": z_trg, "guide2": z_trg2}, self.ema_nets),
+            ("ref_", "reference", {"guide": batch["x_ref"], "guide2": batch["x_ref2"]}, ("generator",)),
         ]
 
     def _every_n_critic(self, step, update, params, opt_state):
@@ -346,8 +356,11 @@ class StarGANv2(base.Family):
         return jax.lax.cond((step + 1) % n == 0, update, lambda p, o: (p, o, zeros), params, opt_state)
 
     def train_step(self, state: TrainState, batch):
+        """One iteration on the step's batch; with config.grad_accum = k, each update's gradient is the mean over k
+        micro-batches (facejax/train/accum.py), so the iteration is that of one batch k times larger."""
         c = self.config
-        x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_ref"]
+        k = accum.steps(c)
+        x_real = batch["x_src"]
         lambdas = {
             "reg": c.lambda_reg,
             "gp": c.lambda_gp,
@@ -359,17 +372,27 @@ class StarGANv2(base.Family):
         pairs = self._update_pairs(state, batch)
         d_keys = jax.random.split(jax.random.fold_in(step_key(state), 1), len(pairs))  # WGAN-GP interpolation
         p, o, frozen, metrics = state.params, state.opt_state, state.frozen, {}
-        masks = self._masks(_Nets(self.graphdefs, frozen), x_real)  # FAN is frozen: the same for every update
+        common = {"x_real": x_real, "y_org": batch["y_src"], "y_trg": batch["y_ref"]}
+        micro = accum.split(common, k)
+        if self.uses_fan:  # FAN is frozen: its masks are the same for every update
+            fan_nets = _Nets(self.graphdefs, frozen)
+            micro["masks"] = accum.map_micro(lambda x: self._masks(fan_nets, x), micro["x_real"], k)
+        per_pair = []
+        for (_, _, guides, _), key in zip(pairs, d_keys):
+            extra = dict(guides)
+            if c.adv_loss == "wgan_gp":  # the interpolation weights of the whole batch, split with it
+                extra["alpha"] = gan_losses.interpolation_weights(key, x_real)
+            per_pair.append({**micro, **accum.split(extra, k)})
 
-        for (prefix, guide, _, _), key in zip(pairs, d_keys):
-            p, o, d = self._d_update(p, o, frozen, x_real, y_org, y_trg, guide, key, lambdas, masks)
-            metrics.update({f"D/{prefix}{k}": v for k, v in d.items()})
+        for (prefix, kind, _, _), m in zip(pairs, per_pair):
+            p, o, d = self._d_update(p, o, frozen, m, kind, lambdas)
+            metrics.update({f"D/{prefix}{name}": v for name, v in d.items()})
 
         def g_updates(p, o):
             out = {}
-            for prefix, guide, guide2, names in pairs:
-                p, o, g = self._g_update(names, p, o, frozen, x_real, y_org, y_trg, guide, guide2, lambdas, masks)
-                out.update({f"G/{prefix}{k}": v for k, v in g.items()})
+            for (prefix, kind, _, names), m in zip(pairs, per_pair):
+                p, o, g = self._g_update(names, p, o, frozen, m, kind, lambdas)
+                out.update({f"G/{prefix}{name}": v for name, v in g.items()})
             return p, o, out
 
         p, o, g = self._every_n_critic(state.step, g_updates, p, o)
