@@ -47,7 +47,12 @@ def test_fsdp_trains_like_replicated(tmp_path):
     # Same numbers as the replicated run (up to summation order).
     for net in ("discriminator", "mapping_network", "style_encoder"):
         for a, b in zip(jax.tree.leaves(rep.params[net]), jax.tree.leaves(fsdp.params[net])):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-4)  # measured <2e-5
+            # Almost every element within 1e-4 (measured <2e-5). A rare one may differ by a few 1e-4: Adam's first
+            # update is about lr * sign(grad) (beta1 = 0), and a nearly cancelling gradient summed in another order
+            # flips sign (seen: 1 of 9,216, 5.3e-4). A wrong split of the batch or the leaves moves most elements.
+            a, b = np.asarray(a), np.asarray(b)
+            off = np.abs(a - b) > 1e-4 + 1e-3 * np.abs(b)
+            assert off.mean() < 1e-3 and np.abs(a - b).max() < 5e-3, (net, off.sum(), np.abs(a - b).max())
     family = trainer.Run(cfg, str(tmp_path / "rep")).family
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
