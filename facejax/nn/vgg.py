@@ -208,6 +208,23 @@ def vgg19_file_shapes() -> dict[str, tuple[int, ...]]:
     return out
 
 
+def _mismatches(tensors: dict, need: list, allowed: dict) -> list:
+    """What keeps a VGG-19 file's tensors from being the expected ones: the needed names it lacks, shapes other
+    than `allowed` (name -> shape), names not in `allowed`; [] when it fits."""
+    missing = [k for k in need if k not in tensors]
+    bad = [
+        f"{k}: file {tuple(np.shape(tensors[k]))}, VGG-19 {s}"
+        for k, s in allowed.items()
+        if k in tensors and tuple(np.shape(tensors[k])) != s
+    ]
+    extra = [k for k in tensors if k not in allowed]
+    return (
+        ([f"missing {', '.join(missing[:4])}"] if missing else [])
+        + ([f"other shapes ({'; '.join(bad[:3])})"] if bad else [])
+        + ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
+    )
+
+
 def load_vgg19(path: str, names, field: str = "config.vgg19_weights") -> dict:
     """{Caffe name: {"kernel": HWIO float32, "bias"}} of the VGG-19 convs `names` (e.g. "conv1_2") read from
     torchvision's vgg19 file (or an .npz of its tensors); a file of another network names the tensors that differ."""
@@ -218,19 +235,8 @@ def load_vgg19(path: str, names, field: str = "config.vgg19_weights") -> dict:
     tensors = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in tensors.items()}
     allowed = vgg19_file_shapes()
     need = [f"features.{VGG19_CONVS[n][0]}.{p}" for n in names for p in ("weight", "bias")]
-    missing = [k for k in need if k not in tensors]
-    bad = [
-        f"{k}: file {tuple(np.shape(tensors[k]))}, VGG-19 {s}"
-        for k, s in allowed.items()
-        if k in tensors and tuple(np.shape(tensors[k])) != s
-    ]
-    extra = [k for k in tensors if k not in allowed]
-    if missing or bad or extra:
-        parts = (
-            ([f"missing {', '.join(missing[:4])}"] if missing else [])
-            + ([f"other shapes ({'; '.join(bad[:3])})"] if bad else [])
-            + ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
-        )
+    parts = _mismatches(tensors, need, allowed)
+    if parts:
         raise FacejaxError(f"{path} ({field}) is not torchvision's VGG-19 ({VGG19_FILE}): {'; '.join(parts)}")
     out = {}
     for n in names:
@@ -288,19 +294,8 @@ def load_vgg_conv(path: str, layer: str = "relu4_1", field: str = "config.vgg_we
         allowed[f"{n}.weight"] = (cout, cin, 3, 3)
         allowed[f"{n}.bias"] = (cout,)
     need = [f"{n}.{p}" for n in names for p in ("weight", "bias")]
-    missing = [k for k in need if k not in tensors]
-    bad = [
-        f"{k}: file {tuple(np.shape(tensors[k]))}, VGG-19 {s}"
-        for k, s in allowed.items()
-        if k in tensors and tuple(np.shape(tensors[k])) != s
-    ]
-    extra = [k for k in tensors if k not in allowed]
-    if missing or bad or extra:
-        parts = (
-            ([f"missing {', '.join(missing[:4])}"] if missing else [])
-            + ([f"other shapes ({'; '.join(bad[:3])})"] if bad else [])
-            + ([f"unexpected {', '.join(extra[:4])}"] if extra else [])
-        )
+    parts = _mismatches(tensors, need, allowed)
+    if parts:
         raise FacejaxError(
             f"{path} ({field}) is not the bethgelab VGG-19 ({VGG_CONV_FILE} from {VGG_CONV_URL}): {'; '.join(parts)}"
         )
