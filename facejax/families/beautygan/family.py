@@ -336,6 +336,11 @@ class BeautyGAN(base.Family):
             params["G"], fakes, {**frozen, **params}, org, ref, masks_a, masks_b, w
         )
         grads = jax.tree.map(jnp.add, g_direct, fakes_vjp(g_fakes)[0])
+        return self._apply_g(params, opt_state, grads, terms, sn_a, sn_b)
+
+    def _apply_g(self, params, opt_state, grads, terms, sn_a, sn_b):
+        """(params, opt_state, metrics) after G's update by `grads`; the Ds keep the spectral-norm vectors of G's
+        loss pass (sn_a, sn_b); metrics: G's loss terms and their total."""
         updates, new_opt = self.optimizers["G"].update(grads, opt_state["G"], params["G"])
         params = {
             **params,
@@ -439,16 +444,7 @@ class BeautyGAN(base.Family):
                 return self.g_loss(g_params, fakes, others, *args, norm=norm)
 
             grads, (terms, sn_a, sn_b) = accum.grad(loss_fn, p["G"], micro, k, has_aux=True)
-            updates, new_opt = self.optimizers["G"].update(grads, o["G"], p["G"])
-            p = {
-                **p,
-                "G": optax.apply_updates(p["G"], updates),
-                "D_A": with_spectral_state(p["D_A"], sn_a),
-                "D_B": with_spectral_state(p["D_B"], sn_b),
-            }
-            g = {f"G/{name.replace('/', '_')}": v for name, v in terms.items()}
-            g["G/total"] = sum(terms.values())
-            return p, {**o, "G": new_opt}, g
+            return self._apply_g(p, o, grads, terms, sn_a, sn_b)
 
         if c.n_critic == 1:
             p, o, g = g_update(p, o)
